@@ -1,0 +1,74 @@
+//! SigV4 verification of control-plane requests, with the ivschat specifics
+//! (`spec/control-plane.md` §2): signing name `ivschat`, the server's region, double-encoded
+//! canonical URI, 15 minutes of clock skew. The algorithm lives in the `ivschat-sigv4` crate.
+
+use std::collections::HashMap;
+
+use ivschat_proto::errors::{ErrorKind, ServiceError};
+use ivschat_sigv4::{AuthError, Credential, RequestParts, SecretKey, UriEncoding, VerifierConfig};
+
+use crate::config::Config;
+use crate::domain::clock::Clock;
+
+/// The accepted credentials and the signing scope.
+pub struct Authenticator {
+    credentials: HashMap<String, Credential>,
+    verifier: VerifierConfig,
+}
+
+impl Authenticator {
+    pub fn new(config: &Config) -> Authenticator {
+        let credentials = config
+            .effective_credentials()
+            .into_iter()
+            .map(|c| {
+                (
+                    c.access_key_id.clone(),
+                    Credential {
+                        access_key_id: c.access_key_id,
+                        secret: SecretKey::new(c.secret_access_key.expose()),
+                        session_token: c.session_token.map(|t| SecretKey::new(t.expose())),
+                    },
+                )
+            })
+            .collect();
+        Authenticator {
+            credentials,
+            verifier: VerifierConfig {
+                service: "ivschat".to_string(),
+                region: config.region.clone(),
+                max_clock_skew: time::Duration::minutes(15),
+                uri_encoding: UriEncoding::Double,
+            },
+        }
+    }
+
+    /// Checks the request's signature; on success returns the access key id that signed it.
+    pub fn verify(
+        &self,
+        parts: &http::request::Parts,
+        body: &[u8],
+        clock: &Clock,
+    ) -> Result<String, ServiceError> {
+        let request = RequestParts {
+            method: parts.method.as_str(),
+            raw_path: parts.uri.path(),
+            raw_query: parts.uri.query(),
+            headers: &parts.headers,
+            body,
+        };
+        ivschat_sigv4::verify(&request, &self.credentials, &self.verifier, clock.now())
+            .map(|verified| verified.access_key_id)
+            .map_err(auth_error)
+    }
+}
+
+fn auth_error(e: AuthError) -> ServiceError {
+    let kind = match e {
+        AuthError::MissingAuthenticationToken(_) => ErrorKind::MissingAuthenticationToken,
+        AuthError::IncompleteSignature(_) => ErrorKind::IncompleteSignature,
+        AuthError::UnrecognizedClient(_) => ErrorKind::UnrecognizedClient,
+        AuthError::InvalidSignature(_) => ErrorKind::InvalidSignature,
+    };
+    ServiceError::new(kind, e.message())
+}

@@ -1,0 +1,155 @@
+//! The control plane: every HTTP request that is not a chat WebSocket upgrade.
+//!
+//! The pipeline is the same for every operation (after Garage's `api_server.rs`):
+//! route → read the body → verify SigV4 → check media types → parse and validate the input
+//! against the model → one `match` to a thin handler per operation. Every answer carries
+//! `x-amzn-RequestId`; every error carries `X-Amzn-Errortype` and a JSON body with `message`.
+
+mod auth;
+mod input;
+mod logging;
+mod messaging;
+mod pagination;
+mod reply;
+mod rooms;
+pub mod route;
+mod tags;
+
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::response::Response;
+use http::{header, HeaderValue, StatusCode};
+use ivschat_proto::errors::{ErrorKind, ServiceError};
+
+pub use auth::Authenticator;
+use input::{check_media_types, parse_input};
+use reply::{OpResult, Reply};
+use route::{route, Operation, RouteError, Routed};
+
+use crate::app::App;
+
+/// Largest request body accepted. Control-plane inputs are small (the largest is a few KB of
+/// tags and attributes), so this only guards memory.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// Handles one control-plane request. `request_id` is already chosen by the caller.
+pub async fn handle(app: &App, request: axum::extract::Request, request_id: &str) -> Response {
+    let started = Instant::now();
+    let (parts, body) = request.into_parts();
+    let routed = match route(&parts.method, parts.uri.path()) {
+        Ok(routed) => routed,
+        Err(e) => return error_response(&route_error(e, &parts), request_id),
+    };
+    let operation = routed.operation;
+    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            let e = ServiceError::new(
+                ErrorKind::PayloadTooLarge,
+                format!("request bodies are limited to {MAX_BODY_BYTES} bytes"),
+            );
+            return error_response(&e, request_id);
+        }
+    };
+    let result = match app.auth.verify(&parts, &body, &app.clock) {
+        Ok(_access_key) => match check_media_types(&parts.headers, &body) {
+            Ok(()) => dispatch(app, &routed, parts.uri.query(), &body).await,
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
+    let response = match result {
+        Ok(reply) => success_response(reply),
+        Err(e) => error_response(&e, request_id),
+    };
+    tracing::info!(
+        request_id,
+        operation = operation.name(),
+        status = response.status().as_u16(),
+        micros = started.elapsed().as_micros() as u64,
+        "control-plane request"
+    );
+    response
+}
+
+/// One `match` from operation to handler.
+async fn dispatch(app: &App, routed: &Routed, query: Option<&str>, body: &[u8]) -> OpResult {
+    use Operation::*;
+    match routed.operation {
+        CreateChatToken => messaging::create_chat_token(app, parse_input(routed, query, body)?).await,
+        CreateLoggingConfiguration => {
+            logging::create_logging_configuration(app, parse_input(routed, query, body)?).await
+        }
+        CreateRoom => rooms::create_room(app, parse_input(routed, query, body)?).await,
+        DeleteLoggingConfiguration => {
+            logging::delete_logging_configuration(app, parse_input(routed, query, body)?).await
+        }
+        DeleteMessage => messaging::delete_message(app, parse_input(routed, query, body)?).await,
+        DeleteRoom => rooms::delete_room(app, parse_input(routed, query, body)?).await,
+        DisconnectUser => messaging::disconnect_user(app, parse_input(routed, query, body)?).await,
+        GetLoggingConfiguration => {
+            logging::get_logging_configuration(app, parse_input(routed, query, body)?).await
+        }
+        GetRoom => rooms::get_room(app, parse_input(routed, query, body)?).await,
+        ListLoggingConfigurations => {
+            logging::list_logging_configurations(app, parse_input(routed, query, body)?).await
+        }
+        ListRooms => rooms::list_rooms(app, parse_input(routed, query, body)?).await,
+        ListTagsForResource => {
+            tags::list_tags_for_resource(app, parse_input(routed, query, body)?).await
+        }
+        SendEvent => messaging::send_event(app, parse_input(routed, query, body)?).await,
+        TagResource => tags::tag_resource(app, parse_input(routed, query, body)?).await,
+        UntagResource => tags::untag_resource(app, parse_input(routed, query, body)?).await,
+        UpdateLoggingConfiguration => {
+            logging::update_logging_configuration(app, parse_input(routed, query, body)?).await
+        }
+        UpdateRoom => rooms::update_room(app, parse_input(routed, query, body)?).await,
+    }
+}
+
+fn route_error(e: RouteError, parts: &http::request::Parts) -> ServiceError {
+    let path: String = parts.uri.path().chars().take(200).collect();
+    match e {
+        RouteError::UnknownPath => ServiceError::new(
+            ErrorKind::UnknownOperation,
+            format!(
+                "no operation at {} {path}: IVS Chat operations are POST /<OperationName> \
+                 (e.g. POST /CreateRoom) and GET|POST|DELETE /tags/<resourceArn>",
+                parts.method
+            ),
+        ),
+        RouteError::WrongMethod { allowed } => ServiceError::new(
+            ErrorKind::UnknownOperation,
+            format!("{path} does not accept {}; use {allowed}", parts.method),
+        ),
+    }
+}
+
+fn success_response(reply: Reply) -> Response {
+    match reply {
+        Reply::Json(body) => Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body)),
+        Reply::NoContent => Response::builder()
+            .status(StatusCode::NO_CONTENT)
+            .body(Body::empty()),
+    }
+    .unwrap_or_else(|_| Response::new(Body::empty()))
+}
+
+/// The error answer: status from the one table, `X-Amzn-Errortype`, JSON body with `message`.
+pub fn error_response(e: &ServiceError, request_id: &str) -> Response {
+    let (status, type_name) = e.kind.wire();
+    if e.kind == ErrorKind::InternalServer {
+        tracing::error!(request_id, "answered InternalServerException");
+    }
+    let mut response = Response::new(Body::from(e.to_json()));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert("x-amzn-errortype", HeaderValue::from_static(type_name));
+    response
+}

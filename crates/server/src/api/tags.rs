@@ -1,0 +1,109 @@
+//! TagResource, UntagResource, ListTagsForResource, and the tag rules shared with the
+//! Create operations.
+//!
+//! Rooms and logging configurations both carry tags (`spec/control-plane.md` §8). Beyond the
+//! model's limits (≤ 50 tags, key 1..128, value 0..256), AWS's general tagging rule applies:
+//! the `aws:` key prefix is reserved.
+
+use ivschat_proto::control::{
+    EmptyResponse, ListTagsForResourceRequest, ListTagsForResourceResponse, StringMap,
+    TagResourceRequest, UntagResourceRequest,
+};
+use ivschat_proto::errors::ServiceError;
+
+use super::reply::{from_store, OpResult, Reply};
+use crate::app::App;
+use crate::domain::arn::{error_resource_id, ResourceKind};
+
+pub const MAX_TAGS: usize = 50;
+
+pub async fn list_tags_for_resource(app: &App, req: ListTagsForResourceRequest) -> OpResult {
+    let (kind, id) = resolve(app, &req.resource_arn)?;
+    let tags = match kind {
+        ResourceKind::Room => app
+            .store
+            .get_room(id)
+            .await
+            .map_err(|e| from_store(e, id))?
+            .map(|r| r.tags),
+        ResourceKind::LoggingConfiguration => app
+            .store
+            .get_logging_configuration(id)
+            .await
+            .map_err(|e| from_store(e, id))?
+            .map(|c| c.tags),
+    }
+    .ok_or_else(|| ServiceError::not_found(id, kind.display_name()))?;
+    Ok(Reply::json(&ListTagsForResourceResponse { tags }))
+}
+
+pub async fn tag_resource(app: &App, req: TagResourceRequest) -> OpResult {
+    check_new_tags(&req.tags)?;
+    let (kind, id) = resolve(app, &req.resource_arn)?;
+    let new_tags = req.tags;
+    app.store
+        .update_tags(
+            kind,
+            id,
+            Box::new(move |tags: &mut StringMap| {
+                tags.extend(new_tags);
+                if tags.len() > MAX_TAGS {
+                    return Err(too_many_tags(tags.len()));
+                }
+                Ok(())
+            }),
+        )
+        .await
+        .map_err(|e| from_store(e, id))?;
+    Ok(Reply::json(&EmptyResponse {}))
+}
+
+pub async fn untag_resource(app: &App, req: UntagResourceRequest) -> OpResult {
+    let (kind, id) = resolve(app, &req.resource_arn)?;
+    let keys = req.tag_keys;
+    app.store
+        .update_tags(
+            kind,
+            id,
+            Box::new(move |tags: &mut StringMap| {
+                // Removing a key that is not there is fine: UntagResource is idempotent.
+                for key in &keys {
+                    tags.remove(key);
+                }
+                Ok(())
+            }),
+        )
+        .await
+        .map_err(|e| from_store(e, id))?;
+    Ok(Reply::json(&EmptyResponse {}))
+}
+
+/// Tags given on create or TagResource may not use the reserved `aws:` prefix.
+pub fn check_new_tags(tags: &StringMap) -> Result<(), ServiceError> {
+    match tags.keys().find(|k| k.to_ascii_lowercase().starts_with("aws:")) {
+        Some(key) => Err(ServiceError::invalid_field(
+            &format!("/tags/{key}"),
+            format!(
+                "Value {key} at '/tags' failed to satisfy constraint: Tag keys must not begin \
+                 with the reserved prefix 'aws:'"
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn too_many_tags(count: usize) -> ServiceError {
+    ServiceError::invalid_field(
+        "/tags",
+        format!(
+            "Value with length {count} at '/tags' failed to satisfy constraint: a resource can \
+             have at most {MAX_TAGS} tags"
+        ),
+    )
+}
+
+fn resolve<'a>(app: &App, arn: &'a str) -> Result<(ResourceKind, &'a str), ServiceError> {
+    app.scope
+        .resolve_any(arn)
+        .ok_or_else(|| ServiceError::not_found(&error_resource_id(arn), "Resource"))
+}

@@ -1,0 +1,38 @@
+//! The server's shared state: configuration, store, clock, keys and the chat hub.
+
+use std::sync::Arc;
+
+use crate::api::Authenticator;
+use crate::chat::Hub;
+use crate::config::Config;
+use crate::domain::arn::ArnScope;
+use crate::domain::clock::Clock;
+use crate::domain::token::TokenKey;
+use crate::store::Store;
+
+pub struct App {
+    pub config: Config,
+    pub scope: ArnScope,
+    pub store: Arc<dyn Store>,
+    pub clock: Clock,
+    pub auth: Authenticator,
+    pub token_key: TokenKey,
+    pub chat: Hub,
+}
+
+impl App {
+    pub fn new(config: Config, store: Arc<dyn Store>, clock: Clock, token_key: TokenKey) -> App {
+        App {
+            scope: ArnScope {
+                region: config.region.clone(),
+                account_id: config.account_id.clone(),
+            },
+            auth: Authenticator::new(&config),
+            store,
+            clock,
+            token_key,
+            chat: Hub::new(),
+            config,
+        }
+    }
+}

@@ -1,0 +1,331 @@
+//! Server configuration: one struct, filled from (highest precedence first) command-line
+//! flags, `IVSCHAT_*` environment variables, a TOML file given by `--config`, and defaults.
+//!
+//! Defaults are written once, in [`Config::default`]. Secrets (credential secrets, the chat
+//! token key) are wrapped so that `Debug` never prints them.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use serde::Deserialize;
+
+/// Command-line flags. Every flag can also come from the environment variable named next to it.
+#[derive(Debug, Parser)]
+#[command(name = "ivschat-server", version, about = "A self-hostable Amazon IVS Chat server")]
+pub struct Flags {
+    /// TOML configuration file (its keys are the flag names with `_` for `-`).
+    #[arg(long, env = "IVSCHAT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on for the control plane and the chat WebSocket [default: 127.0.0.1:8080].
+    #[arg(long, env = "IVSCHAT_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Directory for the SQLite database and generated keys [default: ./ivschat-data].
+    #[arg(long, env = "IVSCHAT_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// AWS region this server answers for (ARNs, SigV4 scope) [default: us-east-1].
+    #[arg(long, env = "IVSCHAT_REGION")]
+    pub region: Option<String>,
+    /// 12-digit AWS account id used in ARNs [default: 000000000000].
+    #[arg(long, env = "IVSCHAT_ACCOUNT_ID")]
+    pub account_id: Option<String>,
+    /// Accepted credentials, `ACCESS_KEY_ID:SECRET` pairs separated by commas.
+    #[arg(long, env = "IVSCHAT_CREDENTIALS", hide_env_values = true)]
+    pub credentials: Option<String>,
+    /// Chat-token encryption key: 64 hex characters (32 bytes). Nodes of one cluster must share it.
+    /// Without it, a key is generated on first start and kept in the data directory.
+    #[arg(long, env = "IVSCHAT_TOKEN_KEY", hide_env_values = true)]
+    pub token_key: Option<String>,
+    /// Log format: `text` or `json` [default: text].
+    #[arg(long, env = "IVSCHAT_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A string that must never be printed.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// One accepted access key.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct CredentialConfig {
+    pub access_key_id: String,
+    pub secret_access_key: Secret,
+    #[serde(default)]
+    pub session_token: Option<Secret>,
+}
+
+/// Account-level quotas (`spec/messaging.md` §9); AWS's defaults.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Quotas {
+    pub rooms: u64,
+    pub logging_configurations: u64,
+    pub logging_configurations_per_room: u64,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Quotas {
+            rooms: 50_000,
+            logging_configurations: 10,
+            logging_configurations_per_room: 3,
+        }
+    }
+}
+
+/// The whole configuration, after merging every source.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub region: String,
+    pub account_id: String,
+    pub credentials: Vec<CredentialConfig>,
+    pub token_key: Option<Secret>,
+    pub quotas: Quotas,
+    pub log_format: LogFormat,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("ivschat-data"),
+            region: "us-east-1".to_string(),
+            account_id: "000000000000".to_string(),
+            credentials: Vec::new(),
+            token_key: None,
+            quotas: Quotas::default(),
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+/// The TOML file: every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    region: Option<String>,
+    account_id: Option<String>,
+    #[serde(default)]
+    credentials: Vec<CredentialConfig>,
+    token_key: Option<Secret>,
+    #[serde(default)]
+    quotas: Option<Quotas>,
+    log_format: Option<LogFormat>,
+}
+
+/// The access key accepted when none is configured and the server listens on loopback only,
+/// as LocalStack and other local AWS tools do.
+pub const DEV_ACCESS_KEY: &str = "test";
+
+impl Config {
+    /// Merges flags (which already include the environment) over the file over defaults.
+    pub fn from_flags(flags: Flags) -> anyhow::Result<Config> {
+        let file = match &flags.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let defaults = Config::default();
+        let credentials = match &flags.credentials {
+            Some(list) => parse_credential_list(list)?,
+            None => file.credentials,
+        };
+        let config = Config {
+            listen: flags.listen.or(file.listen).unwrap_or(defaults.listen),
+            data_dir: flags.data_dir.or(file.data_dir).unwrap_or(defaults.data_dir),
+            region: flags.region.or(file.region).unwrap_or(defaults.region),
+            account_id: flags.account_id.or(file.account_id).unwrap_or(defaults.account_id),
+            credentials,
+            token_key: flags.token_key.map(Secret::new).or(file.token_key),
+            quotas: file.quotas.unwrap_or_default(),
+            log_format: flags.log_format.or(file.log_format).unwrap_or(defaults.log_format),
+        };
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Rejects values the server could not work with, with a message that says how to fix them.
+    pub fn check(&self) -> anyhow::Result<()> {
+        let region_ok = !self.region.is_empty()
+            && self.region.len() <= 32
+            && self
+                .region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !region_ok {
+            bail!("--region {:?} is not a region name like us-east-1", self.region);
+        }
+        if self.account_id.len() != 12 || !self.account_id.bytes().all(|b| b.is_ascii_digit()) {
+            bail!("--account-id {:?} must be exactly 12 digits", self.account_id);
+        }
+        for c in &self.credentials {
+            if c.access_key_id.is_empty() || c.secret_access_key.expose().is_empty() {
+                bail!("a configured credential has an empty access key id or secret");
+            }
+        }
+        if self.credentials.is_empty() && !self.listen.ip().is_loopback() {
+            bail!(
+                "no credentials are configured and --listen {} is not a loopback address: \
+                 anyone who can reach it could use the API. Configure credentials \
+                 (IVSCHAT_CREDENTIALS=AKID:SECRET, or [[credentials]] in the --config file), \
+                 or listen on 127.0.0.1",
+                self.listen
+            );
+        }
+        Ok(())
+    }
+
+    /// The credentials the server accepts: the configured ones, or `test`/`test` on loopback.
+    pub fn effective_credentials(&self) -> Vec<CredentialConfig> {
+        if self.credentials.is_empty() {
+            vec![CredentialConfig {
+                access_key_id: DEV_ACCESS_KEY.to_string(),
+                secret_access_key: Secret::new(DEV_ACCESS_KEY),
+                session_token: None,
+            }]
+        } else {
+            self.credentials.clone()
+        }
+    }
+
+    /// A configuration for tests and embedding: loopback, port 0, the given data directory.
+    pub fn for_tests(data_dir: &Path) -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: data_dir.to_path_buf(),
+            ..Config::default()
+        }
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
+}
+
+fn parse_credential_list(list: &str) -> anyhow::Result<Vec<CredentialConfig>> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|pair| {
+            let (key, secret) = pair
+                .split_once(':')
+                .context("IVSCHAT_CREDENTIALS entries must look like ACCESS_KEY_ID:SECRET")?;
+            Ok(CredentialConfig {
+                access_key_id: key.to_string(),
+                secret_access_key: Secret::new(secret),
+                session_token: None,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags(args: &[&str]) -> Flags {
+        let mut all = vec!["ivschat-server"];
+        all.extend_from_slice(args);
+        Flags::try_parse_from(all).unwrap()
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_mode() {
+        let c = Config::from_flags(flags(&[])).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.data_dir, PathBuf::from("ivschat-data"));
+        assert_eq!(c.region, "us-east-1");
+        assert_eq!(c.account_id, "000000000000");
+        assert_eq!(c.effective_credentials()[0].access_key_id, "test");
+    }
+
+    #[test]
+    fn refuses_public_listen_without_credentials() {
+        let err = Config::from_flags(flags(&["--listen", "0.0.0.0:8080"])).unwrap_err();
+        assert!(err.to_string().contains("no credentials are configured"));
+        let ok = Config::from_flags(flags(&["--listen", "0.0.0.0:8080", "--credentials", "AK:SK"]));
+        assert!(ok.is_ok());
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let c = Config::from_flags(flags(&[
+            "--credentials",
+            "AKID1:supersecretvalue",
+            "--token-key",
+            "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+        ]))
+        .unwrap();
+        let printed = format!("{c:?}");
+        assert!(!printed.contains("supersecretvalue"));
+        assert!(!printed.contains("00112233445566778899"));
+        assert!(printed.contains("AKID1"));
+    }
+
+    #[test]
+    fn file_values_apply_and_flags_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "region = \"eu-west-1\"\naccount_id = \"123456789012\"\n\
+             [[credentials]]\naccess_key_id = \"AK\"\nsecret_access_key = \"SK\"\n\
+             [quotas]\nrooms = 5\n",
+        )
+        .unwrap();
+        let c = Config::from_flags(flags(&[
+            "--config",
+            path.to_str().unwrap(),
+            "--region",
+            "us-west-2",
+        ]))
+        .unwrap();
+        assert_eq!(c.region, "us-west-2");
+        assert_eq!(c.account_id, "123456789012");
+        assert_eq!(c.credentials.len(), 1);
+        assert_eq!(c.quotas.rooms, 5);
+        assert_eq!(c.quotas.logging_configurations, 10);
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        assert!(Config::from_flags(flags(&["--account-id", "123"]))
+            .unwrap_err()
+            .to_string()
+            .contains("12 digits"));
+        assert!(Config::from_flags(flags(&["--region", "US East"]))
+            .unwrap_err()
+            .to_string()
+            .contains("region"));
+    }
+}

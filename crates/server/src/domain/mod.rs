@@ -1,0 +1,7 @@
+//! The service's own rules, free of HTTP and SQL: identifiers, ARNs, time, resources, tokens.
+
+pub mod arn;
+pub mod clock;
+pub mod ids;
+pub mod resources;
+pub mod token;

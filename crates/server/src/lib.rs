@@ -1,0 +1,47 @@
+//! `ivschat-server`: Amazon IVS Chat, self-hosted.
+//!
+//! [`run`] serves the control plane (restJson1 over HTTP, SigV4-signed) and the chat
+//! WebSocket on one listener, until `shutdown` resolves. Tests bind `127.0.0.1:0` and call the
+//! same function as `main`.
+
+pub mod api;
+pub mod app;
+pub mod chat;
+pub mod config;
+pub mod domain;
+pub mod http_server;
+pub mod store;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use app::App;
+use config::Config;
+use domain::clock::Clock;
+use domain::token::TokenKey;
+use store::sqlite::SqliteStore;
+
+/// Opens the store and keys for `config` and builds the shared state.
+pub async fn build_app(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
+    let store = SqliteStore::open(&config.data_dir).await?;
+    let token_key = TokenKey::load_or_create(
+        config.token_key.as_ref().map(|k| k.expose()),
+        &config.data_dir,
+        &config.region,
+        &config.account_id,
+    )
+    .context("loading the chat token key")?;
+    Ok(Arc::new(App::new(config, Arc::new(store), clock, token_key)))
+}
+
+/// Serves `app` on `listener` until `shutdown` completes.
+pub async fn run(
+    app: Arc<App>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    http_server::serve(app, listener, shutdown).await
+}

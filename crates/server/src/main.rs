@@ -1,0 +1,64 @@
+//! `ivschat-server`: flags → configuration → logging → serve until Ctrl-C / SIGTERM.
+
+use anyhow::Context;
+use clap::Parser;
+use ivschat_server::config::{Config, Flags, LogFormat, DEV_ACCESS_KEY};
+use ivschat_server::domain::clock::Clock;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::from_flags(Flags::parse())?;
+    init_logging(config.log_format);
+    if config.credentials.is_empty() {
+        tracing::warn!(
+            "no credentials configured: accepting access key '{DEV_ACCESS_KEY}' with secret \
+             '{DEV_ACCESS_KEY}' (loopback only). Set IVSCHAT_CREDENTIALS=AKID:SECRET to choose your own."
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let address = listener.local_addr()?;
+    let app = ivschat_server::build_app(config.clone(), Clock::system()).await?;
+    tracing::info!(
+        %address,
+        data_dir = %config.data_dir.display(),
+        region = %config.region,
+        account_id = %config.account_id,
+        "ivschat-server ready: control plane http://{address}, chat ws://{address}"
+    );
+    ivschat_server::run(app, listener, shutdown_signal()).await
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_env("IVSCHAT_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,108 @@
+//! Persistence of rooms and logging configurations behind one trait, so the embedded
+//! SQLite store and (for scale-out) PostgreSQL are interchangeable.
+//!
+//! Read-modify-write operations take a closure and run it inside the backend's transaction,
+//! so concurrent updates never lose each other's changes and the rules (in `domain` and
+//! `api`) stay out of SQL.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+use ivschat_proto::control::StringMap;
+use ivschat_proto::errors::ServiceError;
+
+use crate::config::Quotas;
+use crate::domain::arn::ResourceKind;
+use crate::domain::resources::{LoggingConfiguration, Room};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{} {id} not found", kind.display_name())]
+    NotFound { kind: ResourceKind, id: String },
+    #[error("the {what} quota ({limit}) is reached")]
+    QuotaExceeded { what: &'static str, limit: u64 },
+    #[error("logging configuration {logging_id} is used by room {room_id}")]
+    InUse { logging_id: String, room_id: String },
+    /// A rule checked inside the transaction refused the change.
+    #[error("{}", .0.message)]
+    Rejected(ServiceError),
+    #[error("storage backend: {0}")]
+    Backend(#[from] anyhow::Error),
+}
+
+/// ListRooms filters; they combine with AND.
+#[derive(Debug, Clone, Default)]
+pub struct RoomFilter {
+    pub name: Option<String>,
+    /// `Some("")` selects rooms without a review handler.
+    pub review_handler_uri: Option<String>,
+    pub logging_configuration_id: Option<String>,
+}
+
+/// Where a page starts: just after the item with this `(update_time, id)` in
+/// newest-first order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageCursor {
+    pub update_time: i64,
+    pub id: String,
+}
+
+pub type RoomChange = Box<dyn FnOnce(&mut Room) -> Result<(), ServiceError> + Send>;
+pub type LoggingChange = Box<dyn FnOnce(&mut LoggingConfiguration) -> Result<(), ServiceError> + Send>;
+pub type TagsChange = Box<dyn FnOnce(&mut StringMap) -> Result<(), ServiceError> + Send>;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Inserts a new room; fails if the room quota is reached or an attached logging
+    /// configuration does not exist.
+    async fn insert_room(&self, room: &Room, quotas: &Quotas) -> Result<(), StoreError>;
+    async fn get_room(&self, id: &str) -> Result<Option<Room>, StoreError>;
+    /// Applies `change` to the stored room atomically and returns the result; the attached
+    /// logging configurations must exist and respect the per-room quota.
+    async fn update_room(
+        &self,
+        id: &str,
+        quotas: &Quotas,
+        change: RoomChange,
+    ) -> Result<Room, StoreError>;
+    async fn delete_room(&self, id: &str) -> Result<(), StoreError>;
+    /// Up to `limit` rooms after `after`, newest `update_time` first.
+    async fn list_rooms(
+        &self,
+        filter: &RoomFilter,
+        after: Option<&PageCursor>,
+        limit: usize,
+    ) -> Result<Vec<Room>, StoreError>;
+    async fn insert_logging_configuration(
+        &self,
+        config: &LoggingConfiguration,
+        quotas: &Quotas,
+    ) -> Result<(), StoreError>;
+    async fn get_logging_configuration(
+        &self,
+        id: &str,
+    ) -> Result<Option<LoggingConfiguration>, StoreError>;
+    async fn update_logging_configuration(
+        &self,
+        id: &str,
+        change: LoggingChange,
+    ) -> Result<LoggingConfiguration, StoreError>;
+    /// Fails with [`StoreError::InUse`] while a room still uses the configuration.
+    async fn delete_logging_configuration(&self, id: &str) -> Result<(), StoreError>;
+    async fn list_logging_configurations(
+        &self,
+        after: Option<&PageCursor>,
+        limit: usize,
+    ) -> Result<Vec<LoggingConfiguration>, StoreError>;
+
+    /// Applies `change` to the tags of a room or logging configuration atomically.
+    async fn update_tags(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        change: TagsChange,
+    ) -> Result<StringMap, StoreError>;
+
+    /// True when the backend answers (the `/ready` probe).
+    async fn ping(&self) -> Result<(), StoreError>;
+}
