@@ -661,23 +661,3 @@ fn model_constraints_are_what_the_tests_assume() {
     assert_eq!((user.length.min, user.length.max), (Some(1), Some(128)));
     assert!(m.shape("UserID").unwrap().sensitive);
 }
-
-#[test]
-fn zz_print_samples() {
-    for (op, v) in [
-        ("CreateRoom", json!({"maximumMessageLength": "5"})),
-        ("CreateRoom", json!({"maximumMessageLength": 5.0})),
-        ("CreateRoom", json!({"maximumMessageLength": 9223372000000000000u64})),
-        ("CreateRoom", json!({"tags": {"a": null}})),
-        ("CreateRoom", json!({"loggingConfigurationIdentifiers": [null]})),
-        ("CreateLoggingConfiguration", json!({"destinationConfiguration": {}})),
-        ("CreateLoggingConfiguration", json!({"destinationConfiguration": {"s3": {"bucketName":"abc"}, "cloudWatchLogs": {"logGroupName":"a"}}})),
-        ("CreateLoggingConfiguration", json!({"destinationConfiguration": {"zzz": 1}})),
-        ("CreateLoggingConfiguration", json!({"destinationConfiguration": ["s3"]})),
-        ("CreateChatToken", json!({"roomIdentifier": ROOM, "userId": "u", "attributes": {"k": 1}})),
-        ("CreateRoom", json!([])),
-        ("UpdateRoom", json!({"identifier": "abc", "maximumMessageRatePerSecond": 0})),
-    ] {
-        eprintln!("{op}: {:?}", validate_input(op, &v).unwrap_err());
-    }
-}

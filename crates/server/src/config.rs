@@ -14,7 +14,11 @@ use serde::Deserialize;
 
 /// Command-line flags. Every flag can also come from the environment variable named next to it.
 #[derive(Debug, Parser)]
-#[command(name = "ivschat-server", version, about = "A self-hostable Amazon IVS Chat server")]
+#[command(
+    name = "ivschat-server",
+    version,
+    about = "A self-hostable Amazon IVS Chat server"
+)]
 pub struct Flags {
     /// TOML configuration file (its keys are the flag names with `_` for `-`).
     #[arg(long, env = "IVSCHAT_CONFIG")]
@@ -160,13 +164,22 @@ impl Config {
         };
         let config = Config {
             listen: flags.listen.or(file.listen).unwrap_or(defaults.listen),
-            data_dir: flags.data_dir.or(file.data_dir).unwrap_or(defaults.data_dir),
+            data_dir: flags
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or(defaults.data_dir),
             region: flags.region.or(file.region).unwrap_or(defaults.region),
-            account_id: flags.account_id.or(file.account_id).unwrap_or(defaults.account_id),
+            account_id: flags
+                .account_id
+                .or(file.account_id)
+                .unwrap_or(defaults.account_id),
             credentials,
             token_key: flags.token_key.map(Secret::new).or(file.token_key),
             quotas: file.quotas.unwrap_or_default(),
-            log_format: flags.log_format.or(file.log_format).unwrap_or(defaults.log_format),
+            log_format: flags
+                .log_format
+                .or(file.log_format)
+                .unwrap_or(defaults.log_format),
         };
         config.check()?;
         Ok(config)
@@ -181,10 +194,16 @@ impl Config {
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if !region_ok {
-            bail!("--region {:?} is not a region name like us-east-1", self.region);
+            bail!(
+                "--region {:?} is not a region name like us-east-1",
+                self.region
+            );
         }
         if self.account_id.len() != 12 || !self.account_id.bytes().all(|b| b.is_ascii_digit()) {
-            bail!("--account-id {:?} must be exactly 12 digits", self.account_id);
+            bail!(
+                "--account-id {:?} must be exactly 12 digits",
+                self.account_id
+            );
         }
         for c in &self.credentials {
             if c.access_key_id.is_empty() || c.secret_access_key.expose().is_empty() {
@@ -273,7 +292,12 @@ mod tests {
     fn refuses_public_listen_without_credentials() {
         let err = Config::from_flags(flags(&["--listen", "0.0.0.0:8080"])).unwrap_err();
         assert!(err.to_string().contains("no credentials are configured"));
-        let ok = Config::from_flags(flags(&["--listen", "0.0.0.0:8080", "--credentials", "AK:SK"]));
+        let ok = Config::from_flags(flags(&[
+            "--listen",
+            "0.0.0.0:8080",
+            "--credentials",
+            "AK:SK",
+        ]));
         assert!(ok.is_ok());
     }
 

@@ -34,7 +34,12 @@ pub async fn build_app(config: Config, clock: Clock) -> anyhow::Result<Arc<App>>
         &config.account_id,
     )
     .context("loading the chat token key")?;
-    Ok(Arc::new(App::new(config, Arc::new(store), clock, token_key)))
+    Ok(Arc::new(App::new(
+        config,
+        Arc::new(store),
+        clock,
+        token_key,
+    )))
 }
 
 /// Serves `app` on `listener` until `shutdown` completes.

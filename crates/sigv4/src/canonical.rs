@@ -194,7 +194,10 @@ pub(crate) struct CanonicalInput<'a> {
 
 /// Builds the canonical request. With `redact`, the session token (header or query) is replaced
 /// by `<redacted>` so the result can be logged; such a request is never signed.
-pub(crate) fn canonical_request(input: &CanonicalInput<'_>, redact: bool) -> Result<Vec<u8>, AuthError> {
+pub(crate) fn canonical_request(
+    input: &CanonicalInput<'_>,
+    redact: bool,
+) -> Result<Vec<u8>, AuthError> {
     let mut out = Vec::with_capacity(512);
     out.extend_from_slice(input.method.as_bytes());
     out.push(b'\n');
@@ -292,8 +295,13 @@ mod tests {
         headers.append("my-header", HeaderValue::from_static("d"));
         headers.append("other", HeaderValue::from_bytes(b"\xffx  y").unwrap());
         let mut out = Vec::new();
-        canonical_headers(&headers, &["my-header".into(), "other".into()], false, &mut out)
-            .unwrap();
+        canonical_headers(
+            &headers,
+            &["my-header".into(), "other".into()],
+            false,
+            &mut out,
+        )
+        .unwrap();
         assert_eq!(out, b"my-header:a b c,d\nother:\xffx y\n");
         let err = canonical_headers(&headers, &["absent".into()], false, &mut Vec::new());
         assert!(matches!(err, Err(AuthError::IncompleteSignature(_))));

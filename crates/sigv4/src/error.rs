@@ -136,7 +136,11 @@ mod tests {
                 "IncompleteSignatureException",
                 400,
             ),
-            (AuthError::invalid_token(), "UnrecognizedClientException", 403),
+            (
+                AuthError::invalid_token(),
+                "UnrecognizedClientException",
+                403,
+            ),
             (AuthError::invalid("m"), "InvalidSignatureException", 403),
         ];
         for (err, ty, status) in cases {

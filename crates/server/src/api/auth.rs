@@ -68,7 +68,7 @@ fn auth_error(e: AuthError) -> ServiceError {
         AuthError::MissingAuthenticationToken(_) => ErrorKind::MissingAuthenticationToken,
         AuthError::IncompleteSignature(_) => ErrorKind::IncompleteSignature,
         AuthError::UnrecognizedClient(_) => ErrorKind::UnrecognizedClient,
-        AuthError::InvalidSignature(_) => ErrorKind::InvalidSignature,
+        AuthError::InvalidSignature { .. } => ErrorKind::InvalidSignature,
     };
     ServiceError::new(kind, e.message())
 }

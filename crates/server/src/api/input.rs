@@ -100,7 +100,10 @@ pub fn parse_input<T: DeserializeOwned>(
     serde_json::from_value(input).map_err(|e| {
         ServiceError::new(
             ErrorKind::Serialization,
-            format!("the request body does not match the {} input: {e}", routed.operation.name()),
+            format!(
+                "the request body does not match the {} input: {e}",
+                routed.operation.name()
+            ),
         )
     })
 }
@@ -160,7 +163,9 @@ fn decode_query_component(s: &str) -> String {
 
 fn input_error(e: InputError) -> ServiceError {
     match e {
-        InputError::Serialization { message } => ServiceError::new(ErrorKind::Serialization, message),
+        InputError::Serialization { message } => {
+            ServiceError::new(ErrorKind::Serialization, message)
+        }
         InputError::UnknownOperation { operation } => ServiceError::new(
             ErrorKind::UnknownOperation,
             format!("unknown operation {operation}"),
@@ -195,7 +200,11 @@ mod tests {
     #[test]
     fn media_types() {
         assert!(check_media_types(&headers(&[]), b"").is_ok());
-        assert!(check_media_types(&headers(&[("content-type", "application/json; charset=utf-8")]), b"{}").is_ok());
+        assert!(check_media_types(
+            &headers(&[("content-type", "application/json; charset=utf-8")]),
+            b"{}"
+        )
+        .is_ok());
         let e = check_media_types(&headers(&[("content-type", "text/plain")]), b"{}").unwrap_err();
         assert_eq!(e.kind, ErrorKind::UnsupportedMediaType);
         let e = check_media_types(&headers(&[]), b"{}").unwrap_err();
@@ -209,7 +218,12 @@ mod tests {
     fn bodies_must_be_objects() {
         for bad in [&b"[]"[..], b"null", b"1", b"{", b"{\"a\":1} x", b"{'a':1}"] {
             let e = parse_body(bad).unwrap_err();
-            assert_eq!(e.kind, ErrorKind::Serialization, "{:?}", String::from_utf8_lossy(bad));
+            assert_eq!(
+                e.kind,
+                ErrorKind::Serialization,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
         assert!(parse_body(b"  ").unwrap().is_empty());
     }

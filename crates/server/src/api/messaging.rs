@@ -26,7 +26,10 @@ pub async fn create_chat_token(app: &App, req: CreateChatTokenRequest) -> OpResu
     capabilities.sort_by_key(|c| *c as u8);
     capabilities.dedup();
     let now = app.clock.now_micros();
-    let session_minutes = i64::from(req.session_duration_in_minutes.unwrap_or(DEFAULT_SESSION_MINUTES));
+    let session_minutes = i64::from(
+        req.session_duration_in_minutes
+            .unwrap_or(DEFAULT_SESSION_MINUTES),
+    );
     let claims = TokenClaims {
         room: room.id,
         user_id: req.user_id,
@@ -59,7 +62,8 @@ pub async fn delete_message(app: &App, req: DeleteMessageRequest) -> OpResult {
 
 pub async fn disconnect_user(app: &App, req: DisconnectUserRequest) -> OpResult {
     let room = existing_room(app, &req.room_identifier).await?;
-    app.chat.disconnect_user(&room.id, req.user_id, req.reason, None);
+    app.chat
+        .disconnect_user(&room.id, req.user_id, req.reason, None);
     Ok(Reply::json(&EmptyResponse {}))
 }
 

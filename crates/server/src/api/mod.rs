@@ -77,7 +77,9 @@ pub async fn handle(app: &App, request: axum::extract::Request, request_id: &str
 async fn dispatch(app: &App, routed: &Routed, query: Option<&str>, body: &[u8]) -> OpResult {
     use Operation::*;
     match routed.operation {
-        CreateChatToken => messaging::create_chat_token(app, parse_input(routed, query, body)?).await,
+        CreateChatToken => {
+            messaging::create_chat_token(app, parse_input(routed, query, body)?).await
+        }
         CreateLoggingConfiguration => {
             logging::create_logging_configuration(app, parse_input(routed, query, body)?).await
         }
@@ -149,7 +151,10 @@ pub fn error_response(e: &ServiceError, request_id: &str) -> Response {
     let mut response = Response::new(Body::from(e.to_json()));
     *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     headers.insert("x-amzn-errortype", HeaderValue::from_static(type_name));
     response
 }

@@ -17,10 +17,6 @@ impl Reply {
         // Output types hold only strings, integers, lists and maps: serialising cannot fail.
         Reply::Json(serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec()))
     }
-
-    pub fn empty() -> Reply {
-        Reply::Json(b"{}".to_vec())
-    }
 }
 
 pub type OpResult = Result<Reply, ServiceError>;

@@ -183,7 +183,9 @@ fn resolve_logging_ids(app: &App, arns: Option<Vec<String>>) -> Result<Vec<Strin
         let id = app
             .scope
             .resolve(&arn, ResourceKind::LoggingConfiguration)
-            .ok_or_else(|| ServiceError::not_found(&error_resource_id(&arn), "Logging configuration"))?;
+            .ok_or_else(|| {
+                ServiceError::not_found(&error_resource_id(&arn), "Logging configuration")
+            })?;
         if !ids.iter().any(|known| known == id) {
             ids.push(id.to_string());
         }
@@ -218,12 +220,18 @@ mod tests {
         let allow = FallbackResult::Allow;
         let deny = FallbackResult::Deny;
         let arn = "arn:aws:lambda:us-east-1:123456789012:function:f".to_string();
-        assert_eq!(review_handler(None, Some(arn.clone()), deny), (Some(arn.clone()), deny));
+        assert_eq!(
+            review_handler(None, Some(arn.clone()), deny),
+            (Some(arn.clone()), deny)
+        );
         let remove = MessageReviewHandlerInput {
             uri: Some(String::new()),
             fallback_result: None,
         };
-        assert_eq!(review_handler(Some(remove), Some(arn.clone()), deny), (None, deny));
+        assert_eq!(
+            review_handler(Some(remove), Some(arn.clone()), deny),
+            (None, deny)
+        );
         let only_fallback = MessageReviewHandlerInput {
             uri: None,
             fallback_result: Some(allow),

@@ -154,11 +154,18 @@ mod tests {
         assert_eq!(names, ours);
         for op in model.operations() {
             let method = Method::from_bytes(op.method.as_bytes()).unwrap();
-            let path = op
-                .request_uri
-                .replace("{resourceArn}", "arn%3Aaws%3Aivschat%3Aus-east-1%3A1%3Aroom%2Fa");
+            let path = op.request_uri.replace(
+                "{resourceArn}",
+                "arn%3Aaws%3Aivschat%3Aus-east-1%3A1%3Aroom%2Fa",
+            );
             let routed = route(&method, &path).unwrap();
-            assert_eq!(routed.operation.name(), op.name, "{} {}", op.method, op.request_uri);
+            assert_eq!(
+                routed.operation.name(),
+                op.name,
+                "{} {}",
+                op.method,
+                op.request_uri
+            );
         }
     }
 
@@ -173,8 +180,15 @@ mod tests {
             r.resource_arn.as_deref(),
             Some("arn:aws:ivschat:us-west-2:123456789012:room/g1H2I3j4k5L6")
         );
-        let r = route(&Method::DELETE, "/tags/arn:aws:ivschat:us-west-2:1:room/abc%23tagKeys").unwrap();
-        assert_eq!(r.resource_arn.as_deref(), Some("arn:aws:ivschat:us-west-2:1:room/abc"));
+        let r = route(
+            &Method::DELETE,
+            "/tags/arn:aws:ivschat:us-west-2:1:room/abc%23tagKeys",
+        )
+        .unwrap();
+        assert_eq!(
+            r.resource_arn.as_deref(),
+            Some("arn:aws:ivschat:us-west-2:1:room/abc")
+        );
     }
 
     #[test]

@@ -80,7 +80,10 @@ pub async fn untag_resource(app: &App, req: UntagResourceRequest) -> OpResult {
 
 /// Tags given on create or TagResource may not use the reserved `aws:` prefix.
 pub fn check_new_tags(tags: &StringMap) -> Result<(), ServiceError> {
-    match tags.keys().find(|k| k.to_ascii_lowercase().starts_with("aws:")) {
+    match tags
+        .keys()
+        .find(|k| k.to_ascii_lowercase().starts_with("aws:"))
+    {
         Some(key) => Err(ServiceError::invalid_field(
             &format!("/tags/{key}"),
             format!(

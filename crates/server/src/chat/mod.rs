@@ -18,7 +18,12 @@ impl Hub {
     }
 
     /// SendEvent: delivers an EVENT to every connection of the room; returns its `Id`.
-    pub fn send_event(&self, _room_id: &str, _event_name: String, _attributes: StringMap) -> String {
+    pub fn send_event(
+        &self,
+        _room_id: &str,
+        _event_name: String,
+        _attributes: StringMap,
+    ) -> String {
         new_id()
     }
 

@@ -126,9 +126,18 @@ mod tests {
     #[test]
     fn mints_and_resolves_its_own_arns() {
         let arn = scope().arn(ResourceKind::Room, "g1H2I3j4k5L6");
-        assert_eq!(arn, "arn:aws:ivschat:us-west-2:123456789012:room/g1H2I3j4k5L6");
-        assert_eq!(scope().resolve(&arn, ResourceKind::Room), Some("g1H2I3j4k5L6"));
-        assert_eq!(scope().resolve(&arn, ResourceKind::LoggingConfiguration), None);
+        assert_eq!(
+            arn,
+            "arn:aws:ivschat:us-west-2:123456789012:room/g1H2I3j4k5L6"
+        );
+        assert_eq!(
+            scope().resolve(&arn, ResourceKind::Room),
+            Some("g1H2I3j4k5L6")
+        );
+        assert_eq!(
+            scope().resolve(&arn, ResourceKind::LoggingConfiguration),
+            None
+        );
         assert_eq!(
             scope().resolve_any(&scope().arn(ResourceKind::LoggingConfiguration, "ABcdef34ghIJ")),
             Some((ResourceKind::LoggingConfiguration, "ABcdef34ghIJ"))
@@ -138,14 +147,32 @@ mod tests {
     #[test]
     fn other_regions_and_accounts_are_not_ours() {
         let s = scope();
-        assert_eq!(s.resolve("arn:aws:ivschat:us-east-1:123456789012:room/a", ResourceKind::Room), None);
-        assert_eq!(s.resolve("arn:aws:ivschat:us-west-2:000000000000:room/a", ResourceKind::Room), None);
-        assert_eq!(s.resolve("arn:aws:ivschat:us-west-2", ResourceKind::Room), None);
+        assert_eq!(
+            s.resolve(
+                "arn:aws:ivschat:us-east-1:123456789012:room/a",
+                ResourceKind::Room
+            ),
+            None
+        );
+        assert_eq!(
+            s.resolve(
+                "arn:aws:ivschat:us-west-2:000000000000:room/a",
+                ResourceKind::Room
+            ),
+            None
+        );
+        assert_eq!(
+            s.resolve("arn:aws:ivschat:us-west-2", ResourceKind::Room),
+            None
+        );
     }
 
     #[test]
     fn error_ids_are_alphanumeric() {
-        assert_eq!(error_resource_id("arn:aws:ivschat:r:1:room/abc-DEF"), "abcDEF");
+        assert_eq!(
+            error_resource_id("arn:aws:ivschat:r:1:room/abc-DEF"),
+            "abcDEF"
+        );
         assert_eq!(error_resource_id("///"), "unknown");
     }
 }

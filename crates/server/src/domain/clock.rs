@@ -75,7 +75,10 @@ mod tests {
 
     #[test]
     fn millis_format_is_rfc3339_utc() {
-        assert_eq!(format_time_millis(1_663_177_680_653_123), "2022-09-14T17:48:00.653Z");
+        assert_eq!(
+            format_time_millis(1_663_177_680_653_123),
+            "2022-09-14T17:48:00.653Z"
+        );
         assert_eq!(format_time_millis(0), "1970-01-01T00:00:00.000Z");
     }
 

@@ -220,7 +220,10 @@ mod tests {
         for i in 0..raw.len() {
             let mut bad = raw.clone();
             bad[i] ^= 0x01;
-            assert!(key().open(&URL_SAFE_NO_PAD.encode(&bad)).is_err(), "byte {i}");
+            assert!(
+                key().open(&URL_SAFE_NO_PAD.encode(&bad)).is_err(),
+                "byte {i}"
+            );
         }
         assert_eq!(key().open("not base64!"), Err(TokenError::Malformed));
         assert_eq!(key().open(""), Err(TokenError::Malformed));

@@ -48,7 +48,8 @@ pub struct PageCursor {
 }
 
 pub type RoomChange = Box<dyn FnOnce(&mut Room) -> Result<(), ServiceError> + Send>;
-pub type LoggingChange = Box<dyn FnOnce(&mut LoggingConfiguration) -> Result<(), ServiceError> + Send>;
+pub type LoggingChange =
+    Box<dyn FnOnce(&mut LoggingConfiguration) -> Result<(), ServiceError> + Send>;
 pub type TagsChange = Box<dyn FnOnce(&mut StringMap) -> Result<(), ServiceError> + Send>;
 
 #[async_trait]

@@ -18,9 +18,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Sqlite, Transaction};
 
-use super::{
-    LoggingChange, PageCursor, RoomChange, RoomFilter, Store, StoreError, TagsChange,
-};
+use super::{LoggingChange, PageCursor, RoomChange, RoomFilter, Store, StoreError, TagsChange};
 use crate::config::Quotas;
 use crate::domain::arn::ResourceKind;
 use crate::domain::resources::{LoggingConfiguration, LoggingState, Room};
@@ -325,7 +323,11 @@ impl Store for SqliteStore {
         if let Some(name) = &filter.name {
             query = query.bind(name);
         }
-        if let Some(uri) = filter.review_handler_uri.as_deref().filter(|u| !u.is_empty()) {
+        if let Some(uri) = filter
+            .review_handler_uri
+            .as_deref()
+            .filter(|u| !u.is_empty())
+        {
             query = query.bind(uri);
         }
         if let Some(logging_id) = &filter.logging_configuration_id {
@@ -382,12 +384,13 @@ impl Store for SqliteStore {
         change: LoggingChange,
     ) -> Result<LoggingConfiguration, StoreError> {
         let mut tx = self.begin().await?;
-        let mut config = select_logging(&mut tx, id)
-            .await?
-            .ok_or_else(|| StoreError::NotFound {
-                kind: ResourceKind::LoggingConfiguration,
-                id: id.to_string(),
-            })?;
+        let mut config =
+            select_logging(&mut tx, id)
+                .await?
+                .ok_or_else(|| StoreError::NotFound {
+                    kind: ResourceKind::LoggingConfiguration,
+                    id: id.to_string(),
+                })?;
         change(&mut config).map_err(StoreError::Rejected)?;
         write_logging(&mut tx, &config).await?;
         tx.commit().await.map_err(backend)?;

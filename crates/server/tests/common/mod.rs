@@ -1,0 +1,180 @@
+//! An in-process `ivschat-server` on `127.0.0.1:0` for integration tests, and clients for it.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use aws_sdk_ivschat::config::{BehaviorVersion, Credentials, Region};
+use ivschat_server::app::App;
+use ivschat_server::config::Config;
+use ivschat_server::domain::clock::Clock;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub app: Arc<App>,
+    pub clock: Clock,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+    // Keeps the data directory alive for the server's lifetime (when the server owns it).
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::for_tests(dir.path());
+        let mut server = TestServer::start_with(config).await;
+        server._dir = Some(dir);
+        server
+    }
+
+    /// Starts a server whose data directory the caller owns (restart tests).
+    pub async fn start_in(dir: &Path) -> TestServer {
+        TestServer::start_with(Config::for_tests(dir)).await
+    }
+
+    pub async fn start_with(config: Config) -> TestServer {
+        let clock = Clock::system();
+        let app = ivschat_server::build_app(config, clock.clone())
+            .await
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(ivschat_server::run(app.clone(), listener, async move {
+            let _ = rx.await;
+        }));
+        TestServer {
+            addr,
+            app,
+            clock,
+            shutdown: Some(tx),
+            task: Some(task),
+            _dir: None,
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The real AWS SDK for Rust, pointed at this server with the default `test`/`test` key.
+    pub fn client(&self) -> aws_sdk_ivschat::Client {
+        self.client_with("test", "test")
+    }
+
+    pub fn client_with(&self, access_key: &str, secret: &str) -> aws_sdk_ivschat::Client {
+        let config = aws_sdk_ivschat::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(self.endpoint())
+            .credentials_provider(Credentials::new(access_key, secret, None, None, "tests"))
+            .build();
+        aws_sdk_ivschat::Client::from_conf(config)
+    }
+
+    /// Stops the server and waits until it has released its listener and store.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+    }
+}
+
+/// Signs raw HTTP requests with SigV4 (via the `aws-sigv4` crate), for tests that must send
+/// what no SDK would (malformed bodies, wrong types, odd headers).
+pub mod raw {
+    use std::time::SystemTime;
+
+    use aws_credential_types::Credentials;
+    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+    use aws_sigv4::sign::v4;
+    use aws_smithy_runtime_api::client::identity::Identity;
+
+    pub struct RawResponse {
+        pub status: u16,
+        pub headers: reqwest::header::HeaderMap,
+        pub body: String,
+    }
+
+    impl RawResponse {
+        pub fn error_type(&self) -> &str {
+            self.headers
+                .get("x-amzn-errortype")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+        }
+        pub fn json(&self) -> serde_json::Value {
+            serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+        }
+    }
+
+    /// Sends `method path` with `body` and the extra `headers`, signed as the SDKs sign.
+    pub async fn send(
+        endpoint: &str,
+        method: &str,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> RawResponse {
+        let url = format!("{endpoint}{path_and_query}");
+        let host = endpoint.trim_start_matches("http://").to_string();
+        let mut all_headers: Vec<(String, String)> = vec![("host".into(), host)];
+        all_headers.extend(headers.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let identity: Identity = Credentials::new("test", "test", None, None, "raw").into();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region("us-east-1")
+            .name("ivschat")
+            .time(SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .unwrap()
+            .into();
+        let signable = SignableRequest::new(
+            method,
+            url.clone(),
+            all_headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            SignableBody::Bytes(body),
+        )
+        .unwrap();
+        let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+        let mut request = http::Request::builder().method(method).uri(&url);
+        for (k, v) in &all_headers {
+            if k != "host" {
+                request = request.header(k, v);
+            }
+        }
+        let mut request = request.body(body.to_vec()).unwrap();
+        instructions.apply_to_request_http1x(&mut request);
+        let client = reqwest::Client::new();
+        let mut builder = client.request(request.method().clone(), request.uri().to_string());
+        for (k, v) in request.headers() {
+            builder = builder.header(k, v);
+        }
+        let response = builder.body(request.body().clone()).send().await.unwrap();
+        RawResponse {
+            status: response.status().as_u16(),
+            headers: response.headers().clone(),
+            body: response.text().await.unwrap(),
+        }
+    }
+
+    /// `POST /<operation>` with a JSON body.
+    pub async fn post_json(endpoint: &str, operation: &str, body: &str) -> RawResponse {
+        send(
+            endpoint,
+            "POST",
+            &format!("/{operation}"),
+            &[("content-type", "application/json")],
+            body.as_bytes(),
+        )
+        .await
+    }
+}
