@@ -95,8 +95,9 @@ pub fn parse_input<T: DeserializeOwned>(
         }
         _ => {}
     }
-    let input = Value::Object(input);
+    let mut input = Value::Object(input);
     validate_input(routed.operation.name(), &input).map_err(input_error)?;
+    drop_nulls(&mut input);
     serde_json::from_value(input).map_err(|e| {
         ServiceError::new(
             ErrorKind::Serialization,
@@ -106,6 +107,20 @@ pub fn parse_input<T: DeserializeOwned>(
             ),
         )
     })
+}
+
+/// `null` members mean "absent" (§1). Validation has already refused nulls inside lists and
+/// maps, so removing every null object member leaves exactly what serde should see (a union
+/// with `{"s3": {…}, "firehose": null}` then has its one member).
+fn drop_nulls(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(drop_nulls);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_nulls),
+        _ => {}
+    }
 }
 
 /// An empty body is `{}`; anything else must be one JSON object.

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a fresh machine: formatting and lints, the Rust unit and
+# integration tests (real aws-sdk-ivschat client against an in-process server), then the
+# compatibility suites (boto3, AWS CLI, …) against a running ivschat-server binary.
+#
+# Everything it installs goes under ${IVSCHAT_CACHE:-~/.cache/ivschat-server}, outside the
+# clone, so repeat runs are fast.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export IVSCHAT_CACHE=${IVSCHAT_CACHE:-$HOME/.cache/ivschat-server}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$IVSCHAT_CACHE/target}
+mkdir -p "$IVSCHAT_CACHE"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "Rust tests (unit + integration with aws-sdk-ivschat)"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-fail-fast
+else
+  cargo test --workspace --locked --no-fail-fast
+fi
+
+step "Build ivschat-server for the compatibility suites"
+cargo build --locked -p ivschat-server --bin ivschat-server
+server_bin="$CARGO_TARGET_DIR/debug/ivschat-server"
+
+# Start a server on a free loopback port with a fresh data directory, and stop it on exit.
+data_dir=$(mktemp -d)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+endpoint="http://127.0.0.1:$port"
+"$server_bin" --listen "127.0.0.1:$port" --data-dir "$data_dir" >"$data_dir/server.log" 2>&1 &
+server_pid=$!
+cleanup() {
+  kill "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  rm -rf "$data_dir"
+}
+trap cleanup EXIT
+# Wait until the server answers its health probe (bounded: 30 s).
+for _ in $(seq 1 300); do
+  if curl -fsS "$endpoint/health" >/dev/null 2>&1; then break; fi
+  if ! kill -0 "$server_pid" 2>/dev/null; then cat "$data_dir/server.log"; exit 1; fi
+  sleep 0.1
+done
+curl -fsS "$endpoint/health" >/dev/null
+
+step "Compatibility: boto3 and the AWS CLI against $endpoint"
+status=0
+bash tests/compat/run-python.sh "$endpoint" || status=$?
+if [ "$status" -ne 0 ]; then
+  echo "--- server log ---"; tail -50 "$data_dir/server.log"
+  exit "$status"
+fi
+
+step "All suites passed"
