@@ -23,7 +23,15 @@ const AWS_URI_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
 const AWS_PATH_ENCODE: &AsciiSet = &AWS_URI_ENCODE.remove(b'/');
 
 const REDACTED: &str = "<redacted>";
-const SECURITY_TOKEN_HEADER: &str = "x-amz-security-token";
+/// Header values left out of the loggable canonical request (aws-sigv4's list, minus the S3
+/// customer-key headers this service never sees).
+const SENSITIVE_HEADERS: [&str; 5] = [
+    "authorization",
+    "cookie",
+    "proxy-authorization",
+    "set-cookie",
+    "x-amz-security-token",
+];
 
 /// One `key=value` pair of the raw query, percent-decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,7 +156,7 @@ fn canonical_headers(
         }
         out.extend_from_slice(name.as_bytes());
         out.push(b':');
-        if redact && name == SECURITY_TOKEN_HEADER {
+        if redact && SENSITIVE_HEADERS.contains(&name.as_str()) {
             out.extend_from_slice(REDACTED.as_bytes());
         } else {
             for (i, value) in values.enumerate() {
@@ -192,8 +200,9 @@ pub(crate) struct CanonicalInput<'a> {
     pub(crate) payload_hash: &'a str,
 }
 
-/// Builds the canonical request. With `redact`, the session token (header or query) is replaced
-/// by `<redacted>` so the result can be logged; such a request is never signed.
+/// Builds the canonical request. With `redact`, the session token (header or query) and other
+/// sensitive header values are replaced by `<redacted>` so the result can be logged; such a
+/// request is never signed.
 pub(crate) fn canonical_request(
     input: &CanonicalInput<'_>,
     redact: bool,
@@ -303,6 +312,19 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, b"my-header:a b c,d\nother:\xffx y\n");
+        headers.insert("cookie", HeaderValue::from_static("session=s3cr3t"));
+        headers.insert("x-amz-security-token", HeaderValue::from_static("t0k3n"));
+        let mut out = Vec::new();
+        let names = [
+            "cookie".into(),
+            "my-header".into(),
+            "x-amz-security-token".into(),
+        ];
+        canonical_headers(&headers, &names, true, &mut out).unwrap();
+        assert_eq!(
+            out,
+            b"cookie:<redacted>\nmy-header:a b c,d\nx-amz-security-token:<redacted>\n"
+        );
         let err = canonical_headers(&headers, &["absent".into()], false, &mut Vec::new());
         assert!(matches!(err, Err(AuthError::IncompleteSignature(_))));
     }

@@ -13,7 +13,7 @@ pub enum AuthError {
     /// No `Authorization` header and no presigned `X-Amz-*` query parameters.
     #[error("MissingAuthenticationTokenException: {0}")]
     MissingAuthenticationToken(String),
-    /// The signature information is malformed or incomplete (HTTP 400 at AWS).
+    /// The signature information is malformed or incomplete.
     #[error("IncompleteSignatureException: {0}")]
     IncompleteSignature(String),
     /// Unknown access key, or a session token that does not match.
@@ -78,11 +78,12 @@ impl AuthError {
         }
     }
 
-    /// The HTTP status AWS uses for this error type.
+    /// The HTTP status: 403 for all four, the convention of AWS's REST services
+    /// (`spec/control-plane.md`: "Auth failures follow the usual AWS convention: 403").
     pub fn http_status(&self) -> http::StatusCode {
         match self {
-            Self::IncompleteSignature(_) => http::StatusCode::BAD_REQUEST,
             Self::MissingAuthenticationToken(_)
+            | Self::IncompleteSignature(_)
             | Self::UnrecognizedClient(_)
             | Self::InvalidSignature { .. } => http::StatusCode::FORBIDDEN,
         }
@@ -134,7 +135,7 @@ mod tests {
             (
                 AuthError::incomplete("m"),
                 "IncompleteSignatureException",
-                400,
+                403,
             ),
             (
                 AuthError::invalid_token(),

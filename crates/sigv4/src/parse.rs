@@ -103,6 +103,7 @@ pub(crate) fn claim(req: &RequestParts<'_>, query: &[QueryParam]) -> Result<Clai
 // ---------------------------------------------------------------------------------------------
 // Header form
 
+#[derive(Debug)]
 struct AuthorizationFields<'a> {
     credential: &'a str,
     signed_headers: &'a str,
@@ -429,7 +430,7 @@ fn parse_iso_date(s: &str) -> Result<OffsetDateTime, AuthError> {
 }
 
 /// `UNSIGNED-PAYLOAD` or a hex SHA-256. Other values (the streaming/chunked modes of S3) are not
-/// supported: a 400 names them rather than a signature mismatch.
+/// supported: an IncompleteSignature error names them rather than a signature mismatch.
 fn parse_content_sha256(raw: &[u8]) -> Result<String, AuthError> {
     let ok = raw == UNSIGNED_PAYLOAD.as_bytes()
         || (raw.len() == 64 && raw.iter().all(u8::is_ascii_hexdigit));

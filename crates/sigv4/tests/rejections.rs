@@ -397,14 +397,16 @@ fn date_header_instead_of_x_amz_date() {
              SignedHeaders=date;host, Signature=0000",
         ),
     );
-    let req = RequestParts {
-        method: "GET",
-        raw_path: ROOM_ARN_PATH,
-        raw_query: None,
-        headers: &headers,
-        body: b"",
-    };
-    let err = verify(&req, &store(None), &ivschat_cfg(), common::t0()).unwrap_err();
+    fn parts(headers: &HeaderMap) -> RequestParts<'_> {
+        RequestParts {
+            method: "GET",
+            raw_path: ROOM_ARN_PATH,
+            raw_query: None,
+            headers,
+            body: b"",
+        }
+    }
+    let err = verify(&parts(&headers), &store(None), &ivschat_cfg(), common::t0()).unwrap_err();
     let debug = err.debug_hint().expect("signature mismatch");
     assert_eq!(
         debug.canonical_request,
@@ -433,13 +435,9 @@ fn date_header_instead_of_x_amz_date() {
         .unwrap()
         .replace("Signature=0000", &format!("Signature={signature}"));
     headers.insert("authorization", HeaderValue::from_str(&auth).unwrap());
-    let req = RequestParts {
-        headers: &headers,
-        ..req
-    };
-    verify(&req, &store(None), &ivschat_cfg(), common::t0()).expect("verifies");
+    verify(&parts(&headers), &store(None), &ivschat_cfg(), common::t0()).expect("verifies");
     let late = verify(
-        &req,
+        &parts(&headers),
         &store(None),
         &ivschat_cfg(),
         common::t0() + minutes(16),
@@ -450,11 +448,7 @@ fn date_header_instead_of_x_amz_date() {
         "date",
         HeaderValue::from_static("30 Aug 2015 12:36:00 +0000"),
     );
-    let req = RequestParts {
-        headers: &headers,
-        ..req
-    };
-    let err = verify(&req, &store(None), &ivschat_cfg(), common::t0()).unwrap_err();
+    let err = verify(&parts(&headers), &store(None), &ivschat_cfg(), common::t0()).unwrap_err();
     assert_eq!(err.error_type(), "IncompleteSignatureException");
 }
 
@@ -555,59 +549,77 @@ fn garbage(rng: &mut Rng) -> String {
 #[test]
 fn garbage_never_panics_and_never_verifies() {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    let good = signed_get();
-    let auth = good.headers()["authorization"]
+    let header_signed = signed_get();
+    let auth = header_signed.headers()["authorization"]
         .to_str()
         .unwrap()
         .to_string();
-    let creds = store(Some("tok"));
+    let presigned = Signer {
+        presign_expires: Some(600),
+        ..Signer::default()
+    }
+    .sign("GET", ROOM_ARN_PATH, &[], b"");
+    let presigned_query = presigned.uri().query().unwrap().to_string();
+    let creds = store(None);
     let cfg = ivschat_cfg();
+    let mut seen: std::collections::BTreeMap<&str, usize> = Default::default();
+
     for i in 0..20_000 {
         let mut headers = HeaderMap::new();
-        if rng.below(4) != 0 {
-            let value = match rng.below(3) {
-                0 => garbage(&mut rng),
-                // Mutate the real header: cut it, or splice garbage into it.
-                1 => {
-                    let cut = rng.below(auth.len() + 1);
-                    format!("{}{}", &auth[..cut], garbage(&mut rng))
-                }
-                _ => {
-                    let at = rng.below(auth.len() + 1);
-                    format!("{}{}{}", &auth[..at], garbage(&mut rng), &auth[at..])
-                }
-            };
-            if let Ok(v) = HeaderValue::from_str(&value) {
-                headers.insert("authorization", v);
+        let presign = rng.below(3) == 0;
+        // Authorization: absent, garbage, or the real one with a slice replaced by garbage.
+        match rng.below(4) {
+            0 => {}
+            1 => insert_str(&mut headers, "authorization", &garbage(&mut rng)),
+            _ if presign && rng.below(2) == 0 => {}
+            _ => {
+                let value = splice(&mut rng, &auth);
+                insert_str(&mut headers, "authorization", &value);
             }
         }
-        for name in [
-            "host",
-            "x-amz-date",
-            "date",
-            "x-amz-security-token",
-            "x-amz-content-sha256",
+        for (name, valid) in [
+            ("host", common::HOST_NAME),
+            ("x-amz-date", "20150830T123600Z"),
+            ("date", "Sun, 30 Aug 2015 12:36:00 GMT"),
+            ("x-amz-security-token", "tok"),
+            (
+                "x-amz-content-sha256",
+                "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            ),
         ] {
-            if rng.below(2) == 0 {
-                let raw: Vec<u8> = if rng.below(5) == 0 {
-                    (0..rng.below(8))
+            let usually_valid = name == "host" || name == "x-amz-date";
+            match rng.below(6) {
+                0..=2 if usually_valid => insert_str(&mut headers, name, valid),
+                0 => insert_str(&mut headers, name, valid),
+                1 => insert_str(&mut headers, name, &garbage(&mut rng)),
+                2 => {
+                    let raw: Vec<u8> = (0..rng.below(8))
                         .map(|_| 0x80 | rng.below(128) as u8)
-                        .collect()
-                } else {
-                    garbage(&mut rng).into_bytes()
-                };
-                if let Ok(v) = HeaderValue::from_bytes(&raw) {
-                    headers.append(name, v);
+                        .collect();
+                    if let Ok(v) = HeaderValue::from_bytes(&raw) {
+                        headers.append(name, v);
+                    }
                 }
+                3 if usually_valid => insert_str(&mut headers, name, &garbage(&mut rng)),
+                _ => {}
             }
         }
-        let path = if rng.below(2) == 0 {
-            ROOM_ARN_PATH.to_string()
-        } else {
-            garbage(&mut rng)
+        let path = match rng.below(3) {
+            0 => garbage(&mut rng),
+            1 => splice(&mut rng, ROOM_ARN_PATH),
+            _ => ROOM_ARN_PATH.to_string(),
         };
-        let query = (rng.below(2) == 0).then(|| garbage(&mut rng));
-        let body = garbage(&mut rng).into_bytes();
+        let query = match rng.below(3) {
+            0 if !presign => None,
+            1 => Some(garbage(&mut rng)),
+            _ if presign => Some(splice(&mut rng, &presigned_query)),
+            _ => Some(format!("tagKeys={}", garbage(&mut rng))),
+        };
+        let body = if rng.below(2) == 0 {
+            Vec::new()
+        } else {
+            garbage(&mut rng).into_bytes()
+        };
         let req = RequestParts {
             method: rng.pick(&["GET", "POST", "DELETE", ""]),
             raw_path: &path,
@@ -615,12 +627,44 @@ fn garbage_never_panics_and_never_verifies() {
             headers: &headers,
             body: &body,
         };
-        let now = common::t0() + Duration::seconds(rng.below(4000) as i64 - 2000);
+        let now = common::t0() + Duration::seconds(rng.below(2400) as i64 - 1200);
         let r = verify(&req, &creds, &cfg, now);
         assert!(
             r.is_err(),
             "iteration {i} verified: {headers:?} {path} {query:?}"
         );
+        *seen.entry(outcome(&r)).or_default() += 1;
+    }
+    // The loop must reach every stage, not only the first checks.
+    eprintln!("{seen:?}");
+    for ty in [
+        "MissingAuthenticationTokenException",
+        "IncompleteSignatureException",
+        "InvalidSignatureException",
+        "UnrecognizedClientException",
+    ] {
+        assert!(seen.get(ty).copied().unwrap_or(0) > 100, "{ty}: {seen:?}");
+    }
+}
+
+/// `s` with a short random slice (often empty) replaced by a little garbage.
+fn splice(rng: &mut Rng, s: &str) -> String {
+    let mut at = rng.below(s.len() + 1);
+    while !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    let mut end = (at + rng.below(4)).min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut g = garbage(rng);
+    g.truncate(g.char_indices().nth(3).map_or(g.len(), |(i, _)| i));
+    format!("{}{g}{}", &s[..at], &s[end..])
+}
+
+fn insert_str(headers: &mut HeaderMap, name: &'static str, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        headers.insert(name, v);
     }
 }
 
