@@ -5,5 +5,6 @@
 
 pub mod control;
 pub mod errors;
+pub mod messaging;
 pub mod model;
 pub mod validate;

@@ -29,9 +29,9 @@ impl App {
             },
             auth: Authenticator::new(&config),
             store,
+            chat: Hub::new(clock.clone()),
             clock,
             token_key,
-            chat: Hub::new(),
             config,
         }
     }

@@ -102,6 +102,23 @@ impl Default for Quotas {
     }
 }
 
+/// Chat connection limits.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChatLimits {
+    /// A write to a chat socket that cannot complete in this time (the client stopped
+    /// reading) disconnects it as too slow.
+    pub write_timeout_ms: u64,
+}
+
+impl Default for ChatLimits {
+    fn default() -> Self {
+        ChatLimits {
+            write_timeout_ms: 10_000,
+        }
+    }
+}
+
 /// The whole configuration, after merging every source.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -112,6 +129,7 @@ pub struct Config {
     pub credentials: Vec<CredentialConfig>,
     pub token_key: Option<Secret>,
     pub quotas: Quotas,
+    pub chat: ChatLimits,
     pub log_format: LogFormat,
 }
 
@@ -125,6 +143,7 @@ impl Default for Config {
             credentials: Vec::new(),
             token_key: None,
             quotas: Quotas::default(),
+            chat: ChatLimits::default(),
             log_format: LogFormat::Text,
         }
     }
@@ -143,6 +162,8 @@ struct FileConfig {
     token_key: Option<Secret>,
     #[serde(default)]
     quotas: Option<Quotas>,
+    #[serde(default)]
+    chat: Option<ChatLimits>,
     log_format: Option<LogFormat>,
 }
 
@@ -176,6 +197,7 @@ impl Config {
             credentials,
             token_key: flags.token_key.map(Secret::new).or(file.token_key),
             quotas: file.quotas.unwrap_or_default(),
+            chat: file.chat.unwrap_or_default(),
             log_format: flags
                 .log_format
                 .or(file.log_format)

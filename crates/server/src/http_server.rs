@@ -26,21 +26,42 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let router = Router::new().fallback(handle).with_state(app);
+    let router = Router::new().fallback(handle).with_state(app.clone());
+    // axum's graceful shutdown does not wait for upgraded (WebSocket) connections, so chat
+    // sessions watch their own token: on shutdown each sends a close frame and ends, and we
+    // wait (bounded) for them after the HTTP side has drained.
+    let chat_shutdown = app.chat.shutdown.clone();
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        chat_shutdown.cancel();
+    })
     .await?;
+    app.chat.shutdown.cancel();
+    app.chat.sessions.close();
+    if tokio::time::timeout(SESSION_DRAIN_TIMEOUT, app.chat.sessions.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some chat sessions did not close within {SESSION_DRAIN_TIMEOUT:?}");
+    }
     Ok(())
 }
 
+/// How long shutdown waits for chat sessions to send their close frames.
+const SESSION_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 async fn handle(
     State(app): State<Arc<App>>,
-    ConnectInfo(_peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
+    if request.method() == Method::GET && crate::chat::handshake::is_upgrade(&request) {
+        return crate::chat::handshake::upgrade(app, request, peer).await;
+    }
     let request_id = uuid::Uuid::new_v4().to_string();
     let has_origin = request.headers().contains_key(header::ORIGIN);
     let mut response = match (request.method(), request.uri().path()) {

@@ -1020,3 +1020,51 @@ def test_wire_format_of_errors(wire):
     assert doc["reason"] == "FIELD_VALIDATION_FAILED"
     assert isinstance(doc["message"], str) and doc["message"]
     assert all(set(f) == {"name", "message"} for f in doc["fieldList"])
+
+
+# --------------------------------------------------------------------------------------
+# Lengths count code points (spec §"Length rules"), tag key/value limits
+# --------------------------------------------------------------------------------------
+
+
+def test_lengths_count_code_points(client, res):
+    room = res.room()
+    value = "\U0001F44D" * 256  # 256 code points, 1024 UTF-8 bytes
+    key = "\u00e9" * 128  # 128 code points, 256 UTF-8 bytes
+    client.tag_resource(resourceArn=room["arn"], tags={key: value})
+    assert client.list_tags_for_resource(resourceArn=room["arn"])["tags"] == {key: value}
+
+    tok = client.create_chat_token(roomIdentifier=room["arn"], userId="\U0001F44D" * 128)
+    assert TOKEN_RE.match(tok["token"])
+    with pytest.raises(ClientError) as ei:
+        client.create_chat_token(roomIdentifier=room["arn"], userId="\U0001F44D" * 129)
+    assert_validation(ei, "userId")
+
+
+def test_tag_key_and_value_limits(client, raw_client, res):
+    room = res.room()
+    with pytest.raises(ClientError) as ei:
+        client.tag_resource(resourceArn=room["arn"], tags={"k" * 129: "v"})
+    assert_validation(ei, "tags")
+    with pytest.raises(ClientError) as ei:
+        client.tag_resource(resourceArn=room["arn"], tags={"k": "v" * 257})
+    assert_validation(ei, "tags")
+    with pytest.raises(ClientError) as ei:
+        raw_client.tag_resource(resourceArn=room["arn"], tags={"": "v"})
+    assert_validation(ei, "tags")
+    with pytest.raises(ClientError) as ei:
+        client.create_room(tags={"k" * 129: "v"})
+    assert_validation(ei, "tags")
+    assert client.list_tags_for_resource(resourceArn=room["arn"])["tags"] == {}
+    client.tag_resource(resourceArn=room["arn"], tags={"k" * 128: "v" * 256})
+    assert client.list_tags_for_resource(resourceArn=room["arn"])["tags"] == {"k" * 128: "v" * 256}
+
+
+def test_list_logging_configurations_max_results_out_of_range(client, raw_client):
+    with pytest.raises(ClientError) as ei:
+        client.list_logging_configurations(maxResults=51)
+    assert_validation(ei, "maxResults")
+    with pytest.raises(ClientError) as ei:
+        raw_client.list_logging_configurations(maxResults=0)
+    assert_validation(ei, "maxResults")
+

@@ -1,59 +1,283 @@
-//! The chat side: rooms with live connections, and the events the control plane sends them.
+//! The chat side: rooms with live connections, and the events the control plane sends them
+//! (`spec/messaging.md`).
 //!
-//! This is the seam between the control plane and live sessions. The WebSocket Messaging API
-//! itself is built on top of it.
+//! * [`Hub`] knows the rooms that have at least one connection on this node. Each live room has
+//!   one `tokio::sync::broadcast` channel; a frame is serialised once and every connection
+//!   receives a cheap clone of the same bytes.
+//! * A connection that falls more than [`ROOM_BACKLOG`] frames behind is disconnected with a
+//!   reason and counted (see `session.rs`); it never slows the room down or grows memory.
+//! * `handshake.rs` checks the chat token during the HTTP upgrade; `session.rs` runs one
+//!   connection.
 
-use ivschat_proto::control::StringMap;
+pub mod handshake;
+pub mod rate_limit;
+pub mod redeemed;
+pub mod session;
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use axum::extract::ws::Utf8Bytes;
+use ivschat_proto::control::{FallbackResult, StringMap};
+use ivschat_proto::messaging::{to_json, EventFrame};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::domain::clock::{format_time_nanos, Clock};
 use crate::domain::ids::new_id;
 use crate::domain::resources::{LoggingConfiguration, Room};
+use rate_limit::TokenBucket;
+use redeemed::RedeemedTokens;
 
-/// Rooms' live connections.
+/// Frames a connection may fall behind its room before it is disconnected as too slow.
+/// At the highest room rate (100 messages/s) plus events, this is several seconds of slack.
+pub const ROOM_BACKLOG: usize = 1024;
+
+/// What a room's connections receive.
+#[derive(Debug, Clone)]
+pub enum RoomEvent {
+    /// A MESSAGE or EVENT frame, serialised once for everyone.
+    Frame(Utf8Bytes),
+    /// Close every connection of this user (after the `aws:DISCONNECT_USER` frame, which was
+    /// sent just before on the same channel, so it arrives first).
+    Disconnect {
+        user_id: Arc<str>,
+        reason: Option<Arc<str>>,
+    },
+    /// The room was deleted: ERROR 404, then close.
+    Deleted,
+}
+
+/// The room settings a live connection enforces; UpdateRoom replaces them at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomSettings {
+    pub maximum_message_length: i32,
+    pub maximum_message_rate_per_second: i32,
+    pub review_handler_uri: Option<String>,
+    pub review_fallback: FallbackResult,
+    pub logging_configuration_ids: Vec<String>,
+}
+
+impl RoomSettings {
+    pub fn of(room: &Room) -> RoomSettings {
+        RoomSettings {
+            maximum_message_length: room.maximum_message_length,
+            maximum_message_rate_per_second: room.maximum_message_rate_per_second,
+            review_handler_uri: room.review_handler_uri.clone(),
+            review_fallback: room.review_fallback,
+            logging_configuration_ids: room.logging_configuration_ids.clone(),
+        }
+    }
+}
+
+/// A room with at least one connection on this node.
+#[derive(Debug)]
+pub struct LiveRoom {
+    pub id: String,
+    settings: RwLock<RoomSettings>,
+    /// `maximumMessageRatePerSecond`, shared by all the room's connections.
+    rate: Mutex<TokenBucket>,
+    events: broadcast::Sender<RoomEvent>,
+}
+
+impl LiveRoom {
+    pub fn settings(&self) -> RoomSettings {
+        self.settings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Takes one message from the room's rate budget.
+    pub fn try_take_message(&self) -> bool {
+        self.rate
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .try_take()
+    }
+
+    fn apply(&self, settings: RoomSettings) {
+        let rate = settings.maximum_message_rate_per_second.max(1) as u32;
+        *self.settings.write().unwrap_or_else(|e| e.into_inner()) = settings;
+        self.rate
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .set_rate(rate);
+    }
+}
+
+/// Counters an operator wants to see.
 #[derive(Debug, Default)]
-pub struct Hub {}
+pub struct ChatStats {
+    pub connections_opened: AtomicU64,
+    pub connections_open: AtomicU64,
+    /// Connections closed because they fell more than [`ROOM_BACKLOG`] frames behind or
+    /// stopped reading.
+    pub slow_disconnects: AtomicU64,
+    pub messages_in: AtomicU64,
+    pub frames_out: AtomicU64,
+}
+
+/// Rooms' live connections on this node.
+#[derive(Debug)]
+pub struct Hub {
+    // std Mutex: never held across .await; each critical section is one HashMap operation.
+    rooms: Mutex<HashMap<String, Arc<LiveRoom>>>,
+    clock: Clock,
+    pub redeemed: RedeemedTokens,
+    pub stats: ChatStats,
+    /// Cancelled at shutdown: every session sends a close frame and ends.
+    pub shutdown: CancellationToken,
+    /// Every running session, so shutdown can wait for their close frames to go out.
+    pub sessions: TaskTracker,
+}
 
 impl Hub {
-    pub fn new() -> Hub {
-        Hub::default()
+    pub fn new(clock: Clock) -> Hub {
+        Hub {
+            rooms: Mutex::new(HashMap::new()),
+            clock,
+            redeemed: RedeemedTokens::default(),
+            stats: ChatStats::default(),
+            shutdown: CancellationToken::new(),
+            sessions: TaskTracker::new(),
+        }
+    }
+
+    fn rooms(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<LiveRoom>>> {
+        self.rooms.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn live(&self, room_id: &str) -> Option<Arc<LiveRoom>> {
+        self.rooms().get(room_id).cloned()
+    }
+
+    /// Joins a connection to `room` (creating its live state if it is the first one).
+    pub fn join(&self, room: &Room) -> (Arc<LiveRoom>, broadcast::Receiver<RoomEvent>) {
+        let mut rooms = self.rooms();
+        let live = rooms
+            .entry(room.id.clone())
+            .or_insert_with(|| {
+                Arc::new(LiveRoom {
+                    id: room.id.clone(),
+                    settings: RwLock::new(RoomSettings::of(room)),
+                    rate: Mutex::new(TokenBucket::new(
+                        room.maximum_message_rate_per_second.max(1) as u32,
+                    )),
+                    events: broadcast::channel(ROOM_BACKLOG).0,
+                })
+            })
+            .clone();
+        // Subscribing under the map lock: `leave` cannot remove the room in between.
+        let receiver = live.events.subscribe();
+        (live, receiver)
+    }
+
+    /// Called after a connection has dropped its receiver: forgets the room when it was the last.
+    pub fn leave(&self, room_id: &str) {
+        let mut rooms = self.rooms();
+        if rooms
+            .get(room_id)
+            .is_some_and(|room| room.events.receiver_count() == 0)
+        {
+            rooms.remove(room_id);
+        }
+    }
+
+    /// Delivers to every connection of the room on this node.
+    pub fn publish(&self, room_id: &str, event: RoomEvent) {
+        if let Some(room) = self.live(room_id) {
+            // An error only means nobody is listening any more.
+            let _ = room.events.send(event);
+        }
+    }
+
+    /// Serialises a frame once and delivers it.
+    pub fn publish_frame<T: serde::Serialize>(&self, room_id: &str, frame: &T) {
+        self.publish(room_id, RoomEvent::Frame(Utf8Bytes::from(to_json(frame))));
+    }
+
+    fn send_time(&self) -> String {
+        format_time_nanos(self.clock.now())
     }
 
     /// SendEvent: delivers an EVENT to every connection of the room; returns its `Id`.
-    pub fn send_event(
-        &self,
-        _room_id: &str,
-        _event_name: String,
-        _attributes: StringMap,
-    ) -> String {
-        new_id()
+    pub fn send_event(&self, room_id: &str, event_name: String, attributes: StringMap) -> String {
+        let id = new_id();
+        let frame = EventFrame::new(id.clone(), None, event_name, attributes, self.send_time());
+        self.publish_frame(room_id, &frame);
+        id
     }
 
-    /// DeleteMessage: delivers `aws:DELETE_MESSAGE`; returns the event's `Id`.
+    /// DeleteMessage (HTTP) and DELETE_MESSAGE (WebSocket): delivers `aws:DELETE_MESSAGE`;
+    /// returns the event's `Id`.
     pub fn delete_message(
         &self,
-        _room_id: &str,
-        _message_id: String,
-        _reason: Option<String>,
-        _request_id: Option<String>,
+        room_id: &str,
+        message_id: String,
+        reason: Option<String>,
+        request_id: Option<String>,
     ) -> String {
-        new_id()
+        let id = new_id();
+        let frame = EventFrame::delete_message(
+            id.clone(),
+            request_id,
+            &message_id,
+            reason.as_deref(),
+            self.send_time(),
+        );
+        self.publish_frame(room_id, &frame);
+        id
     }
 
-    /// DisconnectUser: delivers `aws:DISCONNECT_USER`, then closes the user's connections.
+    /// DisconnectUser (HTTP) and DISCONNECT_USER (WebSocket): delivers `aws:DISCONNECT_USER`
+    /// to the whole room, then closes every connection of that user.
     pub fn disconnect_user(
         &self,
-        _room_id: &str,
-        _user_id: String,
-        _reason: Option<String>,
-        _request_id: Option<String>,
+        room_id: &str,
+        user_id: String,
+        reason: Option<String>,
+        request_id: Option<String>,
     ) -> String {
-        new_id()
+        let id = new_id();
+        let frame = EventFrame::disconnect_user(
+            id.clone(),
+            request_id,
+            &user_id,
+            reason.as_deref(),
+            self.send_time(),
+        );
+        self.publish_frame(room_id, &frame);
+        self.publish(
+            room_id,
+            RoomEvent::Disconnect {
+                user_id: user_id.into(),
+                reason: reason.map(Into::into),
+            },
+        );
+        id
     }
 
     /// UpdateRoom: new limits and review handler apply to live connections at once.
-    pub fn room_updated(&self, _room: &Room) {}
+    pub fn room_updated(&self, room: &Room) {
+        if let Some(live) = self.live(&room.id) {
+            live.apply(RoomSettings::of(room));
+        }
+    }
 
     /// DeleteRoom: every connection gets ERROR 404 and is closed.
-    pub fn room_deleted(&self, _room_id: &str) {}
+    pub fn room_deleted(&self, room_id: &str) {
+        if let Some(live) = self.rooms().remove(room_id) {
+            let _ = live.events.send(RoomEvent::Deleted);
+        }
+    }
 
+    /// Nothing on the chat path depends on a configuration's content yet; chat logging will.
     pub fn logging_configuration_updated(&self, _config: &LoggingConfiguration) {}
+
+    pub fn count_slow_disconnect(&self) {
+        self.stats.slow_disconnects.fetch_add(1, Ordering::Relaxed);
+    }
 }

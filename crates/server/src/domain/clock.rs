@@ -1,16 +1,24 @@
 //! Time. Everything that depends on "now" asks a [`Clock`], so tests can move time forward
 //! (token and session expiry) instead of sleeping.
 
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-/// The system clock plus an offset that tests can advance.
-#[derive(Debug, Clone, Default)]
+/// The system clock plus an offset that tests can advance. Advancing notifies
+/// [`Clock::changes`] subscribers, so timers (session expiry) re-arm at once.
+#[derive(Debug, Clone)]
 pub struct Clock {
-    offset_micros: Arc<AtomicI64>,
+    offset_micros: Arc<tokio::sync::watch::Sender<i64>>,
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock {
+            offset_micros: Arc::new(tokio::sync::watch::Sender::new(0)),
+        }
+    }
 }
 
 impl Clock {
@@ -19,8 +27,12 @@ impl Clock {
     }
 
     pub fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc()
-            + time::Duration::microseconds(self.offset_micros.load(Ordering::Relaxed))
+        OffsetDateTime::now_utc() + time::Duration::microseconds(*self.offset_micros.borrow())
+    }
+
+    /// Fires whenever the clock is advanced.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.offset_micros.subscribe()
     }
 
     /// Microseconds since the Unix epoch: how the store keeps times.
@@ -31,7 +43,8 @@ impl Clock {
     /// Moves this clock (and every clone of it) forward.
     pub fn advance(&self, by: std::time::Duration) {
         let micros = i64::try_from(by.as_micros()).unwrap_or(i64::MAX);
-        self.offset_micros.fetch_add(micros, Ordering::Relaxed);
+        self.offset_micros
+            .send_modify(|offset| *offset = offset.saturating_add(micros));
     }
 }
 

@@ -178,3 +178,163 @@ pub mod raw {
         .await
     }
 }
+
+/// A chat WebSocket client (tokio-tungstenite) that speaks the IVS Chat protocol.
+pub mod chat {
+    use std::time::Duration;
+
+    use futures_util::{SinkExt, StreamExt};
+    use serde_json::Value;
+    use tokio::net::TcpStream;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+    use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+    use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+    /// Guards against a hung test only; no test asserts on time.
+    const HANG_GUARD: Duration = Duration::from_secs(20);
+
+    pub struct ChatClient {
+        pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+        pub protocol: Option<String>,
+    }
+
+    /// What the server said when it closed the socket.
+    #[derive(Debug, PartialEq, Eq)]
+    pub struct Closed {
+        pub code: u16,
+        pub reason: String,
+    }
+
+    impl ChatClient {
+        /// Opens `ws://addr/` with `token` as the subprotocol. `Err(status)` if the server
+        /// refused the upgrade.
+        pub async fn connect(addr: std::net::SocketAddr, token: &str) -> Result<ChatClient, u16> {
+            let mut request = format!("ws://{addr}/").into_client_request().unwrap();
+            request
+                .headers_mut()
+                .insert("sec-websocket-protocol", token.parse().unwrap());
+            match tokio_tungstenite::connect_async(request).await {
+                Ok((ws, response)) => Ok(ChatClient {
+                    ws,
+                    protocol: response
+                        .headers()
+                        .get("sec-websocket-protocol")
+                        .map(|v| v.to_str().unwrap().to_string()),
+                }),
+                Err(WsError::Http(response)) => Err(response.status().as_u16()),
+                Err(e) => panic!("connect failed: {e}"),
+            }
+        }
+
+        pub async fn send(&mut self, request: Value) {
+            self.ws
+                .send(Message::Text(request.to_string().into()))
+                .await
+                .unwrap();
+        }
+
+        pub async fn send_raw(&mut self, message: Message) {
+            self.ws.send(message).await.unwrap();
+        }
+
+        /// The next JSON frame (panics on close).
+        pub async fn frame(&mut self) -> Value {
+            loop {
+                match tokio::time::timeout(HANG_GUARD, self.ws.next())
+                    .await
+                    .expect("no frame within the hang guard")
+                {
+                    Some(Ok(Message::Text(text))) => return serde_json::from_str(&text).unwrap(),
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    other => panic!("expected a frame, got {other:?}"),
+                }
+            }
+        }
+
+        /// The next frame, which must be of this `Type`.
+        pub async fn frame_of(&mut self, kind: &str) -> Value {
+            let frame = self.frame().await;
+            assert_eq!(frame["Type"], kind, "{frame}");
+            frame
+        }
+
+        /// Reads until the server's close frame (skipping data frames) and returns it.
+        pub async fn closed(&mut self) -> Closed {
+            loop {
+                match tokio::time::timeout(HANG_GUARD, self.ws.next())
+                    .await
+                    .expect("no close within the hang guard")
+                {
+                    Some(Ok(Message::Close(Some(frame)))) => {
+                        return Closed {
+                            code: u16::from(frame.code),
+                            reason: frame.reason.to_string(),
+                        }
+                    }
+                    Some(Ok(Message::Close(None))) => {
+                        return Closed {
+                            code: u16::from(CloseCode::Status),
+                            reason: String::new(),
+                        }
+                    }
+                    Some(Ok(_)) => continue,
+                    other => panic!("expected a close frame, got {other:?}"),
+                }
+            }
+        }
+    }
+}
+
+impl TestServer {
+    /// A chat token for `user` in `room_arn` with the given capabilities.
+    pub async fn token(&self, room_arn: &str, user: &str, capabilities: &[&str]) -> String {
+        self.token_with(room_arn, user, capabilities, None, &[])
+            .await
+    }
+
+    pub async fn token_with(
+        &self,
+        room_arn: &str,
+        user: &str,
+        capabilities: &[&str],
+        session_minutes: Option<i32>,
+        attributes: &[(&str, &str)],
+    ) -> String {
+        let mut request = self
+            .client()
+            .create_chat_token()
+            .room_identifier(room_arn)
+            .user_id(user)
+            .set_session_duration_in_minutes(session_minutes);
+        for c in capabilities {
+            request = request.capabilities(aws_sdk_ivschat::types::ChatTokenCapability::from(*c));
+        }
+        for (k, v) in attributes {
+            request = request.attributes(*k, *v);
+        }
+        request.send().await.unwrap().token.unwrap()
+    }
+
+    /// Connects `user` to the room with the given capabilities.
+    pub async fn join(
+        &self,
+        room_arn: &str,
+        user: &str,
+        capabilities: &[&str],
+    ) -> chat::ChatClient {
+        let token = self.token(room_arn, user, capabilities).await;
+        chat::ChatClient::connect(self.addr, &token).await.unwrap()
+    }
+
+    /// Creates a room and returns its ARN.
+    pub async fn room(&self) -> String {
+        self.client()
+            .create_room()
+            .send()
+            .await
+            .unwrap()
+            .arn
+            .unwrap()
+    }
+}

@@ -1,0 +1,109 @@
+//! The chat WebSocket handshake (`spec/messaging.md` §1): `GET /` with the chat token as the
+//! only `Sec-WebSocket-Protocol`. Everything wrong with the token is refused here, before the
+//! 101, because the SDKs send nothing after the socket opens:
+//!
+//! | problem | status |
+//! |---|---|
+//! | no token, malformed, tampered, foreign, expired, already used | 401 |
+//! | the room no longer exists | 404 |
+//!
+//! The 101 echoes the token as the selected subprotocol; without that echo every browser and
+//! Node client aborts the connection.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::FromRequestParts;
+use axum::response::{IntoResponse, Response};
+use http::{header, HeaderValue, StatusCode};
+
+use super::session::{run_session, SessionParams};
+use crate::app::App;
+use crate::domain::token::TokenError;
+
+/// Largest client frame accepted: requests are a 500-character message plus 1 KB of
+/// attributes, so 64 KiB is ample and bounds memory per connection.
+pub const MAX_CLIENT_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// True when the request asks for a WebSocket upgrade.
+pub fn is_upgrade(request: &axum::extract::Request) -> bool {
+    request
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+pub async fn upgrade(app: Arc<App>, request: axum::extract::Request, peer: SocketAddr) -> Response {
+    let (mut parts, _body) = request.into_parts();
+    let token = match offered_token(&parts.headers) {
+        Some(token) => token,
+        None => {
+            return refuse(
+                StatusCode::UNAUTHORIZED,
+                "a chat token is required as the Sec-WebSocket-Protocol",
+            )
+        }
+    };
+    let claims = match app.token_key.open(&token) {
+        Ok(claims) => claims,
+        Err(TokenError::Malformed | TokenError::Invalid) => {
+            return refuse(StatusCode::UNAUTHORIZED, "the chat token is not valid")
+        }
+    };
+    let now = app.clock.now_micros();
+    if now >= claims.token_expires {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "the chat token has expired; tokens open a connection within 60 seconds",
+        );
+    }
+    let room = match app.store.get_room(&claims.room).await {
+        Ok(Some(room)) => room,
+        Ok(None) => return refuse(StatusCode::NOT_FOUND, "the chat room does not exist"),
+        Err(e) => {
+            tracing::error!(error = %e, "store unavailable during chat handshake");
+            return refuse(StatusCode::SERVICE_UNAVAILABLE, "try again later");
+        }
+    };
+    let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+        Ok(ws) => ws,
+        Err(rejection) => return rejection.into_response(),
+    };
+    // Single use: redeemed only once everything else is fine, so a refused attempt does not
+    // burn a token that could still have worked.
+    if !app
+        .chat
+        .redeemed
+        .redeem(&claims.token_id, claims.token_expires, now)
+    {
+        return refuse(StatusCode::UNAUTHORIZED, "the chat token was already used");
+    }
+    let params = SessionParams { claims, room, peer };
+    ws.protocols([token])
+        .max_message_size(MAX_CLIENT_MESSAGE_BYTES)
+        .max_frame_size(MAX_CLIENT_MESSAGE_BYTES)
+        .on_upgrade(move |socket| {
+            let tracker = app.chat.sessions.clone();
+            tracker.track_future(run_session(app, socket, params))
+        })
+}
+
+/// The single subprotocol the client offered. Clients send exactly one (the token); if a
+/// client sent a list, the first entry is the token.
+fn offered_token(headers: &http::HeaderMap) -> Option<String> {
+    let value = headers.get(header::SEC_WEBSOCKET_PROTOCOL)?.to_str().ok()?;
+    let first = value.split(',').next()?.trim();
+    (!first.is_empty()).then(|| first.to_string())
+}
+
+fn refuse(status: StatusCode, message: &'static str) -> Response {
+    let body = format!("{{\"message\":\"{message}\"}}");
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}

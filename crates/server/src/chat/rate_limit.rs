@@ -1,0 +1,84 @@
+//! Token buckets: per room (`maximumMessageRatePerSecond`, shared by all its clients) and per
+//! connection (10 requests per second). A bucket holds up to one second of requests and
+//! refills continuously, so short bursts up to the limit pass and a sustained excess gets 429.
+
+use std::time::Instant;
+
+#[derive(Debug)]
+pub struct TokenBucket {
+    rate_per_second: f64,
+    tokens: f64,
+    last_refill: Instant,
+}
+
+impl TokenBucket {
+    pub fn new(rate_per_second: u32) -> TokenBucket {
+        TokenBucket {
+            rate_per_second: f64::from(rate_per_second),
+            tokens: f64::from(rate_per_second),
+            last_refill: Instant::now(),
+        }
+    }
+
+    /// Changes the rate (UpdateRoom); tokens already earned are kept, up to the new capacity.
+    pub fn set_rate(&mut self, rate_per_second: u32) {
+        self.refill(Instant::now());
+        self.rate_per_second = f64::from(rate_per_second);
+        self.tokens = self.tokens.min(self.rate_per_second);
+    }
+
+    /// Takes one token if there is one.
+    pub fn try_take(&mut self) -> bool {
+        self.try_take_at(Instant::now())
+    }
+
+    fn try_take_at(&mut self, now: Instant) -> bool {
+        self.refill(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let elapsed = now
+            .saturating_duration_since(self.last_refill)
+            .as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate_per_second).min(self.rate_per_second);
+        self.last_refill = now;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn allows_a_burst_of_the_rate_then_refills() {
+        let start = Instant::now();
+        let mut b = TokenBucket {
+            rate_per_second: 10.0,
+            tokens: 10.0,
+            last_refill: start,
+        };
+        assert_eq!((0..15).filter(|_| b.try_take_at(start)).count(), 10);
+        assert!(!b.try_take_at(start + Duration::from_millis(50)));
+        assert!(b.try_take_at(start + Duration::from_millis(100)));
+        assert_eq!(
+            (0..15)
+                .filter(|_| b.try_take_at(start + Duration::from_secs(5)))
+                .count(),
+            10
+        );
+    }
+
+    #[test]
+    fn lowering_the_rate_caps_saved_tokens() {
+        let mut b = TokenBucket::new(100);
+        b.set_rate(2);
+        assert_eq!((0..10).filter(|_| b.try_take()).count(), 2);
+    }
+}

@@ -1,0 +1,431 @@
+//! One chat connection (`spec/messaging.md` §1.4–§6): reads requests, enforces capabilities,
+//! limits and session expiry, and writes the room's frames.
+//!
+//! Every request gets exactly one answer: the broadcast MESSAGE/EVENT carrying its
+//! `RequestId` (which the requester receives too), or an ERROR to this connection only.
+//! How a connection ends:
+//!
+//! | cause | what the client gets |
+//! |---|---|
+//! | session expiry | ERROR 401, then close 1000 with the error as JSON reason (the JS SDK reconnects with a new token) |
+//! | DisconnectUser | the `aws:DISCONNECT_USER` EVENT, then close 1001 with the reason as text |
+//! | DeleteRoom | ERROR 404, then close 1000 |
+//! | too slow (more than `ROOM_BACKLOG` frames behind, or a write blocked for `chat.write_timeout_ms`) | close 1008 with a reason, counted |
+//! | server shutdown | close 1001 |
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::SinkExt;
+use ivschat_proto::control::ChatTokenCapability;
+use ivschat_proto::messaging::{
+    parse_request, to_json, Action, ChatErrorCode, ErrorFrame, MessageFrame, Request, Sender,
+};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::Receiver;
+use tokio::time::Instant;
+
+use super::rate_limit::TokenBucket;
+use super::{LiveRoom, RoomEvent};
+use crate::app::App;
+use crate::domain::clock::format_time_nanos;
+use crate::domain::ids::new_id;
+use crate::domain::resources::Room;
+use crate::domain::token::TokenClaims;
+
+/// "Rate of messaging requests per connection: 10 per second" (not adjustable).
+pub const REQUESTS_PER_SECOND_PER_CONNECTION: u32 = 10;
+/// Frames written before one flush when a backlog is waiting (fewer syscalls under load).
+const WRITE_BATCH: usize = 64;
+
+const CLOSE_NORMAL: u16 = 1000;
+const CLOSE_GOING_AWAY: u16 = 1001;
+const CLOSE_POLICY: u16 = 1008;
+
+pub struct SessionParams {
+    pub claims: TokenClaims,
+    pub room: Room,
+    pub peer: SocketAddr,
+}
+
+/// Why the loop stopped, and what to tell the client.
+enum Ending {
+    /// The client closed or the socket failed: nothing more to send.
+    Gone,
+    /// Send these frames (maybe none), then close with this code and reason.
+    Close {
+        error: Option<(ChatErrorCode, &'static str)>,
+        code: u16,
+        reason: String,
+    },
+}
+
+pub async fn run_session(app: Arc<App>, socket: WebSocket, params: SessionParams) {
+    let hub = &app.chat;
+    let (room, events) = hub.join(&params.room);
+    hub.stats.connections_opened.fetch_add(1, Ordering::Relaxed);
+    hub.stats.connections_open.fetch_add(1, Ordering::Relaxed);
+    tracing::debug!(room = %room.id, peer = %params.peer, "chat connection opened");
+    let mut session = Session {
+        app: app.clone(),
+        socket,
+        room: room.clone(),
+        claims: params.claims,
+        requests: TokenBucket::new(REQUESTS_PER_SECOND_PER_CONNECTION),
+        write_timeout: Duration::from_millis(app.config.chat.write_timeout_ms),
+    };
+    let ending = session.serve(events).await;
+    session.finish(ending).await;
+    hub.leave(&room.id);
+    hub.stats.connections_open.fetch_sub(1, Ordering::Relaxed);
+}
+
+struct Session {
+    app: Arc<App>,
+    socket: WebSocket,
+    room: Arc<LiveRoom>,
+    claims: TokenClaims,
+    requests: TokenBucket,
+    /// A write that cannot complete in this time means the client stopped reading.
+    write_timeout: Duration,
+}
+
+impl Session {
+    async fn serve(&mut self, mut events: Receiver<RoomEvent>) -> Ending {
+        let shutdown = self.app.chat.shutdown.clone();
+        let mut clock_changes = self.app.clock.changes();
+        let expiry = tokio::time::sleep_until(self.session_deadline());
+        tokio::pin!(expiry);
+        loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => {
+                    return close(CLOSE_GOING_AWAY, "server shutting down");
+                }
+                _ = &mut expiry => {
+                    if self.expired() {
+                        return expired();
+                    }
+                    expiry.as_mut().reset(self.session_deadline());
+                }
+                changed = clock_changes.changed() => {
+                    if changed.is_err() {
+                        // The clock is gone only at teardown; stop watching it.
+                        clock_changes = tokio::sync::watch::channel(0).1;
+                    }
+                    expiry.as_mut().reset(self.session_deadline());
+                }
+                event = events.recv() => {
+                    if let Some(ending) = self.deliver(event, &mut events).await {
+                        return ending;
+                    }
+                }
+                incoming = self.socket.recv() => {
+                    let message = match incoming {
+                        Some(Ok(message)) => message,
+                        Some(Err(_)) | None => return Ending::Gone,
+                    };
+                    match message {
+                        Message::Text(text) => {
+                            if let Some(ending) = self.handle_request(&text).await {
+                                return ending;
+                            }
+                        }
+                        Message::Binary(_) => {
+                            self.send_error(None, ChatErrorCode::BadRequest, "send requests as JSON text frames".into()).await;
+                        }
+                        // Pings are answered by the WebSocket layer itself.
+                        Message::Ping(_) | Message::Pong(_) => {}
+                        Message::Close(_) => return Ending::Gone,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes a room event (and any backlog behind it, in one flush). `Some` ends the session.
+    async fn deliver(
+        &mut self,
+        first: Result<RoomEvent, RecvError>,
+        events: &mut Receiver<RoomEvent>,
+    ) -> Option<Ending> {
+        let mut next = Some(first);
+        let mut written = 0;
+        while let Some(event) = next.take() {
+            match event {
+                Ok(RoomEvent::Frame(bytes)) => {
+                    if !self.feed(Message::Text(bytes)).await {
+                        return Some(self.too_slow("stopped reading"));
+                    }
+                    written += 1;
+                }
+                Ok(RoomEvent::Disconnect { user_id, reason }) => {
+                    if *user_id == *self.claims.user_id {
+                        self.flush().await;
+                        let reason = reason.as_deref().unwrap_or("disconnected by a moderator");
+                        return Some(close(CLOSE_GOING_AWAY, reason));
+                    }
+                }
+                Ok(RoomEvent::Deleted) => {
+                    self.flush().await;
+                    return Some(Ending::Close {
+                        error: Some((ChatErrorCode::NotFound, "the chat room was deleted")),
+                        code: CLOSE_NORMAL,
+                        reason: String::new(),
+                    });
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::warn!(room = %self.room.id, missed, "chat connection fell behind its room; disconnecting");
+                    return Some(self.too_slow("fell too far behind the room"));
+                }
+                Err(RecvError::Closed) => return Some(close(CLOSE_GOING_AWAY, "room closed")),
+            }
+            if written < WRITE_BATCH {
+                next = match events.try_recv() {
+                    Ok(event) => Some(Ok(event)),
+                    Err(tokio::sync::broadcast::error::TryRecvError::Lagged(n)) => {
+                        Some(Err(RecvError::Lagged(n)))
+                    }
+                    Err(_) => None,
+                };
+            }
+        }
+        self.app
+            .chat
+            .stats
+            .frames_out
+            .fetch_add(written as u64, Ordering::Relaxed);
+        if written > 0 && !self.flush().await {
+            return Some(self.too_slow("stopped reading"));
+        }
+        None
+    }
+
+    fn too_slow(&self, why: &str) -> Ending {
+        self.app.chat.count_slow_disconnect();
+        close(CLOSE_POLICY, &format!("too slow: {why}"))
+    }
+
+    /// Handles one request. `Some` ends the session.
+    async fn handle_request(&mut self, text: &str) -> Option<Ending> {
+        self.app
+            .chat
+            .stats
+            .messages_in
+            .fetch_add(1, Ordering::Relaxed);
+        let parsed = parse_request(text);
+        let request_id = match &parsed {
+            Ok(request) => request.request_id.clone(),
+            Err(e) => e.request_id.clone(),
+        };
+        if self.expired() {
+            self.send_error(
+                request_id,
+                ChatErrorCode::Unauthorized,
+                SESSION_EXPIRED.into(),
+            )
+            .await;
+            return Some(expired());
+        }
+        if !self.requests.try_take() {
+            let message = format!(
+                "too many requests: at most {REQUESTS_PER_SECOND_PER_CONNECTION} per second per connection"
+            );
+            self.send_error(request_id, ChatErrorCode::TooManyRequests, message)
+                .await;
+            return None;
+        }
+        match parsed {
+            Ok(request) => {
+                if let Err((code, message)) = self.perform(request.clone()) {
+                    self.send_error(request.request_id, code, message).await;
+                }
+            }
+            Err(e) => self.send_error(e.request_id, e.code, e.message).await,
+        }
+        None
+    }
+
+    /// Checks and carries out a request. Success is answered by the broadcast itself.
+    fn perform(&self, request: Request) -> Result<(), (ChatErrorCode, String)> {
+        let hub = &self.app.chat;
+        let Request { request_id, action } = request;
+        match action {
+            Action::SendMessage {
+                content,
+                attributes,
+            } => {
+                self.require(ChatTokenCapability::SendMessage, "SEND_MESSAGE")?;
+                let settings = self.room.settings();
+                let length = content.chars().count();
+                if length == 0 {
+                    return Err((
+                        ChatErrorCode::BadRequest,
+                        "Content must not be empty".into(),
+                    ));
+                }
+                let max = settings.maximum_message_length.max(0) as usize;
+                if length > max {
+                    return Err((
+                        ChatErrorCode::BadRequest,
+                        format!(
+                            "Message content must be at most {max} characters (it has {length})"
+                        ),
+                    ));
+                }
+                if !self.room.try_take_message() {
+                    return Err((
+                        ChatErrorCode::TooManyRequests,
+                        format!(
+                            "too many messages: this room allows {} per second",
+                            settings.maximum_message_rate_per_second
+                        ),
+                    ));
+                }
+                let frame = MessageFrame::new(
+                    new_id(),
+                    request_id,
+                    content,
+                    attributes,
+                    format_time_nanos(self.app.clock.now()),
+                    Sender {
+                        user_id: self.claims.user_id.clone(),
+                        attributes: self.claims.attributes.clone(),
+                    },
+                );
+                hub.publish_frame(&self.room.id, &frame);
+            }
+            Action::DeleteMessage { id, reason } => {
+                self.require(ChatTokenCapability::DeleteMessage, "DELETE_MESSAGE")?;
+                hub.delete_message(&self.room.id, id, reason, request_id);
+            }
+            Action::DisconnectUser { user_id, reason } => {
+                self.require(ChatTokenCapability::DisconnectUser, "DISCONNECT_USER")?;
+                hub.disconnect_user(&self.room.id, user_id, reason, request_id);
+            }
+        }
+        Ok(())
+    }
+
+    fn require(
+        &self,
+        capability: ChatTokenCapability,
+        name: &str,
+    ) -> Result<(), (ChatErrorCode, String)> {
+        if self.claims.capabilities.contains(&capability) {
+            Ok(())
+        } else {
+            Err((
+                ChatErrorCode::Forbidden,
+                format!("this connection's token does not have the {name} capability"),
+            ))
+        }
+    }
+
+    fn expired(&self) -> bool {
+        self.app.clock.now_micros() >= self.claims.session_expires
+    }
+
+    /// The monotonic instant at which the session expires, by the (advanceable) clock.
+    fn session_deadline(&self) -> Instant {
+        let remaining = self.claims.session_expires - self.app.clock.now_micros();
+        Instant::now() + Duration::from_micros(remaining.max(0) as u64)
+    }
+
+    async fn send_error(
+        &mut self,
+        request_id: Option<String>,
+        code: ChatErrorCode,
+        message: String,
+    ) {
+        let frame = ErrorFrame::new(new_id(), request_id, code, message);
+        if self
+            .feed(Message::Text(Utf8Bytes::from(to_json(&frame))))
+            .await
+        {
+            self.flush().await;
+        }
+    }
+
+    async fn feed(&mut self, message: Message) -> bool {
+        matches!(
+            tokio::time::timeout(self.write_timeout, self.socket.feed(message)).await,
+            Ok(Ok(()))
+        )
+    }
+
+    async fn flush(&mut self) -> bool {
+        matches!(
+            tokio::time::timeout(self.write_timeout, self.socket.flush()).await,
+            Ok(Ok(()))
+        )
+    }
+
+    /// Sends what the ending calls for and the close frame, without waiting on a stuck client.
+    async fn finish(&mut self, ending: Ending) {
+        let Ending::Close {
+            error,
+            code,
+            reason,
+        } = ending
+        else {
+            return;
+        };
+        if let Some((code, message)) = error {
+            let frame = ErrorFrame::new(new_id(), None, code, message.to_string());
+            let _ = self
+                .feed(Message::Text(Utf8Bytes::from(to_json(&frame))))
+                .await;
+        }
+        let close = Message::Close(Some(CloseFrame {
+            code,
+            reason: Utf8Bytes::from(truncate_reason(&reason)),
+        }));
+        let _ = self.feed(close).await;
+        let _ = self.flush().await;
+    }
+}
+
+const SESSION_EXPIRED: &str = "the chat session has expired; connect again with a new token";
+
+fn expired() -> Ending {
+    let reason = to_json(&serde_json::json!({"ErrorCode": 401, "ErrorMessage": SESSION_EXPIRED}));
+    Ending::Close {
+        error: Some((ChatErrorCode::Unauthorized, SESSION_EXPIRED)),
+        code: CLOSE_NORMAL,
+        reason,
+    }
+}
+
+fn close(code: u16, reason: &str) -> Ending {
+    Ending::Close {
+        error: None,
+        code,
+        reason: reason.to_string(),
+    }
+}
+
+/// Close reasons are limited to 123 bytes; cut at a character boundary.
+fn truncate_reason(reason: &str) -> String {
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    reason[..end].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn close_reasons_fit_in_a_frame() {
+        assert_eq!(truncate_reason("short"), "short");
+        let long = "é".repeat(100);
+        let cut = truncate_reason(&long);
+        assert!(cut.len() <= 123 && cut.chars().all(|c| c == 'é'));
+    }
+}

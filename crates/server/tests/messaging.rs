@@ -1,0 +1,571 @@
+//! The chat WebSocket API (`spec/messaging.md`) over a real WebSocket client against an
+//! in-process server: handshake, every action and frame, every error code and rule.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use common::chat::ChatClient;
+use common::TestServer;
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+const ALL: &[&str] = &["SEND_MESSAGE", "DELETE_MESSAGE", "DISCONNECT_USER"];
+
+fn is_id(v: &Value) -> bool {
+    v.as_str()
+        .is_some_and(|s| s.len() == 12 && s.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
+/// Go's RFC3339Nano in UTC: `2023-01-05T14:33:32.894089757Z`, trailing zeros trimmed.
+fn is_rfc3339_nano(v: &Value) -> bool {
+    let s = v.as_str().unwrap_or("");
+    let parsed = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339);
+    parsed.is_ok() && s.ends_with('Z') && !s.contains(".0Z") && !s.ends_with("0Z")
+}
+
+#[tokio::test]
+async fn two_users_chat() {
+    let server = TestServer::start().await;
+    let room = server.room().await;
+    let token = server
+        .token_with(
+            &room,
+            "alice",
+            &["SEND_MESSAGE"],
+            None,
+            &[("displayName", "Alice")],
+        )
+        .await;
+    let mut alice = ChatClient::connect(server.addr, &token).await.unwrap();
+    assert_eq!(
+        alice.protocol.as_deref(),
+        Some(token.as_str()),
+        "the token is echoed"
+    );
+    let mut bob = server.join(&room, "bob", &[]).await;
+
+    alice
+        .send(json!({"Action":"SEND_MESSAGE","RequestId":"req-1","Content":"hello 👋","Attributes":{"kind":"greeting"}}))
+        .await;
+    let to_alice = alice.frame_of("MESSAGE").await;
+    let to_bob = bob.frame_of("MESSAGE").await;
+    assert_eq!(to_alice, to_bob, "one frame for everyone, sender included");
+    assert!(is_id(&to_bob["Id"]));
+    assert_eq!(to_bob["RequestId"], "req-1");
+    assert_eq!(to_bob["Content"], "hello 👋");
+    assert_eq!(to_bob["Attributes"], json!({"kind":"greeting"}));
+    assert_eq!(
+        to_bob["Sender"],
+        json!({"UserId":"alice","Attributes":{"displayName":"Alice"}})
+    );
+    assert!(
+        is_rfc3339_nano(&to_bob["SendTime"]),
+        "{}",
+        to_bob["SendTime"]
+    );
+    let keys: Vec<&str> = to_bob
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut expected = vec![
+        "Attributes",
+        "Content",
+        "Id",
+        "RequestId",
+        "SendTime",
+        "Sender",
+        "Type",
+    ];
+    expected.sort_unstable();
+    let mut keys_sorted = keys.clone();
+    keys_sorted.sort_unstable();
+    assert_eq!(keys_sorted, expected);
+
+    // Without a RequestId the frame carries "".
+    alice
+        .send(json!({"Action":"SEND_MESSAGE","Content":"again"}))
+        .await;
+    assert_eq!(bob.frame_of("MESSAGE").await["RequestId"], "");
+}
+
+#[tokio::test]
+async fn handshake_refuses_bad_tokens() {
+    let server = TestServer::start().await;
+    let room = server.room().await;
+    let token = server.token(&room, "u", &[]).await;
+
+    // No token, garbage, tampered.
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!(
+            "ws://{}/",
+            server.addr
+        ))
+        .unwrap();
+    request.headers_mut().remove("sec-websocket-protocol");
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status().as_u16(), 401),
+        other => panic!("expected 401, got {other:?}"),
+    }
+    assert_eq!(
+        ChatClient::connect(server.addr, "garbage").await.err(),
+        Some(401)
+    );
+    let mut tampered = token.clone().into_bytes();
+    let i = tampered.len() / 2;
+    tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    assert_eq!(
+        ChatClient::connect(server.addr, &tampered).await.err(),
+        Some(401)
+    );
+
+    // A token from another deployment (other key) is foreign.
+    let other = TestServer::start().await;
+    let other_room = other.room().await;
+    let foreign = other.token(&other_room, "u", &[]).await;
+    assert_eq!(
+        ChatClient::connect(server.addr, &foreign).await.err(),
+        Some(401)
+    );
+
+    // Single use.
+    let first = ChatClient::connect(server.addr, &token).await;
+    assert!(first.is_ok());
+    assert_eq!(
+        ChatClient::connect(server.addr, &token).await.err(),
+        Some(401)
+    );
+
+    // Valid for 60 seconds.
+    let late = server.token(&room, "late", &[]).await;
+    server.clock.advance(Duration::from_secs(61));
+    assert_eq!(
+        ChatClient::connect(server.addr, &late).await.err(),
+        Some(401)
+    );
+
+    // The room was deleted after the token was made.
+    let doomed = server.room().await;
+    let token = server.token(&doomed, "u", &[]).await;
+    server
+        .client()
+        .delete_room()
+        .identifier(&doomed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        ChatClient::connect(server.addr, &token).await.err(),
+        Some(404)
+    );
+}
+
+#[tokio::test]
+async fn capabilities_are_enforced() {
+    let server = TestServer::start().await;
+    let room = server.room().await;
+    let mut viewer = server.join(&room, "viewer", &[]).await;
+    for (action, extra) in [
+        ("SEND_MESSAGE", json!({"Content":"hi"})),
+        ("DELETE_MESSAGE", json!({"Id":"AAAAAAAAAAAA"})),
+        ("DISCONNECT_USER", json!({"UserId":"x"})),
+    ] {
+        let mut request = json!({"Action": action, "RequestId": format!("r-{action}")});
+        request
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        viewer.send(request).await;
+        let error = viewer.frame_of("ERROR").await;
+        assert_eq!(error["ErrorCode"], 403, "{action}");
+        assert_eq!(error["RequestId"], format!("r-{action}"));
+        assert!(error["ErrorMessage"].as_str().unwrap().contains(action));
+        assert!(is_id(&error["Id"]));
+    }
+}
+
+#[tokio::test]
+async fn delete_message_and_disconnect_user_over_the_socket() {
+    let server = TestServer::start().await;
+    let room = server.room().await;
+    let mut moderator = server.join(&room, "mod", ALL).await;
+    let mut target_a = server.join(&room, "troll", &["SEND_MESSAGE"]).await;
+    let mut target_b = server.join(&room, "troll", &[]).await;
+
+    target_a
+        .send(json!({"Action":"SEND_MESSAGE","Content":"spam"}))
+        .await;
+    let message = moderator.frame_of("MESSAGE").await;
+    target_a.frame_of("MESSAGE").await;
+    target_b.frame_of("MESSAGE").await;
+
+    moderator
+        .send(json!({"Action":"DELETE_MESSAGE","RequestId":"del-1","Id":message["Id"],"Reason":"spam"}))
+        .await;
+    let event = moderator.frame_of("EVENT").await;
+    assert_eq!(event["EventName"], "aws:DELETE_MESSAGE");
+    assert_eq!(event["RequestId"], "del-1");
+    assert_eq!(
+        event["Attributes"],
+        json!({"MessageID": message["Id"], "MessageId": message["Id"], "Reason": "spam"})
+    );
+    assert!(is_id(&event["Id"]) && event["Id"] != message["Id"]);
+    assert!(is_rfc3339_nano(&event["SendTime"]));
+    assert_eq!(target_b.frame_of("EVENT").await, event);
+    target_a.frame_of("EVENT").await;
+
+    moderator
+        .send(json!({"Action":"DISCONNECT_USER","RequestId":"kick-1","UserId":"troll","Reason":"be nice"}))
+        .await;
+    let kick = moderator.frame_of("EVENT").await;
+    assert_eq!(kick["EventName"], "aws:DISCONNECT_USER");
+    assert_eq!(kick["RequestId"], "kick-1");
+    assert_eq!(
+        kick["Attributes"],
+        json!({"UserId":"troll","Reason":"be nice"})
+    );
+    // Every connection of the user sees the event, then is closed with 1001.
+    for target in [&mut target_a, &mut target_b] {
+        assert_eq!(target.frame_of("EVENT").await, kick);
+        let closed = target.closed().await;
+        assert_eq!((closed.code, closed.reason.as_str()), (1001, "be nice"));
+    }
+    // The moderator stays connected.
+    moderator
+        .send(json!({"Action":"SEND_MESSAGE","Content":"still here"}))
+        .await;
+    moderator.frame_of("MESSAGE").await;
+}
+
+#[tokio::test]
+async fn control_plane_twins_reach_clients_with_the_returned_ids() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    let room = server.room().await;
+    let mut viewer = server.join(&room, "viewer", &[]).await;
+    let mut kicked = server.join(&room, "kicked", &[]).await;
+
+    let sent = client
+        .send_event()
+        .room_identifier(&room)
+        .event_name("app:poll")
+        .attributes("question", "tea?")
+        .send()
+        .await
+        .unwrap();
+    let event = viewer.frame_of("EVENT").await;
+    assert_eq!(event["Id"], sent.id().unwrap());
+    assert_eq!(event["EventName"], "app:poll");
+    assert_eq!(event["RequestId"], "");
+    assert_eq!(event["Attributes"], json!({"question":"tea?"}));
+    kicked.frame_of("EVENT").await;
+
+    let deleted = client
+        .delete_message()
+        .room_identifier(&room)
+        .id("AbCdEfGhIjKl")
+        .send()
+        .await
+        .unwrap();
+    let event = viewer.frame_of("EVENT").await;
+    assert_eq!(event["Id"], deleted.id().unwrap());
+    assert_eq!(
+        event["Attributes"],
+        json!({"MessageID":"AbCdEfGhIjKl","MessageId":"AbCdEfGhIjKl"})
+    );
+    kicked.frame_of("EVENT").await;
+
+    client
+        .disconnect_user()
+        .room_identifier(&room)
+        .user_id("kicked")
+        .reason("bye")
+        .send()
+        .await
+        .unwrap();
+    let event = viewer.frame_of("EVENT").await;
+    assert_eq!(event["EventName"], "aws:DISCONNECT_USER");
+    assert_eq!(
+        event["Attributes"],
+        json!({"UserId":"kicked","Reason":"bye"})
+    );
+    assert_eq!(kicked.frame_of("EVENT").await, event);
+    assert_eq!(kicked.closed().await.code, 1001);
+}
+
+#[tokio::test]
+async fn message_length_and_attribute_limits_follow_live_room_updates() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    let room = client
+        .create_room()
+        .maximum_message_length(5)
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    let mut user = server.join(&room, "u", &["SEND_MESSAGE"]).await;
+
+    user.send(json!({"Action":"SEND_MESSAGE","RequestId":"long","Content":"123456"}))
+        .await;
+    let error = user.frame_of("ERROR").await;
+    assert_eq!(
+        (error["ErrorCode"].as_u64(), error["RequestId"].as_str()),
+        (Some(400), Some("long"))
+    );
+    // Code points, not bytes: five emoji fit.
+    user.send(json!({"Action":"SEND_MESSAGE","Content":"👍👍👍👍👍"}))
+        .await;
+    user.frame_of("MESSAGE").await;
+    user.send(json!({"Action":"SEND_MESSAGE","RequestId":"empty","Content":""}))
+        .await;
+    assert_eq!(user.frame_of("ERROR").await["ErrorCode"], 400);
+    let big = "x".repeat(1100);
+    user.send(
+        json!({"Action":"SEND_MESSAGE","RequestId":"big","Content":"ok","Attributes":{"a": big}}),
+    )
+    .await;
+    let error = user.frame_of("ERROR").await;
+    assert_eq!(
+        (error["ErrorCode"].as_u64(), error["RequestId"].as_str()),
+        (Some(413), Some("big"))
+    );
+
+    client
+        .update_room()
+        .identifier(&room)
+        .maximum_message_length(10)
+        .send()
+        .await
+        .unwrap();
+    user.send(json!({"Action":"SEND_MESSAGE","RequestId":"now-ok","Content":"123456"}))
+        .await;
+    assert_eq!(user.frame_of("MESSAGE").await["RequestId"], "now-ok");
+}
+
+#[tokio::test]
+async fn room_rate_limit_is_shared_by_all_clients_and_follows_updates() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    let room = server.room().await;
+    let mut a = server.join(&room, "a", &["SEND_MESSAGE"]).await;
+    let mut b = server.join(&room, "b", &["SEND_MESSAGE"]).await;
+    // Lower the room's rate while both are connected.
+    client
+        .update_room()
+        .identifier(&room)
+        .maximum_message_rate_per_second(1)
+        .send()
+        .await
+        .unwrap();
+    a.send(json!({"Action":"SEND_MESSAGE","RequestId":"a1","Content":"1"}))
+        .await;
+    let first = a.frame_of("MESSAGE").await;
+    assert_eq!(first["RequestId"], "a1");
+    assert_eq!(b.frame_of("MESSAGE").await["RequestId"], "a1");
+    b.send(json!({"Action":"SEND_MESSAGE","RequestId":"b1","Content":"2"}))
+        .await;
+    let error = b.frame_of("ERROR").await;
+    assert_eq!(
+        (error["ErrorCode"].as_u64(), error["RequestId"].as_str()),
+        (Some(429), Some("b1"))
+    );
+    a.send(json!({"Action":"SEND_MESSAGE","RequestId":"a2","Content":"3"}))
+        .await;
+    assert_eq!(a.frame_of("ERROR").await["ErrorCode"], 429);
+    // Rejections do not disconnect: an HTTP event still arrives.
+    client
+        .send_event()
+        .room_identifier(&room)
+        .event_name("ping")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(a.frame_of("EVENT").await["EventName"], "ping");
+    assert_eq!(b.frame_of("EVENT").await["EventName"], "ping");
+}
+
+#[tokio::test]
+async fn ten_requests_per_second_per_connection() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    let room = client
+        .create_room()
+        .maximum_message_rate_per_second(100)
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    let mut user = server.join(&room, "u", &["SEND_MESSAGE"]).await;
+    // 30 requests at once: the bucket holds 10, and refills at 10/s while they arrive.
+    for i in 0..30 {
+        user.send(json!({"Action":"SEND_MESSAGE","RequestId":format!("r{i}"),"Content":"x"}))
+            .await;
+    }
+    let mut answered = HashSet::new();
+    let mut refused = 0;
+    for _ in 0..30 {
+        let frame = user.frame().await;
+        answered.insert(frame["RequestId"].as_str().unwrap().to_string());
+        if frame["Type"] == "ERROR" {
+            assert_eq!(frame["ErrorCode"], 429);
+            refused += 1;
+        }
+    }
+    assert_eq!(answered.len(), 30, "every request gets exactly one answer");
+    assert!((15..=20).contains(&refused), "{refused} refused");
+    // Still connected.
+    user.send(json!({"Action":"SEND_MESSAGE","RequestId":"after","Content":"x"}))
+        .await;
+    let frame = user.frame().await;
+    assert_eq!(frame["RequestId"], "after");
+}
+
+#[tokio::test]
+async fn session_expiry_sends_401_then_closes() {
+    let server = TestServer::start().await;
+    let room = server.room().await;
+    let token = server
+        .token_with(&room, "u", &["SEND_MESSAGE"], Some(1), &[])
+        .await;
+    let mut user = ChatClient::connect(server.addr, &token).await.unwrap();
+    server.clock.advance(Duration::from_secs(61));
+    let error = user.frame_of("ERROR").await;
+    assert_eq!(error["ErrorCode"], 401);
+    assert!(error.get("RequestId").is_none());
+    let closed = user.closed().await;
+    assert_eq!(closed.code, 1000);
+    let reason: Value = serde_json::from_str(&closed.reason).unwrap();
+    assert_eq!(reason["ErrorCode"], 401);
+}
+
+#[tokio::test]
+async fn room_deletion_sends_404_then_closes() {
+    let server = TestServer::start().await;
+    let room = server.room().await;
+    let mut user = server.join(&room, "u", &[]).await;
+    server
+        .client()
+        .delete_room()
+        .identifier(&room)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(user.frame_of("ERROR").await["ErrorCode"], 404);
+    assert_eq!(user.closed().await.code, 1000);
+}
+
+#[tokio::test]
+async fn malformed_requests_get_400_and_keys_are_case_insensitive() {
+    let server = TestServer::start().await;
+    let room = server.room().await;
+    let mut user = server.join(&room, "u", &["SEND_MESSAGE"]).await;
+    user.send_raw(Message::Text("not json".into())).await;
+    let error = user.frame_of("ERROR").await;
+    assert_eq!(error["ErrorCode"], 400);
+    assert!(error.get("RequestId").is_none());
+    user.send(json!({"Action":"SHOUT","RequestId":"r1"})).await;
+    let error = user.frame_of("ERROR").await;
+    assert_eq!(
+        (error["ErrorCode"].as_u64(), error["RequestId"].as_str()),
+        (Some(400), Some("r1"))
+    );
+    user.send(json!({"Action":"SEND_MESSAGE","RequestId":"r2","Content":"x","Attributes":{"n":1}}))
+        .await;
+    assert_eq!(user.frame_of("ERROR").await["ErrorCode"], 400);
+    user.send_raw(Message::Binary(vec![1, 2, 3].into())).await;
+    assert_eq!(user.frame_of("ERROR").await["ErrorCode"], 400);
+    // The sample apps' camelCase keys, and nulls, are accepted.
+    user.send(
+        json!({"action":"SEND_MESSAGE","requestId":"r3","content":"camel","attributes":null}),
+    )
+    .await;
+    let message = user.frame_of("MESSAGE").await;
+    assert_eq!(
+        (message["RequestId"].as_str(), message["Content"].as_str()),
+        (Some("r3"), Some("camel"))
+    );
+    assert_eq!(message["Attributes"], json!({}));
+}
+
+#[tokio::test]
+async fn every_frame_has_a_fresh_id_and_pings_are_answered() {
+    let server = TestServer::start().await;
+    let room = server.room().await;
+    let mut user = server.join(&room, "u", &["SEND_MESSAGE"]).await;
+    let mut ids = HashSet::new();
+    for i in 0..5 {
+        user.send(json!({"Action":"SEND_MESSAGE","RequestId":format!("m{i}"),"Content":"x"}))
+            .await;
+        user.send(json!({"Action":"NOPE","RequestId":format!("e{i}")}))
+            .await;
+        ids.insert(user.frame().await["Id"].as_str().unwrap().to_string());
+        ids.insert(user.frame().await["Id"].as_str().unwrap().to_string());
+    }
+    assert_eq!(ids.len(), 10);
+    use futures_util::StreamExt;
+    user.send_raw(Message::Ping(b"are you there".to_vec().into()))
+        .await;
+    match user.ws.next().await {
+        Some(Ok(Message::Pong(payload))) => assert_eq!(&payload[..], b"are you there"),
+        other => panic!("expected a pong, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn shutdown_closes_every_socket_with_a_close_frame() {
+    let server = TestServer::start().await;
+    let room = server.room().await;
+    let mut a = server.join(&room, "a", &[]).await;
+    let mut b = server.join(&room, "b", &[]).await;
+    let stopping = tokio::spawn(server.stop());
+    assert_eq!(a.closed().await.code, 1001);
+    assert_eq!(b.closed().await.code, 1001);
+    stopping.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_disconnected_and_others_get_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ivschat_server::config::Config::for_tests(dir.path());
+    config.chat.write_timeout_ms = 500;
+    let server = TestServer::start_with(config).await;
+    let room = server.room().await;
+    let room_id = room.rsplit('/').next().unwrap().to_string();
+    let mut stalled = server.join(&room, "stalled", &[]).await;
+    let mut reader = server.join(&room, "reader", &[]).await;
+    let padding = "p".repeat(1000);
+    let total = 12_000;
+    // Publish in steps the healthy reader keeps up with; the stalled one never reads.
+    for step in 0..total / 500 {
+        for i in 0..500 {
+            server.app.chat.send_event(
+                &room_id,
+                format!("e{}", step * 500 + i),
+                [("pad".to_string(), padding.clone())].into(),
+            );
+        }
+        for i in 0..500 {
+            let frame = reader.frame_of("EVENT").await;
+            assert_eq!(frame["EventName"], format!("e{}", step * 500 + i));
+        }
+    }
+    let closed = stalled.closed().await;
+    assert_eq!(closed.code, 1008, "{closed:?}");
+    assert!(closed.reason.starts_with("too slow"), "{closed:?}");
+    assert_eq!(
+        server
+            .app
+            .chat
+            .stats
+            .slow_disconnects
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+}
