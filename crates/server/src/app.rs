@@ -29,7 +29,7 @@ impl App {
             },
             auth: Authenticator::new(&config),
             store,
-            chat: Hub::new(clock.clone()),
+            chat: Hub::new(clock.clone(), &config.quotas),
             clock,
             token_key,
             config,

@@ -90,6 +90,13 @@ pub struct Quotas {
     pub rooms: u64,
     pub logging_configurations: u64,
     pub logging_configurations_per_room: u64,
+    /// Concurrent chat connections, all rooms together.
+    pub concurrent_connections: u64,
+    /// Requests per second across all rooms, WebSocket and HTTP together.
+    pub delete_message_per_second: u32,
+    pub disconnect_user_per_second: u32,
+    /// SendEvent API requests per second.
+    pub send_event_per_second: u32,
 }
 
 impl Default for Quotas {
@@ -98,6 +105,10 @@ impl Default for Quotas {
             rooms: 50_000,
             logging_configurations: 10,
             logging_configurations_per_room: 3,
+            concurrent_connections: 50_000,
+            delete_message_per_second: 100,
+            disconnect_user_per_second: 100,
+            send_event_per_second: 100,
         }
     }
 }

@@ -535,6 +535,7 @@ async fn a_client_that_stops_reading_is_disconnected_and_others_get_everything()
     let dir = tempfile::tempdir().unwrap();
     let mut config = ivschat_server::config::Config::for_tests(dir.path());
     config.chat.write_timeout_ms = 500;
+    config.quotas.send_event_per_second = 1_000_000;
     let server = TestServer::start_with(config).await;
     let room = server.room().await;
     let room_id = room.rsplit('/').next().unwrap().to_string();
@@ -545,11 +546,15 @@ async fn a_client_that_stops_reading_is_disconnected_and_others_get_everything()
     // Publish in steps the healthy reader keeps up with; the stalled one never reads.
     for step in 0..total / 500 {
         for i in 0..500 {
-            server.app.chat.send_event(
-                &room_id,
-                format!("e{}", step * 500 + i),
-                [("pad".to_string(), padding.clone())].into(),
-            );
+            server
+                .app
+                .chat
+                .send_event(
+                    &room_id,
+                    format!("e{}", step * 500 + i),
+                    [("pad".to_string(), padding.clone())].into(),
+                )
+                .unwrap();
         }
         for i in 0..500 {
             let frame = reader.frame_of("EVENT").await;
@@ -567,5 +572,98 @@ async fn a_client_that_stops_reading_is_disconnected_and_others_get_everything()
             .slow_disconnects
             .load(std::sync::atomic::Ordering::Relaxed),
         1
+    );
+}
+
+#[tokio::test]
+async fn account_rate_quotas_answer_429_and_throttling_exception() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ivschat_server::config::Config::for_tests(dir.path());
+    config.quotas.delete_message_per_second = 1;
+    config.quotas.send_event_per_second = 1;
+    config.quotas.disconnect_user_per_second = 1;
+    let server = TestServer::start_with(config).await;
+    let client = server.client_without_retries();
+    let room = server.room().await;
+    let mut moderator = server.join(&room, "mod", ALL).await;
+
+    // DeleteMessage counts WebSocket and HTTP requests together.
+    moderator
+        .send(json!({"Action":"DELETE_MESSAGE","RequestId":"d1","Id":"AAAAAAAAAAAA"}))
+        .await;
+    assert_eq!(moderator.frame_of("EVENT").await["RequestId"], "d1");
+    let err = client
+        .delete_message()
+        .room_identifier(&room)
+        .id("AAAAAAAAAAAA")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.raw_response().unwrap().status().as_u16(), 429);
+    let err = err.into_service_error();
+    let aws_sdk_ivschat::operation::delete_message::DeleteMessageError::ThrottlingException(t) =
+        err
+    else {
+        panic!("expected ThrottlingException, got {err:?}");
+    };
+    assert_eq!(t.limit(), 1);
+    moderator
+        .send(json!({"Action":"DELETE_MESSAGE","RequestId":"d2","Id":"AAAAAAAAAAAA"}))
+        .await;
+    let error = moderator.frame_of("ERROR").await;
+    assert_eq!(
+        (error["ErrorCode"].as_u64(), error["RequestId"].as_str()),
+        (Some(429), Some("d2"))
+    );
+
+    client
+        .send_event()
+        .room_identifier(&room)
+        .event_name("e")
+        .send()
+        .await
+        .unwrap();
+    moderator.frame_of("EVENT").await;
+    let err = client
+        .send_event()
+        .room_identifier(&room)
+        .event_name("e")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(err.is_throttling_exception(), "{err:?}");
+
+    client
+        .disconnect_user()
+        .room_identifier(&room)
+        .user_id("x")
+        .send()
+        .await
+        .unwrap();
+    moderator.frame_of("EVENT").await;
+    moderator
+        .send(json!({"Action":"DISCONNECT_USER","RequestId":"k2","UserId":"x"}))
+        .await;
+    assert_eq!(moderator.frame_of("ERROR").await["ErrorCode"], 429);
+}
+
+#[tokio::test]
+async fn the_concurrent_connection_quota_refuses_the_handshake() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ivschat_server::config::Config::for_tests(dir.path());
+    config.quotas.concurrent_connections = 1;
+    let server = TestServer::start_with(config).await;
+    let room = server.room().await;
+    let mut first = server.join(&room, "a", &["SEND_MESSAGE"]).await;
+    // The session is registered once it answers a request.
+    first
+        .send(json!({"Action":"SEND_MESSAGE","Content":"x"}))
+        .await;
+    first.frame_of("MESSAGE").await;
+    let token = server.token(&room, "b", &[]).await;
+    assert_eq!(
+        ChatClient::connect(server.addr, &token).await.err(),
+        Some(429)
     );
 }

@@ -5,11 +5,12 @@ use ivschat_proto::control::{
     CreateChatTokenRequest, CreateChatTokenResponse, DeleteMessageRequest, DisconnectUserRequest,
     EmptyResponse, IdResponse, SendEventRequest, StringMap,
 };
-use ivschat_proto::errors::ServiceError;
+use ivschat_proto::errors::{ErrorKind, ServiceError};
 
 use super::reply::{from_store, OpResult, Reply};
 use super::rooms::resolve_room;
 use crate::app::App;
+use crate::chat::RateLimited;
 use crate::domain::clock::format_time_millis;
 use crate::domain::resources::Room;
 use crate::domain::token::{attributes_size, TokenClaims, MAX_ATTRIBUTES_BYTES};
@@ -50,21 +51,41 @@ pub async fn send_event(app: &App, req: SendEventRequest) -> OpResult {
     let attributes = req.attributes.unwrap_or_default();
     check_attributes_size(&attributes)?;
     let room = existing_room(app, &req.room_identifier).await?;
-    let id = app.chat.send_event(&room.id, req.event_name, attributes);
+    let id = app
+        .chat
+        .send_event(&room.id, req.event_name, attributes)
+        .map_err(|limited| throttled(&room.id, "SendEvent", limited))?;
     Ok(Reply::json(&IdResponse { id }))
 }
 
 pub async fn delete_message(app: &App, req: DeleteMessageRequest) -> OpResult {
     let room = existing_room(app, &req.room_identifier).await?;
-    let id = app.chat.delete_message(&room.id, req.id, req.reason, None);
+    let id = app
+        .chat
+        .delete_message(&room.id, req.id, req.reason, None)
+        .map_err(|limited| throttled(&room.id, "DeleteMessage", limited))?;
     Ok(Reply::json(&IdResponse { id }))
 }
 
 pub async fn disconnect_user(app: &App, req: DisconnectUserRequest) -> OpResult {
     let room = existing_room(app, &req.room_identifier).await?;
     app.chat
-        .disconnect_user(&room.id, req.user_id, req.reason, None);
+        .disconnect_user(&room.id, req.user_id, req.reason, None)
+        .map_err(|limited| throttled(&room.id, "DisconnectUser", limited))?;
     Ok(Reply::json(&EmptyResponse {}))
+}
+
+/// ThrottlingException for an account-wide rate quota (`spec/messaging.md` §9).
+fn throttled(room_id: &str, operation: &str, limited: RateLimited) -> ServiceError {
+    ServiceError::over_limit(
+        ErrorKind::Throttling,
+        room_id,
+        i64::from(limited.limit),
+        format!(
+            "{operation} is limited to {} requests per second for the account",
+            limited.limit
+        ),
+    )
 }
 
 async fn existing_room(app: &App, arn: &str) -> Result<Room, ServiceError> {

@@ -6,6 +6,7 @@
 //! |---|---|
 //! | no token, malformed, tampered, foreign, expired, already used | 401 |
 //! | the room no longer exists | 404 |
+//! | the concurrent connection quota is reached | 429 |
 //!
 //! The 101 echoes the token as the selected subprotocol; without that echo every browser and
 //! Node client aborts the connection.
@@ -71,6 +72,17 @@ pub async fn upgrade(app: Arc<App>, request: axum::extract::Request, peer: Socke
         Ok(ws) => ws,
         Err(rejection) => return rejection.into_response(),
     };
+    let open = app
+        .chat
+        .stats
+        .connections_open
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if open >= app.chat.max_connections {
+        return refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            "the account's concurrent chat connection quota is reached",
+        );
+    }
     // Single use: redeemed only once everything else is fine, so a refused attempt does not
     // burn a token that could still have worked.
     if !app

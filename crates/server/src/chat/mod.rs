@@ -25,6 +25,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::config::Quotas;
 use crate::domain::clock::{format_time_nanos, Clock};
 use crate::domain::ids::new_id;
 use crate::domain::resources::{LoggingConfiguration, Room};
@@ -120,12 +121,43 @@ pub struct ChatStats {
     pub frames_out: AtomicU64,
 }
 
+/// A request refused by an account-wide rate quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimited {
+    pub limit: u32,
+}
+
+/// Account-wide request rates (`spec/messaging.md` §9): DeleteMessage and DisconnectUser count
+/// WebSocket and HTTP requests together; SendEvent is HTTP only.
+#[derive(Debug)]
+struct AccountRates {
+    delete_message: (u32, Mutex<TokenBucket>),
+    disconnect_user: (u32, Mutex<TokenBucket>),
+    send_event: (u32, Mutex<TokenBucket>),
+}
+
+fn take(quota: &(u32, Mutex<TokenBucket>)) -> Result<(), RateLimited> {
+    let taken = quota.1.lock().unwrap_or_else(|e| e.into_inner()).try_take();
+    if taken {
+        Ok(())
+    } else {
+        Err(RateLimited { limit: quota.0 })
+    }
+}
+
+fn bucket(rate: u32) -> (u32, Mutex<TokenBucket>) {
+    (rate, Mutex::new(TokenBucket::new(rate)))
+}
+
 /// Rooms' live connections on this node.
 #[derive(Debug)]
 pub struct Hub {
     // std Mutex: never held across .await; each critical section is one HashMap operation.
     rooms: Mutex<HashMap<String, Arc<LiveRoom>>>,
     clock: Clock,
+    rates: AccountRates,
+    /// Concurrent connections allowed (all rooms).
+    pub max_connections: u64,
     pub redeemed: RedeemedTokens,
     pub stats: ChatStats,
     /// Cancelled at shutdown: every session sends a close frame and ends.
@@ -135,10 +167,16 @@ pub struct Hub {
 }
 
 impl Hub {
-    pub fn new(clock: Clock) -> Hub {
+    pub fn new(clock: Clock, quotas: &Quotas) -> Hub {
         Hub {
             rooms: Mutex::new(HashMap::new()),
             clock,
+            rates: AccountRates {
+                delete_message: bucket(quotas.delete_message_per_second),
+                disconnect_user: bucket(quotas.disconnect_user_per_second),
+                send_event: bucket(quotas.send_event_per_second),
+            },
+            max_connections: quotas.concurrent_connections,
             redeemed: RedeemedTokens::default(),
             stats: ChatStats::default(),
             shutdown: CancellationToken::new(),
@@ -204,11 +242,17 @@ impl Hub {
     }
 
     /// SendEvent: delivers an EVENT to every connection of the room; returns its `Id`.
-    pub fn send_event(&self, room_id: &str, event_name: String, attributes: StringMap) -> String {
+    pub fn send_event(
+        &self,
+        room_id: &str,
+        event_name: String,
+        attributes: StringMap,
+    ) -> Result<String, RateLimited> {
+        take(&self.rates.send_event)?;
         let id = new_id();
         let frame = EventFrame::new(id.clone(), None, event_name, attributes, self.send_time());
         self.publish_frame(room_id, &frame);
-        id
+        Ok(id)
     }
 
     /// DeleteMessage (HTTP) and DELETE_MESSAGE (WebSocket): delivers `aws:DELETE_MESSAGE`;
@@ -219,7 +263,8 @@ impl Hub {
         message_id: String,
         reason: Option<String>,
         request_id: Option<String>,
-    ) -> String {
+    ) -> Result<String, RateLimited> {
+        take(&self.rates.delete_message)?;
         let id = new_id();
         let frame = EventFrame::delete_message(
             id.clone(),
@@ -229,7 +274,7 @@ impl Hub {
             self.send_time(),
         );
         self.publish_frame(room_id, &frame);
-        id
+        Ok(id)
     }
 
     /// DisconnectUser (HTTP) and DISCONNECT_USER (WebSocket): delivers `aws:DISCONNECT_USER`
@@ -240,7 +285,8 @@ impl Hub {
         user_id: String,
         reason: Option<String>,
         request_id: Option<String>,
-    ) -> String {
+    ) -> Result<String, RateLimited> {
+        take(&self.rates.disconnect_user)?;
         let id = new_id();
         let frame = EventFrame::disconnect_user(
             id.clone(),
@@ -257,7 +303,7 @@ impl Hub {
                 reason: reason.map(Into::into),
             },
         );
-        id
+        Ok(id)
     }
 
     /// UpdateRoom: new limits and review handler apply to live connections at once.

@@ -29,7 +29,7 @@ use tokio::sync::broadcast::Receiver;
 use tokio::time::Instant;
 
 use super::rate_limit::TokenBucket;
-use super::{LiveRoom, RoomEvent};
+use super::{LiveRoom, RateLimited, RoomEvent};
 use crate::app::App;
 use crate::domain::clock::format_time_nanos;
 use crate::domain::ids::new_id;
@@ -300,11 +300,13 @@ impl Session {
             }
             Action::DeleteMessage { id, reason } => {
                 self.require(ChatTokenCapability::DeleteMessage, "DELETE_MESSAGE")?;
-                hub.delete_message(&self.room.id, id, reason, request_id);
+                hub.delete_message(&self.room.id, id, reason, request_id)
+                    .map_err(|limited| account_limit("DELETE_MESSAGE", limited))?;
             }
             Action::DisconnectUser { user_id, reason } => {
                 self.require(ChatTokenCapability::DisconnectUser, "DISCONNECT_USER")?;
-                hub.disconnect_user(&self.room.id, user_id, reason, request_id);
+                hub.disconnect_user(&self.room.id, user_id, reason, request_id)
+                    .map_err(|limited| account_limit("DISCONNECT_USER", limited))?;
             }
         }
         Ok(())
@@ -387,6 +389,16 @@ impl Session {
         let _ = self.feed(close).await;
         let _ = self.flush().await;
     }
+}
+
+fn account_limit(action: &str, limited: RateLimited) -> (ChatErrorCode, String) {
+    (
+        ChatErrorCode::TooManyRequests,
+        format!(
+            "too many requests: {action} is limited to {} per second for the account",
+            limited.limit
+        ),
+    )
 }
 
 const SESSION_EXPIRED: &str = "the chat session has expired; connect again with a new token";

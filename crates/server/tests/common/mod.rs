@@ -66,6 +66,17 @@ impl TestServer {
         self.client_with("test", "test")
     }
 
+    /// A client that does not retry: for tests of throttling, which the SDK would retry away.
+    pub fn client_without_retries(&self) -> aws_sdk_ivschat::Client {
+        let config = self
+            .client()
+            .config()
+            .to_builder()
+            .retry_config(aws_sdk_ivschat::config::retry::RetryConfig::disabled())
+            .build();
+        aws_sdk_ivschat::Client::from_conf(config)
+    }
+
     pub fn client_with(&self, access_key: &str, secret: &str) -> aws_sdk_ivschat::Client {
         let config = aws_sdk_ivschat::Config::builder()
             .behavior_version(BehaviorVersion::latest())

@@ -1,0 +1,381 @@
+//! One benchmark connection: get in (mint + WebSocket handshake), then read deliveries and, for
+//! senders, send on a fixed open-loop schedule, until told to stop; then close cleanly.
+//!
+//! Message contents are `"<sender>.<seq>.<send_ns>."` padded with `x` to `--message-bytes`,
+//! where `sender` is the sender's index in its room, `seq` counts from 0 and `send_ns` is the
+//! send instant in nanoseconds since the run's shared start [`Instant`]. Request IDs are
+//! `"<seq>-<send_ns>"`, so an ERROR tells which message it refused and when it was sent.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio::sync::{watch, Semaphore};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+
+use crate::stats::{with_shard, MAX_LATENCY_NS};
+use crate::target::{Incoming, RoomRef, Target};
+
+/// When things happen, in nanoseconds since [`Shared::start`]. Set once every connection is in.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeline {
+    /// Senders start here (the warm-up begins).
+    pub send_from: u64,
+    /// The measurement window `[measure_from, measure_to)`: deliveries of messages *sent* in it
+    /// count towards latency and losses; deliveries *received* in it give the delivery rate.
+    pub measure_from: u64,
+    pub measure_to: u64,
+}
+
+/// What all connections share.
+pub struct Shared {
+    pub target: Target,
+    pub start: std::time::Instant,
+    pub ws_addr: SocketAddr,
+    pub connect_limit: Semaphore,
+    pub connected: AtomicUsize,
+    pub failed: AtomicUsize,
+    pub timeline: OnceLock<Timeline>,
+    /// `Some` once the timeline is set (wakes the senders).
+    pub go: watch::Receiver<bool>,
+    /// `true` when every connection must close.
+    pub stop: watch::Receiver<bool>,
+    pub message_bytes: usize,
+    pub senders_per_room: usize,
+    /// Interval between one sender's messages.
+    pub send_interval: Duration,
+    /// Gap between the first sends of consecutive senders of a room (spreads them out).
+    pub sender_stagger: Duration,
+    pub close_timeout: Duration,
+}
+
+impl Shared {
+    fn now_ns(&self) -> u64 {
+        self.start.elapsed().as_nanos() as u64
+    }
+
+    fn instant_at(&self, ns: u64) -> Instant {
+        Instant::from_std(self.start) + Duration::from_nanos(ns)
+    }
+}
+
+/// Which connection this is.
+#[derive(Debug, Clone)]
+pub struct ConnSpec {
+    pub index: usize,
+    pub room_index: usize,
+    pub room: RoomRef,
+    /// `Some(k)`: the k-th sender of its room.
+    pub sender: Option<usize>,
+}
+
+/// What one connection saw; summed per room by the report.
+#[derive(Debug, Default, Clone)]
+pub struct ConnStats {
+    pub room_index: usize,
+    pub is_sender: bool,
+    /// `Err(reason)` when the connection never got in.
+    pub connect: Option<Result<Duration, String>>,
+    /// Deliveries of messages sent in the measurement window.
+    pub measured_deliveries: u64,
+    /// Deliveries received in the measurement window (any send time).
+    pub window_deliveries: u64,
+    pub all_deliveries: u64,
+    /// A sender's message arrived with a lower sequence number than one already seen.
+    pub out_of_order: u64,
+    /// The same sequence number again.
+    pub duplicates: u64,
+    /// Contents this generator did not write.
+    pub foreign: u64,
+    /// Senders: messages sent (all / in the window), refused by ERROR (all / in the window).
+    pub sent: u64,
+    pub sent_measured: u64,
+    pub refused: u64,
+    pub refused_measured: u64,
+    /// Senders: own messages of the window echoed back.
+    pub echoed_measured: u64,
+    /// Senders: how far behind schedule sends went out (max, and the sum for a mean), ns.
+    pub send_lag_max_ns: u64,
+    pub send_lag_sum_ns: u64,
+    /// ERROR frames by code.
+    pub errors: Vec<(i64, u64)>,
+    /// The server closed (or dropped) the connection before we asked: (code, reason, ns since start).
+    pub server_close: Option<(u16, String, u64)>,
+    /// Our close handshake did not complete in time.
+    pub close_timed_out: bool,
+}
+
+impl ConnStats {
+    fn error(&mut self, code: i64) {
+        match self.errors.iter_mut().find(|(c, _)| *c == code) {
+            Some((_, n)) => *n += 1,
+            None => self.errors.push((code, 1)),
+        }
+    }
+}
+
+/// Runs one connection from minting to close.
+pub async fn run(shared: Arc<Shared>, spec: ConnSpec) -> ConnStats {
+    let mut stats = ConnStats {
+        room_index: spec.room_index,
+        is_sender: spec.sender.is_some(),
+        ..ConnStats::default()
+    };
+    let began = Instant::now();
+    let ws = {
+        let _permit = shared.connect_limit.acquire().await;
+        if *shared.stop.borrow() {
+            stats.connect = Some(Err("stopped before connecting".into()));
+            shared.failed.fetch_add(1, Ordering::Relaxed);
+            return stats;
+        }
+        match connect(&shared, &spec).await {
+            Ok(ws) => ws,
+            Err(e) => {
+                stats.connect = Some(Err(e));
+                shared.failed.fetch_add(1, Ordering::Relaxed);
+                return stats;
+            }
+        }
+    };
+    stats.connect = Some(Ok(began.elapsed()));
+    shared.connected.fetch_add(1, Ordering::Relaxed);
+    session(&shared, &spec, ws, &mut stats).await;
+    stats
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<TcpStream>;
+
+async fn connect(shared: &Shared, spec: &ConnSpec) -> Result<Ws, String> {
+    let user = format!("bench-{}", spec.index);
+    let request = shared
+        .target
+        .connect_request(&spec.room, &user, spec.sender.is_some())
+        .await
+        .map_err(|e| format!("mint: {e:#}"))?;
+    let stream = TcpStream::connect(shared.ws_addr)
+        .await
+        .map_err(|e| format!("tcp: {}", e.kind()))?;
+    let _ = stream.set_nodelay(true);
+    // Frames are ~0.5 KB; the default 128 KiB read buffer per connection would cost 1.3 GB
+    // of resident memory at 10,000 connections.
+    let config = WebSocketConfig::default().read_buffer_size(16 * 1024);
+    match tokio_tungstenite::client_async_with_config(request, stream, Some(config)).await {
+        Ok((ws, _response)) => Ok(ws),
+        Err(WsError::Http(response)) => Err(format!("http {}", response.status().as_u16())),
+        Err(e) => Err(format!("handshake: {e}")),
+    }
+}
+
+async fn session(shared: &Shared, spec: &ConnSpec, mut ws: Ws, stats: &mut ConnStats) {
+    // Highest sequence number seen per sender of this room (u64::MAX = none yet).
+    let mut last_seq = vec![u64::MAX; shared.senders_per_room];
+    // Both waits are created once and stay registered (no per-frame re-registration).
+    let mut stop = shared.stop.clone();
+    let stopped = async move {
+        let _ = stop.wait_for(|s| *s).await;
+    };
+    tokio::pin!(stopped);
+    let mut go = shared.go.clone();
+    let started = async move { go.wait_for(|g| *g).await.is_ok() };
+    tokio::pin!(started);
+    let mut waiting_for_go = spec.sender.is_some();
+    // Senders: the next scheduled send (the sleep is re-armed, never re-created).
+    let mut sending = false;
+    let mut seq: u64 = 0;
+    let mut schedule_ns: u64 = 0;
+    let mut measure = (u64::MAX, u64::MAX);
+    let next_send = tokio::time::sleep(Duration::from_secs(3600));
+    tokio::pin!(next_send);
+    let mut frame = String::with_capacity(shared.message_bytes + 64);
+    let mut content = String::with_capacity(shared.message_bytes);
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut stopped => break,
+            ok = &mut started, if waiting_for_go => {
+                waiting_for_go = false;
+                if ok {
+                    if let (Some(timeline), Some(k)) = (shared.timeline.get(), spec.sender) {
+                        measure = (timeline.measure_from, timeline.measure_to);
+                        schedule_ns = timeline.send_from + shared.sender_stagger.as_nanos() as u64 * k as u64;
+                        sending = schedule_ns < timeline.measure_to;
+                        next_send.as_mut().reset(shared.instant_at(schedule_ns));
+                    }
+                }
+            }
+            _ = &mut next_send, if sending => {
+                let now_ns = shared.now_ns();
+                let lag = now_ns.saturating_sub(schedule_ns);
+                stats.send_lag_max_ns = stats.send_lag_max_ns.max(lag);
+                stats.send_lag_sum_ns += lag;
+                let k = spec.sender.unwrap_or(0);
+                write_content(&mut content, k, seq, now_ns, shared.message_bytes);
+                let request_id = format!("{seq}-{now_ns}");
+                shared.target.encode_send(&request_id, &content, &mut frame);
+                if ws.send(Message::text(frame.as_str())).await.is_err() {
+                    break;
+                }
+                stats.sent += 1;
+                if now_ns >= measure.0 && now_ns < measure.1 {
+                    stats.sent_measured += 1;
+                }
+                seq += 1;
+                schedule_ns += shared.send_interval.as_nanos() as u64;
+                if schedule_ns >= measure.1 {
+                    sending = false;
+                } else {
+                    next_send.as_mut().reset(shared.instant_at(schedule_ns));
+                }
+            }
+            incoming = ws.next() => {
+                match incoming {
+                    Some(Ok(Message::Text(text))) => {
+                        on_text(shared, spec, text.as_str(), &mut last_seq, stats);
+                    }
+                    Some(Ok(Message::Close(frame))) => {
+                        let (code, reason) = frame
+                            .map(|f| (u16::from(f.code), f.reason.to_string()))
+                            .unwrap_or((1005, String::new()));
+                        stats.server_close = Some((code, reason, shared.now_ns()));
+                        // Let tungstenite answer the close, then the stream ends.
+                        drain_until_end(&mut ws, shared.close_timeout).await;
+                        return;
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => {
+                        stats.server_close = Some((1006, format!("error: {e}"), shared.now_ns()));
+                        return;
+                    }
+                    None => {
+                        stats.server_close = Some((1006, "stream ended".into(), shared.now_ns()));
+                        return;
+                    }
+                }
+            }
+        }
+    }
+    // Our close: send the close frame, then read (counting late deliveries) until the server's
+    // close arrives and the stream ends.
+    let closing = async {
+        if ws.close(None).await.is_err() {
+            return;
+        }
+        while let Some(Ok(message)) = ws.next().await {
+            if let Message::Text(text) = message {
+                on_text(shared, spec, text.as_str(), &mut last_seq, stats);
+            }
+        }
+    };
+    if tokio::time::timeout(shared.close_timeout, closing).await.is_err() {
+        stats.close_timed_out = true;
+    }
+}
+
+async fn drain_until_end(ws: &mut Ws, limit: Duration) {
+    let _ = tokio::time::timeout(limit, async { while let Some(Ok(_)) = ws.next().await {} }).await;
+}
+
+/// `"<sender>.<seq>.<send_ns>."` + `x` padding up to `bytes`.
+pub fn write_content(out: &mut String, sender: usize, seq: u64, send_ns: u64, bytes: usize) {
+    use std::fmt::Write;
+    out.clear();
+    let _ = write!(out, "{sender}.{seq}.{send_ns}.");
+    while out.len() < bytes {
+        out.push('x');
+    }
+}
+
+/// `(sender, seq, send_ns)` from a content written by [`write_content`].
+pub fn read_content(content: &str) -> Option<(usize, u64, u64)> {
+    let mut parts = content.splitn(4, '.');
+    let sender = parts.next()?.parse().ok()?;
+    let seq = parts.next()?.parse().ok()?;
+    let send_ns = parts.next()?.parse().ok()?;
+    parts.next()?;
+    Some((sender, seq, send_ns))
+}
+
+fn on_text(shared: &Shared, spec: &ConnSpec, text: &str, last_seq: &mut [u64], stats: &mut ConnStats) {
+    match shared.target.classify(text) {
+        Incoming::Delivery(content) => {
+            let now_ns = shared.now_ns();
+            stats.all_deliveries += 1;
+            let Some((sender, seq, send_ns)) = read_content(&content) else {
+                stats.foreign += 1;
+                with_shard(|s| s.frames += 1);
+                return;
+            };
+            let (measure_from, measure_to) = shared
+                .timeline
+                .get()
+                .map_or((u64::MAX, u64::MAX), |t| (t.measure_from, t.measure_to));
+            if now_ns >= measure_from && now_ns < measure_to {
+                stats.window_deliveries += 1;
+            }
+            if let Some(last) = last_seq.get_mut(sender) {
+                if *last == u64::MAX || seq > *last {
+                    *last = seq;
+                } else if seq == *last {
+                    stats.duplicates += 1;
+                } else {
+                    stats.out_of_order += 1;
+                }
+            } else {
+                stats.foreign += 1;
+            }
+            let measured = send_ns >= measure_from && send_ns < measure_to;
+            if measured {
+                stats.measured_deliveries += 1;
+                if spec.sender == Some(sender) {
+                    stats.echoed_measured += 1;
+                }
+            }
+            let latency = now_ns.saturating_sub(send_ns).clamp(1, MAX_LATENCY_NS);
+            with_shard(|s| {
+                s.frames += 1;
+                if measured {
+                    let _ = s.latency.record(latency);
+                }
+            });
+        }
+        Incoming::Error { request_id, code } => {
+            stats.error(code);
+            if let Some(send_ns) = request_id
+                .as_deref()
+                .and_then(|r| r.split_once('-'))
+                .and_then(|(_, ns)| ns.parse::<u64>().ok())
+            {
+                stats.refused += 1;
+                if let Some(t) = shared.timeline.get() {
+                    if send_ns >= t.measure_from && send_ns < t.measure_to {
+                        stats.refused_measured += 1;
+                    }
+                }
+            }
+        }
+        Incoming::Other => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_round_trips_at_the_requested_size() {
+        let mut s = String::new();
+        write_content(&mut s, 7, 12345, 987_654_321_000, 200);
+        assert_eq!(s.len(), 200);
+        assert!(s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.'));
+        assert_eq!(read_content(&s), Some((7, 12345, 987_654_321_000)));
+        write_content(&mut s, 1, 2, 3, 1);
+        assert_eq!(read_content(&s), Some((1, 2, 3)));
+        assert_eq!(read_content("hello"), None);
+    }
+}

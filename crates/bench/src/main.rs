@@ -1,0 +1,577 @@
+//! `ivschat-bench`: opens N WebSocket connections over M rooms of a chat server on this
+//! machine, sends at a fixed rate per room, and reports deliveries per second, send→receive
+//! latency, losses and the server's resident memory per connection.
+//!
+//! A run: create the rooms → mint a token and connect each connection (bounded concurrency) →
+//! wait until all are in → warm up → measure → drain → close every connection cleanly →
+//! delete the rooms → print the table (and `--json`). Every phase is bounded in time and a
+//! watchdog ends the process if anything hangs. Only loopback addresses are ever contacted.
+
+mod conn;
+mod report;
+mod stats;
+mod target;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use anyhow::{bail, ensure, Context, Result};
+use clap::Parser;
+use tokio::sync::{watch, Semaphore};
+use tokio::time::Instant;
+
+use conn::{ConnSpec, Shared, Timeline};
+use report::{MemorySamples, RunInfo};
+use stats::proc::{self as procfs, CpuSnapshot};
+use target::{ParseMode, Target, TargetConfig, TargetKind};
+
+/// Load generator for ivschat-server (fan-out throughput, latency, losses, memory).
+#[derive(Debug, Clone, Parser)]
+#[command(version, about, long_about = None)]
+pub struct Args {
+    /// Server protocol to speak.
+    #[arg(long, value_enum, default_value = "ivschat")]
+    target: TargetKind,
+    /// Control-plane endpoint (must resolve to a loopback address).
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    endpoint: String,
+    /// Chat WebSocket URL (default: ws:// on the endpoint's host and port).
+    #[arg(long)]
+    ws_url: Option<String>,
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+    #[arg(long, default_value = "test", env = "IVSCHAT_BENCH_ACCESS_KEY")]
+    access_key: String,
+    #[arg(
+        long,
+        default_value = "test",
+        env = "IVSCHAT_BENCH_SECRET_KEY",
+        hide_env_values = true
+    )]
+    secret_key: String,
+    /// WebSocket connections in total (senders included), spread evenly over the rooms.
+    #[arg(long, default_value_t = 1000)]
+    connections: usize,
+    #[arg(long, default_value_t = 10)]
+    rooms: usize,
+    /// Connections per room that send (all connections receive).
+    #[arg(long, default_value_t = 1)]
+    senders_per_room: usize,
+    /// Messages per second per room, spread over the room's senders (≤ 100; ≤ 10 per sender).
+    #[arg(long, default_value_t = 10)]
+    rate_per_room: u32,
+    /// Size of each message's content in bytes (48..=500).
+    #[arg(long, default_value_t = 200)]
+    message_bytes: usize,
+    /// Length of the measurement window.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Sending before the measurement window starts.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    warmup: Duration,
+    /// Longest wait for in-flight deliveries after the last send.
+    #[arg(long, default_value = "3s", value_parser = parse_duration)]
+    drain: Duration,
+    /// Connections minting/handshaking at the same time.
+    #[arg(long, default_value_t = 200)]
+    connect_concurrency: usize,
+    /// Longest time for all connections to get in before the run is abandoned.
+    #[arg(long, default_value = "180s", value_parser = parse_duration)]
+    connect_timeout: Duration,
+    /// Server process to sample (VmRSS and CPU from /proc).
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Write machine-readable results here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// A name for this run, copied into the JSON.
+    #[arg(long)]
+    label: Option<String>,
+    /// Tokio worker threads (default: the number of CPUs).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// How incoming frames are parsed (`full` parses every frame as JSON, to measure its cost).
+    #[arg(long, value_enum, default_value = "fast")]
+    parse: ParseMode,
+    /// No progress lines on stderr.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (number, unit) = match s.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("not a duration: {s:?} (use e.g. 10s, 500ms, 2m)"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" | "min" => value * 60.0,
+        _ => return Err(format!("unknown unit in {s:?} (ms, s, m)")),
+    };
+    if !(0.0..=86_400.0).contains(&seconds) {
+        return Err(format!("duration out of range: {s:?}"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if let Err(e) = check_args(&args) {
+        eprintln!("ivschat-bench: {e:#}");
+        return ExitCode::from(2);
+    }
+    let threads = args.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    });
+    // Hard stop: every phase is bounded, but if anything hangs the process still ends.
+    let limit = args.connect_timeout
+        + args.warmup
+        + args.duration
+        + args.drain
+        + Duration::from_secs(120);
+    std::thread::spawn(move || {
+        std::thread::sleep(limit);
+        eprintln!(
+            "ivschat-bench: watchdog: still running after {}s; exiting",
+            limit.as_secs()
+        );
+        std::process::exit(3);
+    });
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ivschat-bench: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args, threads)) {
+        Ok(clean) => {
+            if clean {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(4)
+            }
+        }
+        Err(e) => {
+            eprintln!("ivschat-bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check_args(args: &Args) -> Result<()> {
+    ensure!(args.rooms >= 1, "--rooms must be at least 1");
+    ensure!(
+        args.connections >= args.rooms,
+        "--connections must be at least --rooms"
+    );
+    ensure!(args.senders_per_room >= 1, "--senders-per-room must be at least 1");
+    ensure!(
+        args.connections / args.rooms >= args.senders_per_room,
+        "each room has {} connections, fewer than --senders-per-room {}",
+        args.connections / args.rooms,
+        args.senders_per_room
+    );
+    ensure!(
+        (48..=500).contains(&args.message_bytes),
+        "--message-bytes must be 48..=500"
+    );
+    ensure!(args.rate_per_room >= 1, "--rate-per-room must be at least 1");
+    ensure!(args.duration >= Duration::from_millis(100), "--duration too short");
+    ensure!(args.connect_concurrency >= 1, "--connect-concurrency must be at least 1");
+    match args.target {
+        TargetKind::Ivschat => {
+            ensure!(
+                args.rate_per_room <= 100,
+                "IVS rooms allow at most 100 messages/s (--rate-per-room)"
+            );
+            let per_sender = f64::from(args.rate_per_room) / args.senders_per_room as f64;
+            ensure!(
+                per_sender <= 10.0,
+                "each IVS connection may send at most 10 requests/s: use --senders-per-room ≥ {}",
+                args.rate_per_room.div_ceil(10)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `host:port` of an `scheme://host:port/…` URL.
+fn authority<'a>(url: &'a str, scheme: &str) -> Result<&'a str> {
+    let rest = url
+        .strip_prefix(scheme)
+        .with_context(|| format!("{url:?} must start with {scheme}"))?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    ensure!(
+        !authority.is_empty() && !authority.contains('@'),
+        "{url:?} has no usable host"
+    );
+    Ok(authority)
+}
+
+/// Resolves `authority` and refuses anything that is not a loopback address.
+async fn loopback_address(authority: &str, default_port: u16) -> Result<SocketAddr> {
+    let has_port = authority
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| {
+            port.parse::<u16>().is_ok() && (!host.contains(':') || host.ends_with(']'))
+        });
+    let host_port = if has_port {
+        authority.to_string()
+    } else {
+        format!("{authority}:{default_port}")
+    };
+    let addresses: Vec<SocketAddr> = tokio::net::lookup_host(&host_port)
+        .await
+        .with_context(|| format!("resolving {host_port}"))?
+        .collect();
+    ensure!(!addresses.is_empty(), "{host_port} resolves to nothing");
+    if let Some(bad) = addresses.iter().find(|a| !a.ip().is_loopback()) {
+        bail!("refusing to load {host_port}: it resolves to {bad}, not a loopback address");
+    }
+    Ok(*addresses
+        .iter()
+        .find(|a| a.is_ipv4())
+        .unwrap_or(&addresses[0]))
+}
+
+/// Waits until `deadline`; `false` if Ctrl-C came first.
+async fn wait_until(deadline: Instant) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep_until(deadline) => true,
+        _ = tokio::signal::ctrl_c() => false,
+    }
+}
+
+/// Runs the benchmark; `Ok(false)` when it ran but something went wrong (failed connections,
+/// interruption) so scripts can tell.
+async fn run(args: Args, threads: usize) -> Result<bool> {
+    let endpoint_authority = authority(&args.endpoint, "http://")?;
+    loopback_address(endpoint_authority, 80).await?;
+    let ws_url = args
+        .ws_url
+        .clone()
+        .unwrap_or_else(|| format!("ws://{endpoint_authority}/"));
+    let ws_addr = loopback_address(authority(&ws_url, "ws://")?, 80).await?;
+
+    // One descriptor per connection, plus the control plane's and some slack.
+    let wanted = args.connections as u64 + 512;
+    let nofile = rlimit::increase_nofile_limit(wanted).unwrap_or(0);
+    ensure!(
+        nofile >= wanted,
+        "need {wanted} open files but RLIMIT_NOFILE allows {nofile}: raise the hard limit (ulimit -Hn)"
+    );
+    if let Some(pid) = args.server_pid {
+        ensure!(
+            procfs::rss_kib(pid).is_some(),
+            "--server-pid {pid}: no such process (or /proc unreadable)"
+        );
+    }
+
+    let target = Target::new(
+        args.target,
+        TargetConfig {
+            endpoint: args.endpoint.clone(),
+            ws_url: ws_url.clone(),
+            region: args.region.clone(),
+            access_key: args.access_key.clone(),
+            secret_key: args.secret_key.clone(),
+            parse: args.parse,
+        },
+    );
+    let run_id = format!("{}-{}", std::process::id(), unix_seconds());
+    let progress = !args.quiet;
+    let note = |s: String| {
+        if progress {
+            eprintln!("[bench] {s}");
+        }
+    };
+
+    note(format!(
+        "creating {} room(s) at {} msg/s on {}",
+        args.rooms,
+        args.rate_per_room,
+        args.endpoint
+    ));
+    let rooms = target
+        .create_rooms(&run_id, args.rooms, args.rate_per_room)
+        .await
+        .context("creating rooms")?;
+
+    let (go_tx, go_rx) = watch::channel(false);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        target,
+        start: std::time::Instant::now(),
+        ws_addr,
+        connect_limit: Semaphore::new(args.connect_concurrency),
+        connected: Default::default(),
+        failed: Default::default(),
+        timeline: OnceLock::new(),
+        go: go_rx,
+        stop: stop_rx,
+        message_bytes: args.message_bytes,
+        senders_per_room: args.senders_per_room,
+        send_interval: Duration::from_secs_f64(
+            args.senders_per_room as f64 / f64::from(args.rate_per_room),
+        ),
+        sender_stagger: Duration::from_secs_f64(1.0 / f64::from(args.rate_per_room)),
+        close_timeout: Duration::from_secs(10),
+    });
+
+    let mut memory = MemorySamples {
+        before: args.server_pid.and_then(procfs::rss_kib),
+        ..MemorySamples::default()
+    };
+
+    // Connect.
+    note(format!(
+        "connecting {} WebSocket(s) to {ws_url} ({} at a time)",
+        args.connections, args.connect_concurrency
+    ));
+    let connect_started = Instant::now();
+    let cpu_connect_start = CpuSnapshot::take(args.server_pid);
+    let mut tasks = Vec::with_capacity(args.connections);
+    for index in 0..args.connections {
+        let room_index = index % args.rooms;
+        let position = index / args.rooms;
+        let spec = ConnSpec {
+            index,
+            room_index,
+            room: rooms[room_index].clone(),
+            sender: (position < args.senders_per_room).then_some(position),
+        };
+        tasks.push(tokio::spawn(conn::run(shared.clone(), spec)));
+    }
+    let mut interrupted = false;
+    let connect_deadline = connect_started + args.connect_timeout;
+    let mut next_note = Instant::now() + Duration::from_secs(1);
+    loop {
+        let done = shared.connected.load(Ordering::Relaxed) + shared.failed.load(Ordering::Relaxed);
+        if done >= args.connections {
+            break;
+        }
+        if Instant::now() >= connect_deadline {
+            note(format!(
+                "connect timeout after {}s: {done} of {} done; going on with those connected",
+                args.connect_timeout.as_secs(),
+                args.connections
+            ));
+            break;
+        }
+        if !wait_until(Instant::now() + Duration::from_millis(50)).await {
+            interrupted = true;
+            break;
+        }
+        if Instant::now() >= next_note {
+            next_note += Duration::from_secs(1);
+            note(format!(
+                "  connected {} failed {}",
+                shared.connected.load(Ordering::Relaxed),
+                shared.failed.load(Ordering::Relaxed)
+            ));
+        }
+    }
+    let connect_time = connect_started.elapsed();
+    let cpu_connect = procfs::cpu_use(&cpu_connect_start, &CpuSnapshot::take(args.server_pid));
+    let connected = shared.connected.load(Ordering::Relaxed);
+    note(format!(
+        "connected {connected}, failed {} in {:.2}s",
+        shared.failed.load(Ordering::Relaxed),
+        connect_time.as_secs_f64()
+    ));
+    // Let the server settle before reading its memory.
+    if !interrupted {
+        interrupted = !wait_until(Instant::now() + Duration::from_millis(500)).await;
+    }
+    memory.connected = args.server_pid.and_then(procfs::rss_kib);
+    let server_threads = args.server_pid.and_then(procfs::threads);
+
+    // Warm up and measure.
+    let mut cpu_window = Default::default();
+    let mut progress_lines = Vec::new();
+    let timeline = {
+        let now = shared.start.elapsed().as_nanos() as u64;
+        let send_from = now + 200_000_000;
+        let measure_from = send_from + args.warmup.as_nanos() as u64;
+        Timeline {
+            send_from,
+            measure_from,
+            measure_to: measure_from + args.duration.as_nanos() as u64,
+        }
+    };
+    let at = |ns: u64| Instant::from_std(shared.start) + Duration::from_nanos(ns);
+    if !interrupted && connected > 0 {
+        let _ = shared.timeline.set(timeline);
+        let _ = go_tx.send(true);
+        note(format!(
+            "warming up {:.1}s, then measuring {:.1}s",
+            args.warmup.as_secs_f64(),
+            args.duration.as_secs_f64()
+        ));
+        interrupted = !wait_until(at(timeline.measure_from)).await;
+        if !interrupted {
+            let window_start = CpuSnapshot::take(args.server_pid);
+            let mut last = window_start;
+            let mut last_frames = stats::total_frames();
+            let mut tick = at(timeline.measure_from);
+            loop {
+                tick = (tick + Duration::from_secs(1)).min(at(timeline.measure_to));
+                if !wait_until(tick).await {
+                    interrupted = true;
+                    break;
+                }
+                let now = CpuSnapshot::take(args.server_pid);
+                let frames = stats::total_frames();
+                let secs = now.at.duration_since(last.at).as_secs_f64().max(1e-9);
+                let cpu = procfs::cpu_use(&last, &now);
+                let line = report::progress_line(
+                    now.at.duration_since(window_start.at).as_secs_f64(),
+                    (frames - last_frames) as f64 / secs,
+                    &cpu,
+                    args.server_pid.and_then(procfs::rss_kib),
+                );
+                note(line.clone());
+                progress_lines.push(line);
+                last = now;
+                last_frames = frames;
+                if tick >= at(timeline.measure_to) {
+                    cpu_window = procfs::cpu_use(&window_start, &now);
+                    break;
+                }
+            }
+        }
+        // Drain: wait for in-flight deliveries (until nothing arrives for 500 ms).
+        if !interrupted {
+            let drain_deadline = Instant::now() + args.drain;
+            let mut frames = stats::total_frames();
+            let mut quiet_since = Instant::now();
+            while Instant::now() < drain_deadline {
+                if !wait_until(Instant::now() + Duration::from_millis(100)).await {
+                    interrupted = true;
+                    break;
+                }
+                let now_frames = stats::total_frames();
+                if now_frames != frames {
+                    frames = now_frames;
+                    quiet_since = Instant::now();
+                } else if quiet_since.elapsed() >= Duration::from_millis(500) {
+                    break;
+                }
+            }
+        }
+        memory.after_measure = args.server_pid.and_then(procfs::rss_kib);
+    }
+
+    // Close everything.
+    note("closing connections".to_string());
+    let _ = stop_tx.send(true);
+    let mut results = Vec::with_capacity(tasks.len());
+    let join_deadline = Instant::now() + shared.close_timeout + Duration::from_secs(20);
+    for task in tasks {
+        let abort = task.abort_handle();
+        match tokio::time::timeout_at(join_deadline, task).await {
+            Ok(Ok(stats)) => results.push(stats),
+            Ok(Err(_)) => {}
+            Err(_) => abort.abort(),
+        }
+    }
+    // Give the server a moment to tear the sessions down before reading its memory.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    memory.after_close = args.server_pid.and_then(procfs::rss_kib);
+
+    note(format!("deleting {} room(s)", rooms.len()));
+    let rooms_not_deleted = shared.target.delete_rooms(&rooms).await;
+
+    let info = RunInfo {
+        args: &args,
+        target: shared.target.name(),
+        threads,
+        ws_url: &ws_url,
+        connect_time,
+        cpu_connect,
+        cpu_window,
+        memory,
+        server_threads,
+        interrupted,
+        rooms_not_deleted,
+        progress: progress_lines,
+    };
+    let summary = report::summarize(&info, &results);
+    println!("{}", report::table(&info, &summary));
+    if let Some(path) = &args.json {
+        let json = serde_json::to_string_pretty(&summary)?;
+        std::fs::write(path, json + "\n").with_context(|| format!("writing {}", path.display()))?;
+        note(format!("results written to {}", path.display()));
+    }
+    Ok(!interrupted && summary.connect.failed == 0 && rooms_not_deleted == 0)
+}
+
+fn unix_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5h").is_err());
+    }
+
+    #[tokio::test]
+    async fn only_loopback_targets() {
+        assert_eq!(authority("http://127.0.0.1:8080/x", "http://").unwrap(), "127.0.0.1:8080");
+        assert!(authority("https://127.0.0.1", "http://").is_err());
+        assert!(loopback_address("127.0.0.1:8080", 80).await.is_ok());
+        assert!(loopback_address("[::1]:8080", 80).await.is_ok());
+        assert!(loopback_address("localhost:1", 80).await.is_ok());
+        assert_eq!(
+            loopback_address("127.0.0.2", 80).await.unwrap(),
+            "127.0.0.2:80".parse().unwrap()
+        );
+        assert!(loopback_address("10.0.0.1:8080", 80).await.is_err());
+        assert!(loopback_address("192.168.1.1", 80).await.is_err());
+    }
+
+    #[test]
+    fn argument_checks() {
+        let base = Args::parse_from(["ivschat-bench"]);
+        assert!(check_args(&base).is_ok());
+        let too_fast = Args::parse_from(["ivschat-bench", "--rate-per-room", "100"]);
+        assert!(check_args(&too_fast).is_err());
+        let ok = Args::parse_from([
+            "ivschat-bench",
+            "--rate-per-room",
+            "100",
+            "--senders-per-room",
+            "10",
+        ]);
+        assert!(check_args(&ok).is_ok());
+    }
+}

@@ -1,0 +1,172 @@
+//! Measurement plumbing: per-worker-thread latency histograms and counters (no shared cache
+//! line written per frame), and `/proc` readers for resident memory and CPU time.
+
+use std::cell::RefCell;
+use std::sync::{Arc, Mutex};
+
+use hdrhistogram::Histogram;
+
+/// Highest latency the histograms hold (larger values are clamped): 60 s in nanoseconds.
+pub const MAX_LATENCY_NS: u64 = 60_000_000_000;
+
+pub fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_LATENCY_NS, 3).expect("valid histogram bounds")
+}
+
+/// What the connections on one worker thread have seen. Only that thread writes it (the mutex
+/// is uncontended except when the progress printer or the final report reads it).
+pub struct Shard {
+    /// Send→receive latency of deliveries of messages sent inside the measurement window.
+    pub latency: Histogram<u64>,
+    /// Every MESSAGE frame received, at any time (for the progress line).
+    pub frames: u64,
+}
+
+static SHARDS: Mutex<Vec<Arc<Mutex<Shard>>>> = Mutex::new(Vec::new());
+
+thread_local! {
+    static LOCAL: RefCell<Option<Arc<Mutex<Shard>>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` on this thread's shard (creating and registering it on first use).
+pub fn with_shard<R>(f: impl FnOnce(&mut Shard) -> R) -> R {
+    LOCAL.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let shard = slot.get_or_insert_with(|| {
+            let shard = Arc::new(Mutex::new(Shard {
+                latency: new_histogram(),
+                frames: 0,
+            }));
+            lock(&SHARDS).push(shard.clone());
+            shard
+        });
+        f(&mut lock(shard))
+    })
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Frames received so far, all threads together.
+pub fn total_frames() -> u64 {
+    lock(&SHARDS).iter().map(|s| lock(s).frames).sum()
+}
+
+/// The latency histograms of all threads merged.
+pub fn merged_latency() -> Histogram<u64> {
+    let mut all = new_histogram();
+    for shard in lock(&SHARDS).iter() {
+        all.add(&lock(shard).latency).expect("same bounds");
+    }
+    all
+}
+
+/// `/proc` readers (Linux). Every reader returns `None` when the file is missing or odd.
+pub mod proc {
+    /// Clock ticks per second of `/proc/*/stat` times (USER_HZ, 100 on every Linux ABI).
+    pub const TICKS_PER_SECOND: f64 = 100.0;
+
+    /// Resident set size of a process in KiB (`VmRSS` in `/proc/<pid>/status`).
+    pub fn rss_kib(pid: u32) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    /// Threads of a process (`Threads` in `/proc/<pid>/status`).
+    pub fn threads(pid: u32) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let line = status.lines().find(|l| l.starts_with("Threads:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    /// User + system CPU time of a process, in clock ticks.
+    pub fn cpu_ticks(pid: u32) -> Option<u64> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The command name (field 2) may contain spaces; fields after it are plain.
+        let rest = &stat[stat.rfind(')')? + 1..];
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // rest[0] is field 3 (state); utime is field 14, stime field 15.
+        let utime: u64 = fields.get(11)?.parse().ok()?;
+        let stime: u64 = fields.get(12)?.parse().ok()?;
+        Some(utime + stime)
+    }
+
+    /// Whole-machine CPU ticks: (busy, total), from the `cpu` line of `/proc/stat`.
+    pub fn machine_ticks() -> Option<(u64, u64)> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+        let values: Vec<u64> = line
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        // user nice system idle iowait irq softirq steal (guest time is already in user).
+        let total: u64 = values.iter().take(8).sum();
+        let idle = values.get(3)? + values.get(4).copied().unwrap_or(0);
+        Some((total - idle, total))
+    }
+
+    /// A CPU-time snapshot of the server, this process and the machine.
+    #[derive(Debug, Clone, Copy)]
+    pub struct CpuSnapshot {
+        pub at: std::time::Instant,
+        pub server: Option<u64>,
+        pub generator: Option<u64>,
+        pub machine: Option<(u64, u64)>,
+    }
+
+    impl CpuSnapshot {
+        pub fn take(server_pid: Option<u32>) -> CpuSnapshot {
+            CpuSnapshot {
+                at: std::time::Instant::now(),
+                server: server_pid.and_then(cpu_ticks),
+                generator: cpu_ticks(std::process::id()),
+                machine: machine_ticks(),
+            }
+        }
+    }
+
+    /// CPU use between two snapshots, in percent of one core (server, generator) and in
+    /// percent of the whole machine (busy).
+    #[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+    pub struct CpuUse {
+        pub server_pct_of_core: Option<f64>,
+        pub generator_pct_of_core: Option<f64>,
+        pub machine_busy_pct: Option<f64>,
+    }
+
+    pub fn cpu_use(from: &CpuSnapshot, to: &CpuSnapshot) -> CpuUse {
+        let secs = to.at.duration_since(from.at).as_secs_f64().max(1e-9);
+        let pct = |a: Option<u64>, b: Option<u64>| -> Option<f64> {
+            Some((b?.saturating_sub(a?)) as f64 / TICKS_PER_SECOND / secs * 100.0)
+        };
+        let machine = match (from.machine, to.machine) {
+            (Some((b0, t0)), Some((b1, t1))) if t1 > t0 => {
+                Some((b1 - b0) as f64 / (t1 - t0) as f64 * 100.0)
+            }
+            _ => None,
+        };
+        CpuUse {
+            server_pct_of_core: pct(from.server, to.server),
+            generator_pct_of_core: pct(from.generator, to.generator),
+            machine_busy_pct: machine,
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn reads_own_process() {
+            let me = std::process::id();
+            assert!(rss_kib(me).unwrap() > 0);
+            assert!(cpu_ticks(me).is_some());
+            assert!(threads(me).unwrap() >= 1);
+            let (busy, total) = machine_ticks().unwrap();
+            assert!(total >= busy);
+        }
+    }
+}

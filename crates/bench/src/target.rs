@@ -1,0 +1,373 @@
+//! The protocol-specific part of a run: how to set rooms up, how to get a connection in, what a
+//! send looks like on the wire and how to recognise a delivery. Everything else (scheduling,
+//! timing, loss accounting, reporting) is generic and lives in the other modules.
+//!
+//! To add a server (`--target nats-ws`, `--target bare`, …): add a variant to [`TargetKind`] and
+//! [`Target`], and a module like [`ivschat`] with the same five operations.
+
+use std::borrow::Cow;
+
+use anyhow::Result;
+use clap::ValueEnum;
+use tokio_tungstenite::tungstenite::handshake::client::Request;
+
+/// `--target`: which server protocol to speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TargetKind {
+    /// Amazon IVS Chat (control plane over SigV4, chat over WebSocket with a token).
+    Ivschat,
+}
+
+/// How incoming frames are parsed (`--parse`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ParseMode {
+    /// Find only the fields needed (a substring search for `"Content":"`); errors and unknown
+    /// frames fall back to a full parse.
+    Fast,
+    /// Parse every frame into a `serde_json::Value` (what a naive client does), to measure the
+    /// cost of parsing.
+    Full,
+}
+
+/// A room as the target knows it (IVS: the room ARN).
+#[derive(Debug, Clone)]
+pub struct RoomRef {
+    pub id: String,
+}
+
+/// What one incoming text frame means to the generator.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Incoming<'a> {
+    /// A chat message delivered to this connection, with the content the sender put in.
+    Delivery(Cow<'a, str>),
+    /// The server refused a request (`request_id` is ours when it names one).
+    Error {
+        request_id: Option<String>,
+        code: i64,
+    },
+    /// Anything else (events, unknown frames).
+    Other,
+}
+
+/// The server protocol in use. An enum rather than a trait object: there are few targets and
+/// the per-frame calls stay static.
+pub enum Target {
+    Ivschat(ivschat::IvsChat),
+}
+
+/// Settings every target gets.
+pub struct TargetConfig {
+    pub endpoint: String,
+    pub ws_url: String,
+    pub region: String,
+    pub access_key: String,
+    pub secret_key: String,
+    pub parse: ParseMode,
+}
+
+impl Target {
+    pub fn new(kind: TargetKind, config: TargetConfig) -> Target {
+        match kind {
+            TargetKind::Ivschat => Target::Ivschat(ivschat::IvsChat::new(config)),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Target::Ivschat(_) => "ivschat",
+        }
+    }
+
+    /// Creates `count` rooms that accept `rate_per_second` messages per second.
+    pub async fn create_rooms(
+        &self,
+        run_id: &str,
+        count: usize,
+        rate_per_second: u32,
+    ) -> Result<Vec<RoomRef>> {
+        match self {
+            Target::Ivschat(t) => t.create_rooms(run_id, count, rate_per_second).await,
+        }
+    }
+
+    /// Deletes the rooms made by [`Target::create_rooms`]; returns how many could not be deleted.
+    pub async fn delete_rooms(&self, rooms: &[RoomRef]) -> usize {
+        match self {
+            Target::Ivschat(t) => t.delete_rooms(rooms).await,
+        }
+    }
+
+    /// The WebSocket upgrade request for one connection (IVS: mints a single-use token).
+    pub async fn connect_request(
+        &self,
+        room: &RoomRef,
+        user_id: &str,
+        can_send: bool,
+    ) -> Result<Request> {
+        match self {
+            Target::Ivschat(t) => t.connect_request(room, user_id, can_send).await,
+        }
+    }
+
+    /// The text frame that sends `content` (already safe to embed in JSON: `[A-Za-z0-9.]`).
+    pub fn encode_send(&self, request_id: &str, content: &str, out: &mut String) {
+        match self {
+            Target::Ivschat(_) => ivschat::encode_send(request_id, content, out),
+        }
+    }
+
+    /// What an incoming text frame is.
+    pub fn classify<'a>(&self, frame: &'a str) -> Incoming<'a> {
+        match self {
+            Target::Ivschat(t) => t.classify(frame),
+        }
+    }
+}
+
+pub mod ivschat {
+    //! Amazon IVS Chat: `CreateRoom`/`CreateChatToken`/`DeleteRoom` through the AWS SDK (SigV4),
+    //! the token as the `Sec-WebSocket-Protocol`, `SEND_MESSAGE` requests and `MESSAGE` frames.
+
+    use std::borrow::Cow;
+    use std::sync::Arc;
+
+    use anyhow::{anyhow, Context, Result};
+    use aws_sdk_ivschat::config::{BehaviorVersion, Credentials, Region};
+    use aws_sdk_ivschat::types::ChatTokenCapability;
+    use memchr::memmem::Finder;
+    use tokio::sync::Semaphore;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::handshake::client::Request;
+    use tokio_tungstenite::tungstenite::http::HeaderValue;
+
+    use super::{Incoming, ParseMode, RoomRef, TargetConfig};
+
+    /// The longest content a room accepts (the service maximum).
+    pub const MAXIMUM_MESSAGE_LENGTH: i32 = 500;
+
+    pub struct IvsChat {
+        client: aws_sdk_ivschat::Client,
+        ws_url: String,
+        parse: ParseMode,
+        content_key: Finder<'static>,
+    }
+
+    impl IvsChat {
+        pub fn new(config: TargetConfig) -> IvsChat {
+            let sdk = aws_sdk_ivschat::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new(config.region))
+                .endpoint_url(config.endpoint)
+                .credentials_provider(Credentials::new(
+                    config.access_key,
+                    config.secret_key,
+                    None,
+                    None,
+                    "ivschat-bench",
+                ))
+                .build();
+            IvsChat {
+                client: aws_sdk_ivschat::Client::from_conf(sdk),
+                ws_url: config.ws_url,
+                parse: config.parse,
+                content_key: Finder::new(b"\"Content\":\""),
+            }
+        }
+
+        pub async fn create_rooms(
+            &self,
+            run_id: &str,
+            count: usize,
+            rate_per_second: u32,
+        ) -> Result<Vec<RoomRef>> {
+            // CreateRoom is a low-TPS API on AWS (5/s); a few at a time is plenty locally.
+            let limit = Arc::new(Semaphore::new(8));
+            let mut tasks = Vec::with_capacity(count);
+            for i in 0..count {
+                let client = self.client.clone();
+                let limit = limit.clone();
+                let name = format!("bench-{run_id}-{i}");
+                tasks.push(tokio::spawn(async move {
+                    let _permit = limit.acquire_owned().await;
+                    client
+                        .create_room()
+                        .name(name)
+                        .maximum_message_rate_per_second(rate_per_second as i32)
+                        .maximum_message_length(MAXIMUM_MESSAGE_LENGTH)
+                        .send()
+                        .await
+                        .map_err(|e| anyhow!("CreateRoom: {}", aws_sdk_ivschat::error::DisplayErrorContext(e)))
+                        .and_then(|out| out.arn.context("CreateRoom returned no arn"))
+                }));
+            }
+            let mut rooms = Vec::with_capacity(count);
+            let mut first_error = None;
+            for task in tasks {
+                match task.await? {
+                    Ok(arn) => rooms.push(RoomRef { id: arn }),
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+            if let Some(e) = first_error {
+                self.delete_rooms(&rooms).await;
+                return Err(e);
+            }
+            Ok(rooms)
+        }
+
+        pub async fn delete_rooms(&self, rooms: &[RoomRef]) -> usize {
+            let limit = Arc::new(Semaphore::new(8));
+            let mut tasks = Vec::with_capacity(rooms.len());
+            for room in rooms {
+                let client = self.client.clone();
+                let limit = limit.clone();
+                let arn = room.id.clone();
+                tasks.push(tokio::spawn(async move {
+                    let _permit = limit.acquire_owned().await;
+                    client.delete_room().identifier(arn).send().await.is_ok()
+                }));
+            }
+            let mut failed = 0;
+            for task in tasks {
+                if !matches!(task.await, Ok(true)) {
+                    failed += 1;
+                }
+            }
+            failed
+        }
+
+        pub async fn connect_request(
+            &self,
+            room: &RoomRef,
+            user_id: &str,
+            can_send: bool,
+        ) -> Result<Request> {
+            let mut call = self
+                .client
+                .create_chat_token()
+                .room_identifier(&room.id)
+                .user_id(user_id);
+            if can_send {
+                call = call.capabilities(ChatTokenCapability::SendMessage);
+            }
+            let token = call
+                .send()
+                .await
+                .map_err(|e| anyhow!("CreateChatToken: {}", aws_sdk_ivschat::error::DisplayErrorContext(e)))?
+                .token
+                .context("CreateChatToken returned no token")?;
+            let mut request = self.ws_url.as_str().into_client_request()?;
+            request.headers_mut().insert(
+                "sec-websocket-protocol",
+                HeaderValue::from_str(&token).context("token is not a valid header value")?,
+            );
+            Ok(request)
+        }
+
+        pub fn classify<'a>(&self, frame: &'a str) -> Incoming<'a> {
+            match self.parse {
+                ParseMode::Fast => self.classify_fast(frame),
+                ParseMode::Full => classify_full(frame),
+            }
+        }
+
+        /// Server frames are `{"Type":"MESSAGE",…,"Content":"…",…}`; only MESSAGE frames have a
+        /// `Content` key, and the bench's contents never need JSON escapes, so the content is
+        /// the bytes up to the next quote. Anything else is rare and parsed fully.
+        fn classify_fast<'a>(&self, frame: &'a str) -> Incoming<'a> {
+            let bytes = frame.as_bytes();
+            if let Some(at) = self.content_key.find(bytes) {
+                let start = at + self.content_key.needle().len();
+                if let Some(len) = memchr::memchr2(b'"', b'\\', &bytes[start..]) {
+                    if bytes[start + len] == b'"' {
+                        return Incoming::Delivery(Cow::Borrowed(&frame[start..start + len]));
+                    }
+                }
+            }
+            classify_full(frame)
+        }
+    }
+
+    fn classify_full(frame: &str) -> Incoming<'_> {
+        let Ok(serde_json::Value::Object(mut map)) = serde_json::from_str(frame) else {
+            return Incoming::Other;
+        };
+        match map.get("Type").and_then(|t| t.as_str()) {
+            Some("MESSAGE") => match map.remove("Content") {
+                Some(serde_json::Value::String(content)) => Incoming::Delivery(Cow::Owned(content)),
+                _ => Incoming::Other,
+            },
+            Some("ERROR") => Incoming::Error {
+                request_id: map
+                    .get("RequestId")
+                    .and_then(|r| r.as_str())
+                    .filter(|r| !r.is_empty())
+                    .map(str::to_string),
+                code: map.get("ErrorCode").and_then(|c| c.as_i64()).unwrap_or(0),
+            },
+            _ => Incoming::Other,
+        }
+    }
+
+    /// `{"Action":"SEND_MESSAGE","RequestId":…,"Content":…}`; both strings are JSON-safe.
+    pub fn encode_send(request_id: &str, content: &str, out: &mut String) {
+        out.clear();
+        out.push_str(r#"{"Action":"SEND_MESSAGE","RequestId":""#);
+        out.push_str(request_id);
+        out.push_str(r#"","Content":""#);
+        out.push_str(content);
+        out.push_str(r#""}"#);
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        fn target(parse: ParseMode) -> IvsChat {
+            IvsChat::new(TargetConfig {
+                endpoint: "http://127.0.0.1:1".into(),
+                ws_url: "ws://127.0.0.1:1/".into(),
+                region: "us-east-1".into(),
+                access_key: "test".into(),
+                secret_key: "test".into(),
+                parse,
+            })
+        }
+
+        const MESSAGE: &str = r#"{"Type":"MESSAGE","Id":"WhO6MW6iRdS5","RequestId":"r1","Attributes":{},"Content":"3.17.123456.xxxx","SendTime":"2023-01-05T14:33:32.894089757Z","Sender":{"UserId":"u","Attributes":{}}}"#;
+        const ERROR: &str = r#"{"Type":"ERROR","Id":"olSWkpp9Vq20","RequestId":"r9-42","ErrorCode":429,"ErrorMessage":"too many"}"#;
+        const EVENT: &str = r#"{"Type":"EVENT","Id":"BbmMwDcV1h6T","RequestId":"","EventName":"app:x","Attributes":{},"SendTime":"2026-11-21T21:00:28.66927975Z"}"#;
+
+        #[tokio::test]
+        async fn both_parsers_agree() {
+            for mode in [ParseMode::Fast, ParseMode::Full] {
+                let t = target(mode);
+                assert_eq!(
+                    t.classify(MESSAGE),
+                    Incoming::Delivery(Cow::Borrowed("3.17.123456.xxxx"))
+                );
+                assert_eq!(
+                    t.classify(ERROR),
+                    Incoming::Error {
+                        request_id: Some("r9-42".into()),
+                        code: 429
+                    }
+                );
+                assert_eq!(t.classify(EVENT), Incoming::Other);
+                assert_eq!(t.classify("not json"), Incoming::Other);
+            }
+        }
+
+        #[test]
+        fn send_frame_is_valid_json() {
+            let mut out = String::new();
+            encode_send("r1-5", "0.1.2.xx", &mut out);
+            let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+            assert_eq!(v["Action"], "SEND_MESSAGE");
+            assert_eq!(v["RequestId"], "r1-5");
+            assert_eq!(v["Content"], "0.1.2.xx");
+        }
+    }
+}
