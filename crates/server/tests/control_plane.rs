@@ -112,7 +112,10 @@ async fn room_lifecycle_create_get_update_delete() {
         got.tags().unwrap().get("team").map(String::as_str),
         Some("video")
     );
-    assert_eq!(got.logging_configuration_identifiers(), [logging.clone()]);
+    assert_eq!(
+        got.logging_configuration_identifiers(),
+        std::slice::from_ref(&logging)
+    );
     assert_eq!(got.create_time(), created.create_time());
 
     // Only the given member changes; updateTime moves forward.
@@ -132,7 +135,7 @@ async fn room_lifecycle_create_get_update_delete() {
     );
     assert_eq!(
         updated.logging_configuration_identifiers(),
-        [logging.clone()]
+        std::slice::from_ref(&logging)
     );
     assert_eq!(updated.tags().unwrap().len(), 1);
     assert!(updated.update_time().unwrap() > created.update_time().unwrap());
@@ -382,7 +385,7 @@ async fn list_rooms_filters_combine() {
     let summary = &by_logging.rooms()[0];
     assert_eq!(
         summary.logging_configuration_identifiers(),
-        [logging.clone()]
+        std::slice::from_ref(&logging)
     );
     assert_eq!(
         summary.message_review_handler().unwrap().uri(),
@@ -948,7 +951,10 @@ async fn state_survives_a_restart() {
         )
     );
     assert_eq!(after.name(), Some("persisted"));
-    assert_eq!(after.logging_configuration_identifiers(), [logging.clone()]);
+    assert_eq!(
+        after.logging_configuration_identifiers(),
+        std::slice::from_ref(&logging)
+    );
     let logging_after = client
         .get_logging_configuration()
         .identifier(&logging)

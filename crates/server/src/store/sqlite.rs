@@ -60,7 +60,7 @@ impl SqliteStore {
     }
 
     async fn begin(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
-        Ok(self.writer.begin().await.map_err(backend)?)
+        self.writer.begin().await.map_err(backend)
     }
 }
 
