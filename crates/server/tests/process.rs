@@ -44,7 +44,8 @@ fn start(data_dir: &Path, port: u16) -> Child {
         seen.push(line);
     }
     assert!(
-        seen.iter().any(|l| l.contains("accepting access key 'test'")),
+        seen.iter()
+            .any(|l| l.contains("accepting access key 'test'")),
         "the dev credentials are announced: {seen:?}"
     );
     // Keep draining the log so the server never blocks on a full pipe.
@@ -70,7 +71,12 @@ async fn acknowledged_writes_survive_kill_9() {
     let api = client(port);
     let mut arns = Vec::new();
     for i in 0..50 {
-        let room = api.create_room().name(format!("r{i}")).send().await.unwrap();
+        let room = api
+            .create_room()
+            .name(format!("r{i}"))
+            .send()
+            .await
+            .unwrap();
         arns.push(room.arn.unwrap());
     }
     api.update_room()
@@ -102,7 +108,10 @@ async fn acknowledged_writes_survive_kill_9() {
     let renamed = api.get_room().identifier(&arns[0]).send().await.unwrap();
     assert_eq!(renamed.name(), Some("renamed"));
     let tagged = api.get_room().identifier(&arns[1]).send().await.unwrap();
-    assert_eq!(tagged.tags().unwrap().get("k").map(String::as_str), Some("v"));
+    assert_eq!(
+        tagged.tags().unwrap().get("k").map(String::as_str),
+        Some("v")
+    );
     assert!(api.get_room().identifier(&arns[2]).send().await.is_err());
     server.kill().unwrap();
     server.wait().unwrap();
