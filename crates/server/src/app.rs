@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::api::Authenticator;
+use crate::chat::review::Reviewer;
 use crate::chat::Hub;
 use crate::config::Config;
 use crate::domain::arn::ArnScope;
@@ -18,10 +19,17 @@ pub struct App {
     pub auth: Authenticator,
     pub token_key: TokenKey,
     pub chat: Hub,
+    pub reviewer: Reviewer,
 }
 
 impl App {
-    pub fn new(config: Config, store: Arc<dyn Store>, clock: Clock, token_key: TokenKey) -> App {
+    pub fn new(
+        config: Config,
+        store: Arc<dyn Store>,
+        clock: Clock,
+        token_key: TokenKey,
+        reviewer: Reviewer,
+    ) -> App {
         App {
             scope: ArnScope {
                 region: config.region.clone(),
@@ -32,6 +40,7 @@ impl App {
             chat: Hub::new(clock.clone(), &config.quotas),
             clock,
             token_key,
+            reviewer,
             config,
         }
     }

@@ -42,6 +42,11 @@ pub struct Flags {
     /// Without it, a key is generated on first start and kept in the data directory.
     #[arg(long, env = "IVSCHAT_TOKEN_KEY", hide_env_values = true)]
     pub token_key: Option<String>,
+    /// Where message review handlers (Lambda functions) are invoked: a URL speaking the Lambda
+    /// Invoke API (`sam local start-lambda`, LocalStack, moto), or `aws` for AWS Lambda itself.
+    /// Unset: review handlers are not called and each room's `fallbackResult` applies.
+    #[arg(long, env = "IVSCHAT_LAMBDA_ENDPOINT")]
+    pub lambda_endpoint: Option<String>,
     /// Log format: `text` or `json` [default: text].
     #[arg(long, env = "IVSCHAT_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -130,6 +135,25 @@ impl Default for ChatLimits {
     }
 }
 
+/// Message review handlers (`spec/messaging.md` §7).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReviewConfig {
+    /// Lambda Invoke API endpoint URL, or `aws`; `None` means "not configured".
+    pub lambda_endpoint: Option<String>,
+    /// How long a review may take before `fallbackResult` applies (AWS: 200 ms, fixed).
+    pub timeout_ms: u64,
+}
+
+impl Default for ReviewConfig {
+    fn default() -> Self {
+        ReviewConfig {
+            lambda_endpoint: None,
+            timeout_ms: 200,
+        }
+    }
+}
+
 /// The whole configuration, after merging every source.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -141,6 +165,7 @@ pub struct Config {
     pub token_key: Option<Secret>,
     pub quotas: Quotas,
     pub chat: ChatLimits,
+    pub review: ReviewConfig,
     pub log_format: LogFormat,
 }
 
@@ -155,6 +180,7 @@ impl Default for Config {
             token_key: None,
             quotas: Quotas::default(),
             chat: ChatLimits::default(),
+            review: ReviewConfig::default(),
             log_format: LogFormat::Text,
         }
     }
@@ -175,6 +201,8 @@ struct FileConfig {
     quotas: Option<Quotas>,
     #[serde(default)]
     chat: Option<ChatLimits>,
+    #[serde(default)]
+    review: Option<ReviewConfig>,
     log_format: Option<LogFormat>,
 }
 
@@ -209,6 +237,13 @@ impl Config {
             token_key: flags.token_key.map(Secret::new).or(file.token_key),
             quotas: file.quotas.unwrap_or_default(),
             chat: file.chat.unwrap_or_default(),
+            review: {
+                let mut review = file.review.unwrap_or_default();
+                if let Some(endpoint) = flags.lambda_endpoint {
+                    review.lambda_endpoint = Some(endpoint);
+                }
+                review
+            },
             log_format: flags
                 .log_format
                 .or(file.log_format)

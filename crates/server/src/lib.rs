@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod app;
+pub mod aws_clients;
 pub mod chat;
 pub mod config;
 pub mod domain;
@@ -34,11 +35,13 @@ pub async fn build_app(config: Config, clock: Clock) -> anyhow::Result<Arc<App>>
         &config.account_id,
     )
     .context("loading the chat token key")?;
+    let reviewer = chat::review::Reviewer::from_config(&config).await;
     Ok(Arc::new(App::new(
         config,
         Arc::new(store),
         clock,
         token_key,
+        reviewer,
     )))
 }
 

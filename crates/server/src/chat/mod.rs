@@ -12,6 +12,7 @@
 pub mod handshake;
 pub mod rate_limit;
 pub mod redeemed;
+pub mod review;
 pub mod session;
 
 use std::collections::HashMap;

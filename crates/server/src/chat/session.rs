@@ -20,17 +20,20 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::SinkExt;
-use ivschat_proto::control::ChatTokenCapability;
+use ivschat_proto::control::{ChatTokenCapability, FallbackResult};
 use ivschat_proto::messaging::{
     parse_request, to_json, Action, ChatErrorCode, ErrorFrame, MessageFrame, Request, Sender,
 };
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::broadcast::Receiver;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::rate_limit::TokenBucket;
+use super::review::{Outcome, ReviewRequest, ReviewSender, Verdict};
 use super::{LiveRoom, RateLimited, RoomEvent};
 use crate::app::App;
+use crate::domain::arn::ResourceKind;
 use crate::domain::clock::format_time_nanos;
 use crate::domain::ids::new_id;
 use crate::domain::resources::Room;
@@ -66,6 +69,7 @@ enum Ending {
 pub async fn run_session(app: Arc<App>, socket: WebSocket, params: SessionParams) {
     let hub = &app.chat;
     let (room, events) = hub.join(&params.room);
+    let (replies, replies_rx) = mpsc::channel(REPLY_QUEUE);
     hub.stats.connections_opened.fetch_add(1, Ordering::Relaxed);
     hub.stats.connections_open.fetch_add(1, Ordering::Relaxed);
     tracing::debug!(room = %room.id, peer = %params.peer, "chat connection opened");
@@ -76,8 +80,11 @@ pub async fn run_session(app: Arc<App>, socket: WebSocket, params: SessionParams
         claims: params.claims,
         requests: TokenBucket::new(REQUESTS_PER_SECOND_PER_CONNECTION),
         write_timeout: Duration::from_millis(app.config.chat.write_timeout_ms),
+        peer: params.peer,
+        replies,
+        reviews: None,
     };
-    let ending = session.serve(events).await;
+    let ending = session.serve(events, replies_rx).await;
     session.finish(ending).await;
     hub.leave(&room.id);
     hub.stats.connections_open.fetch_sub(1, Ordering::Relaxed);
@@ -91,10 +98,34 @@ struct Session {
     requests: TokenBucket,
     /// A write that cannot complete in this time means the client stopped reading.
     write_timeout: Duration,
+    peer: SocketAddr,
+    /// Answers produced off the session task (review DENY), written by the session loop.
+    replies: mpsc::Sender<Utf8Bytes>,
+    /// This connection's messages waiting for review, in order; the worker starts on first use.
+    reviews: Option<mpsc::Sender<PendingReview>>,
+}
+
+/// Answers waiting to be written; a connection has at most a few reviews in flight (10
+/// requests per second, 200 ms each), so this never fills in practice.
+const REPLY_QUEUE: usize = 32;
+
+/// A SEND_MESSAGE waiting for the room's review handler.
+struct PendingReview {
+    function_arn: String,
+    request: ReviewRequest,
+    request_id: Option<String>,
+    fallback: FallbackResult,
+    max_length: usize,
+    send_time: String,
+    sender: Sender,
 }
 
 impl Session {
-    async fn serve(&mut self, mut events: Receiver<RoomEvent>) -> Ending {
+    async fn serve(
+        &mut self,
+        mut events: Receiver<RoomEvent>,
+        mut replies: mpsc::Receiver<Utf8Bytes>,
+    ) -> Ending {
         let shutdown = self.app.chat.shutdown.clone();
         let mut clock_changes = self.app.clock.changes();
         let expiry = tokio::time::sleep_until(self.session_deadline());
@@ -117,6 +148,11 @@ impl Session {
                         clock_changes = tokio::sync::watch::channel(0).1;
                     }
                     expiry.as_mut().reset(self.session_deadline());
+                }
+                Some(reply) = replies.recv() => {
+                    if !self.feed(Message::Text(reply)).await || !self.flush().await {
+                        return self.too_slow("stopped reading");
+                    }
                 }
                 event = events.recv() => {
                     if let Some(ending) = self.deliver(event, &mut events).await {
@@ -250,7 +286,7 @@ impl Session {
     }
 
     /// Checks and carries out a request. Success is answered by the broadcast itself.
-    fn perform(&self, request: Request) -> Result<(), (ChatErrorCode, String)> {
+    fn perform(&mut self, request: Request) -> Result<(), (ChatErrorCode, String)> {
         let hub = &self.app.chat;
         let Request { request_id, action } = request;
         match action {
@@ -285,18 +321,39 @@ impl Session {
                         ),
                     ));
                 }
-                let frame = MessageFrame::new(
-                    new_id(),
-                    request_id,
-                    content,
-                    attributes,
-                    format_time_nanos(self.app.clock.now()),
-                    Sender {
-                        user_id: self.claims.user_id.clone(),
-                        attributes: self.claims.attributes.clone(),
-                    },
-                );
-                hub.publish_frame(&self.room.id, &frame);
+                let id = new_id();
+                let send_time = format_time_nanos(self.app.clock.now());
+                let sender = Sender {
+                    user_id: self.claims.user_id.clone(),
+                    attributes: self.claims.attributes.clone(),
+                };
+                match settings.review_handler_uri {
+                    Some(function_arn) => self.queue_review(PendingReview {
+                        request: ReviewRequest {
+                            content,
+                            message_id: id,
+                            room_arn: self.app.scope.arn(ResourceKind::Room, &self.room.id),
+                            attributes,
+                            sender: ReviewSender {
+                                attributes: sender.attributes.clone(),
+                                user_id: sender.user_id.clone(),
+                                ip: self.peer.ip().to_string(),
+                            },
+                        },
+                        function_arn,
+                        request_id,
+                        fallback: settings.review_fallback,
+                        max_length: max,
+                        send_time,
+                        sender,
+                    }),
+                    None => {
+                        let frame = MessageFrame::new(
+                            id, request_id, content, attributes, send_time, sender,
+                        );
+                        hub.publish_frame(&self.room.id, &frame);
+                    }
+                }
             }
             Action::DeleteMessage { id, reason } => {
                 self.require(ChatTokenCapability::DeleteMessage, "DELETE_MESSAGE")?;
@@ -310,6 +367,34 @@ impl Session {
             }
         }
         Ok(())
+    }
+
+    /// Hands a message to this connection's review worker, which reviews messages one at a
+    /// time so they are delivered in the order they were sent.
+    fn queue_review(&mut self, pending: PendingReview) {
+        let queue = self.reviews.get_or_insert_with(|| {
+            let (tx, rx) = mpsc::channel(REPLY_QUEUE);
+            tokio::spawn(review_worker(
+                self.app.clone(),
+                self.room.id.clone(),
+                rx,
+                self.replies.clone(),
+            ));
+            tx
+        });
+        if let Err(e) = queue.try_send(pending) {
+            // Cannot happen within the per-connection rate limit; answer rather than drop.
+            let pending = match e {
+                mpsc::error::TrySendError::Full(p) | mpsc::error::TrySendError::Closed(p) => p,
+            };
+            let frame = ErrorFrame::new(
+                new_id(),
+                pending.request_id,
+                ChatErrorCode::TooManyRequests,
+                "too many messages waiting for review".into(),
+            );
+            let _ = self.replies.try_send(Utf8Bytes::from(to_json(&frame)));
+        }
     }
 
     fn require(
@@ -388,6 +473,66 @@ impl Session {
         }));
         let _ = self.feed(close).await;
         let _ = self.flush().await;
+    }
+}
+
+/// Reviews a connection's messages in order: delivers what the handler allows, and answers
+/// ERROR 406 to the sender for what it denies.
+async fn review_worker(
+    app: Arc<App>,
+    room_id: String,
+    mut queue: mpsc::Receiver<PendingReview>,
+    replies: mpsc::Sender<Utf8Bytes>,
+) {
+    while let Some(pending) = queue.recv().await {
+        let (verdict, outcome) = app
+            .reviewer
+            .review(
+                &pending.function_arn,
+                &pending.request,
+                pending.fallback,
+                pending.max_length,
+            )
+            .await;
+        if let Outcome::Fallback(why) = outcome {
+            tracing::debug!(room = %room_id, why, "review handler fallback applied");
+        }
+        match verdict {
+            Verdict::Allow {
+                content,
+                attributes,
+            } => {
+                // The id sent for review is the id the message is delivered with.
+                let frame = MessageFrame::new(
+                    pending.request.message_id,
+                    pending.request_id,
+                    content,
+                    attributes,
+                    pending.send_time,
+                    pending.sender,
+                );
+                app.chat.publish_frame(&room_id, &frame);
+            }
+            Verdict::Deny { reason } => {
+                let message = match reason {
+                    Some(reason) => format!("Message rejected by review handler: {reason}"),
+                    None => "Message rejected by review handler".to_string(),
+                };
+                let frame = ErrorFrame::new(
+                    new_id(),
+                    pending.request_id,
+                    ChatErrorCode::NotAcceptable,
+                    message,
+                );
+                if replies
+                    .send(Utf8Bytes::from(to_json(&frame)))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }
     }
 }
 

@@ -1,0 +1,268 @@
+//! Message review handlers through a real chat client, with a stand-in for the user's Lambda
+//! function: a small server speaking the Lambda Invoke API
+//! (`POST /2015-03-31/functions/{name}/invocations`) that the server reaches through the AWS SDK.
+//! What the function does depends on the message content: allow, edit, deny, hang, garbage, error.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_ivschat::types::{FallbackResult, MessageReviewHandler};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use common::TestServer;
+use serde_json::{json, Value};
+
+const FUNCTION: &str = "arn:aws:lambda:us-east-1:123456789012:function:review";
+
+#[derive(Default, Clone)]
+struct Invocations(Arc<Mutex<Vec<(String, Value, HeaderMap)>>>);
+
+async fn invoke(
+    State(seen): State<Invocations>,
+    Path(function): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let event: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    seen.0
+        .lock()
+        .unwrap()
+        .push((function, event.clone(), headers));
+    let content = event["Content"].as_str().unwrap_or("").to_string();
+    match content.as_str() {
+        "deny" => json!({"ReviewResult":"DENY","Attributes":{"Reason":"not nice"}})
+            .to_string()
+            .into_response(),
+        "deny silently" => json!({"ReviewResult":"DENY"}).to_string().into_response(),
+        "garbage" => "this is not json".into_response(),
+        "too long" => json!({"ReviewResult":"ALLOW","Content":"x".repeat(600)})
+            .to_string()
+            .into_response(),
+        "crash" => {
+            let mut response = json!({"errorMessage":"boom","errorType":"Error"})
+                .to_string()
+                .into_response();
+            response
+                .headers_mut()
+                .insert("x-amz-function-error", "Unhandled".parse().unwrap());
+            response
+        }
+        "unavailable" => (StatusCode::SERVICE_UNAVAILABLE, "{}").into_response(),
+        // Never answers: the 200 ms budget runs out.
+        "hang" => std::future::pending::<Response>().await,
+        _ => json!({
+            "ReviewResult":"ALLOW",
+            "Content": format!("{content} [reviewed]"),
+            "Attributes": {"reviewed":"yes"}
+        })
+        .to_string()
+        .into_response(),
+    }
+}
+
+/// Starts the stand-in function server; returns its URL and what it was asked.
+async fn function_server() -> (String, Invocations) {
+    let seen = Invocations::default();
+    let app = Router::new()
+        .route("/2015-03-31/functions/{function}/invocations", post(invoke))
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, seen)
+}
+
+async fn server_with_lambda(url: Option<String>) -> TestServer {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ivschat_server::config::Config::for_tests(dir.path());
+    config.review.lambda_endpoint = url;
+    let server = TestServer::start_with(config).await;
+    // The data directory lives as long as the test process; each test has its own.
+    std::mem::forget(dir);
+    server
+}
+
+async fn reviewed_room(server: &TestServer, fallback: FallbackResult) -> String {
+    server
+        .client()
+        .create_room()
+        .maximum_message_length(500)
+        .message_review_handler(
+            MessageReviewHandler::builder()
+                .uri(FUNCTION)
+                .fallback_result(fallback)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap()
+}
+
+#[tokio::test]
+async fn allow_edit_and_deny_through_a_chat_client() {
+    let (url, seen) = function_server().await;
+    let server = server_with_lambda(Some(url)).await;
+    let room = reviewed_room(&server, FallbackResult::Allow).await;
+    let token = server
+        .token_with(
+            &room,
+            "alice",
+            &["SEND_MESSAGE"],
+            None,
+            &[("displayName", "Alice")],
+        )
+        .await;
+    let mut alice = common::chat::ChatClient::connect(server.addr, &token)
+        .await
+        .unwrap();
+    let mut bob = server.join(&room, "bob", &[]).await;
+
+    alice
+        .send(json!({"Action":"SEND_MESSAGE","RequestId":"m1","Content":"hello","Attributes":{"kind":"greeting"}}))
+        .await;
+    let delivered = bob.frame_of("MESSAGE").await;
+    assert_eq!(delivered["Content"], "hello [reviewed]");
+    assert_eq!(delivered["Attributes"], json!({"reviewed":"yes"}));
+    assert_eq!(delivered["RequestId"], "m1");
+    assert_eq!(alice.frame_of("MESSAGE").await, delivered);
+
+    // What the function was given: the documented event, with the id the message got.
+    let (function, event, headers) = seen.0.lock().unwrap()[0].clone();
+    assert_eq!(function, FUNCTION);
+    assert_eq!(event["MessageId"], delivered["Id"]);
+    assert_eq!(event["Content"], "hello");
+    assert_eq!(event["RoomArn"], room);
+    assert_eq!(event["Attributes"], json!({"kind":"greeting"}));
+    assert_eq!(
+        event["Sender"],
+        json!({"Attributes":{"displayName":"Alice"},"UserId":"alice","Ip":"127.0.0.1"})
+    );
+    let authorization = headers["authorization"].to_str().unwrap();
+    assert!(
+        authorization.starts_with("AWS4-HMAC-SHA256 Credential=")
+            && authorization.contains("/lambda/aws4_request"),
+        "the Invoke call is SigV4-signed for lambda: {authorization}"
+    );
+
+    // DENY: ERROR 406 to the sender only, with the reason; nobody else sees anything.
+    alice
+        .send(json!({"Action":"SEND_MESSAGE","RequestId":"m2","Content":"deny"}))
+        .await;
+    let error = alice.frame_of("ERROR").await;
+    assert_eq!(error["ErrorCode"], 406);
+    assert_eq!(error["RequestId"], "m2");
+    assert!(
+        error["ErrorMessage"].as_str().unwrap().contains("not nice"),
+        "{error}"
+    );
+    alice
+        .send(json!({"Action":"SEND_MESSAGE","RequestId":"m3","Content":"deny silently"}))
+        .await;
+    assert_eq!(alice.frame_of("ERROR").await["ErrorCode"], 406);
+    alice
+        .send(json!({"Action":"SEND_MESSAGE","RequestId":"m4","Content":"after"}))
+        .await;
+    assert_eq!(
+        bob.frame_of("MESSAGE").await["RequestId"],
+        "m4",
+        "bob saw nothing denied"
+    );
+}
+
+#[tokio::test]
+async fn failures_apply_the_fallback_result() {
+    let (url, _seen) = function_server().await;
+    let server = server_with_lambda(Some(url)).await;
+    let allow_room = reviewed_room(&server, FallbackResult::Allow).await;
+    let deny_room = reviewed_room(&server, FallbackResult::Deny).await;
+    let mut allow_user = server.join(&allow_room, "a", &["SEND_MESSAGE"]).await;
+    let mut deny_user = server.join(&deny_room, "d", &["SEND_MESSAGE"]).await;
+
+    for failure in ["garbage", "too long", "crash", "unavailable", "hang"] {
+        // Fallback ALLOW delivers the original content and attributes.
+        allow_user
+            .send(json!({"Action":"SEND_MESSAGE","RequestId":failure,"Content":failure,"Attributes":{"k":"v"}}))
+            .await;
+        let message = allow_user.frame_of("MESSAGE").await;
+        assert_eq!(
+            (message["Content"].as_str(), message["RequestId"].as_str()),
+            (Some(failure), Some(failure))
+        );
+        assert_eq!(message["Attributes"], json!({"k":"v"}));
+        // Fallback DENY refuses it with 406.
+        deny_user
+            .send(json!({"Action":"SEND_MESSAGE","RequestId":failure,"Content":failure}))
+            .await;
+        let error = deny_user.frame_of("ERROR").await;
+        assert_eq!(
+            (error["ErrorCode"].as_u64(), error["RequestId"].as_str()),
+            (Some(406), Some(failure))
+        );
+    }
+}
+
+#[tokio::test]
+async fn without_a_lambda_endpoint_the_fallback_applies() {
+    let server = server_with_lambda(None).await;
+    let allow_room = reviewed_room(&server, FallbackResult::Allow).await;
+    let deny_room = reviewed_room(&server, FallbackResult::Deny).await;
+    let mut a = server.join(&allow_room, "a", &["SEND_MESSAGE"]).await;
+    let mut d = server.join(&deny_room, "d", &["SEND_MESSAGE"]).await;
+    a.send(json!({"Action":"SEND_MESSAGE","RequestId":"r","Content":"hello"}))
+        .await;
+    assert_eq!(a.frame_of("MESSAGE").await["Content"], "hello");
+    d.send(json!({"Action":"SEND_MESSAGE","RequestId":"r","Content":"hello"}))
+        .await;
+    assert_eq!(d.frame_of("ERROR").await["ErrorCode"], 406);
+}
+
+#[tokio::test]
+async fn messages_are_delivered_in_order_and_review_changes_apply_live() {
+    let (url, seen) = function_server().await;
+    let server = server_with_lambda(Some(url)).await;
+    let room = server.room().await;
+    let mut user = server.join(&room, "u", &["SEND_MESSAGE"]).await;
+    user.send(json!({"Action":"SEND_MESSAGE","Content":"plain"}))
+        .await;
+    assert_eq!(user.frame_of("MESSAGE").await["Content"], "plain");
+
+    // Attach a handler while connected: the next message is reviewed.
+    server
+        .client()
+        .update_room()
+        .identifier(&room)
+        .message_review_handler(MessageReviewHandler::builder().uri(FUNCTION).build())
+        .send()
+        .await
+        .unwrap();
+    for i in 0..5 {
+        user.send(json!({"Action":"SEND_MESSAGE","Content":format!("m{i}")}))
+            .await;
+    }
+    for i in 0..5 {
+        assert_eq!(
+            user.frame_of("MESSAGE").await["Content"],
+            format!("m{i} [reviewed]")
+        );
+    }
+    assert_eq!(seen.0.lock().unwrap().len(), 5);
+
+    // An empty uri removes it again.
+    server
+        .client()
+        .update_room()
+        .identifier(&room)
+        .message_review_handler(MessageReviewHandler::builder().uri("").build())
+        .send()
+        .await
+        .unwrap();
+    user.send(json!({"Action":"SEND_MESSAGE","Content":"plain again"}))
+        .await;
+    assert_eq!(user.frame_of("MESSAGE").await["Content"], "plain again");
+}
