@@ -52,11 +52,13 @@ for _ in $(seq 1 300); do
 done
 curl -fsS "$endpoint/health" >/dev/null
 
-step "Compatibility: boto3 and the AWS CLI against $endpoint"
 status=0
+step "Compatibility: boto3 and the AWS CLI against $endpoint"
 bash tests/compat/run-python.sh "$endpoint" || status=$?
+step "Compatibility: @aws-sdk/client-ivschat and amazon-ivs-chat-messaging against $endpoint"
+bash tests/compat/run-node.sh "$endpoint" || status=$?
 if [ "$status" -ne 0 ]; then
-  echo "--- server log ---"; tail -50 "$data_dir/server.log"
+  echo "--- server log (last 50 lines) ---"; tail -50 "$data_dir/server.log"
   exit "$status"
 fi
 

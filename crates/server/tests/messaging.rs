@@ -667,3 +667,42 @@ async fn the_concurrent_connection_quota_refuses_the_handshake() {
         Some(429)
     );
 }
+
+#[tokio::test]
+async fn a_connection_receives_everything_sent_once_its_socket_is_open() {
+    let server = TestServer::start().await;
+    let room = server
+        .client()
+        .create_room()
+        .maximum_message_rate_per_second(100)
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    for round in 0..20 {
+        // A fresh sender each round keeps within the 10 requests/s per connection.
+        let mut sender = server.join(&room, &format!("sender{round}"), ALL).await;
+        let mut newcomer = server.join(&room, &format!("new{round}"), &[]).await;
+        sender
+            .send(json!({"Action":"SEND_MESSAGE","RequestId":format!("r{round}"),"Content":"hi"}))
+            .await;
+        assert_eq!(
+            newcomer.frame_of("MESSAGE").await["RequestId"],
+            format!("r{round}")
+        );
+        sender.frame_of("MESSAGE").await;
+        // A kick sent right after the connect lands too.
+        let mut victim = server.join(&room, &format!("victim{round}"), &[]).await;
+        sender
+            .send(json!({"Action":"DISCONNECT_USER","UserId":format!("victim{round}")}))
+            .await;
+        assert_eq!(
+            victim.frame_of("EVENT").await["EventName"],
+            "aws:DISCONNECT_USER"
+        );
+        assert_eq!(victim.closed().await.code, 1001);
+        sender.frame_of("EVENT").await;
+        newcomer.frame_of("EVENT").await;
+    }
+}

@@ -46,7 +46,7 @@ function assertChatError(err, code, request, what) {
   assert.match(err.id, ID_RE, `${what}: error id`);
 }
 
-test('the main process drives the SDK through the `ws` package (Node 20 has no WebSocket global)', () => {
+test('the SDK has a WebSocket global: `ws` unless Node provides one (Node 20 without --experimental-websocket does not)', () => {
   if (NATIVE_WEBSOCKET) {
     // Node >= 22 (or started with the flag): the built-in WebSocket is used everywhere.
     assert.equal(typeof globalThis.WebSocket, 'function');
@@ -418,6 +418,42 @@ test('client disconnect: room.disconnect() gives clientDisconnect; the others st
   const back = await res.connect(arn, 'leaver');
   const msg2 = await settle(b.room.sendMessage(new SendMessageRequest('welcome back')), 'second message');
   await back.rec.next('message', (m) => m.id === msg2.id, 'returning user receives messages');
+});
+
+// Once the SDK has emitted `connect` (the socket is open), the connection is in the room: a
+// message sent right then must reach it, and a kick sent right then must close it.  Repeated
+// because a server that joins the room only after completing the handshake loses these in a
+// small window.
+const MESSAGE_ROUNDS = 30;
+const KICK_ROUNDS = 50;
+
+test('a message sent right after `connect` reaches the new connection', T, async (t) => {
+  const res = Resources.track(t);
+  const { arn } = await res.room({ maximumMessageRatePerSecond: 100 });
+  let sender;
+  for (let i = 0; i < MESSAGE_ROUNDS; i++) {
+    // A fresh sender every 8 messages keeps under the 10 requests/s per-connection quota.
+    if (i % 8 === 0) sender = await res.connect(arn, `sender-${i}`, { capabilities: ['SEND_MESSAGE'] });
+    const listener = await res.connect(arn, `listener-${i}`);
+    const msg = await settle(sender.room.sendMessage(new SendMessageRequest(`round ${i}`)), `send round ${i}`);
+    await listener.rec.next('message', (m) => m.id === msg.id, `round ${i}: the new connection receives the message`);
+    listener.room.disconnect();
+  }
+});
+
+test('a kick sent right after `connect` closes the new connection', T, async (t) => {
+  const res = Resources.track(t);
+  const { arn } = await res.room();
+  let mod;
+  for (let i = 0; i < KICK_ROUNDS; i++) {
+    if (i % 8 === 0) mod = await res.connect(arn, `mod-${i}`, { capabilities: ['DISCONNECT_USER'] });
+    const victim = await res.connect(arn, `victim-${i}`);
+    await settle(mod.room.disconnectUser(new DisconnectUserRequest(`victim-${i}`, 'go')), `kick round ${i}`);
+    assert.equal(
+      await victim.rec.next('disconnect', () => true, `round ${i}: the kicked connection is closed`),
+      'serverDisconnect',
+    );
+  }
 });
 
 test('the handshake also works with Node’s built-in WebSocket (--experimental-websocket)', T, async () => {

@@ -19,7 +19,8 @@ use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue, StatusCode};
 
-use super::session::{run_session, SessionParams};
+use super::session::{run_session, Membership, SessionParams};
+use super::RoomSettings;
 use crate::app::App;
 use crate::domain::token::TokenError;
 
@@ -72,6 +73,17 @@ pub async fn upgrade(app: Arc<App>, request: axum::extract::Request, peer: Socke
         Ok(ws) => ws,
         Err(rejection) => return rejection.into_response(),
     };
+    // Join before the 101, then read the room again: an UpdateRoom or DeleteRoom that committed
+    // after the first read is now either in this read or delivered to the membership.
+    let membership = Membership::join(app.clone(), &room);
+    match app.store.get_room(&claims.room).await {
+        Ok(Some(fresh)) => membership.room.apply(RoomSettings::of(&fresh)),
+        Ok(None) => return refuse(StatusCode::NOT_FOUND, "the chat room does not exist"),
+        Err(e) => {
+            tracing::error!(error = %e, "store unavailable during chat handshake");
+            return refuse(StatusCode::SERVICE_UNAVAILABLE, "try again later");
+        }
+    }
     let open = app
         .chat
         .stats
@@ -92,7 +104,11 @@ pub async fn upgrade(app: Arc<App>, request: axum::extract::Request, peer: Socke
     {
         return refuse(StatusCode::UNAUTHORIZED, "the chat token was already used");
     }
-    let params = SessionParams { claims, room, peer };
+    let params = SessionParams {
+        claims,
+        membership,
+        peer,
+    };
     ws.protocols([token])
         .max_message_size(MAX_CLIENT_MESSAGE_BYTES)
         .max_frame_size(MAX_CLIENT_MESSAGE_BYTES)

@@ -60,11 +60,14 @@ pub struct RoomSettings {
     pub review_handler_uri: Option<String>,
     pub review_fallback: FallbackResult,
     pub logging_configuration_ids: Vec<String>,
+    /// The room's `updateTime` these settings come from: older settings never replace newer.
+    pub version: i64,
 }
 
 impl RoomSettings {
     pub fn of(room: &Room) -> RoomSettings {
         RoomSettings {
+            version: room.update_time,
             maximum_message_length: room.maximum_message_length,
             maximum_message_rate_per_second: room.maximum_message_rate_per_second,
             review_handler_uri: room.review_handler_uri.clone(),
@@ -100,9 +103,17 @@ impl LiveRoom {
             .try_take()
     }
 
-    fn apply(&self, settings: RoomSettings) {
+    /// Replaces the settings unless they are older than the current ones (a handshake's read
+    /// can race with an UpdateRoom).
+    pub fn apply(&self, settings: RoomSettings) {
         let rate = settings.maximum_message_rate_per_second.max(1) as u32;
-        *self.settings.write().unwrap_or_else(|e| e.into_inner()) = settings;
+        {
+            let mut current = self.settings.write().unwrap_or_else(|e| e.into_inner());
+            if settings.version < current.version {
+                return;
+            }
+            *current = settings;
+        }
         self.rate
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -193,7 +204,9 @@ impl Hub {
         self.rooms().get(room_id).cloned()
     }
 
-    /// Joins a connection to `room` (creating its live state if it is the first one).
+    /// Joins a connection to `room` (creating its live state if it is the first one). From here
+    /// on the connection receives everything sent to the room; the handshake joins before it
+    /// answers 101, so a client never misses what is sent right after it sees the socket open.
     pub fn join(&self, room: &Room) -> (Arc<LiveRoom>, broadcast::Receiver<RoomEvent>) {
         let mut rooms = self.rooms();
         let live = rooms

@@ -50,8 +50,35 @@ const CLOSE_POLICY: u16 = 1008;
 
 pub struct SessionParams {
     pub claims: TokenClaims,
-    pub room: Room,
+    pub membership: Membership,
     pub peer: SocketAddr,
+}
+
+/// A connection's place in a live room. Dropping it (session end, or an upgrade that never
+/// completed) leaves the room, which the hub forgets when its last member leaves.
+pub struct Membership {
+    app: Arc<App>,
+    pub room: Arc<LiveRoom>,
+    events: Option<Receiver<RoomEvent>>,
+}
+
+impl Membership {
+    pub fn join(app: Arc<App>, room: &Room) -> Membership {
+        let (room, events) = app.chat.join(room);
+        Membership {
+            app,
+            room,
+            events: Some(events),
+        }
+    }
+}
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        // The receiver must be gone before `leave` counts the room's receivers.
+        drop(self.events.take());
+        self.app.chat.leave(&self.room.id);
+    }
 }
 
 /// Why the loop stopped, and what to tell the client.
@@ -68,7 +95,11 @@ enum Ending {
 
 pub async fn run_session(app: Arc<App>, socket: WebSocket, params: SessionParams) {
     let hub = &app.chat;
-    let (room, events) = hub.join(&params.room);
+    let mut membership = params.membership;
+    let room = membership.room.clone();
+    let Some(events) = membership.events.take() else {
+        return;
+    };
     let (replies, replies_rx) = mpsc::channel(REPLY_QUEUE);
     hub.stats.connections_opened.fetch_add(1, Ordering::Relaxed);
     hub.stats.connections_open.fetch_add(1, Ordering::Relaxed);
@@ -86,7 +117,7 @@ pub async fn run_session(app: Arc<App>, socket: WebSocket, params: SessionParams
     };
     let ending = session.serve(events, replies_rx).await;
     session.finish(ending).await;
-    hub.leave(&room.id);
+    drop(membership);
     hub.stats.connections_open.fetch_sub(1, Ordering::Relaxed);
 }
 

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Node.js compatibility suite (official amazon-ivs-chat-messaging SDK + @aws-sdk/client-ivschat)
+# against a running ivschat-server.
+#
+#   tests/compat/run-node.sh ENDPOINT_URL [extra `node --test` args...]
+#   e.g. tests/compat/run-node.sh http://127.0.0.1:8080 --test-name-pattern=kick
+#
+# Installs tests/compat/node/package-lock.json with `npm ci` into tests/compat/node/node_modules
+# (skipped when the lockfile is unchanged since the last install; the stamp lives under
+# ${IVSCHAT_CACHE:-$HOME/.cache/ivschat-server}, npm's download cache too), then runs the
+# test files with the built-in `node --test` runner, with AWS configuration isolated from the
+# machine's. Exit status = the runner's.
+#
+# Environment: IVSCHAT_CACHE (see above); NODE / NPM (interpreters to use);
+# IVSCHAT_STEP_TIMEOUT_MS (per-step timeout on chat SDK awaits, default 5000);
+# IVSCHAT_SDK_LOG=debug|info|error (echo the chat SDK's log lines to stderr).
+set -euo pipefail
+
+if [[ $# -lt 1 || -z "${1:-}" ]]; then
+    echo "usage: $0 ENDPOINT_URL [node --test args...]   (e.g. http://127.0.0.1:8080)" >&2
+    exit 2
+fi
+endpoint=$1
+shift
+if [[ ! "$endpoint" =~ ^https?:// ]]; then
+    echo "error: ENDPOINT_URL must start with http:// or https:// (got '$endpoint')" >&2
+    exit 2
+fi
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+suite="$here/node"
+lockfile="$suite/package-lock.json"
+
+cache=${IVSCHAT_CACHE:-$HOME/.cache/ivschat-server}
+node=${NODE:-node}
+npm=${NPM:-npm}
+
+# Node >= 20.10: `--experimental-websocket` (the built-in WebSocket test) and `--test-concurrency`.
+if ! "$node" -e '
+    const [maj, min] = process.versions.node.split(".").map(Number);
+    process.exit(maj > 20 || (maj === 20 && min >= 10) ? 0 : 1);' 2>/dev/null; then
+    echo "error: Node.js >= 20.10 is required (found: $("$node" --version 2>/dev/null || echo none))" >&2
+    exit 2
+fi
+
+# One stamp per checkout (clones share the cache but not node_modules). It records the hash of
+# the lockfile and package.json that node_modules was installed from.
+mkdir -p "$cache/node-compat"
+checkout_key=$(printf '%s' "$suite" | sha256sum | cut -c1-16)
+stamp="$cache/node-compat/$checkout_key.sha256"
+want=$(cat "$lockfile" "$suite/package.json" | sha256sum | cut -d' ' -f1)
+
+if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" || ! -f "$suite/node_modules/.package-lock.json" ]]; then
+    rm -f "$stamp"
+    echo "run-node.sh: npm ci in $suite" >&2
+    (
+        cd "$suite"
+        "$npm" ci --cache "$cache/npm-cache" --prefer-offline --no-audit --no-fund \
+            --loglevel=error --ignore-scripts
+    )
+    echo "$want" > "$stamp"
+fi
+
+# Isolate AWS configuration: only these credentials, no profile, no config files.
+unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN AWS_SECURITY_TOKEN AWS_SDK_LOAD_CONFIG \
+    AWS_ENDPOINT_URL AWS_ENDPOINT_URL_IVSCHAT AWS_CA_BUNDLE AWS_ROLE_ARN AWS_ROLE_SESSION_NAME \
+    AWS_WEB_IDENTITY_TOKEN_FILE AWS_CONTAINER_CREDENTIALS_RELATIVE_URI AWS_CONTAINER_CREDENTIALS_FULL_URI \
+    AWS_CREDENTIAL_EXPIRATION AWS_USE_FIPS_ENDPOINT AWS_USE_DUALSTACK_ENDPOINT
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
+export IVSCHAT_ENDPOINT="$endpoint"
+
+# The spec reporter reads better in logs than TAP (Node's default when stdout is not a TTY).
+reporter=(--test-reporter=spec)
+for arg in "$@"; do
+    [[ "$arg" == --test-reporter* ]] && reporter=()
+done
+
+cd "$suite"
+set +e
+"$node" --test --test-concurrency=1 "${reporter[@]}" "$@" control-plane.test.mjs messaging.test.mjs
+status=$?
+set -e
+exit $status
