@@ -6,6 +6,7 @@ use crate::api::Authenticator;
 use crate::chat::review::Reviewer;
 use crate::chat::Hub;
 use crate::config::Config;
+use crate::delivery::ChatLogger;
 use crate::domain::arn::ArnScope;
 use crate::domain::clock::Clock;
 use crate::domain::token::TokenKey;
@@ -29,6 +30,7 @@ impl App {
         clock: Clock,
         token_key: TokenKey,
         reviewer: Reviewer,
+        logger: Arc<ChatLogger>,
     ) -> App {
         App {
             scope: ArnScope {
@@ -37,7 +39,7 @@ impl App {
             },
             auth: Authenticator::new(&config),
             store,
-            chat: Hub::new(clock.clone(), &config.quotas),
+            chat: Hub::new(clock.clone(), &config.quotas, logger),
             clock,
             token_key,
             reviewer,

@@ -47,6 +47,22 @@ pub struct Flags {
     /// Unset: review handlers are not called and each room's `fallbackResult` applies.
     #[arg(long, env = "IVSCHAT_LAMBDA_ENDPOINT")]
     pub lambda_endpoint: Option<String>,
+    /// Default endpoint (URL, or `aws`) for every AWS service this server calls: Lambda, S3,
+    /// CloudWatch Logs, Firehose. One emulator such as LocalStack or moto serves them all.
+    #[arg(long, env = "IVSCHAT_AWS_ENDPOINT")]
+    pub aws_endpoint: Option<String>,
+    /// Chat logging to S3 through this endpoint (URL, or `aws`) [default: files in the data dir].
+    #[arg(long, env = "IVSCHAT_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// Chat logging to CloudWatch Logs through this endpoint [default: files in the data dir].
+    #[arg(long, env = "IVSCHAT_CLOUDWATCH_LOGS_ENDPOINT")]
+    pub cloudwatch_logs_endpoint: Option<String>,
+    /// Chat logging to Firehose through this endpoint [default: files in the data dir].
+    #[arg(long, env = "IVSCHAT_FIREHOSE_ENDPOINT")]
+    pub firehose_endpoint: Option<String>,
+    /// How long chat log records gather before an S3 object is written [default: 300].
+    #[arg(long, env = "IVSCHAT_S3_BATCH_SECONDS")]
+    pub s3_batch_seconds: Option<u64>,
     /// Log format: `text` or `json` [default: text].
     #[arg(long, env = "IVSCHAT_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -154,6 +170,38 @@ impl Default for ReviewConfig {
     }
 }
 
+/// Chat logging (`spec/messaging.md` §8): where records go and how they are batched.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoggingConfig {
+    /// One endpoint (URL, or `aws`) for all three destination services; the specific settings
+    /// below win. With none, records are written as files under `<data-dir>/logs/`.
+    pub aws_endpoint: Option<String>,
+    pub s3_endpoint: Option<String>,
+    pub cloudwatch_logs_endpoint: Option<String>,
+    pub firehose_endpoint: Option<String>,
+    /// How long S3 objects gather records (AWS: about 5 minutes).
+    pub s3_batch_seconds: u64,
+    /// How often the spool is checked for records to ship.
+    pub flush_interval_ms: u64,
+    /// Most records kept waiting; beyond it new records are dropped and counted.
+    pub spool_max_records: u64,
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        LoggingConfig {
+            aws_endpoint: None,
+            s3_endpoint: None,
+            cloudwatch_logs_endpoint: None,
+            firehose_endpoint: None,
+            s3_batch_seconds: 300,
+            flush_interval_ms: 1000,
+            spool_max_records: 1_000_000,
+        }
+    }
+}
+
 /// The whole configuration, after merging every source.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -166,6 +214,7 @@ pub struct Config {
     pub quotas: Quotas,
     pub chat: ChatLimits,
     pub review: ReviewConfig,
+    pub logging: LoggingConfig,
     pub log_format: LogFormat,
 }
 
@@ -181,6 +230,7 @@ impl Default for Config {
             quotas: Quotas::default(),
             chat: ChatLimits::default(),
             review: ReviewConfig::default(),
+            logging: LoggingConfig::default(),
             log_format: LogFormat::Text,
         }
     }
@@ -203,6 +253,8 @@ struct FileConfig {
     chat: Option<ChatLimits>,
     #[serde(default)]
     review: Option<ReviewConfig>,
+    #[serde(default)]
+    logging: Option<LoggingConfig>,
     log_format: Option<LogFormat>,
 }
 
@@ -239,10 +291,30 @@ impl Config {
             chat: file.chat.unwrap_or_default(),
             review: {
                 let mut review = file.review.unwrap_or_default();
-                if let Some(endpoint) = flags.lambda_endpoint {
-                    review.lambda_endpoint = Some(endpoint);
-                }
+                review.lambda_endpoint = flags
+                    .lambda_endpoint
+                    .or(review.lambda_endpoint)
+                    .or(flags.aws_endpoint.clone());
                 review
+            },
+            logging: {
+                let mut logging = file.logging.unwrap_or_default();
+                let or = |flag: Option<String>, file: &mut Option<String>| {
+                    if flag.is_some() {
+                        *file = flag;
+                    }
+                };
+                or(flags.aws_endpoint, &mut logging.aws_endpoint);
+                or(flags.s3_endpoint, &mut logging.s3_endpoint);
+                or(
+                    flags.cloudwatch_logs_endpoint,
+                    &mut logging.cloudwatch_logs_endpoint,
+                );
+                or(flags.firehose_endpoint, &mut logging.firehose_endpoint);
+                if let Some(seconds) = flags.s3_batch_seconds {
+                    logging.s3_batch_seconds = seconds;
+                }
+                logging
             },
             log_format: flags
                 .log_format

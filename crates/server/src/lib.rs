@@ -9,6 +9,7 @@ pub mod app;
 pub mod aws_clients;
 pub mod chat;
 pub mod config;
+pub mod delivery;
 pub mod domain;
 pub mod http_server;
 pub mod store;
@@ -36,13 +37,29 @@ pub async fn build_app(config: Config, clock: Clock) -> anyhow::Result<Arc<App>>
     )
     .context("loading the chat token key")?;
     let reviewer = chat::review::Reviewer::from_config(&config).await;
-    Ok(Arc::new(App::new(
+    let store: Arc<dyn store::Store> = Arc::new(store);
+    let spool = delivery::spool::Spool::open(&config.data_dir, config.logging.spool_max_records)
+        .await
+        .context("opening the chat logging spool")?;
+    let sinks = delivery::sinks::Sinks::from_config(&config).await;
+    let logger = Arc::new(delivery::ChatLogger::new(
+        spool,
+        sinks,
+        store.clone(),
+        config.logging.clone(),
+        clock.clone(),
+    ));
+    let app = Arc::new(App::new(
         config,
-        Arc::new(store),
+        store,
         clock,
         token_key,
         reviewer,
-    )))
+        logger.clone(),
+    ));
+    // Ships spooled chat log records until the server shuts down.
+    tokio::spawn(logger.run(app.chat.shutdown.clone()));
+    Ok(app)
 }
 
 /// Serves `app` on `listener` until `shutdown` completes.

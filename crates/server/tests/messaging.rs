@@ -550,10 +550,14 @@ async fn a_client_that_stops_reading_is_disconnected_and_others_get_everything()
                 .app
                 .chat
                 .send_event(
-                    &room_id,
+                    ivschat_server::chat::RoomRef {
+                        id: &room_id,
+                        logging_ids: &[],
+                    },
                     format!("e{}", step * 500 + i),
                     [("pad".to_string(), padding.clone())].into(),
                 )
+                .await
                 .unwrap();
         }
         for i in 0..500 {

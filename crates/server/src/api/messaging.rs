@@ -10,7 +10,7 @@ use ivschat_proto::errors::{ErrorKind, ServiceError};
 use super::reply::{from_store, OpResult, Reply};
 use super::rooms::resolve_room;
 use crate::app::App;
-use crate::chat::RateLimited;
+use crate::chat::{RateLimited, RoomRef};
 use crate::domain::clock::format_time_millis;
 use crate::domain::resources::Room;
 use crate::domain::token::{attributes_size, TokenClaims, MAX_ATTRIBUTES_BYTES};
@@ -53,7 +53,8 @@ pub async fn send_event(app: &App, req: SendEventRequest) -> OpResult {
     let room = existing_room(app, &req.room_identifier).await?;
     let id = app
         .chat
-        .send_event(&room.id, req.event_name, attributes)
+        .send_event(RoomRef::of(&room), req.event_name, attributes)
+        .await
         .map_err(|limited| throttled(&room.id, "SendEvent", limited))?;
     Ok(Reply::json(&IdResponse { id }))
 }
@@ -62,7 +63,8 @@ pub async fn delete_message(app: &App, req: DeleteMessageRequest) -> OpResult {
     let room = existing_room(app, &req.room_identifier).await?;
     let id = app
         .chat
-        .delete_message(&room.id, req.id, req.reason, None)
+        .delete_message(RoomRef::of(&room), req.id, req.reason, None)
+        .await
         .map_err(|limited| throttled(&room.id, "DeleteMessage", limited))?;
     Ok(Reply::json(&IdResponse { id }))
 }
@@ -70,7 +72,8 @@ pub async fn delete_message(app: &App, req: DeleteMessageRequest) -> OpResult {
 pub async fn disconnect_user(app: &App, req: DisconnectUserRequest) -> OpResult {
     let room = existing_room(app, &req.room_identifier).await?;
     app.chat
-        .disconnect_user(&room.id, req.user_id, req.reason, None)
+        .disconnect_user(RoomRef::of(&room), req.user_id, req.reason, None)
+        .await
         .map_err(|limited| throttled(&room.id, "DisconnectUser", limited))?;
     Ok(Reply::json(&EmptyResponse {}))
 }

@@ -22,11 +22,13 @@ use std::sync::{Arc, Mutex, RwLock};
 use axum::extract::ws::Utf8Bytes;
 use ivschat_proto::control::{FallbackResult, StringMap};
 use ivschat_proto::messaging::{to_json, EventFrame};
+use time::OffsetDateTime;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Quotas;
+use crate::delivery::{ChatLogger, RecordType};
 use crate::domain::clock::{format_time_nanos, Clock};
 use crate::domain::ids::new_id;
 use crate::domain::resources::{LoggingConfiguration, Room};
@@ -50,6 +52,22 @@ pub enum RoomEvent {
     },
     /// The room was deleted: ERROR 404, then close.
     Deleted,
+}
+
+/// A room as the chat path addresses it: its id and where its records are logged.
+#[derive(Debug, Clone, Copy)]
+pub struct RoomRef<'a> {
+    pub id: &'a str,
+    pub logging_ids: &'a [String],
+}
+
+impl<'a> RoomRef<'a> {
+    pub fn of(room: &'a Room) -> RoomRef<'a> {
+        RoomRef {
+            id: &room.id,
+            logging_ids: &room.logging_configuration_ids,
+        }
+    }
 }
 
 /// The room settings a live connection enforces; UpdateRoom replaces them at once.
@@ -168,6 +186,7 @@ pub struct Hub {
     rooms: Mutex<HashMap<String, Arc<LiveRoom>>>,
     clock: Clock,
     rates: AccountRates,
+    pub logger: Arc<ChatLogger>,
     /// Concurrent connections allowed (all rooms).
     pub max_connections: u64,
     pub redeemed: RedeemedTokens,
@@ -179,8 +198,9 @@ pub struct Hub {
 }
 
 impl Hub {
-    pub fn new(clock: Clock, quotas: &Quotas) -> Hub {
+    pub fn new(clock: Clock, quotas: &Quotas, logger: Arc<ChatLogger>) -> Hub {
         Hub {
+            logger,
             rooms: Mutex::new(HashMap::new()),
             clock,
             rates: AccountRates {
@@ -246,72 +266,88 @@ impl Hub {
         }
     }
 
-    /// Serialises a frame once and delivers it.
-    pub fn publish_frame<T: serde::Serialize>(&self, room_id: &str, frame: &T) {
-        self.publish(room_id, RoomEvent::Frame(Utf8Bytes::from(to_json(frame))));
-    }
-
-    fn send_time(&self) -> String {
-        format_time_nanos(self.clock.now())
+    /// Serialises a MESSAGE or EVENT frame once, spools its chat log records (durably, before
+    /// anyone sees it), then delivers it to every connection of the room on this node.
+    pub async fn broadcast<T: serde::Serialize>(
+        &self,
+        room: RoomRef<'_>,
+        kind: RecordType,
+        frame: &T,
+        at: OffsetDateTime,
+    ) {
+        let json = to_json(frame);
+        self.logger
+            .log(room.id, room.logging_ids, kind, &json, at)
+            .await;
+        self.publish(room.id, RoomEvent::Frame(Utf8Bytes::from(json)));
     }
 
     /// SendEvent: delivers an EVENT to every connection of the room; returns its `Id`.
-    pub fn send_event(
+    pub async fn send_event(
         &self,
-        room_id: &str,
+        room: RoomRef<'_>,
         event_name: String,
         attributes: StringMap,
     ) -> Result<String, RateLimited> {
         take(&self.rates.send_event)?;
         let id = new_id();
-        let frame = EventFrame::new(id.clone(), None, event_name, attributes, self.send_time());
-        self.publish_frame(room_id, &frame);
+        let at = self.clock.now();
+        let frame = EventFrame::new(
+            id.clone(),
+            None,
+            event_name,
+            attributes,
+            format_time_nanos(at),
+        );
+        self.broadcast(room, RecordType::Event, &frame, at).await;
         Ok(id)
     }
 
     /// DeleteMessage (HTTP) and DELETE_MESSAGE (WebSocket): delivers `aws:DELETE_MESSAGE`;
     /// returns the event's `Id`.
-    pub fn delete_message(
+    pub async fn delete_message(
         &self,
-        room_id: &str,
+        room: RoomRef<'_>,
         message_id: String,
         reason: Option<String>,
         request_id: Option<String>,
     ) -> Result<String, RateLimited> {
         take(&self.rates.delete_message)?;
         let id = new_id();
+        let at = self.clock.now();
         let frame = EventFrame::delete_message(
             id.clone(),
             request_id,
             &message_id,
             reason.as_deref(),
-            self.send_time(),
+            format_time_nanos(at),
         );
-        self.publish_frame(room_id, &frame);
+        self.broadcast(room, RecordType::Event, &frame, at).await;
         Ok(id)
     }
 
     /// DisconnectUser (HTTP) and DISCONNECT_USER (WebSocket): delivers `aws:DISCONNECT_USER`
     /// to the whole room, then closes every connection of that user.
-    pub fn disconnect_user(
+    pub async fn disconnect_user(
         &self,
-        room_id: &str,
+        room: RoomRef<'_>,
         user_id: String,
         reason: Option<String>,
         request_id: Option<String>,
     ) -> Result<String, RateLimited> {
         take(&self.rates.disconnect_user)?;
         let id = new_id();
+        let at = self.clock.now();
         let frame = EventFrame::disconnect_user(
             id.clone(),
             request_id,
             &user_id,
             reason.as_deref(),
-            self.send_time(),
+            format_time_nanos(at),
         );
-        self.publish_frame(room_id, &frame);
+        self.broadcast(room, RecordType::Event, &frame, at).await;
         self.publish(
-            room_id,
+            room.id,
             RoomEvent::Disconnect {
                 user_id: user_id.into(),
                 reason: reason.map(Into::into),

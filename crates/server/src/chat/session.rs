@@ -31,13 +31,15 @@ use tokio::time::Instant;
 
 use super::rate_limit::TokenBucket;
 use super::review::{Outcome, ReviewRequest, ReviewSender, Verdict};
-use super::{LiveRoom, RateLimited, RoomEvent};
+use super::{LiveRoom, RateLimited, RoomEvent, RoomRef};
 use crate::app::App;
+use crate::delivery::RecordType;
 use crate::domain::arn::ResourceKind;
 use crate::domain::clock::format_time_nanos;
 use crate::domain::ids::new_id;
 use crate::domain::resources::Room;
 use crate::domain::token::TokenClaims;
+use time::OffsetDateTime;
 
 /// "Rate of messaging requests per connection: 10 per second" (not adjustable).
 pub const REQUESTS_PER_SECOND_PER_CONNECTION: u32 = 10;
@@ -147,7 +149,7 @@ struct PendingReview {
     request_id: Option<String>,
     fallback: FallbackResult,
     max_length: usize,
-    send_time: String,
+    at: OffsetDateTime,
     sender: Sender,
 }
 
@@ -307,7 +309,7 @@ impl Session {
         }
         match parsed {
             Ok(request) => {
-                if let Err((code, message)) = self.perform(request.clone()) {
+                if let Err((code, message)) = self.perform(request.clone()).await {
                     self.send_error(request.request_id, code, message).await;
                 }
             }
@@ -317,7 +319,7 @@ impl Session {
     }
 
     /// Checks and carries out a request. Success is answered by the broadcast itself.
-    fn perform(&mut self, request: Request) -> Result<(), (ChatErrorCode, String)> {
+    async fn perform(&mut self, request: Request) -> Result<(), (ChatErrorCode, String)> {
         let hub = &self.app.chat;
         let Request { request_id, action } = request;
         match action {
@@ -353,7 +355,7 @@ impl Session {
                     ));
                 }
                 let id = new_id();
-                let send_time = format_time_nanos(self.app.clock.now());
+                let at = self.app.clock.now();
                 let sender = Sender {
                     user_id: self.claims.user_id.clone(),
                     attributes: self.claims.attributes.clone(),
@@ -375,25 +377,46 @@ impl Session {
                         request_id,
                         fallback: settings.review_fallback,
                         max_length: max,
-                        send_time,
+                        at,
                         sender,
                     }),
                     None => {
                         let frame = MessageFrame::new(
-                            id, request_id, content, attributes, send_time, sender,
+                            id,
+                            request_id,
+                            content,
+                            attributes,
+                            format_time_nanos(at),
+                            sender,
                         );
-                        hub.publish_frame(&self.room.id, &frame);
+                        let room = RoomRef {
+                            id: &self.room.id,
+                            logging_ids: &settings.logging_configuration_ids,
+                        };
+                        hub.broadcast(room, RecordType::Message, &frame, at).await;
                     }
                 }
             }
             Action::DeleteMessage { id, reason } => {
                 self.require(ChatTokenCapability::DeleteMessage, "DELETE_MESSAGE")?;
-                hub.delete_message(&self.room.id, id, reason, request_id)
+                let settings = self.room.settings();
+                let room = RoomRef {
+                    id: &self.room.id,
+                    logging_ids: &settings.logging_configuration_ids,
+                };
+                hub.delete_message(room, id, reason, request_id)
+                    .await
                     .map_err(|limited| account_limit("DELETE_MESSAGE", limited))?;
             }
             Action::DisconnectUser { user_id, reason } => {
                 self.require(ChatTokenCapability::DisconnectUser, "DISCONNECT_USER")?;
-                hub.disconnect_user(&self.room.id, user_id, reason, request_id)
+                let settings = self.room.settings();
+                let room = RoomRef {
+                    id: &self.room.id,
+                    logging_ids: &settings.logging_configuration_ids,
+                };
+                hub.disconnect_user(room, user_id, reason, request_id)
+                    .await
                     .map_err(|limited| account_limit("DISCONNECT_USER", limited))?;
             }
         }
@@ -407,7 +430,7 @@ impl Session {
             let (tx, rx) = mpsc::channel(REPLY_QUEUE);
             tokio::spawn(review_worker(
                 self.app.clone(),
-                self.room.id.clone(),
+                self.room.clone(),
                 rx,
                 self.replies.clone(),
             ));
@@ -511,7 +534,7 @@ impl Session {
 /// ERROR 406 to the sender for what it denies.
 async fn review_worker(
     app: Arc<App>,
-    room_id: String,
+    room: Arc<LiveRoom>,
     mut queue: mpsc::Receiver<PendingReview>,
     replies: mpsc::Sender<Utf8Bytes>,
 ) {
@@ -526,7 +549,7 @@ async fn review_worker(
             )
             .await;
         if let Outcome::Fallback(why) = outcome {
-            tracing::debug!(room = %room_id, why, "review handler fallback applied");
+            tracing::debug!(room = %room.id, why, "review handler fallback applied");
         }
         match verdict {
             Verdict::Allow {
@@ -539,10 +562,18 @@ async fn review_worker(
                     pending.request_id,
                     content,
                     attributes,
-                    pending.send_time,
+                    format_time_nanos(pending.at),
                     pending.sender,
                 );
-                app.chat.publish_frame(&room_id, &frame);
+                // Logging configurations as they are now, at delivery.
+                let settings = room.settings();
+                let target = RoomRef {
+                    id: &room.id,
+                    logging_ids: &settings.logging_configuration_ids,
+                };
+                app.chat
+                    .broadcast(target, RecordType::Message, &frame, pending.at)
+                    .await;
             }
             Verdict::Deny { reason } => {
                 let message = match reason {

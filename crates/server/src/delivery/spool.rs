@@ -1,0 +1,295 @@
+//! The logging spool: every chat log record is written here before the frame it describes is
+//! delivered, and removed only once its destination has accepted it (at-least-once).
+//!
+//! It is a SQLite database (`spool.db` in the data directory, WAL, `synchronous = NORMAL`): a
+//! committed record survives a crash or `kill -9` of the server; after a power loss the last
+//! moments may be lost. Writers hand records to one writer task, which commits whatever has
+//! queued up in one transaction (group commit), so many chat connections share each commit.
+//! The spool is capped; when the cap is reached new records are dropped, counted and logged,
+//! so a destination that stays down can never slow chat or fill the disk.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::Row;
+use tokio::sync::{mpsc, oneshot};
+
+/// A record on its way to one destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpooledRecord {
+    pub seq: i64,
+    pub logging_id: String,
+    pub room_id: String,
+    /// Milliseconds since the epoch (CloudWatch event timestamp, S3 key time).
+    pub timestamp_ms: i64,
+    /// The record JSON line, without the newline.
+    pub body: String,
+}
+
+/// A record to be spooled.
+#[derive(Debug, Clone)]
+pub struct NewRecord {
+    pub logging_id: String,
+    pub room_id: String,
+    pub timestamp_ms: i64,
+    pub body: String,
+}
+
+struct Append {
+    records: Vec<NewRecord>,
+    done: oneshot::Sender<()>,
+}
+
+/// Counters for operators.
+#[derive(Debug, Default)]
+pub struct SpoolStats {
+    /// Records currently waiting for delivery.
+    pub pending: AtomicU64,
+    /// Records dropped because the spool was full.
+    pub dropped: AtomicU64,
+    /// Records handed to destinations successfully.
+    pub delivered: AtomicU64,
+}
+
+#[derive(Clone)]
+pub struct Spool {
+    pool: SqlitePool,
+    appends: mpsc::Sender<Append>,
+    max_records: u64,
+    pub stats: Arc<SpoolStats>,
+}
+
+impl std::fmt::Debug for Spool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spool")
+            .field("max_records", &self.max_records)
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+/// Most records committed in one transaction.
+const MAX_GROUP: usize = 4096;
+
+impl Spool {
+    pub async fn open(data_dir: &Path, max_records: u64) -> anyhow::Result<Spool> {
+        std::fs::create_dir_all(data_dir)?;
+        let path = data_dir.join("spool.db");
+        let options = SqliteConnectOptions::from_str("sqlite:")?
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(options)
+            .await
+            .with_context(|| format!("opening {}", path.display()))?;
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS records (
+                 seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                 logging_id TEXT NOT NULL,
+                 room_id TEXT NOT NULL,
+                 timestamp_ms INTEGER NOT NULL,
+                 body TEXT NOT NULL)",
+        )
+        .execute(&pool)
+        .await?;
+        sqlx::query(
+            "CREATE INDEX IF NOT EXISTS records_by_destination ON records (logging_id, seq)",
+        )
+        .execute(&pool)
+        .await?;
+        let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM records")
+            .fetch_one(&pool)
+            .await?;
+        let stats = Arc::new(SpoolStats::default());
+        stats
+            .pending
+            .store(pending.max(0) as u64, Ordering::Relaxed);
+        let (appends, queue) = mpsc::channel(1024);
+        tokio::spawn(writer(pool.clone(), queue));
+        Ok(Spool {
+            pool,
+            appends,
+            max_records,
+            stats,
+        })
+    }
+
+    /// Makes the records durable; returns once they are committed (or were dropped because the
+    /// spool is full, which is counted and logged).
+    pub async fn append(&self, records: Vec<NewRecord>) {
+        if records.is_empty() {
+            return;
+        }
+        let n = records.len() as u64;
+        let pending = self.stats.pending.fetch_add(n, Ordering::Relaxed);
+        if pending + n > self.max_records {
+            self.stats.pending.fetch_sub(n, Ordering::Relaxed);
+            let dropped = self.stats.dropped.fetch_add(n, Ordering::Relaxed) + n;
+            // One line per thousand drops keeps the log readable while the cap holds.
+            if dropped % 1000 < n {
+                tracing::error!(
+                    max_records = self.max_records,
+                    dropped,
+                    "chat logging spool is full (a destination has been down for long): dropping new records"
+                );
+            }
+            return;
+        }
+        let (done, committed) = oneshot::channel();
+        if self.appends.send(Append { records, done }).await.is_err() {
+            return;
+        }
+        let _ = committed.await;
+    }
+
+    /// Destinations that have records waiting.
+    pub async fn destinations(&self) -> anyhow::Result<Vec<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT DISTINCT logging_id FROM records")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    /// The oldest `limit` records for one destination.
+    pub async fn batch(
+        &self,
+        logging_id: &str,
+        limit: usize,
+    ) -> anyhow::Result<Vec<SpooledRecord>> {
+        let rows = sqlx::query(
+            "SELECT seq, logging_id, room_id, timestamp_ms, body FROM records \
+             WHERE logging_id = ? ORDER BY seq LIMIT ?",
+        )
+        .bind(logging_id)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| SpooledRecord {
+                seq: row.get("seq"),
+                logging_id: row.get("logging_id"),
+                room_id: row.get("room_id"),
+                timestamp_ms: row.get("timestamp_ms"),
+                body: row.get("body"),
+            })
+            .collect())
+    }
+
+    /// Forgets delivered records.
+    pub async fn remove(&self, seqs: &[i64]) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for seq in seqs {
+            sqlx::query("DELETE FROM records WHERE seq = ?")
+                .bind(seq)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.stats
+            .pending
+            .fetch_sub(seqs.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// Commits appends in groups: everything that queued up while the previous commit ran.
+async fn writer(pool: SqlitePool, mut queue: mpsc::Receiver<Append>) {
+    while let Some(first) = queue.recv().await {
+        let mut group = vec![first];
+        let mut count = group[0].records.len();
+        while count < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(next) => {
+                    count += next.records.len();
+                    group.push(next);
+                }
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = commit(&pool, &group).await {
+            // The records stay unwritten; chat goes on (the caller is released either way).
+            tracing::error!(error = %e, records = count, "chat logging spool write failed");
+        }
+        for append in group {
+            let _ = append.done.send(());
+        }
+    }
+}
+
+async fn commit(pool: &SqlitePool, group: &[Append]) -> anyhow::Result<()> {
+    let mut tx = pool.begin().await?;
+    for record in group.iter().flat_map(|a| &a.records) {
+        sqlx::query(
+            "INSERT INTO records (logging_id, room_id, timestamp_ms, body) VALUES (?, ?, ?, ?)",
+        )
+        .bind(&record.logging_id)
+        .bind(&record.room_id)
+        .bind(record.timestamp_ms)
+        .bind(&record.body)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(body: &str) -> NewRecord {
+        NewRecord {
+            logging_id: "L".into(),
+            room_id: "R".into(),
+            timestamp_ms: 1,
+            body: body.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn records_survive_reopening_and_leave_once_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path(), 100).await.unwrap();
+        spool.append(vec![record("a"), record("b")]).await;
+        spool.append(vec![record("c")]).await;
+        drop(spool);
+        let spool = Spool::open(dir.path(), 100).await.unwrap();
+        assert_eq!(spool.stats.pending.load(Ordering::Relaxed), 3);
+        assert_eq!(spool.destinations().await.unwrap(), vec!["L".to_string()]);
+        let batch = spool.batch("L", 2).await.unwrap();
+        assert_eq!(
+            batch.iter().map(|r| r.body.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+        spool
+            .remove(&batch.iter().map(|r| r.seq).collect::<Vec<_>>())
+            .await
+            .unwrap();
+        let rest = spool.batch("L", 10).await.unwrap();
+        assert_eq!(rest.len(), 1);
+        assert_eq!(rest[0].body, "c");
+    }
+
+    #[tokio::test]
+    async fn a_full_spool_drops_and_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path(), 2).await.unwrap();
+        spool.append(vec![record("a"), record("b")]).await;
+        spool.append(vec![record("c")]).await;
+        assert_eq!(spool.stats.dropped.load(Ordering::Relaxed), 1);
+        assert_eq!(spool.batch("L", 10).await.unwrap().len(), 2);
+    }
+}
