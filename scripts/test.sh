@@ -31,6 +31,8 @@ fi
 step "Build ivschat-server for the compatibility suites"
 cargo build --locked -p ivschat-server --bin ivschat-server
 server_bin="$CARGO_TARGET_DIR/debug/ivschat-server"
+# Suites that start their own servers (e.g. with moto endpoints) use this binary.
+export IVSCHAT_SERVER_BIN="$server_bin"
 
 # Start a server on a free loopback port with a fresh data directory, and stop it on exit.
 data_dir=$(mktemp -d)
