@@ -63,6 +63,16 @@ pub struct Flags {
     /// How long chat log records gather before an S3 object is written [default: 300].
     #[arg(long, env = "IVSCHAT_S3_BATCH_SECONDS")]
     pub s3_batch_seconds: Option<u64>,
+    /// Shared database for scale-out: `postgres://user@host/db`. Unset: SQLite in the data dir.
+    #[arg(long, env = "IVSCHAT_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Cross-node bus for scale-out: `redis://host:6379`. Unset: in-memory (one node).
+    #[arg(long, env = "IVSCHAT_BUS", hide_env_values = true)]
+    pub bus: Option<String>,
+    /// Prefix of every key and channel this cluster uses in Redis, and the PostgreSQL schema,
+    /// so several clusters (or test runs) can share one Redis and one database [default: ivschat].
+    #[arg(long, env = "IVSCHAT_CLUSTER_NAME")]
+    pub cluster_name: Option<String>,
     /// Log format: `text` or `json` [default: text].
     #[arg(long, env = "IVSCHAT_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -215,6 +225,12 @@ pub struct Config {
     pub chat: ChatLimits,
     pub review: ReviewConfig,
     pub logging: LoggingConfig,
+    /// `postgres://…` for scale-out; `None` = SQLite in `data_dir`.
+    pub database_url: Option<Secret>,
+    /// `redis://…` for scale-out; `None` = in-memory bus.
+    pub bus_url: Option<Secret>,
+    /// Names this cluster's Redis keys/channels and PostgreSQL schema.
+    pub cluster_name: String,
     pub log_format: LogFormat,
 }
 
@@ -231,6 +247,9 @@ impl Default for Config {
             chat: ChatLimits::default(),
             review: ReviewConfig::default(),
             logging: LoggingConfig::default(),
+            database_url: None,
+            bus_url: None,
+            cluster_name: "ivschat".to_string(),
             log_format: LogFormat::Text,
         }
     }
@@ -255,6 +274,9 @@ struct FileConfig {
     review: Option<ReviewConfig>,
     #[serde(default)]
     logging: Option<LoggingConfig>,
+    database_url: Option<Secret>,
+    bus: Option<Secret>,
+    cluster_name: Option<String>,
     log_format: Option<LogFormat>,
 }
 
@@ -316,6 +338,12 @@ impl Config {
                 }
                 logging
             },
+            database_url: flags.database_url.map(Secret::new).or(file.database_url),
+            bus_url: flags.bus.map(Secret::new).or(file.bus),
+            cluster_name: flags
+                .cluster_name
+                .or(file.cluster_name)
+                .unwrap_or(defaults.cluster_name),
             log_format: flags
                 .log_format
                 .or(file.log_format)
@@ -349,6 +377,19 @@ impl Config {
             if c.access_key_id.is_empty() || c.secret_access_key.expose().is_empty() {
                 bail!("a configured credential has an empty access key id or secret");
             }
+        }
+        let name_ok = !self.cluster_name.is_empty()
+            && self.cluster_name.len() <= 48
+            && self
+                .cluster_name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !name_ok {
+            bail!(
+                "--cluster-name {:?} must be 1..48 characters of a-z, 0-9 and _ (it names a \
+                 PostgreSQL schema and prefixes Redis keys)",
+                self.cluster_name
+            );
         }
         if self.credentials.is_empty() && !self.listen.ip().is_loopback() {
             bail!(
