@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::api::Authenticator;
+use crate::bus::redis::RedisBus;
 use crate::chat::review::Reviewer;
 use crate::chat::Hub;
 use crate::config::Config;
@@ -19,7 +20,7 @@ pub struct App {
     pub clock: Clock,
     pub auth: Authenticator,
     pub token_key: TokenKey,
-    pub chat: Hub,
+    pub chat: Arc<Hub>,
     pub reviewer: Reviewer,
 }
 
@@ -31,6 +32,7 @@ impl App {
         token_key: TokenKey,
         reviewer: Reviewer,
         logger: Arc<ChatLogger>,
+        bus: Option<Arc<RedisBus>>,
     ) -> App {
         App {
             scope: ArnScope {
@@ -39,7 +41,7 @@ impl App {
             },
             auth: Authenticator::new(&config),
             store,
-            chat: Hub::new(clock.clone(), &config.quotas, logger),
+            chat: Arc::new(Hub::new(clock.clone(), &config.quotas, logger, bus)),
             clock,
             token_key,
             reviewer,

@@ -7,6 +7,7 @@
 pub mod api;
 pub mod app;
 pub mod aws_clients;
+pub mod bus;
 pub mod chat;
 pub mod config;
 pub mod delivery;
@@ -49,6 +50,12 @@ pub async fn build_app(config: Config, clock: Clock) -> anyhow::Result<Arc<App>>
         config.logging.clone(),
         clock.clone(),
     ));
+    let bus = match &config.bus_url {
+        Some(url) => Some(Arc::new(
+            bus::redis::RedisBus::connect(url.expose(), &config.cluster_name).await?,
+        )),
+        None => None,
+    };
     let app = Arc::new(App::new(
         config,
         store,
@@ -56,7 +63,11 @@ pub async fn build_app(config: Config, clock: Clock) -> anyhow::Result<Arc<App>>
         token_key,
         reviewer,
         logger.clone(),
+        bus.clone(),
     ));
+    if let Some(bus) = bus {
+        bus.start(Arc::downgrade(&app.chat), app.chat.shutdown.clone());
+    }
     // Ships spooled chat log records until the server shuts down.
     tokio::spawn(logger.run(app.chat.shutdown.clone()));
     Ok(app)

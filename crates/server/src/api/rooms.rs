@@ -99,7 +99,7 @@ pub async fn update_room(app: &App, req: UpdateRoomRequest) -> OpResult {
         )
         .await
         .map_err(|e| from_store(e, id))?;
-    app.chat.room_updated(&room);
+    app.chat.room_updated(&room).await;
     Ok(Reply::json(&room.to_output(&app.scope)))
 }
 
@@ -109,7 +109,7 @@ pub async fn delete_room(app: &App, req: IdentifierRequest) -> OpResult {
         .delete_room(id)
         .await
         .map_err(|e| from_store(e, id))?;
-    app.chat.room_deleted(id);
+    app.chat.room_deleted(id).await;
     Ok(Reply::NoContent)
 }
 

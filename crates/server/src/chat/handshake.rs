@@ -84,25 +84,34 @@ pub async fn upgrade(app: Arc<App>, request: axum::extract::Request, peer: Socke
             return refuse(StatusCode::SERVICE_UNAVAILABLE, "try again later");
         }
     }
-    let open = app
-        .chat
-        .stats
-        .connections_open
-        .load(std::sync::atomic::Ordering::Relaxed);
-    if open >= app.chat.max_connections {
+    if app.chat.at_connection_quota() {
         return refuse(
             StatusCode::TOO_MANY_REQUESTS,
             "the account's concurrent chat connection quota is reached",
         );
     }
+    // With a bus, this node must receive the room's events before the client is told it is in.
+    if app.chat.subscribe(&claims.room).await.is_err() {
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "chat is temporarily unavailable; try again",
+        );
+    }
     // Single use: redeemed only once everything else is fine, so a refused attempt does not
     // burn a token that could still have worked.
-    if !app
+    match app
         .chat
-        .redeemed
         .redeem(&claims.token_id, claims.token_expires, now)
+        .await
     {
-        return refuse(StatusCode::UNAUTHORIZED, "the chat token was already used");
+        Ok(true) => {}
+        Ok(false) => return refuse(StatusCode::UNAUTHORIZED, "the chat token was already used"),
+        Err(_) => {
+            return refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "chat is temporarily unavailable; try again",
+            )
+        }
     }
     let params = SessionParams {
         claims,

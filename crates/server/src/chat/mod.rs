@@ -27,6 +27,8 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::bus::redis::RedisBus;
+use crate::bus::wire::RoomUpdate;
 use crate::config::Quotas;
 use crate::delivery::{ChatLogger, RecordType};
 use crate::domain::clock::{format_time_nanos, Clock};
@@ -71,7 +73,7 @@ impl<'a> RoomRef<'a> {
 }
 
 /// The room settings a live connection enforces; UpdateRoom replaces them at once.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RoomSettings {
     pub maximum_message_length: i32,
     pub maximum_message_rate_per_second: i32,
@@ -151,44 +153,68 @@ pub struct ChatStats {
     pub frames_out: AtomicU64,
 }
 
-/// A request refused by an account-wide rate quota.
+/// Why the chat path refused a request it would otherwise carry out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimited {
-    pub limit: u32,
+pub enum Refused {
+    /// A rate (the room's, or an account quota) is exhausted for now.
+    RateLimited { limit: u32 },
+    /// The cluster bus (Redis) cannot be reached: nothing that needs it is done.
+    Unavailable,
 }
 
 /// Account-wide request rates (`spec/messaging.md` §9): DeleteMessage and DisconnectUser count
 /// WebSocket and HTTP requests together; SendEvent is HTTP only.
-#[derive(Debug)]
-struct AccountRates {
-    delete_message: (u32, Mutex<TokenBucket>),
-    disconnect_user: (u32, Mutex<TokenBucket>),
-    send_event: (u32, Mutex<TokenBucket>),
+#[derive(Debug, Clone, Copy)]
+pub enum AccountQuota {
+    DeleteMessage,
+    DisconnectUser,
+    SendEvent,
 }
 
-fn take(quota: &(u32, Mutex<TokenBucket>)) -> Result<(), RateLimited> {
-    let taken = quota.1.lock().unwrap_or_else(|e| e.into_inner()).try_take();
-    if taken {
-        Ok(())
-    } else {
-        Err(RateLimited { limit: quota.0 })
+impl AccountQuota {
+    fn name(self) -> &'static str {
+        match self {
+            AccountQuota::DeleteMessage => "account:delete_message",
+            AccountQuota::DisconnectUser => "account:disconnect_user",
+            AccountQuota::SendEvent => "account:send_event",
+        }
+    }
+
+    fn rate(self, quotas: &Quotas) -> u32 {
+        match self {
+            AccountQuota::DeleteMessage => quotas.delete_message_per_second,
+            AccountQuota::DisconnectUser => quotas.disconnect_user_per_second,
+            AccountQuota::SendEvent => quotas.send_event_per_second,
+        }
     }
 }
 
-fn bucket(rate: u32) -> (u32, Mutex<TokenBucket>) {
-    (rate, Mutex::new(TokenBucket::new(rate)))
+/// Rate buckets kept on this node (single-node mode), by name.
+#[derive(Debug, Default)]
+struct LocalBuckets(Mutex<HashMap<&'static str, TokenBucket>>);
+
+impl LocalBuckets {
+    fn try_take(&self, name: &'static str, rate: u32) -> bool {
+        let mut buckets = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        buckets
+            .entry(name)
+            .or_insert_with(|| TokenBucket::new(rate))
+            .try_take()
+    }
 }
 
-/// Rooms' live connections on this node.
+/// Rooms' live connections on this node, and the way events reach them: directly (one node)
+/// or through the Redis bus (several nodes).
 #[derive(Debug)]
 pub struct Hub {
     // std Mutex: never held across .await; each critical section is one HashMap operation.
     rooms: Mutex<HashMap<String, Arc<LiveRoom>>>,
     clock: Clock,
-    rates: AccountRates,
+    quotas: Quotas,
+    local_rates: LocalBuckets,
+    /// `None`: one node, events are delivered in-process.
+    bus: Option<Arc<RedisBus>>,
     pub logger: Arc<ChatLogger>,
-    /// Concurrent connections allowed (all rooms).
-    pub max_connections: u64,
     pub redeemed: RedeemedTokens,
     pub stats: ChatStats,
     /// Cancelled at shutdown: every session sends a close frame and ends.
@@ -198,22 +224,28 @@ pub struct Hub {
 }
 
 impl Hub {
-    pub fn new(clock: Clock, quotas: &Quotas, logger: Arc<ChatLogger>) -> Hub {
+    pub fn new(
+        clock: Clock,
+        quotas: &Quotas,
+        logger: Arc<ChatLogger>,
+        bus: Option<Arc<RedisBus>>,
+    ) -> Hub {
         Hub {
-            logger,
             rooms: Mutex::new(HashMap::new()),
             clock,
-            rates: AccountRates {
-                delete_message: bucket(quotas.delete_message_per_second),
-                disconnect_user: bucket(quotas.disconnect_user_per_second),
-                send_event: bucket(quotas.send_event_per_second),
-            },
-            max_connections: quotas.concurrent_connections,
+            quotas: quotas.clone(),
+            local_rates: LocalBuckets::default(),
+            bus,
+            logger,
             redeemed: RedeemedTokens::default(),
             stats: ChatStats::default(),
             shutdown: CancellationToken::new(),
             sessions: TaskTracker::new(),
         }
+    }
+
+    pub fn bus(&self) -> Option<&Arc<RedisBus>> {
+        self.bus.as_ref()
     }
 
     fn rooms(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<LiveRoom>>> {
@@ -224,9 +256,13 @@ impl Hub {
         self.rooms().get(room_id).cloned()
     }
 
+    pub fn is_live(&self, room_id: &str) -> bool {
+        self.rooms().contains_key(room_id)
+    }
+
     /// Joins a connection to `room` (creating its live state if it is the first one). From here
-    /// on the connection receives everything sent to the room; the handshake joins before it
-    /// answers 101, so a client never misses what is sent right after it sees the socket open.
+    /// on the connection receives everything delivered to the room on this node; with a bus,
+    /// [`Hub::subscribe`] must also have returned before the client is told it is connected.
     pub fn join(&self, room: &Room) -> (Arc<LiveRoom>, broadcast::Receiver<RoomEvent>) {
         let mut rooms = self.rooms();
         let live = rooms
@@ -247,39 +283,141 @@ impl Hub {
         (live, receiver)
     }
 
-    /// Called after a connection has dropped its receiver: forgets the room when it was the last.
-    pub fn leave(&self, room_id: &str) {
-        let mut rooms = self.rooms();
-        if rooms
-            .get(room_id)
-            .is_some_and(|room| room.events.receiver_count() == 0)
-        {
-            rooms.remove(room_id);
+    /// Makes sure this node receives the room's events from the bus (no-op on one node).
+    pub async fn subscribe(&self, room_id: &str) -> Result<(), Refused> {
+        match &self.bus {
+            None => Ok(()),
+            Some(bus) => bus.ensure_subscribed(room_id).await.map_err(|e| {
+                tracing::error!(room = room_id, error = %format!("{e:#}"), "cannot subscribe to the room on the Redis bus");
+                Refused::Unavailable
+            }),
         }
     }
 
-    /// Delivers to every connection of the room on this node.
-    pub fn publish(&self, room_id: &str, event: RoomEvent) {
-        if let Some(room) = self.live(room_id) {
+    /// Called after a connection has dropped its receiver: forgets the room when it was the last.
+    pub fn leave(&self, room_id: &str) {
+        let removed = {
+            let mut rooms = self.rooms();
+            let last = rooms
+                .get(room_id)
+                .is_some_and(|room| room.events.receiver_count() == 0);
+            last && rooms.remove(room_id).is_some()
+        };
+        if removed {
+            if let Some(bus) = &self.bus {
+                bus.release(room_id);
+            }
+        }
+    }
+
+    /// Delivers to every connection of the room in the cluster: in-process on one node, through
+    /// the bus (which delivers back to this node too) on several.
+    pub async fn publish(&self, room_id: &str, event: RoomEvent) -> Result<(), Refused> {
+        match &self.bus {
+            None => {
+                self.deliver_local(room_id, event);
+                Ok(())
+            }
+            Some(bus) => bus.publish(room_id, &event).await.map_err(|e| {
+                tracing::error!(room = room_id, error = %format!("{e:#}"), "cannot publish on the Redis bus");
+                Refused::Unavailable
+            }),
+        }
+    }
+
+    /// Delivers to the room's connections on this node.
+    pub fn deliver_local(&self, room_id: &str, event: RoomEvent) {
+        let room = match event {
+            // A deleted room is forgotten at once; its sessions end on the event.
+            RoomEvent::Deleted => self.rooms().remove(room_id),
+            _ => self.live(room_id),
+        };
+        if let Some(room) = room {
             // An error only means nobody is listening any more.
             let _ = room.events.send(event);
         }
     }
 
+    /// New settings for a room that may be live on this node.
+    pub fn apply_local_update(&self, room_id: &str, settings: RoomSettings) {
+        if let Some(live) = self.live(room_id) {
+            live.apply(settings);
+        }
+    }
+
     /// Serialises a MESSAGE or EVENT frame once, spools its chat log records (durably, before
-    /// anyone sees it), then delivers it to every connection of the room on this node.
+    /// anyone sees it), then delivers it to every connection of the room.
     pub async fn broadcast<T: serde::Serialize>(
         &self,
         room: RoomRef<'_>,
         kind: RecordType,
         frame: &T,
         at: OffsetDateTime,
-    ) {
+    ) -> Result<(), Refused> {
         let json = to_json(frame);
         self.logger
             .log(room.id, room.logging_ids, kind, &json, at)
             .await;
-        self.publish(room.id, RoomEvent::Frame(Utf8Bytes::from(json)));
+        self.publish(room.id, RoomEvent::Frame(Utf8Bytes::from(json)))
+            .await
+    }
+
+    /// Takes one message from the room's `maximumMessageRatePerSecond`, cluster-wide.
+    pub async fn try_take_room_message(&self, room: &LiveRoom, rate: i32) -> Result<(), Refused> {
+        let rate = rate.max(1) as u32;
+        let allowed = match &self.bus {
+            None => room.try_take_message(),
+            Some(bus) => bus
+                .try_take(&format!("room:{}", room.id), rate)
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %format!("{e:#}"), "cannot check the room rate in Redis");
+                    Refused::Unavailable
+                })?,
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(Refused::RateLimited { limit: rate })
+        }
+    }
+
+    /// Takes one request from an account-wide quota, cluster-wide.
+    pub async fn take_quota(&self, quota: AccountQuota) -> Result<(), Refused> {
+        let rate = quota.rate(&self.quotas);
+        let allowed = match &self.bus {
+            None => self.local_rates.try_take(quota.name(), rate),
+            Some(bus) => bus.try_take(quota.name(), rate).await.map_err(|e| {
+                tracing::error!(error = %format!("{e:#}"), "cannot check an account rate in Redis");
+                Refused::Unavailable
+            })?,
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(Refused::RateLimited { limit: rate })
+        }
+    }
+
+    /// Marks a chat token used; false if it was used before (on any node).
+    pub async fn redeem(&self, token_id: &str, expires: i64, now: i64) -> Result<bool, Refused> {
+        match &self.bus {
+            None => Ok(self.redeemed.redeem(token_id, expires, now)),
+            Some(bus) => bus
+                .redeem(token_id, (expires - now) / 1000)
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %format!("{e:#}"), "cannot redeem a chat token in Redis");
+                    Refused::Unavailable
+                }),
+        }
+    }
+
+    /// True when another connection would exceed the concurrent-connection quota.
+    pub fn at_connection_quota(&self) -> bool {
+        let mine = self.stats.connections_open.load(Ordering::Relaxed);
+        let others = self.bus.as_ref().map_or(0, |bus| bus.others_connections());
+        mine + others >= self.quotas.concurrent_connections
     }
 
     /// SendEvent: delivers an EVENT to every connection of the room; returns its `Id`.
@@ -288,8 +426,8 @@ impl Hub {
         room: RoomRef<'_>,
         event_name: String,
         attributes: StringMap,
-    ) -> Result<String, RateLimited> {
-        take(&self.rates.send_event)?;
+    ) -> Result<String, Refused> {
+        self.take_quota(AccountQuota::SendEvent).await?;
         let id = new_id();
         let at = self.clock.now();
         let frame = EventFrame::new(
@@ -299,7 +437,7 @@ impl Hub {
             attributes,
             format_time_nanos(at),
         );
-        self.broadcast(room, RecordType::Event, &frame, at).await;
+        self.broadcast(room, RecordType::Event, &frame, at).await?;
         Ok(id)
     }
 
@@ -311,8 +449,8 @@ impl Hub {
         message_id: String,
         reason: Option<String>,
         request_id: Option<String>,
-    ) -> Result<String, RateLimited> {
-        take(&self.rates.delete_message)?;
+    ) -> Result<String, Refused> {
+        self.take_quota(AccountQuota::DeleteMessage).await?;
         let id = new_id();
         let at = self.clock.now();
         let frame = EventFrame::delete_message(
@@ -322,7 +460,7 @@ impl Hub {
             reason.as_deref(),
             format_time_nanos(at),
         );
-        self.broadcast(room, RecordType::Event, &frame, at).await;
+        self.broadcast(room, RecordType::Event, &frame, at).await?;
         Ok(id)
     }
 
@@ -334,8 +472,8 @@ impl Hub {
         user_id: String,
         reason: Option<String>,
         request_id: Option<String>,
-    ) -> Result<String, RateLimited> {
-        take(&self.rates.disconnect_user)?;
+    ) -> Result<String, Refused> {
+        self.take_quota(AccountQuota::DisconnectUser).await?;
         let id = new_id();
         let at = self.clock.now();
         let frame = EventFrame::disconnect_user(
@@ -345,32 +483,45 @@ impl Hub {
             reason.as_deref(),
             format_time_nanos(at),
         );
-        self.broadcast(room, RecordType::Event, &frame, at).await;
+        self.broadcast(room, RecordType::Event, &frame, at).await?;
         self.publish(
             room.id,
             RoomEvent::Disconnect {
                 user_id: user_id.into(),
                 reason: reason.map(Into::into),
             },
-        );
+        )
+        .await?;
         Ok(id)
     }
 
-    /// UpdateRoom: new limits and review handler apply to live connections at once.
-    pub fn room_updated(&self, room: &Room) {
-        if let Some(live) = self.live(&room.id) {
-            live.apply(RoomSettings::of(room));
+    /// UpdateRoom: new limits and review handler apply to live connections at once, on every node.
+    pub async fn room_updated(&self, room: &Room) {
+        let settings = RoomSettings::of(room);
+        self.apply_local_update(&room.id, settings.clone());
+        if let Some(bus) = &self.bus {
+            let update = RoomUpdate {
+                id: room.id.clone(),
+                s: settings,
+            };
+            if let Err(e) = bus.publish_update(&update).await {
+                // Nodes that miss it read the room afresh at their next handshake; live
+                // connections there keep the old limits until then.
+                tracing::error!(room = %room.id, error = %format!("{e:#}"), "cannot publish a room update on the Redis bus");
+            }
         }
     }
 
-    /// DeleteRoom: every connection gets ERROR 404 and is closed.
-    pub fn room_deleted(&self, room_id: &str) {
-        if let Some(live) = self.rooms().remove(room_id) {
-            let _ = live.events.send(RoomEvent::Deleted);
+    /// DeleteRoom: every connection, on every node, gets ERROR 404 and is closed.
+    pub async fn room_deleted(&self, room_id: &str) {
+        if self.publish(room_id, RoomEvent::Deleted).await.is_err() {
+            // Still end this node's sessions.
+            self.deliver_local(room_id, RoomEvent::Deleted);
         }
     }
 
-    /// Nothing on the chat path depends on a configuration's content yet; chat logging will.
+    /// Nothing on the chat path depends on a configuration's content: records are routed by
+    /// id when they are shipped.
     pub fn logging_configuration_updated(&self, _config: &LoggingConfiguration) {}
 
     pub fn count_slow_disconnect(&self) {

@@ -31,7 +31,7 @@ use tokio::time::Instant;
 
 use super::rate_limit::TokenBucket;
 use super::review::{Outcome, ReviewRequest, ReviewSender, Verdict};
-use super::{LiveRoom, RateLimited, RoomEvent, RoomRef};
+use super::{LiveRoom, Refused, RoomEvent, RoomRef};
 use crate::app::App;
 use crate::delivery::RecordType;
 use crate::domain::arn::ResourceKind;
@@ -345,15 +345,15 @@ impl Session {
                         ),
                     ));
                 }
-                if !self.room.try_take_message() {
-                    return Err((
-                        ChatErrorCode::TooManyRequests,
-                        format!(
-                            "too many messages: this room allows {} per second",
-                            settings.maximum_message_rate_per_second
+                hub.try_take_room_message(&self.room, settings.maximum_message_rate_per_second)
+                    .await
+                    .map_err(|refused| match refused {
+                        Refused::RateLimited { limit } => (
+                            ChatErrorCode::TooManyRequests,
+                            format!("too many messages: this room allows {limit} per second"),
                         ),
-                    ));
-                }
+                        Refused::Unavailable => unavailable(),
+                    })?;
                 let id = new_id();
                 let at = self.app.clock.now();
                 let sender = Sender {
@@ -393,7 +393,9 @@ impl Session {
                             id: &self.room.id,
                             logging_ids: &settings.logging_configuration_ids,
                         };
-                        hub.broadcast(room, RecordType::Message, &frame, at).await;
+                        hub.broadcast(room, RecordType::Message, &frame, at)
+                            .await
+                            .map_err(|_| unavailable())?;
                     }
                 }
             }
@@ -406,7 +408,7 @@ impl Session {
                 };
                 hub.delete_message(room, id, reason, request_id)
                     .await
-                    .map_err(|limited| account_limit("DELETE_MESSAGE", limited))?;
+                    .map_err(|refused| account_limit("DELETE_MESSAGE", refused))?;
             }
             Action::DisconnectUser { user_id, reason } => {
                 self.require(ChatTokenCapability::DisconnectUser, "DISCONNECT_USER")?;
@@ -417,7 +419,7 @@ impl Session {
                 };
                 hub.disconnect_user(room, user_id, reason, request_id)
                     .await
-                    .map_err(|limited| account_limit("DISCONNECT_USER", limited))?;
+                    .map_err(|refused| account_limit("DISCONNECT_USER", refused))?;
             }
         }
         Ok(())
@@ -559,7 +561,7 @@ async fn review_worker(
                 // The id sent for review is the id the message is delivered with.
                 let frame = MessageFrame::new(
                     pending.request.message_id,
-                    pending.request_id,
+                    pending.request_id.clone(),
                     content,
                     attributes,
                     format_time_nanos(pending.at),
@@ -571,9 +573,22 @@ async fn review_worker(
                     id: &room.id,
                     logging_ids: &settings.logging_configuration_ids,
                 };
-                app.chat
+                if app
+                    .chat
                     .broadcast(target, RecordType::Message, &frame, pending.at)
-                    .await;
+                    .await
+                    .is_err()
+                {
+                    let (code, message) = unavailable();
+                    let frame = ErrorFrame::new(new_id(), pending.request_id, code, message);
+                    if replies
+                        .send(Utf8Bytes::from(to_json(&frame)))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
             }
             Verdict::Deny { reason } => {
                 let message = match reason {
@@ -598,13 +613,21 @@ async fn review_worker(
     }
 }
 
-fn account_limit(action: &str, limited: RateLimited) -> (ChatErrorCode, String) {
-    (
-        ChatErrorCode::TooManyRequests,
-        format!(
-            "too many requests: {action} is limited to {} per second for the account",
-            limited.limit
+fn account_limit(action: &str, refused: Refused) -> (ChatErrorCode, String) {
+    match refused {
+        Refused::RateLimited { limit } => (
+            ChatErrorCode::TooManyRequests,
+            format!("too many requests: {action} is limited to {limit} per second for the account"),
         ),
+        Refused::Unavailable => unavailable(),
+    }
+}
+
+/// The cluster bus is unreachable: the request was not carried out.
+fn unavailable() -> (ChatErrorCode, String) {
+    (
+        ChatErrorCode::InternalServerError,
+        "chat is temporarily unavailable (the cluster bus cannot be reached); try again".into(),
     )
 }
 

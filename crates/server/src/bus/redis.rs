@@ -1,0 +1,385 @@
+//! The Redis bus: what makes several nodes one chat service.
+//!
+//! * **Fan-out.** Every room event is PUBLISHed on the room's channel
+//!   (`<cluster>:room:<id>`); each node SUBSCRIBEs to the rooms it has connections in, and
+//!   delivers what it receives, its own events included. Redis gives each channel one order,
+//!   so every node delivers a room's events in the same order, once.
+//! * **Room changes.** UpdateRoom and DeleteRoom go out on the room's channel too: only the
+//!   nodes with connections in the room need them (the others read the room at the next join).
+//! * **Cluster-wide rules.** Room and account rates are token buckets kept in Redis (one Lua
+//!   script call per request); a chat token is redeemed with `SET NX`; each node publishes its
+//!   connection count so the concurrent-connection quota counts the whole cluster.
+//!
+//! Subscriptions change in one task ([`Subscriptions`]) that checks, when it acts, whether
+//! the room is still live on this node; so a join and a leave racing for the same room cannot
+//! leave it unsubscribed. When Redis goes away the task reconnects with backoff and
+//! subscribes again; commands reconnect through `ConnectionManager`. While Redis is down,
+//! requests that need it are refused with a clear error.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use anyhow::Context;
+use futures_util::StreamExt;
+use redis::aio::ConnectionManager;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use super::wire::{decode_event, decode_update, encode_event, encode_update, RoomUpdate};
+use crate::chat::{Hub, RoomEvent};
+
+/// Token bucket: `rate` per second, capacity `rate`, refilled by Redis's own clock.
+const TOKEN_BUCKET: &str = r"
+local rate = tonumber(ARGV[1])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(state[1])
+local ts = tonumber(state[2])
+if tokens == nil or ts == nil then
+  tokens = rate
+  ts = now
+end
+tokens = math.min(rate, tokens + (now - ts) * rate / 1000000)
+local allowed = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  allowed = 1
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('PEXPIRE', KEYS[1], 5000)
+return allowed
+";
+
+/// How often a node publishes its connection count, and how old a count may be before the
+/// node that wrote it is considered gone.
+const CONNECTION_REPORT_EVERY: Duration = Duration::from_secs(2);
+const CONNECTION_REPORT_STALE_MS: i64 = 10_000;
+
+#[derive(Debug)]
+enum SubscriptionChange {
+    /// Subscribe to the room (if not yet) and answer once Redis has confirmed.
+    Ensure(String, oneshot::Sender<anyhow::Result<()>>),
+    /// Unsubscribe if the room has no connection on this node any more.
+    Release(String),
+}
+
+pub struct RedisBus {
+    client: redis::Client,
+    commands: ConnectionManager,
+    prefix: String,
+    node_id: String,
+    bucket: redis::Script,
+    changes: mpsc::UnboundedSender<SubscriptionChange>,
+    changes_rx: std::sync::Mutex<Option<mpsc::UnboundedReceiver<SubscriptionChange>>>,
+    /// Connections open on the other nodes, as last reported.
+    others_connections: AtomicU64,
+}
+
+impl std::fmt::Debug for RedisBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBus")
+            .field("prefix", &self.prefix)
+            .field("node_id", &self.node_id)
+            .finish()
+    }
+}
+
+impl RedisBus {
+    pub async fn connect(url: &str, cluster: &str) -> anyhow::Result<RedisBus> {
+        let client = redis::Client::open(url).context("parsing the --bus Redis URL")?;
+        let commands = ConnectionManager::new(client.clone())
+            .await
+            .context("connecting to Redis (--bus)")?;
+        let (changes, changes_rx) = mpsc::unbounded_channel();
+        Ok(RedisBus {
+            client,
+            commands,
+            prefix: cluster.to_string(),
+            node_id: uuid::Uuid::new_v4().simple().to_string(),
+            bucket: redis::Script::new(TOKEN_BUCKET),
+            changes,
+            changes_rx: std::sync::Mutex::new(Some(changes_rx)),
+            others_connections: AtomicU64::new(0),
+        })
+    }
+
+    fn room_channel(&self, room_id: &str) -> String {
+        format!("{}:room:{room_id}", self.prefix)
+    }
+
+    /// Starts the subscription and reporting tasks; they stop at `shutdown`.
+    pub fn start(self: &Arc<Self>, hub: Weak<Hub>, shutdown: CancellationToken) {
+        let Some(changes) = self
+            .changes_rx
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        else {
+            return;
+        };
+        tokio::spawn(Subscriptions::run(
+            self.clone(),
+            hub.clone(),
+            changes,
+            shutdown.clone(),
+        ));
+        tokio::spawn(report_connections(self.clone(), hub, shutdown));
+    }
+
+    pub async fn publish(&self, room_id: &str, event: &RoomEvent) -> anyhow::Result<()> {
+        self.publish_on(&self.room_channel(room_id), encode_event(event))
+            .await
+    }
+
+    /// Room updates go on the room's channel: only nodes with connections in the room care,
+    /// and the others read the room afresh when a connection joins.
+    pub async fn publish_update(&self, update: &RoomUpdate) -> anyhow::Result<()> {
+        self.publish_on(&self.room_channel(&update.id), encode_update(update))
+            .await
+    }
+
+    async fn publish_on(&self, channel: &str, payload: Vec<u8>) -> anyhow::Result<()> {
+        let mut commands = self.commands.clone();
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg(channel)
+            .arg(payload)
+            .query_async(&mut commands)
+            .await
+            .context("publishing on the Redis bus")?;
+        Ok(())
+    }
+
+    /// Subscribes this node to a room; returns once Redis has confirmed, so nothing published
+    /// afterwards is missed.
+    pub async fn ensure_subscribed(&self, room_id: &str) -> anyhow::Result<()> {
+        let (done, confirmed) = oneshot::channel();
+        self.changes
+            .send(SubscriptionChange::Ensure(room_id.to_string(), done))
+            .map_err(|_| anyhow::anyhow!("the Redis bus is shutting down"))?;
+        confirmed
+            .await
+            .map_err(|_| anyhow::anyhow!("the Redis bus is shutting down"))?
+    }
+
+    pub fn release(&self, room_id: &str) {
+        let _ = self
+            .changes
+            .send(SubscriptionChange::Release(room_id.to_string()));
+    }
+
+    /// Takes one request from the cluster-wide bucket `name` (`rate` per second).
+    pub async fn try_take(&self, name: &str, rate: u32) -> anyhow::Result<bool> {
+        let mut commands = self.commands.clone();
+        let allowed: i64 = self
+            .bucket
+            .key(format!("{}:rate:{name}", self.prefix))
+            .arg(rate)
+            .invoke_async(&mut commands)
+            .await
+            .context("checking a rate limit in Redis")?;
+        Ok(allowed == 1)
+    }
+
+    /// Marks a chat token used, cluster-wide. False if some node already redeemed it.
+    pub async fn redeem(&self, token_id: &str, ttl_ms: i64) -> anyhow::Result<bool> {
+        let mut commands = self.commands.clone();
+        let set: Option<String> = redis::cmd("SET")
+            .arg(format!("{}:token:{token_id}", self.prefix))
+            .arg(1)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl_ms.max(1))
+            .query_async(&mut commands)
+            .await
+            .context("redeeming a chat token in Redis")?;
+        Ok(set.is_some())
+    }
+
+    /// Connections open on the other nodes (refreshed every couple of seconds).
+    pub fn others_connections(&self) -> u64 {
+        self.others_connections.load(Ordering::Relaxed)
+    }
+
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        let mut commands = self.commands.clone();
+        let _: String = redis::cmd("PING")
+            .query_async(&mut commands)
+            .await
+            .context("pinging Redis")?;
+        Ok(())
+    }
+}
+
+/// The one task that owns this node's subscriptions.
+struct Subscriptions;
+
+impl Subscriptions {
+    async fn run(
+        bus: Arc<RedisBus>,
+        hub: Weak<Hub>,
+        mut changes: mpsc::UnboundedReceiver<SubscriptionChange>,
+        shutdown: CancellationToken,
+    ) {
+        let mut subscribed: HashSet<String> = HashSet::new();
+        let mut backoff = Duration::from_millis(100);
+        'connect: loop {
+            // (Re)connect, then subscribe to the control channel and every live room.
+            let connected = async {
+                let (mut sink, stream) = bus.client.get_async_pubsub().await?.split();
+                for room in &subscribed {
+                    sink.subscribe(bus.room_channel(room)).await?;
+                }
+                anyhow::Ok((sink, stream))
+            };
+            let (mut sink, stream) = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                result = connected => match result {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        tracing::error!(error = %format!("{e:#}"), retry_in = ?backoff, "Redis bus subscription failed");
+                        // Answer waiting joins at once rather than leaving them hanging.
+                        while let Ok(change) = changes.try_recv() {
+                            if let SubscriptionChange::Ensure(_, done) = change {
+                                let _ = done.send(Err(anyhow::anyhow!("the Redis bus is unavailable")));
+                            }
+                        }
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(5));
+                        continue 'connect;
+                    }
+                },
+            };
+            backoff = Duration::from_millis(100);
+            tracing::info!(rooms = subscribed.len(), "Redis bus subscribed");
+            let (dead, mut died) = oneshot::channel::<()>();
+            let reader = tokio::spawn(read(bus.clone(), hub.clone(), stream, dead));
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => {
+                        reader.abort();
+                        return;
+                    }
+                    _ = &mut died => {
+                        tracing::warn!("Redis bus connection lost; reconnecting");
+                        continue 'connect;
+                    }
+                    change = changes.recv() => {
+                        let Some(change) = change else { return };
+                        match change {
+                            SubscriptionChange::Ensure(room, done) => {
+                                if subscribed.contains(&room) {
+                                    let _ = done.send(Ok(()));
+                                    continue;
+                                }
+                                match sink.subscribe(bus.room_channel(&room)).await {
+                                    Ok(()) => {
+                                        subscribed.insert(room);
+                                        let _ = done.send(Ok(()));
+                                    }
+                                    Err(e) => {
+                                        let _ = done.send(Err(anyhow::Error::new(e).context("subscribing on the Redis bus")));
+                                        reader.abort();
+                                        continue 'connect;
+                                    }
+                                }
+                            }
+                            SubscriptionChange::Release(room) => {
+                                let live = hub.upgrade().is_some_and(|hub| hub.is_live(&room));
+                                if !live && subscribed.remove(&room) {
+                                    let _ = sink.unsubscribe(bus.room_channel(&room)).await;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Delivers what arrives on the subscribed channels to this node's connections.
+async fn read(
+    bus: Arc<RedisBus>,
+    hub: Weak<Hub>,
+    mut stream: redis::aio::PubSubStream,
+    dead: oneshot::Sender<()>,
+) {
+    let room_prefix = format!("{}:room:", bus.prefix);
+    while let Some(message) = stream.next().await {
+        let Some(hub) = hub.upgrade() else { break };
+        let channel = message.get_channel_name();
+        let payload = message.get_payload_bytes();
+        let Some(room_id) = channel.strip_prefix(&room_prefix) else {
+            continue;
+        };
+        if payload.first() == Some(&b'U') {
+            if let Some(update) = decode_update(payload) {
+                hub.apply_local_update(&update.id, update.s);
+            }
+            continue;
+        }
+        match decode_event(payload) {
+            Some(event) => hub.deliver_local(room_id, event),
+            None => tracing::warn!(room = room_id, "ignoring a malformed Redis bus message"),
+        }
+    }
+    let _ = dead.send(());
+}
+
+/// Publishes this node's connection count and reads the others'.
+async fn report_connections(bus: Arc<RedisBus>, hub: Weak<Hub>, shutdown: CancellationToken) {
+    let key = format!("{}:connections", bus.prefix);
+    let mut tick = tokio::time::interval(CONNECTION_REPORT_EVERY);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        let Some(hub) = hub.upgrade() else { break };
+        let mine = hub.stats.connections_open.load(Ordering::Relaxed);
+        drop(hub);
+        let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+        let mut commands = bus.commands.clone();
+        let report: redis::RedisResult<()> = redis::cmd("HSET")
+            .arg(&key)
+            .arg(&bus.node_id)
+            .arg(format!("{mine}:{now_ms}"))
+            .query_async(&mut commands)
+            .await;
+        let all: redis::RedisResult<Vec<(String, String)>> = redis::cmd("HGETALL")
+            .arg(&key)
+            .query_async(&mut commands)
+            .await;
+        if let (Ok(()), Ok(all)) = (report, all) {
+            let mut others = 0;
+            for (node, value) in all {
+                let Some((count, at)) = value.split_once(':') else {
+                    continue;
+                };
+                let (Ok(count), Ok(at)) = (count.parse::<u64>(), at.parse::<i64>()) else {
+                    continue;
+                };
+                if now_ms - at > CONNECTION_REPORT_STALE_MS {
+                    // A node that stopped reporting is gone.
+                    let _: redis::RedisResult<i64> = redis::cmd("HDEL")
+                        .arg(&key)
+                        .arg(&node)
+                        .query_async(&mut commands)
+                        .await;
+                } else if node != bus.node_id {
+                    others += count;
+                }
+            }
+            bus.others_connections.store(others, Ordering::Relaxed);
+        }
+    }
+    let mut commands = bus.commands.clone();
+    let _: redis::RedisResult<i64> = redis::cmd("HDEL")
+        .arg(&key)
+        .arg(&bus.node_id)
+        .query_async(&mut commands)
+        .await;
+}

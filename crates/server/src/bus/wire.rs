@@ -1,0 +1,109 @@
+//! How room events and room changes travel between nodes: one byte of kind, then the body.
+//! Frames are already JSON text, so they are sent as they are, never wrapped again.
+//!
+//! | kind | body | channel |
+//! |---|---|---|
+//! | `F` | the frame's JSON | the room's |
+//! | `D` | `{"u": user id, "r": reason?}` (close that user's connections) | the room's |
+//! | `X` | nothing (the room was deleted) | the room's |
+//! | `U` | `{"id": room id, "s": settings}` (UpdateRoom) | the control channel |
+
+use std::sync::Arc;
+
+use axum::extract::ws::Utf8Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::chat::{RoomEvent, RoomSettings};
+
+#[derive(Serialize, Deserialize)]
+struct DisconnectBody {
+    u: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    r: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct RoomUpdate {
+    pub id: String,
+    pub s: RoomSettings,
+}
+
+pub fn encode_event(event: &RoomEvent) -> Vec<u8> {
+    match event {
+        RoomEvent::Frame(json) => {
+            let mut out = Vec::with_capacity(json.len() + 1);
+            out.push(b'F');
+            out.extend_from_slice(json.as_bytes());
+            out
+        }
+        RoomEvent::Disconnect { user_id, reason } => {
+            let body = DisconnectBody {
+                u: user_id.to_string(),
+                r: reason.as_deref().map(str::to_string),
+            };
+            let mut out = vec![b'D'];
+            out.extend(serde_json::to_vec(&body).unwrap_or_default());
+            out
+        }
+        RoomEvent::Deleted => vec![b'X'],
+    }
+}
+
+pub fn decode_event(bytes: &[u8]) -> Option<RoomEvent> {
+    let (kind, body) = bytes.split_first()?;
+    match kind {
+        b'F' => {
+            let text = std::str::from_utf8(body).ok()?;
+            Some(RoomEvent::Frame(Utf8Bytes::from(text)))
+        }
+        b'D' => {
+            let body: DisconnectBody = serde_json::from_slice(body).ok()?;
+            Some(RoomEvent::Disconnect {
+                user_id: Arc::from(body.u),
+                reason: body.r.map(Arc::from),
+            })
+        }
+        b'X' => Some(RoomEvent::Deleted),
+        _ => None,
+    }
+}
+
+pub fn encode_update(update: &RoomUpdate) -> Vec<u8> {
+    let mut out = vec![b'U'];
+    out.extend(serde_json::to_vec(update).unwrap_or_default());
+    out
+}
+
+pub fn decode_update(bytes: &[u8]) -> Option<RoomUpdate> {
+    match bytes.split_first()? {
+        (b'U', body) => serde_json::from_slice(body).ok(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_round_trip() {
+        for event in [
+            RoomEvent::Frame(Utf8Bytes::from("{\"Type\":\"MESSAGE\"}")),
+            RoomEvent::Disconnect {
+                user_id: Arc::from("u ✓"),
+                reason: Some(Arc::from("bye")),
+            },
+            RoomEvent::Disconnect {
+                user_id: Arc::from("u"),
+                reason: None,
+            },
+            RoomEvent::Deleted,
+        ] {
+            let decoded = decode_event(&encode_event(&event)).unwrap();
+            assert_eq!(format!("{decoded:?}"), format!("{event:?}"));
+        }
+        assert!(decode_event(b"").is_none());
+        assert!(decode_event(b"Dnot json").is_none());
+        assert!(decode_event(b"?").is_none());
+    }
+}
