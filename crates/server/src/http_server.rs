@@ -67,13 +67,7 @@ async fn handle(
     let mut response = match (request.method(), request.uri().path()) {
         (&Method::OPTIONS, _) => preflight(),
         (&Method::GET, "/health") => text(StatusCode::OK, "ok"),
-        (&Method::GET, "/ready") => match app.store.ping().await {
-            Ok(()) => text(StatusCode::OK, "ready"),
-            Err(e) => {
-                tracing::warn!(error = %e, "readiness check failed");
-                text(StatusCode::SERVICE_UNAVAILABLE, "store unavailable")
-            }
-        },
+        (&Method::GET, "/ready") => ready(&app).await,
         _ => crate::api::handle(&app, request, &request_id).await,
     };
     let headers = response.headers_mut();
@@ -91,6 +85,22 @@ async fn handle(
         );
     }
     response
+}
+
+/// Ready when the store (and the bus, in a cluster) answer; a load balancer should stop
+/// sending new clients to a node that is not.
+async fn ready(app: &App) -> Response {
+    if let Err(e) = app.store.ping().await {
+        tracing::warn!(error = %e, "readiness check: the store does not answer");
+        return text(StatusCode::SERVICE_UNAVAILABLE, "store unavailable");
+    }
+    if let Some(bus) = app.chat.bus() {
+        if let Err(e) = bus.ping().await {
+            tracing::warn!(error = %format!("{e:#}"), "readiness check: Redis does not answer");
+            return text(StatusCode::SERVICE_UNAVAILABLE, "bus unavailable");
+        }
+    }
+    text(StatusCode::OK, "ready")
 }
 
 fn preflight() -> Response {
