@@ -25,11 +25,10 @@ use app::App;
 use config::Config;
 use domain::clock::Clock;
 use domain::token::TokenKey;
-use store::sqlite::SqliteStore;
 
 /// Opens the store and keys for `config` and builds the shared state.
 pub async fn build_app(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
-    let store = SqliteStore::open(&config.data_dir).await?;
+    let store = store::open(&config).await?;
     let token_key = TokenKey::load_or_create(
         config.token_key.as_ref().map(|k| k.expose()),
         &config.data_dir,
@@ -38,7 +37,6 @@ pub async fn build_app(config: Config, clock: Clock) -> anyhow::Result<Arc<App>>
     )
     .context("loading the chat token key")?;
     let reviewer = chat::review::Reviewer::from_config(&config).await;
-    let store: Arc<dyn store::Store> = Arc::new(store);
     let spool = delivery::spool::Spool::open(&config.data_dir, config.logging.spool_max_records)
         .await
         .context("opening the chat logging spool")?;

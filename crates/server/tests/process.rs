@@ -1,74 +1,32 @@
 //! The real `ivschat-server` binary as a process: start-up messages and refusals, and
 //! durability of acknowledged writes across `kill -9`.
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod common;
 
-use aws_sdk_ivschat::config::{BehaviorVersion, Credentials, Region};
+use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_ivschat-server");
+use common::process::{Node, BIN};
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Starts the binary and waits for its "ready" log line (the event, not a delay).
-fn start(data_dir: &Path, port: u16) -> Child {
-    let mut child = Command::new(BIN)
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env("IVSCHAT_LOG_FORMAT", "text")
-        .env_remove("IVSCHAT_CREDENTIALS")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let mut seen = Vec::new();
-    loop {
-        let line = lines
-            .next()
-            .unwrap_or_else(|| panic!("server exited before ready: {seen:?}"))
-            .unwrap();
-        if line.contains("ivschat-server ready") {
-            break;
-        }
-        seen.push(line);
-    }
-    assert!(
-        seen.iter()
-            .any(|l| l.contains("accepting access key 'test'")),
-        "the dev credentials are announced: {seen:?}"
-    );
-    // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    child
-}
-
-fn client(port: u16) -> aws_sdk_ivschat::Client {
-    let config = aws_sdk_ivschat::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(format!("http://127.0.0.1:{port}"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "process"))
-        .build();
-    aws_sdk_ivschat::Client::from_conf(config)
+fn node_in(dir: &std::path::Path) -> Node {
+    Node::start(
+        &["--data-dir".to_string(), dir.display().to_string()],
+        &[("IVSCHAT_LOG_FORMAT", "text")],
+    )
 }
 
 #[tokio::test]
 async fn acknowledged_writes_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut server = start(dir.path(), port);
-    let api = client(port);
+    let mut server = node_in(dir.path());
+    assert!(
+        server
+            .startup_log
+            .iter()
+            .any(|l| l.contains("accepting access key 'test'")),
+        "the dev credentials are announced: {:?}",
+        server.startup_log
+    );
+    let api = server.client();
     let mut arns = Vec::new();
     for i in 0..50 {
         let room = api
@@ -92,13 +50,10 @@ async fn acknowledged_writes_survive_kill_9() {
         .await
         .unwrap();
     api.delete_room().identifier(&arns[2]).send().await.unwrap();
-    // SIGKILL: no shutdown code runs.
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.kill();
 
-    let port = free_port();
-    let mut server = start(dir.path(), port);
-    let api = client(port);
+    let server = node_in(dir.path());
+    let api = server.client();
     let mut listed = Vec::new();
     let mut pages = api.list_rooms().into_paginator().send();
     while let Some(page) = pages.next().await {
@@ -113,8 +68,6 @@ async fn acknowledged_writes_survive_kill_9() {
         Some("v")
     );
     assert!(api.get_room().identifier(&arns[2]).send().await.is_err());
-    server.kill().unwrap();
-    server.wait().unwrap();
 }
 
 #[test]
@@ -134,30 +87,14 @@ fn refuses_a_public_address_without_credentials() {
 #[test]
 fn configured_secrets_never_reach_the_log() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut child = Command::new(BIN)
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .arg("--data-dir")
-        .arg(dir.path())
-        .env("IVSCHAT_CREDENTIALS", "AKIDPROCESS:verysecretvalue")
-        .env("IVSCHAT_LOG", "debug")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut log = String::new();
-    for line in BufReader::new(stdout).lines() {
-        let line = line.unwrap();
-        log.push_str(&line);
-        log.push('\n');
-        if line.contains("ivschat-server ready") {
-            break;
-        }
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert!(log.contains("ready"), "{log}");
+    let node = Node::start(
+        &["--data-dir".to_string(), dir.path().display().to_string()],
+        &[
+            ("IVSCHAT_CREDENTIALS", "AKIDPROCESS:verysecretvalue"),
+            ("IVSCHAT_LOG", "debug"),
+        ],
+    );
+    let log = node.startup_log.join("\n");
     assert!(!log.contains("verysecretvalue"), "{log}");
     assert!(!log.contains("accepting access key 'test'"), "{log}");
 }

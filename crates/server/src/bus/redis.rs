@@ -349,6 +349,12 @@ async fn report_connections(bus: Arc<RedisBus>, hub: Weak<Hub>, shutdown: Cancel
             .arg(format!("{mine}:{now_ms}"))
             .query_async(&mut commands)
             .await;
+        // The hash outlives no cluster by long: every report renews it.
+        let _: redis::RedisResult<i64> = redis::cmd("PEXPIRE")
+            .arg(&key)
+            .arg(CONNECTION_REPORT_STALE_MS * 3)
+            .query_async(&mut commands)
+            .await;
         let all: redis::RedisResult<Vec<(String, String)>> = redis::cmd("HGETALL")
             .arg(&key)
             .query_async(&mut commands)

@@ -5,15 +5,30 @@
 //! so concurrent updates never lose each other's changes and the rules (in `domain` and
 //! `api`) stay out of SQL.
 
+pub mod postgres;
+mod rows;
 pub mod sqlite;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use ivschat_proto::control::StringMap;
 use ivschat_proto::errors::ServiceError;
 
-use crate::config::Quotas;
+use crate::config::{Config, Quotas};
 use crate::domain::arn::ResourceKind;
 use crate::domain::resources::{LoggingConfiguration, Room};
+
+/// Opens the store `config` names: PostgreSQL (in the schema named by `cluster_name`) when
+/// `database_url` is set, otherwise SQLite in `data_dir`.
+pub async fn open(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match &config.database_url {
+        Some(url) => {
+            Arc::new(postgres::PostgresStore::open(url.expose(), &config.cluster_name).await?)
+        }
+        None => Arc::new(sqlite::SqliteStore::open(&config.data_dir).await?),
+    })
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

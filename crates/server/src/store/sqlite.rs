@@ -11,17 +11,19 @@ use std::time::Duration;
 
 use anyhow::Context;
 use async_trait::async_trait;
-use ivschat_proto::control::{DestinationConfiguration, FallbackResult, StringMap};
+use ivschat_proto::control::StringMap;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{QueryBuilder, Sqlite, Transaction};
 
+use super::rows::{
+    from_json, to_json, DbContext, LoggingRow, RoomRow, LOGGING_COLUMNS, ROOM_COLUMNS,
+};
 use super::{LoggingChange, PageCursor, RoomChange, RoomFilter, Store, StoreError, TagsChange};
 use crate::config::Quotas;
 use crate::domain::arn::ResourceKind;
-use crate::domain::resources::{LoggingConfiguration, LoggingState, Room};
+use crate::domain::resources::{LoggingConfiguration, Room};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -60,91 +62,55 @@ impl SqliteStore {
     }
 
     async fn begin(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
-        self.writer.begin().await.map_err(backend)
+        self.writer
+            .begin()
+            .await
+            .store_context("starting a transaction")
     }
-}
-
-fn backend(e: sqlx::Error) -> StoreError {
-    StoreError::Backend(anyhow::Error::new(e))
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> String {
-    // Maps of strings, lists of strings and the destination enum always serialise.
-    serde_json::to_string(value).unwrap_or_default()
-}
-
-fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
-    serde_json::from_str(text)
-        .map_err(|e| StoreError::Backend(anyhow::anyhow!("corrupt JSON column: {e}")))
-}
-
-const ROOM_COLUMNS: &str = "id, name, create_time, update_time, max_rate, max_length, \
-                            review_uri, review_fallback, tags, logging_ids";
-
-fn room_from_row(row: &SqliteRow) -> Result<Room, StoreError> {
-    let fallback: String = row.get("review_fallback");
-    Ok(Room {
-        id: row.get("id"),
-        name: row.get("name"),
-        create_time: row.get("create_time"),
-        update_time: row.get("update_time"),
-        maximum_message_rate_per_second: row.get("max_rate"),
-        maximum_message_length: row.get("max_length"),
-        review_handler_uri: row.get("review_uri"),
-        review_fallback: FallbackResult::parse(&fallback).unwrap_or(FallbackResult::Allow),
-        tags: from_json(row.get("tags"))?,
-        logging_configuration_ids: from_json(row.get("logging_ids"))?,
-    })
-}
-
-const LOGGING_COLUMNS: &str = "id, name, create_time, update_time, destination, state, tags";
-
-fn logging_from_row(row: &SqliteRow) -> Result<LoggingConfiguration, StoreError> {
-    let state: String = row.get("state");
-    let destination: DestinationConfiguration = from_json(row.get("destination"))?;
-    Ok(LoggingConfiguration {
-        id: row.get("id"),
-        name: row.get("name"),
-        create_time: row.get("create_time"),
-        update_time: row.get("update_time"),
-        destination,
-        state: LoggingState::parse(&state).unwrap_or(LoggingState::Active),
-        tags: from_json(row.get("tags"))?,
-    })
 }
 
 async fn count(tx: &mut Transaction<'_, Sqlite>, sql: &str) -> Result<u64, StoreError> {
     let n: i64 = sqlx::query_scalar(sql)
         .fetch_one(&mut **tx)
         .await
-        .map_err(backend)?;
+        .store_context("counting rows")?;
     Ok(n.max(0) as u64)
 }
 
-async fn select_room(
-    tx: &mut Transaction<'_, Sqlite>,
-    id: &str,
-) -> Result<Option<Room>, StoreError> {
-    let row = sqlx::query(&format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE id = ?"))
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(backend)?;
-    row.as_ref().map(room_from_row).transpose()
+async fn select_room(tx: &mut Transaction<'_, Sqlite>, id: &str) -> Result<Room, StoreError> {
+    let row: Option<RoomRow> =
+        sqlx::query_as(&format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await
+            .store_context("reading a room")?;
+    match row {
+        Some(row) => row.into_room(),
+        None => Err(StoreError::NotFound {
+            kind: ResourceKind::Room,
+            id: id.to_string(),
+        }),
+    }
 }
 
 async fn select_logging(
     tx: &mut Transaction<'_, Sqlite>,
     id: &str,
-) -> Result<Option<LoggingConfiguration>, StoreError> {
-    let row = sqlx::query(&format!(
+) -> Result<LoggingConfiguration, StoreError> {
+    let row: Option<LoggingRow> = sqlx::query_as(&format!(
         "SELECT {LOGGING_COLUMNS} FROM logging_configurations WHERE id = ?"
     ))
     .bind(id)
     .fetch_optional(&mut **tx)
     .await
-    .map_err(backend)?;
-    row.as_ref().map(logging_from_row).transpose()
+    .store_context("reading a logging configuration")?;
+    match row {
+        Some(row) => row.into_config(),
+        None => Err(StoreError::NotFound {
+            kind: ResourceKind::LoggingConfiguration,
+            id: id.to_string(),
+        }),
+    }
 }
 
 /// Checks that every attached logging configuration exists and records the attachments.
@@ -163,14 +129,14 @@ async fn attach_logging(
         .bind(&room.id)
         .execute(&mut **tx)
         .await
-        .map_err(backend)?;
+        .store_context("detaching logging configurations")?;
     for logging_id in &room.logging_configuration_ids {
         let exists: Option<i64> =
             sqlx::query_scalar("SELECT 1 FROM logging_configurations WHERE id = ?")
                 .bind(logging_id)
                 .fetch_optional(&mut **tx)
                 .await
-                .map_err(backend)?;
+                .store_context("checking a logging configuration")?;
         if exists.is_none() {
             return Err(StoreError::NotFound {
                 kind: ResourceKind::LoggingConfiguration,
@@ -182,56 +148,55 @@ async fn attach_logging(
             .bind(logging_id)
             .execute(&mut **tx)
             .await
-            .map_err(backend)?;
+            .store_context("attaching a logging configuration")?;
     }
     Ok(())
 }
 
-async fn write_room(tx: &mut Transaction<'_, Sqlite>, room: &Room) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO rooms (id, name, create_time, update_time, max_rate, max_length, \
-         review_uri, review_fallback, tags, logging_ids) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-         ON CONFLICT (id) DO UPDATE SET name = excluded.name, update_time = excluded.update_time, \
-         max_rate = excluded.max_rate, max_length = excluded.max_length, \
-         review_uri = excluded.review_uri, review_fallback = excluded.review_fallback, \
-         tags = excluded.tags, logging_ids = excluded.logging_ids",
-    )
-    .bind(&room.id)
-    .bind(&room.name)
-    .bind(room.create_time)
-    .bind(room.update_time)
-    .bind(room.maximum_message_rate_per_second)
-    .bind(room.maximum_message_length)
-    .bind(&room.review_handler_uri)
-    .bind(room.review_fallback.as_str())
-    .bind(to_json(&room.tags))
-    .bind(to_json(&room.logging_configuration_ids))
+async fn insert_room_row(tx: &mut Transaction<'_, Sqlite>, room: &Room) -> Result<(), StoreError> {
+    let row = RoomRow::from_room(room);
+    sqlx::query(&format!(
+        "INSERT INTO rooms ({ROOM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    ))
+    .bind(row.id)
+    .bind(row.name)
+    .bind(row.create_time)
+    .bind(row.update_time)
+    .bind(row.max_rate)
+    .bind(row.max_length)
+    .bind(row.review_uri)
+    .bind(row.review_fallback)
+    .bind(row.tags)
+    .bind(row.logging_ids)
     .execute(&mut **tx)
     .await
-    .map_err(backend)?;
+    .store_context("inserting a room")?;
     Ok(())
 }
 
-async fn write_logging(
+/// Writes back a room read by [`select_room`] (everything but `create_time` may have changed).
+async fn update_room_row(
     tx: &mut Transaction<'_, Sqlite>,
-    config: &LoggingConfiguration,
+    id: &str,
+    room: &Room,
 ) -> Result<(), StoreError> {
+    let row = RoomRow::from_room(room);
     sqlx::query(
-        "INSERT INTO logging_configurations (id, name, create_time, update_time, destination, \
-         state, tags) VALUES (?, ?, ?, ?, ?, ?, ?) \
-         ON CONFLICT (id) DO UPDATE SET name = excluded.name, update_time = excluded.update_time, \
-         destination = excluded.destination, state = excluded.state, tags = excluded.tags",
+        "UPDATE rooms SET name = ?, update_time = ?, max_rate = ?, max_length = ?, \
+         review_uri = ?, review_fallback = ?, tags = ?, logging_ids = ? WHERE id = ?",
     )
-    .bind(&config.id)
-    .bind(&config.name)
-    .bind(config.create_time)
-    .bind(config.update_time)
-    .bind(to_json(&config.destination))
-    .bind(config.state.as_str())
-    .bind(to_json(&config.tags))
+    .bind(row.name)
+    .bind(row.update_time)
+    .bind(row.max_rate)
+    .bind(row.max_length)
+    .bind(row.review_uri)
+    .bind(row.review_fallback)
+    .bind(row.tags)
+    .bind(row.logging_ids)
+    .bind(id)
     .execute(&mut **tx)
     .await
-    .map_err(backend)?;
+    .store_context("updating a room")?;
     Ok(())
 }
 
@@ -245,18 +210,19 @@ impl Store for SqliteStore {
                 limit: quotas.rooms,
             });
         }
-        write_room(&mut tx, room).await?;
+        insert_room_row(&mut tx, room).await?;
         attach_logging(&mut tx, room, quotas).await?;
-        tx.commit().await.map_err(backend)
+        tx.commit().await.store_context("committing a new room")
     }
 
     async fn get_room(&self, id: &str) -> Result<Option<Room>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE id = ?"))
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(backend)?;
-        row.as_ref().map(room_from_row).transpose()
+        let row: Option<RoomRow> =
+            sqlx::query_as(&format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE id = ?"))
+                .bind(id)
+                .fetch_optional(&self.reader)
+                .await
+                .store_context("reading a room")?;
+        row.map(RoomRow::into_room).transpose()
     }
 
     async fn update_room(
@@ -266,28 +232,26 @@ impl Store for SqliteStore {
         change: RoomChange,
     ) -> Result<Room, StoreError> {
         let mut tx = self.begin().await?;
-        let mut room = select_room(&mut tx, id)
-            .await?
-            .ok_or_else(|| StoreError::NotFound {
-                kind: ResourceKind::Room,
-                id: id.to_string(),
-            })?;
+        let mut room = select_room(&mut tx, id).await?;
         let attached_before = room.logging_configuration_ids.clone();
         change(&mut room).map_err(StoreError::Rejected)?;
-        write_room(&mut tx, &room).await?;
+        update_room_row(&mut tx, id, &room).await?;
         if room.logging_configuration_ids != attached_before {
             attach_logging(&mut tx, &room, quotas).await?;
         }
-        tx.commit().await.map_err(backend)?;
+        tx.commit()
+            .await
+            .store_context("committing a room update")?;
         Ok(room)
     }
 
     async fn delete_room(&self, id: &str) -> Result<(), StoreError> {
+        // room_logging rows go with the room (ON DELETE CASCADE).
         let done = sqlx::query("DELETE FROM rooms WHERE id = ?")
             .bind(id)
             .execute(&self.writer)
             .await
-            .map_err(backend)?;
+            .store_context("deleting a room")?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound {
                 kind: ResourceKind::Room,
@@ -303,48 +267,42 @@ impl Store for SqliteStore {
         after: Option<&PageCursor>,
         limit: usize,
     ) -> Result<Vec<Room>, StoreError> {
-        let mut sql = format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE 1 = 1");
-        if filter.name.is_some() {
-            sql.push_str(" AND name = ?");
+        let mut sql =
+            QueryBuilder::<Sqlite>::new(format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE 1 = 1"));
+        if let Some(name) = &filter.name {
+            sql.push(" AND name = ").push_bind(name);
         }
         match filter.review_handler_uri.as_deref() {
-            Some("") => sql.push_str(" AND review_uri IS NULL"),
-            Some(_) => sql.push_str(" AND review_uri = ?"),
+            Some("") => {
+                sql.push(" AND review_uri IS NULL");
+            }
+            Some(uri) => {
+                sql.push(" AND review_uri = ").push_bind(uri);
+            }
             None => {}
         }
-        if filter.logging_configuration_id.is_some() {
-            sql.push_str(" AND id IN (SELECT room_id FROM room_logging WHERE logging_id = ?)");
-        }
-        if after.is_some() {
-            sql.push_str(" AND (update_time < ? OR (update_time = ? AND id < ?))");
-        }
-        sql.push_str(" ORDER BY update_time DESC, id DESC LIMIT ?");
-        let mut query = sqlx::query(&sql);
-        if let Some(name) = &filter.name {
-            query = query.bind(name);
-        }
-        if let Some(uri) = filter
-            .review_handler_uri
-            .as_deref()
-            .filter(|u| !u.is_empty())
-        {
-            query = query.bind(uri);
-        }
         if let Some(logging_id) = &filter.logging_configuration_id {
-            query = query.bind(logging_id);
+            sql.push(" AND id IN (SELECT room_id FROM room_logging WHERE logging_id = ")
+                .push_bind(logging_id)
+                .push(")");
         }
         if let Some(cursor) = after {
-            query = query
-                .bind(cursor.update_time)
-                .bind(cursor.update_time)
-                .bind(&cursor.id);
+            sql.push(" AND (update_time < ")
+                .push_bind(cursor.update_time)
+                .push(" OR (update_time = ")
+                .push_bind(cursor.update_time)
+                .push(" AND id < ")
+                .push_bind(&cursor.id)
+                .push("))");
         }
-        let rows = query
-            .bind(limit as i64)
+        sql.push(" ORDER BY update_time DESC, id DESC LIMIT ")
+            .push_bind(limit as i64);
+        let rows: Vec<RoomRow> = sql
+            .build_query_as()
             .fetch_all(&self.reader)
             .await
-            .map_err(backend)?;
-        rows.iter().map(room_from_row).collect()
+            .store_context("listing rooms")?;
+        rows.into_iter().map(RoomRow::into_room).collect()
     }
 
     async fn insert_logging_configuration(
@@ -360,22 +318,37 @@ impl Store for SqliteStore {
                 limit: quotas.logging_configurations,
             });
         }
-        write_logging(&mut tx, config).await?;
-        tx.commit().await.map_err(backend)
+        let row = LoggingRow::from_config(config);
+        sqlx::query(&format!(
+            "INSERT INTO logging_configurations ({LOGGING_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(row.id)
+        .bind(row.name)
+        .bind(row.create_time)
+        .bind(row.update_time)
+        .bind(row.destination)
+        .bind(row.state)
+        .bind(row.tags)
+        .execute(&mut *tx)
+        .await
+        .store_context("inserting a logging configuration")?;
+        tx.commit()
+            .await
+            .store_context("committing a new logging configuration")
     }
 
     async fn get_logging_configuration(
         &self,
         id: &str,
     ) -> Result<Option<LoggingConfiguration>, StoreError> {
-        let row = sqlx::query(&format!(
+        let row: Option<LoggingRow> = sqlx::query_as(&format!(
             "SELECT {LOGGING_COLUMNS} FROM logging_configurations WHERE id = ?"
         ))
         .bind(id)
         .fetch_optional(&self.reader)
         .await
-        .map_err(backend)?;
-        row.as_ref().map(logging_from_row).transpose()
+        .store_context("reading a logging configuration")?;
+        row.map(LoggingRow::into_config).transpose()
     }
 
     async fn update_logging_configuration(
@@ -384,16 +357,25 @@ impl Store for SqliteStore {
         change: LoggingChange,
     ) -> Result<LoggingConfiguration, StoreError> {
         let mut tx = self.begin().await?;
-        let mut config =
-            select_logging(&mut tx, id)
-                .await?
-                .ok_or_else(|| StoreError::NotFound {
-                    kind: ResourceKind::LoggingConfiguration,
-                    id: id.to_string(),
-                })?;
+        let mut config = select_logging(&mut tx, id).await?;
         change(&mut config).map_err(StoreError::Rejected)?;
-        write_logging(&mut tx, &config).await?;
-        tx.commit().await.map_err(backend)?;
+        let row = LoggingRow::from_config(&config);
+        sqlx::query(
+            "UPDATE logging_configurations SET name = ?, update_time = ?, destination = ?, \
+             state = ?, tags = ? WHERE id = ?",
+        )
+        .bind(row.name)
+        .bind(row.update_time)
+        .bind(row.destination)
+        .bind(row.state)
+        .bind(row.tags)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .store_context("updating a logging configuration")?;
+        tx.commit()
+            .await
+            .store_context("committing a logging configuration update")?;
         Ok(config)
     }
 
@@ -405,7 +387,7 @@ impl Store for SqliteStore {
         .bind(id)
         .fetch_optional(&mut *tx)
         .await
-        .map_err(backend)?;
+        .store_context("checking which rooms use a logging configuration")?;
         if let Some(room_id) = user {
             return Err(StoreError::InUse {
                 logging_id: id.to_string(),
@@ -416,14 +398,16 @@ impl Store for SqliteStore {
             .bind(id)
             .execute(&mut *tx)
             .await
-            .map_err(backend)?;
+            .store_context("deleting a logging configuration")?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound {
                 kind: ResourceKind::LoggingConfiguration,
                 id: id.to_string(),
             });
         }
-        tx.commit().await.map_err(backend)
+        tx.commit()
+            .await
+            .store_context("committing a logging configuration deletion")
     }
 
     async fn list_logging_configurations(
@@ -431,24 +415,26 @@ impl Store for SqliteStore {
         after: Option<&PageCursor>,
         limit: usize,
     ) -> Result<Vec<LoggingConfiguration>, StoreError> {
-        let mut sql = format!("SELECT {LOGGING_COLUMNS} FROM logging_configurations");
-        if after.is_some() {
-            sql.push_str(" WHERE (update_time < ? OR (update_time = ? AND id < ?))");
-        }
-        sql.push_str(" ORDER BY update_time DESC, id DESC LIMIT ?");
-        let mut query = sqlx::query(&sql);
+        let mut sql = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {LOGGING_COLUMNS} FROM logging_configurations"
+        ));
         if let Some(cursor) = after {
-            query = query
-                .bind(cursor.update_time)
-                .bind(cursor.update_time)
-                .bind(&cursor.id);
+            sql.push(" WHERE (update_time < ")
+                .push_bind(cursor.update_time)
+                .push(" OR (update_time = ")
+                .push_bind(cursor.update_time)
+                .push(" AND id < ")
+                .push_bind(&cursor.id)
+                .push("))");
         }
-        let rows = query
-            .bind(limit as i64)
+        sql.push(" ORDER BY update_time DESC, id DESC LIMIT ")
+            .push_bind(limit as i64);
+        let rows: Vec<LoggingRow> = sql
+            .build_query_as()
             .fetch_all(&self.reader)
             .await
-            .map_err(backend)?;
-        rows.iter().map(logging_from_row).collect()
+            .store_context("listing logging configurations")?;
+        rows.into_iter().map(LoggingRow::into_config).collect()
     }
 
     async fn update_tags(
@@ -467,24 +453,24 @@ impl Store for SqliteStore {
                 .bind(id)
                 .fetch_optional(&mut *tx)
                 .await
-                .map_err(backend)?;
-        let mut tags: StringMap = match current {
-            Some(text) => from_json(&text)?,
-            None => {
-                return Err(StoreError::NotFound {
-                    kind,
-                    id: id.to_string(),
-                })
-            }
+                .store_context("reading tags")?;
+        let Some(current) = current else {
+            return Err(StoreError::NotFound {
+                kind,
+                id: id.to_string(),
+            });
         };
+        let mut tags: StringMap = from_json(&current)?;
         change(&mut tags).map_err(StoreError::Rejected)?;
         sqlx::query(&format!("UPDATE {table} SET tags = ? WHERE id = ?"))
             .bind(to_json(&tags))
             .bind(id)
             .execute(&mut *tx)
             .await
-            .map_err(backend)?;
-        tx.commit().await.map_err(backend)?;
+            .store_context("updating tags")?;
+        tx.commit()
+            .await
+            .store_context("committing a tags update")?;
         Ok(tags)
     }
 
@@ -492,7 +478,7 @@ impl Store for SqliteStore {
         sqlx::query("SELECT 1")
             .execute(&self.reader)
             .await
-            .map_err(backend)?;
+            .store_context("pinging SQLite")?;
         Ok(())
     }
 }

@@ -1,6 +1,8 @@
 //! An in-process `ivschat-server` on `127.0.0.1:0` for integration tests, and clients for it.
 #![allow(dead_code)]
 
+pub mod process;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
