@@ -22,6 +22,10 @@ struct Cluster {
 
 impl Cluster {
     fn start(nodes: usize) -> Cluster {
+        Cluster::start_on(nodes, REDIS_URL)
+    }
+
+    fn start_on(nodes: usize, redis_url: &str) -> Cluster {
         let name = format!("t_{}", uuid::Uuid::new_v4().simple());
         let token_key = hex::encode(rand::random::<[u8; 32]>());
         let mut dirs = Vec::new();
@@ -35,7 +39,7 @@ impl Cluster {
                     "--database-url".to_string(),
                     DATABASE_URL.to_string(),
                     "--bus".to_string(),
-                    REDIS_URL.to_string(),
+                    redis_url.to_string(),
                     "--cluster-name".to_string(),
                     name.clone(),
                     "--token-key".to_string(),
@@ -328,4 +332,125 @@ async fn killing_a_node_loses_no_acknowledged_write_and_the_others_keep_serving(
     a.send(json!({"Action":"SEND_MESSAGE","RequestId":"still","Content":"here"}))
         .await;
     assert_eq!(b.frame_of("MESSAGE").await["RequestId"], "still");
+}
+
+/// A private Redis server on a free port, so a test can stop it without disturbing others.
+struct PrivateRedis {
+    child: std::process::Child,
+}
+
+impl PrivateRedis {
+    fn start(port: u16) -> PrivateRedis {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server");
+        // Ready when it answers PING (bounded).
+        let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap();
+        for _ in 0..200 {
+            if let Ok(mut c) = client.get_connection() {
+                if redis::cmd("PING").query::<String>(&mut c).is_ok() {
+                    return PrivateRedis { child };
+                }
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("private redis-server did not start");
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn ready_status(node: &Node) -> u16 {
+    reqwest::get(format!("{}/ready", node.endpoint()))
+        .await
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0)
+}
+
+/// Polls `/ready` until it answers `status` (bounded): recovery is observed, not assumed.
+async fn wait_ready(node: &Node, status: u16) {
+    for _ in 0..200 {
+        if ready_status(node).await == status {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("/ready never answered {status}");
+}
+
+#[tokio::test]
+async fn a_redis_outage_is_reported_refused_and_recovered_from_without_restart() {
+    let port = common::process::free_port();
+    let mut redis = PrivateRedis::start(port);
+    let cluster = Cluster::start_on(2, &format!("redis://127.0.0.1:{port}"));
+    let room = cluster.room(100).await;
+    let mut a = cluster.join(&room, "a", &["SEND_MESSAGE"], 0).await;
+    let mut b = cluster.join(&room, "b", &[], 1).await;
+    assert_eq!(ready_status(&cluster.nodes[0]).await, 200);
+
+    redis.stop();
+    wait_ready(&cluster.nodes[0], 503).await;
+    // What needs Redis is refused with a clear error, never silently dropped.
+    a.send(json!({"Action":"SEND_MESSAGE","RequestId":"during","Content":"x"}))
+        .await;
+    let error = a.frame_of("ERROR").await;
+    assert_eq!(
+        (error["ErrorCode"].as_u64(), error["RequestId"].as_str()),
+        (Some(500), Some("during"))
+    );
+    let token = token(&cluster.nodes[0], &room, "late", &[]).await;
+    assert_eq!(
+        ChatClient::connect(cluster.nodes[1].addr(), &token)
+            .await
+            .err(),
+        Some(503)
+    );
+    let err = cluster.nodes[0]
+        .client()
+        .send_event()
+        .room_identifier(&room)
+        .event_name("e")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(500));
+
+    // Redis comes back: the nodes recover by themselves, existing connections included.
+    let _redis = PrivateRedis::start(port);
+    wait_ready(&cluster.nodes[0], 200).await;
+    wait_ready(&cluster.nodes[1], 200).await;
+    let mut delivered = false;
+    // Subscriptions are restored in the background right after the reconnect.
+    for attempt in 0..100 {
+        a.send(json!({"Action":"SEND_MESSAGE","RequestId":format!("after-{attempt}"),"Content":"back"}))
+            .await;
+        let frame = a.frame().await;
+        if frame["Type"] == "MESSAGE" {
+            assert_eq!(b.frame_of("MESSAGE").await["RequestId"], frame["RequestId"]);
+            delivered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(delivered, "chat did not recover after Redis came back");
 }

@@ -53,6 +53,9 @@ redis.call('PEXPIRE', KEYS[1], 5000)
 return allowed
 ";
 
+/// How long one Redis command may take before the request that needed it is refused.
+const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// How often a node publishes its connection count, and how old a count may be before the
 /// node that wrote it is considered gone.
 const CONNECTION_REPORT_EVERY: Duration = Duration::from_secs(2);
@@ -90,7 +93,14 @@ impl std::fmt::Debug for RedisBus {
 impl RedisBus {
     pub async fn connect(url: &str, cluster: &str) -> anyhow::Result<RedisBus> {
         let client = redis::Client::open(url).context("parsing the --bus Redis URL")?;
-        let commands = ConnectionManager::new(client.clone())
+        // Fail fast while Redis is away, so requests get a clear refusal instead of waiting;
+        // the manager reconnects by itself on the next command.
+        let manager_config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(REDIS_TIMEOUT))
+            .set_response_timeout(Some(REDIS_TIMEOUT))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500));
+        let commands = ConnectionManager::new_with_config(client.clone(), manager_config)
             .await
             .context("connecting to Redis (--bus)")?;
         let (changes, changes_rx) = mpsc::unbounded_channel();
@@ -228,7 +238,10 @@ impl Subscriptions {
         'connect: loop {
             // (Re)connect, then subscribe to the control channel and every live room.
             let connected = async {
-                let (mut sink, stream) = bus.client.get_async_pubsub().await?.split();
+                let pubsub = tokio::time::timeout(REDIS_TIMEOUT, bus.client.get_async_pubsub())
+                    .await
+                    .map_err(|_| anyhow::anyhow!("timed out connecting to Redis"))??;
+                let (mut sink, stream) = pubsub.split();
                 for room in &subscribed {
                     sink.subscribe(bus.room_channel(room)).await?;
                 }
@@ -274,7 +287,18 @@ impl Subscriptions {
                                     let _ = done.send(Ok(()));
                                     continue;
                                 }
-                                match sink.subscribe(bus.room_channel(&room)).await {
+                                let subscribed_now = tokio::time::timeout(
+                                    REDIS_TIMEOUT,
+                                    sink.subscribe(bus.room_channel(&room)),
+                                )
+                                .await
+                                .unwrap_or_else(|_| {
+                                    Err(redis::RedisError::from(std::io::Error::new(
+                                        std::io::ErrorKind::TimedOut,
+                                        "SUBSCRIBE timed out",
+                                    )))
+                                });
+                                match subscribed_now {
                                     Ok(()) => {
                                         subscribed.insert(room);
                                         let _ = done.send(Ok(()));
