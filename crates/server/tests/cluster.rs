@@ -341,30 +341,33 @@ struct PrivateRedis {
 
 impl PrivateRedis {
     fn start(port: u16) -> PrivateRedis {
-        let child = std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server");
+        let mut redis = PrivateRedis {
+            child: std::process::Command::new("redis-server")
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("redis-server"),
+        };
         // Ready when it answers PING (bounded).
         let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap();
         for _ in 0..200 {
             if let Ok(mut c) = client.get_connection() {
                 if redis::cmd("PING").query::<String>(&mut c).is_ok() {
-                    return PrivateRedis { child };
+                    return redis;
                 }
             }
             std::thread::sleep(Duration::from_millis(25));
         }
+        redis.stop();
         panic!("private redis-server did not start");
     }
 
