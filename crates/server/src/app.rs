@@ -11,6 +11,7 @@ use crate::delivery::ChatLogger;
 use crate::domain::arn::ArnScope;
 use crate::domain::clock::Clock;
 use crate::domain::token::TokenKey;
+use crate::metrics::Metrics;
 use crate::store::Store;
 
 pub struct App {
@@ -22,6 +23,7 @@ pub struct App {
     pub token_key: TokenKey,
     pub chat: Arc<Hub>,
     pub reviewer: Reviewer,
+    pub metrics: Metrics,
 }
 
 impl App {
@@ -45,6 +47,7 @@ impl App {
             clock,
             token_key,
             reviewer,
+            metrics: Metrics::default(),
             config,
         }
     }

@@ -73,6 +73,10 @@ pub struct Flags {
     /// so several clusters (or test runs) can share one Redis and one database [default: ivschat].
     #[arg(long, env = "IVSCHAT_CLUSTER_NAME")]
     pub cluster_name: Option<String>,
+    /// Serve Prometheus metrics at `GET /metrics` on this address (a separate listener, e.g.
+    /// 127.0.0.1:9464) [default: no metrics listener].
+    #[arg(long, env = "IVSCHAT_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Log format: `text` or `json` [default: text].
     #[arg(long, env = "IVSCHAT_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -231,6 +235,8 @@ pub struct Config {
     pub bus_url: Option<Secret>,
     /// Names this cluster's Redis keys/channels and PostgreSQL schema.
     pub cluster_name: String,
+    /// Where `GET /metrics` is served, if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
     pub log_format: LogFormat,
 }
 
@@ -250,6 +256,7 @@ impl Default for Config {
             database_url: None,
             bus_url: None,
             cluster_name: "ivschat".to_string(),
+            metrics_listen: None,
             log_format: LogFormat::Text,
         }
     }
@@ -277,6 +284,7 @@ struct FileConfig {
     database_url: Option<Secret>,
     bus: Option<Secret>,
     cluster_name: Option<String>,
+    metrics_listen: Option<SocketAddr>,
     log_format: Option<LogFormat>,
 }
 
@@ -344,6 +352,7 @@ impl Config {
                 .cluster_name
                 .or(file.cluster_name)
                 .unwrap_or(defaults.cluster_name),
+            metrics_listen: flags.metrics_listen.or(file.metrics_listen),
             log_format: flags
                 .log_format
                 .or(file.log_format)

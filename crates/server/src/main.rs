@@ -20,7 +20,14 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let address = listener.local_addr()?;
+    let metrics_listener = ivschat_server::metrics::bind(config.metrics_listen)
+        .await
+        .context("binding --metrics-listen")?;
     let app = ivschat_server::build_app(config.clone(), Clock::system()).await?;
+    if let Some(listener) = metrics_listener {
+        tracing::info!(address = %listener.local_addr()?, "Prometheus metrics at /metrics");
+        tokio::spawn(ivschat_server::metrics::serve(app.clone(), listener));
+    }
     tracing::info!(
         %address,
         data_dir = %config.data_dir.display(),

@@ -442,16 +442,23 @@ async fn a_redis_outage_is_reported_refused_and_recovered_from_without_restart()
     let _redis = PrivateRedis::start(port);
     wait_ready(&cluster.nodes[0], 200).await;
     wait_ready(&cluster.nodes[1], 200).await;
+    // Subscriptions are restored in the background right after the reconnect; until then a
+    // message can be refused (ERROR 500) or published to nobody (Redis pub/sub does not
+    // replay), so each attempt waits a bounded time for its answer.
     let mut delivered = false;
-    // Subscriptions are restored in the background right after the reconnect.
-    for attempt in 0..100 {
-        a.send(json!({"Action":"SEND_MESSAGE","RequestId":format!("after-{attempt}"),"Content":"back"}))
+    for attempt in 0..50 {
+        let request_id = format!("after-{attempt}");
+        a.send(json!({"Action":"SEND_MESSAGE","RequestId":request_id,"Content":"back"}))
             .await;
-        let frame = a.frame().await;
-        if frame["Type"] == "MESSAGE" {
-            assert_eq!(b.frame_of("MESSAGE").await["RequestId"], frame["RequestId"]);
-            delivered = true;
-            break;
+        match tokio::time::timeout(Duration::from_secs(1), a.frame()).await {
+            Ok(frame) if frame["Type"] == "MESSAGE" => {
+                let seen = b.frame_of("MESSAGE").await;
+                assert_eq!(seen["RequestId"], frame["RequestId"]);
+                delivered = true;
+                break;
+            }
+            Ok(frame) => assert_eq!(frame["ErrorCode"], 500, "{frame}"),
+            Err(_) => {}
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -98,3 +98,46 @@ fn configured_secrets_never_reach_the_log() {
     assert!(!log.contains("verysecretvalue"), "{log}");
     assert!(!log.contains("accepting access key 'test'"), "{log}");
 }
+
+#[tokio::test]
+async fn prometheus_metrics_on_their_own_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let metrics_port = common::process::free_port();
+    let node = Node::start(
+        &[
+            "--data-dir".to_string(),
+            dir.path().display().to_string(),
+            "--metrics-listen".to_string(),
+            format!("127.0.0.1:{metrics_port}"),
+        ],
+        &[],
+    );
+    let api = node.client();
+    api.create_room().send().await.unwrap();
+    let _ = api
+        .get_room()
+        .identifier("arn:aws:ivschat:us-east-1:000000000000:room/AAAAAAAAAAAA")
+        .send()
+        .await;
+    let text = reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for expected in [
+        "ivschat_requests_total{operation=\"CreateRoom\",status=\"200\"} 1",
+        "ivschat_requests_total{operation=\"GetRoom\",status=\"404\"} 1",
+        "ivschat_request_duration_seconds_count{operation=\"CreateRoom\"} 1",
+        "ivschat_chat_connections 0",
+        "ivschat_logging_backlog_records 0",
+        "ivschat_chat_slow_disconnects_total 0",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
+    // Not on the public port.
+    let public = reqwest::get(format!("{}/metrics", node.endpoint()))
+        .await
+        .unwrap();
+    assert_ne!(public.status().as_u16(), 200);
+}

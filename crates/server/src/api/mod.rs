@@ -63,6 +63,11 @@ pub async fn handle(app: &App, request: axum::extract::Request, request_id: &str
         Ok(reply) => success_response(reply),
         Err(e) => error_response(&e, request_id),
     };
+    app.metrics.observe_request(
+        operation.name(),
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
     tracing::info!(
         request_id,
         operation = operation.name(),

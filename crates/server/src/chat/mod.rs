@@ -256,6 +256,11 @@ impl Hub {
         self.rooms().get(room_id).cloned()
     }
 
+    /// Rooms with at least one connection on this node.
+    pub fn live_rooms(&self) -> usize {
+        self.rooms().len()
+    }
+
     pub fn is_live(&self, room_id: &str) -> bool {
         self.rooms().contains_key(room_id)
     }

@@ -550,9 +550,15 @@ async fn review_worker(
                 pending.max_length,
             )
             .await;
-        if let Outcome::Fallback(why) = outcome {
-            tracing::debug!(room = %room.id, why, "review handler fallback applied");
-        }
+        let label = match outcome {
+            Outcome::Allowed => "allowed",
+            Outcome::Denied => "denied",
+            Outcome::Fallback(why) => {
+                tracing::debug!(room = %room.id, why, "review handler fallback applied");
+                "fallback"
+            }
+        };
+        app.metrics.review_outcome(label);
         match verdict {
             Verdict::Allow {
                 content,

@@ -1,0 +1,198 @@
+//! Prometheus metrics, served on their own listener (`--metrics-listen`) so they never share
+//! the public port: control-plane requests by operation and status with latency histograms,
+//! chat connections, live rooms, messages in and frames out, slow-client disconnects,
+//! review-handler outcomes and the chat-logging backlog.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use axum::http::{header, HeaderValue};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+
+use crate::app::App;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub operation: &'static str,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OperationLabel {
+    pub operation: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    pub outcome: &'static str,
+}
+
+/// Metrics recorded where things happen (the request pipeline, the review worker).
+#[derive(Debug)]
+pub struct Metrics {
+    pub requests: Family<RequestLabels, Counter>,
+    pub request_seconds: Family<OperationLabel, Histogram>,
+    pub review_outcomes: Family<OutcomeLabel, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            requests: Family::default(),
+            request_seconds: Family::new_with_constructor(|| {
+                // 50 µs … ~1.6 s
+                Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+                    0.00005, 2.0, 16,
+                ))
+            }),
+            review_outcomes: Family::default(),
+        }
+    }
+}
+
+impl Metrics {
+    pub fn observe_request(&self, operation: &'static str, status: u16, seconds: f64) {
+        self.requests
+            .get_or_create(&RequestLabels { operation, status })
+            .inc();
+        self.request_seconds
+            .get_or_create(&OperationLabel { operation })
+            .observe(seconds);
+    }
+
+    pub fn review_outcome(&self, outcome: &'static str) {
+        self.review_outcomes
+            .get_or_create(&OutcomeLabel { outcome })
+            .inc();
+    }
+}
+
+fn gauge_of(value: u64) -> Gauge {
+    let gauge = Gauge::default();
+    gauge.set(value as i64);
+    gauge
+}
+
+fn counter_of(value: &AtomicU64) -> Counter {
+    let counter = Counter::default();
+    counter.inc_by(value.load(Ordering::Relaxed));
+    counter
+}
+
+/// The exposition text: recorded metrics plus the counters the chat side keeps itself.
+pub fn render(app: &App) -> String {
+    let mut registry = Registry::with_prefix("ivschat");
+    let m = &app.metrics;
+    registry.register(
+        "requests",
+        "Control-plane requests by operation and HTTP status",
+        m.requests.clone(),
+    );
+    registry.register(
+        "request_duration_seconds",
+        "Control-plane request latency",
+        m.request_seconds.clone(),
+    );
+    registry.register(
+        "review_outcomes",
+        "Message review handler outcomes (allowed, denied, fallback)",
+        m.review_outcomes.clone(),
+    );
+    let chat = &app.chat.stats;
+    registry.register(
+        "chat_connections",
+        "Open chat connections on this node",
+        gauge_of(chat.connections_open.load(Ordering::Relaxed)),
+    );
+    registry.register(
+        "chat_connections_opened",
+        "Chat connections opened on this node",
+        counter_of(&chat.connections_opened),
+    );
+    registry.register(
+        "chat_live_rooms",
+        "Rooms with at least one connection on this node",
+        gauge_of(app.chat.live_rooms() as u64),
+    );
+    registry.register(
+        "chat_requests_in",
+        "Chat requests received from clients",
+        counter_of(&chat.messages_in),
+    );
+    registry.register(
+        "chat_frames_out",
+        "Frames written to chat connections",
+        counter_of(&chat.frames_out),
+    );
+    registry.register(
+        "chat_slow_disconnects",
+        "Connections closed for falling behind or not reading",
+        counter_of(&chat.slow_disconnects),
+    );
+    let spool = &app.chat.logger.spool().stats;
+    registry.register(
+        "logging_backlog_records",
+        "Chat log records waiting in the spool",
+        gauge_of(spool.pending.load(Ordering::Relaxed)),
+    );
+    registry.register(
+        "logging_delivered_records",
+        "Chat log records delivered to destinations",
+        counter_of(&spool.delivered),
+    );
+    registry.register(
+        "logging_dropped_records",
+        "Chat log records dropped because the spool was full",
+        counter_of(&spool.dropped),
+    );
+    let mut text = String::new();
+    // Writing into a String cannot fail.
+    let _ = encode(&mut text, &registry);
+    text
+}
+
+/// Serves `GET /metrics` on `listener` until the chat side shuts down.
+pub async fn serve(app: Arc<App>, listener: TcpListener) {
+    let shutdown = app.chat.shutdown.clone();
+    let router = Router::new().route(
+        "/metrics",
+        get(move || {
+            let app = app.clone();
+            async move {
+                let mut response = render(&app).into_response();
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    ),
+                );
+                response
+            }
+        }),
+    );
+    let served = axum::serve(listener, router)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await;
+    if let Err(e) = served {
+        tracing::error!(error = %e, "metrics listener failed");
+    }
+}
+
+/// Binds the metrics listener, if one is configured.
+pub async fn bind(address: Option<SocketAddr>) -> anyhow::Result<Option<TcpListener>> {
+    match address {
+        Some(address) => Ok(Some(TcpListener::bind(address).await?)),
+        None => Ok(None),
+    }
+}
