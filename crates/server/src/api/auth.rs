@@ -64,6 +64,15 @@ impl Authenticator {
 }
 
 fn auth_error(e: AuthError) -> ServiceError {
+    if let Some(hint) = e.debug_hint() {
+        // What the server signed, to compare with the client's own debug output. Secrets and
+        // the Authorization header are redacted by the verifier.
+        tracing::debug!(
+            canonical_request = %hint.canonical_request,
+            string_to_sign = %hint.string_to_sign,
+            "signature mismatch"
+        );
+    }
     let kind = match e {
         AuthError::MissingAuthenticationToken(_) => ErrorKind::MissingAuthenticationToken,
         AuthError::IncompleteSignature(_) => ErrorKind::IncompleteSignature,
