@@ -24,6 +24,7 @@ pub enum ErrorKind {
     NotAcceptable,
     UnknownOperation,
     PayloadTooLarge,
+    RequestTimeout,
     // Authentication (SigV4).
     MissingAuthenticationToken,
     IncompleteSignature,
@@ -48,6 +49,7 @@ impl ErrorKind {
             ErrorKind::NotAcceptable => (406, "NotAcceptableException"),
             ErrorKind::UnknownOperation => (404, "UnknownOperationException"),
             ErrorKind::PayloadTooLarge => (413, "RequestEntityTooLargeException"),
+            ErrorKind::RequestTimeout => (408, "RequestTimeoutException"),
             ErrorKind::MissingAuthenticationToken => (403, "MissingAuthenticationTokenException"),
             ErrorKind::IncompleteSignature => (403, "IncompleteSignatureException"),
             ErrorKind::UnrecognizedClient => (403, "UnrecognizedClientException"),

@@ -165,6 +165,35 @@ impl Default for ChatLimits {
     }
 }
 
+/// Listener limits against hostile or broken clients.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ListenerLimits {
+    /// Open TCP connections (HTTP and chat together); 0 = no limit.
+    pub max_connections: usize,
+    /// Open TCP connections from one client IP address; 0 = no limit.
+    pub max_connections_per_ip: usize,
+    /// Time a client has to send a complete request head (slowloris defence); also bounds
+    /// the WebSocket handshake.
+    pub header_timeout_ms: u64,
+    /// Largest request head (request line + headers), in bytes.
+    pub max_header_bytes: usize,
+    /// Time a client has to send a request body once its head is in.
+    pub body_timeout_ms: u64,
+}
+
+impl Default for ListenerLimits {
+    fn default() -> Self {
+        ListenerLimits {
+            max_connections: 100_000,
+            max_connections_per_ip: 10_000,
+            header_timeout_ms: 10_000,
+            max_header_bytes: 64 * 1024,
+            body_timeout_ms: 10_000,
+        }
+    }
+}
+
 /// Message review handlers (`spec/messaging.md` §7).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
@@ -227,6 +256,7 @@ pub struct Config {
     pub token_key: Option<Secret>,
     pub quotas: Quotas,
     pub chat: ChatLimits,
+    pub limits: ListenerLimits,
     pub review: ReviewConfig,
     pub logging: LoggingConfig,
     /// `postgres://…` for scale-out; `None` = SQLite in `data_dir`.
@@ -251,6 +281,7 @@ impl Default for Config {
             token_key: None,
             quotas: Quotas::default(),
             chat: ChatLimits::default(),
+            limits: ListenerLimits::default(),
             review: ReviewConfig::default(),
             logging: LoggingConfig::default(),
             database_url: None,
@@ -277,6 +308,8 @@ struct FileConfig {
     quotas: Option<Quotas>,
     #[serde(default)]
     chat: Option<ChatLimits>,
+    #[serde(default)]
+    limits: Option<ListenerLimits>,
     #[serde(default)]
     review: Option<ReviewConfig>,
     #[serde(default)]
@@ -319,6 +352,7 @@ impl Config {
             token_key: flags.token_key.map(Secret::new).or(file.token_key),
             quotas: file.quotas.unwrap_or_default(),
             chat: file.chat.unwrap_or_default(),
+            limits: file.limits.unwrap_or_default(),
             review: {
                 let mut review = file.review.unwrap_or_default();
                 review.lambda_endpoint = flags

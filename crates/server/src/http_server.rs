@@ -5,15 +5,22 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
 use axum::Router;
 use http::{header, HeaderValue, Method, StatusCode};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tower::Service;
 
 use crate::app::App;
+use crate::limits::{ConnectionLimiter, Refusal};
 
 /// Request headers a browser may send (Smithy `@cors` on the service, plus SigV4's).
 const CORS_ALLOW_HEADERS: &str = "Authorization, Content-Type, X-Amz-Date, X-Amz-Security-Token, \
@@ -27,28 +34,90 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let router = Router::new().fallback(handle).with_state(app.clone());
-    // axum's graceful shutdown does not wait for upgraded (WebSocket) connections, so chat
-    // sessions watch their own token: on shutdown each sends a close frame and ends, and we
-    // wait (bounded) for them after the HTTP side has drained.
-    let chat_shutdown = app.chat.shutdown.clone();
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        shutdown.await;
-        chat_shutdown.cancel();
-    })
-    .await?;
+    let limits = app.config.limits.clone();
+    let limiter = ConnectionLimiter::new(limits.max_connections, limits.max_connections_per_ip);
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        // Slowloris: the whole request head (and so the WebSocket handshake) must arrive in time.
+        .header_read_timeout(Duration::from_millis(limits.header_timeout_ms))
+        .max_buf_size(limits.max_header_bytes.max(8192));
+    let builder = Arc::new(builder);
+    // Connections still open at shutdown finish their current request first.
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a moment rather than spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let permit = match limiter.admit(peer.ip()) {
+            Ok(permit) => permit,
+            Err(refusal) => {
+                tracing::debug!(%peer, ?refusal, "connection refused by the listener limits");
+                tokio::spawn(refuse_connection(stream, refusal));
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            request.extensions_mut().insert(permit.clone());
+            let mut router = router.clone();
+            async move { router.call(request.map(Body::new)).await }
+        });
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            // Errors here are clients going away mid-request: nothing to report.
+            let _ = connection.await;
+        });
+    }
+    // Chat sessions are upgraded connections, which the HTTP side no longer tracks: they watch
+    // their own token, send a close frame and end; wait (bounded) for both to drain.
     app.chat.shutdown.cancel();
     app.chat.sessions.close();
-    if tokio::time::timeout(SESSION_DRAIN_TIMEOUT, app.chat.sessions.wait())
+    let drained = async {
+        graceful.shutdown().await;
+        app.chat.sessions.wait().await;
+    };
+    if tokio::time::timeout(SESSION_DRAIN_TIMEOUT, drained)
         .await
         .is_err()
     {
-        tracing::warn!("some chat sessions did not close within {SESSION_DRAIN_TIMEOUT:?}");
+        tracing::warn!("some connections did not close within {SESSION_DRAIN_TIMEOUT:?}");
     }
     Ok(())
+}
+
+/// Answers a connection over the limits with a 503 and closes it.
+async fn refuse_connection(mut stream: tokio::net::TcpStream, refusal: Refusal) {
+    use tokio::io::AsyncWriteExt;
+    let reason = match refusal {
+        Refusal::TooManyConnections => "the server's connection limit is reached",
+        Refusal::TooManyFromThisAddress => "too many connections from this address",
+    };
+    let response = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\nretry-after: 1\r\n\r\n{reason}",
+        reason.len()
+    );
+    let _ = tokio::time::timeout(
+        Duration::from_secs(1),
+        stream.write_all(response.as_bytes()),
+    )
+    .await;
 }
 
 /// How long shutdown waits for chat sessions to send their close frames.

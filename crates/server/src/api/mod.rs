@@ -6,7 +6,7 @@
 //! `x-amzn-RequestId`; every error carries `X-Amzn-Errortype` and a JSON body with `message`.
 
 mod auth;
-mod input;
+pub mod input; // public for the fuzz targets (fuzz/)
 mod logging;
 mod messaging;
 mod pagination;
@@ -42,9 +42,20 @@ pub async fn handle(app: &App, request: axum::extract::Request, request_id: &str
         Err(e) => return error_response(&route_error(e, &parts), request_id),
     };
     let operation = routed.operation;
-    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(bytes) => bytes,
+    // A client that stops sending its body half-way must not hold the connection forever.
+    let body_timeout = std::time::Duration::from_millis(app.config.limits.body_timeout_ms);
+    let body = match tokio::time::timeout(body_timeout, axum::body::to_bytes(body, MAX_BODY_BYTES))
+        .await
+    {
+        Ok(Ok(bytes)) => bytes,
         Err(_) => {
+            let e = ServiceError::new(
+                ErrorKind::RequestTimeout,
+                format!("the request body did not arrive within {body_timeout:?}"),
+            );
+            return error_response(&e, request_id);
+        }
+        Ok(Err(_)) => {
             let e = ServiceError::new(
                 ErrorKind::PayloadTooLarge,
                 format!("request bodies are limited to {MAX_BODY_BYTES} bytes"),

@@ -23,6 +23,7 @@ use super::session::{run_session, Membership, SessionParams};
 use super::RoomSettings;
 use crate::app::App;
 use crate::domain::token::TokenError;
+use crate::limits::ConnectionPermit;
 
 /// Largest client frame accepted: requests are a 500-character message plus 1 KB of
 /// attributes, so 64 KiB is ample and bounds memory per connection.
@@ -117,6 +118,8 @@ pub async fn upgrade(app: Arc<App>, request: axum::extract::Request, peer: Socke
         claims,
         membership,
         peer,
+        // The TCP connection's slot in the listener limits stays taken while the session lives.
+        permit: parts.extensions.get::<ConnectionPermit>().cloned(),
     };
     ws.protocols([token])
         .max_message_size(MAX_CLIENT_MESSAGE_BYTES)

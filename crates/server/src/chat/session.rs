@@ -39,6 +39,7 @@ use crate::domain::clock::format_time_nanos;
 use crate::domain::ids::new_id;
 use crate::domain::resources::Room;
 use crate::domain::token::TokenClaims;
+use crate::limits::ConnectionPermit;
 use time::OffsetDateTime;
 
 /// "Rate of messaging requests per connection: 10 per second" (not adjustable).
@@ -54,6 +55,8 @@ pub struct SessionParams {
     pub claims: TokenClaims,
     pub membership: Membership,
     pub peer: SocketAddr,
+    /// Held for the session's lifetime (connection limits).
+    pub permit: Option<ConnectionPermit>,
 }
 
 /// A connection's place in a live room. Dropping it (session end, or an upgrade that never
@@ -120,6 +123,7 @@ pub async fn run_session(app: Arc<App>, socket: WebSocket, params: SessionParams
     let ending = session.serve(events, replies_rx).await;
     session.finish(ending).await;
     drop(membership);
+    drop(params.permit);
     hub.stats.connections_open.fetch_sub(1, Ordering::Relaxed);
 }
 

@@ -1,0 +1,118 @@
+//! Limits against hostile or broken clients, on the listener itself: connections in total and
+//! per client IP. Each open TCP connection (and the chat session it becomes) holds a
+//! [`ConnectionPermit`]; dropping the last clone frees the slot.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug)]
+pub struct ConnectionLimiter {
+    max_total: usize,
+    max_per_ip: usize,
+    // std Mutex: never held across .await; one map update per connection open/close.
+    open: Mutex<Counts>,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    total: usize,
+    by_ip: HashMap<IpAddr, usize>,
+}
+
+/// Why a connection was not admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    TooManyConnections,
+    TooManyFromThisAddress,
+}
+
+/// One admitted connection; cloned into whatever outlives the HTTP exchange (a chat session).
+/// Its only job is to be dropped.
+#[derive(Debug, Clone)]
+pub struct ConnectionPermit(#[allow(dead_code)] Arc<PermitInner>);
+
+#[derive(Debug)]
+struct PermitInner {
+    limiter: Arc<ConnectionLimiter>,
+    ip: IpAddr,
+}
+
+impl Drop for PermitInner {
+    fn drop(&mut self) {
+        let mut open = self.limiter.open.lock().unwrap_or_else(|e| e.into_inner());
+        open.total = open.total.saturating_sub(1);
+        if let Some(n) = open.by_ip.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                open.by_ip.remove(&self.ip);
+            }
+        }
+    }
+}
+
+impl ConnectionLimiter {
+    /// `0` means "no limit" for either value.
+    pub fn new(max_total: usize, max_per_ip: usize) -> Arc<ConnectionLimiter> {
+        Arc::new(ConnectionLimiter {
+            max_total: if max_total == 0 {
+                usize::MAX
+            } else {
+                max_total
+            },
+            max_per_ip: if max_per_ip == 0 {
+                usize::MAX
+            } else {
+                max_per_ip
+            },
+            open: Mutex::new(Counts::default()),
+        })
+    }
+
+    pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<ConnectionPermit, Refusal> {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        if open.total >= self.max_total {
+            return Err(Refusal::TooManyConnections);
+        }
+        let from_ip = open.by_ip.entry(ip).or_insert(0);
+        if *from_ip >= self.max_per_ip {
+            return Err(Refusal::TooManyFromThisAddress);
+        }
+        *from_ip += 1;
+        open.total += 1;
+        Ok(ConnectionPermit(Arc::new(PermitInner {
+            limiter: self.clone(),
+            ip,
+        })))
+    }
+
+    pub fn open_connections(&self) -> usize {
+        self.open.lock().unwrap_or_else(|e| e.into_inner()).total
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_in_total_and_per_address_and_frees_on_drop() {
+        let limiter = ConnectionLimiter::new(3, 2);
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let p1 = limiter.admit(a).unwrap();
+        let _p2 = limiter.admit(a).unwrap();
+        assert_eq!(
+            limiter.admit(a).unwrap_err(),
+            Refusal::TooManyFromThisAddress
+        );
+        let _p3 = limiter.admit(b).unwrap();
+        assert_eq!(limiter.admit(b).unwrap_err(), Refusal::TooManyConnections);
+        let clone = p1.clone();
+        drop(p1);
+        assert_eq!(limiter.open_connections(), 3, "a clone keeps the slot");
+        drop(clone);
+        assert_eq!(limiter.open_connections(), 2);
+        assert!(limiter.admit(b).is_ok());
+    }
+}
