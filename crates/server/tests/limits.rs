@@ -117,7 +117,7 @@ async fn server_total(max: usize) -> TestServer {
 /// the freed slot is reused, instead of sleeping a guessed amount.
 async fn connect_until_admitted(server: &TestServer) -> TcpStream {
     for _ in 0..100 {
-        let mut stream = TcpStream::connect(server.addr).await.unwrap();
+        let stream = TcpStream::connect(server.addr).await.unwrap();
         let mut probe = [0u8; 1];
         match tokio::time::timeout(Duration::from_millis(200), stream.peek(&mut probe)).await {
             // Nothing said: admitted (a refused connection gets its 503 at once).
