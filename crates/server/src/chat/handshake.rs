@@ -28,6 +28,10 @@ use crate::limits::ConnectionPermit;
 /// Largest client frame accepted: requests are a 500-character message plus 1 KB of
 /// attributes, so 64 KiB is ample and bounds memory per connection.
 pub const MAX_CLIENT_MESSAGE_BYTES: usize = 64 * 1024;
+/// Socket read chunk per connection.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// Frames gather up to this much before a write (sessions also flush after each batch).
+const WRITE_BUFFER_BYTES: usize = 16 * 1024;
 
 /// True when the request asks for a WebSocket upgrade.
 pub fn is_upgrade(request: &axum::extract::Request) -> bool {
@@ -122,6 +126,10 @@ pub async fn upgrade(app: Arc<App>, request: axum::extract::Request, peer: Socke
         permit: parts.extensions.get::<ConnectionPermit>().cloned(),
     };
     ws.protocols([token])
+        // tungstenite's defaults (128 KiB read buffer allocated per connection) would cost
+        // more memory per idle viewer than everything else together; chat requests are small.
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
         .max_message_size(MAX_CLIENT_MESSAGE_BYTES)
         .max_frame_size(MAX_CLIENT_MESSAGE_BYTES)
         .on_upgrade(move |socket| {
