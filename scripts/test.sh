@@ -59,6 +59,12 @@ step "Compatibility: boto3 and the AWS CLI against $endpoint"
 bash tests/compat/run-python.sh "$endpoint" || status=$?
 step "Compatibility: @aws-sdk/client-ivschat and amazon-ivs-chat-messaging against $endpoint"
 bash tests/compat/run-node.sh "$endpoint" || status=$?
+step "Compatibility: OpenAPI Generator 7.9.0 clients (javascript, cpp-qt-client) against $endpoint"
+bash tests/compat/run-openapi.sh "$endpoint" || status=$?
+# Last: the matrix, from the results of all the suites above (also when one failed, so that the
+# failing cells show); exits non-zero when a cell's tests failed or did not run.
+step "Compatibility matrix: COMPATIBILITY.md"
+bash tests/compat/matrix/run.sh || status=$?
 if [ "$status" -ne 0 ]; then
   echo "--- server log (last 50 lines) ---"; tail -50 "$data_dir/server.log"
   exit "$status"

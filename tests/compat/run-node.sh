@@ -9,11 +9,14 @@
 # (skipped when the lockfile is unchanged since the last install; the stamp lives under
 # ${IVSCHAT_CACHE:-$HOME/.cache/ivschat-server}, npm's download cache too), then runs the
 # test files with the built-in `node --test` runner, with AWS configuration isolated from the
-# machine's. Exit status = the runner's.
+# machine's. Exit status = the runner's. Per-test results go to
+# ${IVSCHAT_RESULTS_DIR:-$IVSCHAT_CACHE/compat-results}/node.xml (JUnit, for the matrix).
 #
 # Environment: IVSCHAT_CACHE (see above); NODE / NPM (interpreters to use);
 # IVSCHAT_STEP_TIMEOUT_MS (per-step timeout on chat SDK awaits, default 5000);
-# IVSCHAT_SDK_LOG=debug|info|error (echo the chat SDK's log lines to stderr).
+# IVSCHAT_SDK_LOG=debug|info|error (echo the chat SDK's log lines to stderr);
+# IVSCHAT_SERVER_BIN (throttling.test.mjs starts its own server with a low account rate; default
+# $CARGO_TARGET_DIR/debug/ivschat-server).
 set -euo pipefail
 
 if [[ $# -lt 1 || -z "${1:-}" ]]; then
@@ -32,6 +35,11 @@ suite="$here/node"
 lockfile="$suite/package-lock.json"
 
 cache=${IVSCHAT_CACHE:-$HOME/.cache/ivschat-server}
+# Per-test results (JUnit XML) for the compatibility matrix (tests/compat/matrix/generate.py);
+# removed first, so that a run that fails early leaves no stale results behind.
+results=${IVSCHAT_RESULTS_DIR:-$cache/compat-results}
+mkdir -p "$results"
+rm -f "$results/node.xml"
 node=${NODE:-node}
 npm=${NPM:-npm}
 
@@ -70,15 +78,17 @@ export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AW
 export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
 export IVSCHAT_ENDPOINT="$endpoint"
 
-# The spec reporter reads better in logs than TAP (Node's default when stdout is not a TTY).
-reporter=(--test-reporter=spec)
+# The spec reporter reads better in logs than TAP (Node's default when stdout is not a TTY);
+# the JUnit reporter writes the results file. Given reporters of one's own replace both.
+reporter=(--test-reporter=spec --test-reporter-destination=stdout
+          --test-reporter=junit --test-reporter-destination="$results/node.xml")
 for arg in "$@"; do
     [[ "$arg" == --test-reporter* ]] && reporter=()
 done
 
 cd "$suite"
 set +e
-"$node" --test --test-concurrency=1 "${reporter[@]}" "$@" control-plane.test.mjs messaging.test.mjs
+"$node" --test --test-concurrency=1 "${reporter[@]}" "$@" control-plane.test.mjs messaging.test.mjs throttling.test.mjs
 status=$?
 set -e
 exit $status

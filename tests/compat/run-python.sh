@@ -6,7 +6,8 @@
 # Creates (or reuses) a virtualenv at ${IVSCHAT_CACHE:-$HOME/.cache/ivschat-server}/venv-compat,
 # installs tests/compat/python/requirements.txt into it (skipped when the requirements and the
 # Python version are unchanged since the last install), then runs pytest with AWS
-# configuration isolated from the machine's. Exit status = pytest's.
+# configuration isolated from the machine's. Exit status = pytest's. Per-test results go to
+# ${IVSCHAT_RESULTS_DIR:-$IVSCHAT_CACHE/compat-results}/python.xml (JUnit, for the matrix).
 set -euo pipefail
 
 if [[ $# -lt 1 || -z "${1:-}" ]]; then
@@ -22,6 +23,11 @@ suite="$here/python"
 requirements="$suite/requirements.txt"
 
 cache=${IVSCHAT_CACHE:-$HOME/.cache/ivschat-server}
+# Per-test results (JUnit XML) for the compatibility matrix (tests/compat/matrix/generate.py);
+# removed first, so that a run that fails early leaves no stale results behind.
+results=${IVSCHAT_RESULTS_DIR:-$cache/compat-results}
+mkdir -p "$results"
+rm -f "$results/python.xml"
 venv="$cache/venv-compat"
 stamp="$venv/.requirements.sha256"
 python=${PYTHON:-python3}
@@ -67,7 +73,8 @@ export PYTHONDONTWRITEBYTECODE=1
 cd "$repo"
 # Put the venv first on PATH so that `aws` resolves to the pinned CLI.
 set +e
-PATH="$venv/bin:$PATH" "$venv/bin/pytest" -q tests/compat/python "$@"
+PATH="$venv/bin:$PATH" "$venv/bin/pytest" -q tests/compat/python \
+    --junitxml="$results/python.xml" -o junit_family=xunit2 "$@"
 status=$?
 set -e
 exit $status

@@ -182,9 +182,16 @@ impl ServiceError {
         )
     }
 
+    /// The JSON body. It also carries `__type` (the same name as `X-Amzn-Errortype`): SDKs
+    /// read the header first, but clients that only see the body (generated OpenAPI clients)
+    /// can still tell a ValidationException from a SerializationException.
     pub fn to_json(&self) -> Vec<u8> {
         // Serialising a struct of strings and integers cannot fail.
-        serde_json::to_vec(self).unwrap_or_else(|_| b"{\"message\":\"error\"}".to_vec())
+        let mut body = serde_json::to_value(self).unwrap_or_default();
+        if let serde_json::Value::Object(map) = &mut body {
+            map.insert("__type".into(), self.kind.type_name().into());
+        }
+        serde_json::to_vec(&body).unwrap_or_else(|_| b"{\"message\":\"error\"}".to_vec())
     }
 }
 
@@ -220,7 +227,7 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&e.to_json()).unwrap();
         assert_eq!(
             v,
-            serde_json::json!({"message":"Room abcdefghijkl not found","resourceId":"abcdefghijkl","resourceType":"ROOM"})
+            serde_json::json!({"message":"Room abcdefghijkl not found","resourceId":"abcdefghijkl","resourceType":"ROOM","__type":"ResourceNotFoundException"})
         );
     }
 }

@@ -18,6 +18,11 @@ fn assert_error(r: &RawResponse, status: u16, error_type: &str) {
     );
     assert!(r.headers.contains_key("x-amzn-requestid"));
     assert_eq!(r.headers["content-type"], "application/json");
+    assert_eq!(
+        r.json()["__type"],
+        error_type,
+        "the body names the type too"
+    );
 }
 
 #[tokio::test]
