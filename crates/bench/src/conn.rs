@@ -126,16 +126,17 @@ pub async fn run(shared: Arc<Shared>, spec: ConnSpec) -> ConnStats {
         is_sender: spec.sender.is_some(),
         ..ConnStats::default()
     };
-    let began = Instant::now();
-    let ws = {
+    let (ws, took) = {
         let _permit = shared.connect_limit.acquire().await;
+        // Time the mint + handshake only, not the wait for a connect slot.
+        let began = Instant::now();
         if *shared.stop.borrow() {
             stats.connect = Some(Err("stopped before connecting".into()));
             shared.failed.fetch_add(1, Ordering::Relaxed);
             return stats;
         }
         match connect(&shared, &spec).await {
-            Ok(ws) => ws,
+            Ok(ws) => (ws, began.elapsed()),
             Err(e) => {
                 stats.connect = Some(Err(e));
                 shared.failed.fetch_add(1, Ordering::Relaxed);
@@ -143,7 +144,7 @@ pub async fn run(shared: Arc<Shared>, spec: ConnSpec) -> ConnStats {
             }
         }
     };
-    stats.connect = Some(Ok(began.elapsed()));
+    stats.connect = Some(Ok(took));
     shared.connected.fetch_add(1, Ordering::Relaxed);
     session(&shared, &spec, ws, &mut stats).await;
     stats
@@ -272,7 +273,10 @@ async fn session(shared: &Shared, spec: &ConnSpec, mut ws: Ws, stats: &mut ConnS
             }
         }
     };
-    if tokio::time::timeout(shared.close_timeout, closing).await.is_err() {
+    if tokio::time::timeout(shared.close_timeout, closing)
+        .await
+        .is_err()
+    {
         stats.close_timed_out = true;
     }
 }
@@ -301,7 +305,13 @@ pub fn read_content(content: &str) -> Option<(usize, u64, u64)> {
     Some((sender, seq, send_ns))
 }
 
-fn on_text(shared: &Shared, spec: &ConnSpec, text: &str, last_seq: &mut [u64], stats: &mut ConnStats) {
+fn on_text(
+    shared: &Shared,
+    spec: &ConnSpec,
+    text: &str,
+    last_seq: &mut [u64],
+    stats: &mut ConnStats,
+) {
     match shared.target.classify(text) {
         Incoming::Delivery(content) => {
             let now_ns = shared.now_ns();

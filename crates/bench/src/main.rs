@@ -25,13 +25,13 @@ use tokio::sync::{watch, Semaphore};
 use tokio::time::Instant;
 
 use conn::{ConnSpec, Shared, Timeline};
-use report::{MemorySamples, RunInfo};
+use report::{FdSamples, MemorySamples, RunInfo};
 use stats::proc::{self as procfs, CpuSnapshot};
 use target::{ParseMode, Target, TargetConfig, TargetKind};
 
 /// Load generator for ivschat-server (fan-out throughput, latency, losses, memory).
 #[derive(Debug, Clone, Parser)]
-#[command(version, about, long_about = None)]
+#[command(version, about, long_about = None, args_override_self = true)]
 pub struct Args {
     /// Server protocol to speak.
     #[arg(long, value_enum, default_value = "ivschat")]
@@ -100,6 +100,9 @@ pub struct Args {
     /// No progress lines on stderr.
     #[arg(long)]
     quiet: bool,
+    /// Run nothing: print the median of each headline figure of these `--json` results.
+    #[arg(long, num_args = 1.., value_name = "JSON")]
+    summarize: Vec<PathBuf>,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -126,6 +129,18 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if !args.summarize.is_empty() {
+        return match report::median_table(&args.summarize) {
+            Ok(table) => {
+                print!("{table}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("ivschat-bench: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if let Err(e) = check_args(&args) {
         eprintln!("ivschat-bench: {e:#}");
         return ExitCode::from(2);
@@ -136,11 +151,8 @@ fn main() -> ExitCode {
             .unwrap_or(2)
     });
     // Hard stop: every phase is bounded, but if anything hangs the process still ends.
-    let limit = args.connect_timeout
-        + args.warmup
-        + args.duration
-        + args.drain
-        + Duration::from_secs(120);
+    let limit =
+        args.connect_timeout + args.warmup + args.duration + args.drain + Duration::from_secs(120);
     std::thread::spawn(move || {
         std::thread::sleep(limit);
         eprintln!(
@@ -181,7 +193,10 @@ fn check_args(args: &Args) -> Result<()> {
         args.connections >= args.rooms,
         "--connections must be at least --rooms"
     );
-    ensure!(args.senders_per_room >= 1, "--senders-per-room must be at least 1");
+    ensure!(
+        args.senders_per_room >= 1,
+        "--senders-per-room must be at least 1"
+    );
     ensure!(
         args.connections / args.rooms >= args.senders_per_room,
         "each room has {} connections, fewer than --senders-per-room {}",
@@ -192,9 +207,18 @@ fn check_args(args: &Args) -> Result<()> {
         (48..=500).contains(&args.message_bytes),
         "--message-bytes must be 48..=500"
     );
-    ensure!(args.rate_per_room >= 1, "--rate-per-room must be at least 1");
-    ensure!(args.duration >= Duration::from_millis(100), "--duration too short");
-    ensure!(args.connect_concurrency >= 1, "--connect-concurrency must be at least 1");
+    ensure!(
+        args.rate_per_room >= 1,
+        "--rate-per-room must be at least 1"
+    );
+    ensure!(
+        args.duration >= Duration::from_millis(100),
+        "--duration too short"
+    );
+    ensure!(
+        args.connect_concurrency >= 1,
+        "--connect-concurrency must be at least 1"
+    );
     match args.target {
         TargetKind::Ivschat => {
             ensure!(
@@ -227,11 +251,9 @@ fn authority<'a>(url: &'a str, scheme: &str) -> Result<&'a str> {
 
 /// Resolves `authority` and refuses anything that is not a loopback address.
 async fn loopback_address(authority: &str, default_port: u16) -> Result<SocketAddr> {
-    let has_port = authority
-        .rsplit_once(':')
-        .is_some_and(|(host, port)| {
-            port.parse::<u16>().is_ok() && (!host.contains(':') || host.ends_with(']'))
-        });
+    let has_port = authority.rsplit_once(':').is_some_and(|(host, port)| {
+        port.parse::<u16>().is_ok() && (!host.contains(':') || host.ends_with(']'))
+    });
     let host_port = if has_port {
         authority.to_string()
     } else {
@@ -305,9 +327,7 @@ async fn run(args: Args, threads: usize) -> Result<bool> {
 
     note(format!(
         "creating {} room(s) at {} msg/s on {}",
-        args.rooms,
-        args.rate_per_room,
-        args.endpoint
+        args.rooms, args.rate_per_room, args.endpoint
     ));
     let rooms = target
         .create_rooms(&run_id, args.rooms, args.rate_per_room)
@@ -338,6 +358,10 @@ async fn run(args: Args, threads: usize) -> Result<bool> {
     let mut memory = MemorySamples {
         before: args.server_pid.and_then(procfs::rss_kib),
         ..MemorySamples::default()
+    };
+    let mut fds = FdSamples {
+        before: args.server_pid.and_then(procfs::open_fds),
+        ..FdSamples::default()
     };
 
     // Connect.
@@ -401,6 +425,7 @@ async fn run(args: Args, threads: usize) -> Result<bool> {
         interrupted = !wait_until(Instant::now() + Duration::from_millis(500)).await;
     }
     memory.connected = args.server_pid.and_then(procfs::rss_kib);
+    fds.connected = args.server_pid.and_then(procfs::open_fds);
     let server_threads = args.server_pid.and_then(procfs::threads);
 
     // Warm up and measure.
@@ -495,6 +520,7 @@ async fn run(args: Args, threads: usize) -> Result<bool> {
     // Give the server a moment to tear the sessions down before reading its memory.
     tokio::time::sleep(Duration::from_secs(1)).await;
     memory.after_close = args.server_pid.and_then(procfs::rss_kib);
+    fds.after_close = args.server_pid.and_then(procfs::open_fds);
 
     note(format!("deleting {} room(s)", rooms.len()));
     let rooms_not_deleted = shared.target.delete_rooms(&rooms).await;
@@ -508,6 +534,7 @@ async fn run(args: Args, threads: usize) -> Result<bool> {
         cpu_connect,
         cpu_window,
         memory,
+        fds,
         server_threads,
         interrupted,
         rooms_not_deleted,
@@ -546,7 +573,10 @@ mod tests {
 
     #[tokio::test]
     async fn only_loopback_targets() {
-        assert_eq!(authority("http://127.0.0.1:8080/x", "http://").unwrap(), "127.0.0.1:8080");
+        assert_eq!(
+            authority("http://127.0.0.1:8080/x", "http://").unwrap(),
+            "127.0.0.1:8080"
+        );
         assert!(authority("https://127.0.0.1", "http://").is_err());
         assert!(loopback_address("127.0.0.1:8080", 80).await.is_ok());
         assert!(loopback_address("[::1]:8080", 80).await.is_ok());

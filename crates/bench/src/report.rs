@@ -26,6 +26,14 @@ pub struct MemorySamples {
     pub after_close: Option<u64>,
 }
 
+/// Server open file descriptors at the same points (a live socket each).
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct FdSamples {
+    pub before: Option<u64>,
+    pub connected: Option<u64>,
+    pub after_close: Option<u64>,
+}
+
 /// Everything about the run that is not a per-connection counter.
 pub struct RunInfo<'a> {
     pub args: &'a Args,
@@ -36,6 +44,7 @@ pub struct RunInfo<'a> {
     pub cpu_connect: CpuUse,
     pub cpu_window: CpuUse,
     pub memory: MemorySamples,
+    pub fds: FdSamples,
     pub server_threads: Option<u64>,
     pub interrupted: bool,
     pub rooms_not_deleted: usize,
@@ -55,6 +64,7 @@ pub struct Summary {
     pub deliveries: Deliveries,
     pub latency_ms: Latency,
     pub server_memory_kib: MemorySamples,
+    pub server_open_fds: FdSamples,
     pub server_rss_per_connection_kib: Option<f64>,
     pub server_rss_growth_during_measure_kib: Option<i64>,
     pub server_threads: Option<u64>,
@@ -236,11 +246,7 @@ pub fn summarize(info: &RunInfo<'_>, results: &[ConnStats]) -> Summary {
     // Unknown results (tasks that had to be aborted) count as failed connections.
     failed += args.connections.saturating_sub(results.len());
     sent.per_second = sent.measured as f64 / window;
-    sent.send_lag_mean_ms = if sends_total > 0 {
-        ms(lag_sum / sends_total)
-    } else {
-        0.0
-    };
+    sent.send_lag_mean_ms = lag_sum.checked_div(sends_total).map_or(0.0, ms);
     sent.send_lag_max_ms = ms(lag_max);
     d.expected = accepted_in_room
         .iter()
@@ -297,6 +303,7 @@ pub fn summarize(info: &RunInfo<'_>, results: &[ConnStats]) -> Summary {
         deliveries: d,
         latency_ms: latency,
         server_memory_kib: m,
+        server_open_fds: info.fds,
         server_rss_per_connection_kib: per_conn,
         server_rss_growth_during_measure_kib: growth,
         server_threads: info.server_threads,
@@ -344,9 +351,10 @@ fn mib(kib: Option<u64>) -> String {
 /// One progress line per second of the measurement window.
 pub fn progress_line(t: f64, frames_per_s: f64, cpu: &CpuUse, rss: Option<u64>) -> String {
     format!(
-        "  t={t:>5.1}s deliveries/s {frames_per_s:>9.0}  cpu server {} generator {} machine {}  server rss {}",
+        "  t={t:>5.1}s deliveries/s {frames_per_s:>9.0}  cpu server {} generator {} others {} machine {}  server rss {}",
         pct(cpu.server_pct_of_core),
         pct(cpu.generator_pct_of_core),
+        pct(cpu.others_pct_of_core),
         pct(cpu.machine_busy_pct),
         mib(rss)
     )
@@ -419,21 +427,26 @@ pub fn table(info: &RunInfo<'_>, s: &Summary) -> String {
         mib(m.after_measure),
         mib(m.after_close)
     );
+    let fds = |v: Option<u64>| v.map_or("n/a".into(), |v| v.to_string());
     let _ = writeln!(
         out,
-        "            {} per connection; growth while measuring {}; {} threads",
+        "            {} per connection; growth while measuring {}; {} threads; open fds {} → {} → {}",
         s.server_rss_per_connection_kib
             .map_or("n/a".into(), |v| format!("{v:.1} KiB")),
         s.server_rss_growth_during_measure_kib
             .map_or("n/a".into(), |v| format!("{:+.1} MiB", v as f64 / 1024.0)),
-        s.server_threads.map_or("n/a".into(), |t| t.to_string())
+        s.server_threads.map_or("n/a".into(), |t| t.to_string()),
+        fds(s.server_open_fds.before),
+        fds(s.server_open_fds.connected),
+        fds(s.server_open_fds.after_close)
     );
     let w = &s.cpu_measure;
     let _ = writeln!(
         out,
-        "cpu window  server {}  generator {}  (of one core)  machine busy {}   connecting: server {} generator {}",
+        "cpu window  server {}  generator {}  others {}  (of one core)  machine busy {}   connecting: server {} generator {}",
         pct(w.server_pct_of_core),
         pct(w.generator_pct_of_core),
+        pct(w.others_pct_of_core),
         pct(w.machine_busy_pct),
         pct(s.cpu_connect.server_pct_of_core),
         pct(s.cpu_connect.generator_pct_of_core)
@@ -461,7 +474,93 @@ pub fn table(info: &RunInfo<'_>, s: &Summary) -> String {
         } else {
             String::new()
         },
-        if info.interrupted { "; INTERRUPTED" } else { "" }
+        if info.interrupted {
+            "; INTERRUPTED"
+        } else {
+            ""
+        }
     );
     out
+}
+
+/// The median (and range) of each headline figure over several `--json` results.
+pub fn median_table(paths: &[std::path::PathBuf]) -> anyhow::Result<String> {
+    let mut runs = Vec::new();
+    for path in paths {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("parsing {}: {e}", path.display()))?;
+        runs.push(value);
+    }
+    anyhow::ensure!(!runs.is_empty(), "no results given");
+    const FIELDS: &[(&str, &str, usize)] = &[
+        ("deliveries/s", "/deliveries/per_second", 0),
+        ("latency p50 ms", "/latency_ms/p50", 2),
+        ("latency p99 ms", "/latency_ms/p99", 2),
+        ("latency max ms", "/latency_ms/max", 2),
+        ("lost", "/deliveries/lost", 0),
+        ("lost %", "/deliveries/lost_pct", 3),
+        ("out-of-order", "/deliveries/out_of_order", 0),
+        ("sent/s", "/sent/per_second", 1),
+        ("refused", "/sent/refused_measured", 0),
+        ("connected", "/connect/ok", 0),
+        ("connect failures", "/connect/failed", 0),
+        ("connect s", "/connect/seconds", 2),
+        ("server closes", "/closes/by_server_total", 0),
+        ("server RSS KiB/conn", "/server_rss_per_connection_kib", 1),
+        (
+            "server RSS connected MiB",
+            "/server_memory_kib/connected",
+            1,
+        ),
+        ("server CPU % core", "/cpu_measure/server_pct_of_core", 0),
+        (
+            "generator CPU % core",
+            "/cpu_measure/generator_pct_of_core",
+            0,
+        ),
+        ("others CPU % core", "/cpu_measure/others_pct_of_core", 0),
+        ("machine busy %", "/cpu_measure/machine_busy_pct", 0),
+    ];
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<26} {:>12} {:>12} {:>12}   (median of {} run(s))",
+        "",
+        "median",
+        "min",
+        "max",
+        runs.len()
+    );
+    for (name, pointer, precision) in FIELDS {
+        let mut values: Vec<f64> = runs
+            .iter()
+            .filter_map(|r| r.pointer(pointer).and_then(|v| v.as_f64()))
+            .collect();
+        if values.is_empty() {
+            continue;
+        }
+        values.sort_by(|a, b| a.total_cmp(b));
+        let median = if values.len() % 2 == 1 {
+            values[values.len() / 2]
+        } else {
+            (values[values.len() / 2 - 1] + values[values.len() / 2]) / 2.0
+        };
+        let (min, max) = (values[0], values[values.len() - 1]);
+        let scale = if *pointer == "/server_memory_kib/connected" {
+            1.0 / 1024.0
+        } else {
+            1.0
+        };
+        let show = |v: f64| format!("{:.*}", *precision, v * scale);
+        let _ = writeln!(
+            out,
+            "{name:<26} {:>12} {:>12} {:>12}",
+            show(median),
+            show(min),
+            show(max)
+        );
+    }
+    Ok(out)
 }

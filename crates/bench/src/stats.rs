@@ -40,7 +40,8 @@ pub fn with_shard<R>(f: impl FnOnce(&mut Shard) -> R) -> R {
             lock(&SHARDS).push(shard.clone());
             shard
         });
-        f(&mut lock(shard))
+        let mut guard = lock(shard);
+        f(&mut guard)
     })
 }
 
@@ -72,6 +73,11 @@ pub mod proc {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
         let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
         line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    /// Open file descriptors of a process (entries of `/proc/<pid>/fd`): one per live socket.
+    pub fn open_fds(pid: u32) -> Option<u64> {
+        Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count() as u64)
     }
 
     /// Threads of a process (`Threads` in `/proc/<pid>/status`).
@@ -135,6 +141,9 @@ pub mod proc {
         pub server_pct_of_core: Option<f64>,
         pub generator_pct_of_core: Option<f64>,
         pub machine_busy_pct: Option<f64>,
+        /// Everything else on the machine (other people's builds, the kernel's own threads),
+        /// in percent of one core: machine busy × CPUs − server − generator.
+        pub others_pct_of_core: Option<f64>,
     }
 
     pub fn cpu_use(from: &CpuSnapshot, to: &CpuSnapshot) -> CpuUse {
@@ -148,10 +157,16 @@ pub mod proc {
             }
             _ => None,
         };
+        let server = pct(from.server, to.server);
+        let generator = pct(from.generator, to.generator);
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        let others =
+            machine.map(|m| (m * cpus - server.unwrap_or(0.0) - generator.unwrap_or(0.0)).max(0.0));
         CpuUse {
-            server_pct_of_core: pct(from.server, to.server),
-            generator_pct_of_core: pct(from.generator, to.generator),
+            server_pct_of_core: server,
+            generator_pct_of_core: generator,
             machine_busy_pct: machine,
+            others_pct_of_core: others,
         }
     }
 
@@ -165,6 +180,7 @@ pub mod proc {
             assert!(rss_kib(me).unwrap() > 0);
             assert!(cpu_ticks(me).is_some());
             assert!(threads(me).unwrap() >= 1);
+            assert!(open_fds(me).unwrap() >= 1);
             let (busy, total) = machine_ticks().unwrap();
             assert!(total >= busy);
         }

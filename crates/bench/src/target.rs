@@ -196,7 +196,12 @@ pub mod ivschat {
                         .maximum_message_length(MAXIMUM_MESSAGE_LENGTH)
                         .send()
                         .await
-                        .map_err(|e| anyhow!("CreateRoom: {}", aws_sdk_ivschat::error::DisplayErrorContext(e)))
+                        .map_err(|e| {
+                            anyhow!(
+                                "CreateRoom: {}",
+                                aws_sdk_ivschat::error::DisplayErrorContext(e)
+                            )
+                        })
                         .and_then(|out| out.arn.context("CreateRoom returned no arn"))
                 }));
             }
@@ -255,7 +260,12 @@ pub mod ivschat {
             let token = call
                 .send()
                 .await
-                .map_err(|e| anyhow!("CreateChatToken: {}", aws_sdk_ivschat::error::DisplayErrorContext(e)))?
+                .map_err(|e| {
+                    anyhow!(
+                        "CreateChatToken: {}",
+                        aws_sdk_ivschat::error::DisplayErrorContext(e)
+                    )
+                })?
                 .token
                 .context("CreateChatToken returned no token")?;
             let mut request = self.ws_url.as_str().into_client_request()?;

@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# Builds release binaries, starts ivschat-server on loopback with a fresh data dir, runs
+# ivschat-bench for a scenario, stops the server and prints the table. With RUNS>1 it repeats
+# the whole thing (a fresh server each time) and prints the medians.
+#
+# Usage: bench/run-fanout.sh SCENARIO [extra ivschat-bench flags…]
+#   fanout-1k   1 room, 1,000 connections (10 of them send), 100 msg/s, 200 B, 10 s
+#   rooms-100   100 rooms, 10,000 connections (1 sender each), 10 msg/s per room, 200 B, 10 s
+#   fanout-10k  1 room, 10,000 connections (10 of them send), 100 msg/s, 200 B, 10 s
+#   custom      only the flags you pass
+#
+# Environment:
+#   RUNS=3              repetitions (each with a new server and data dir), medians at the end
+#   PORT=18080          first port; each attempt uses the next one (no TIME_WAIT reuse)
+#   OUT=dir             where results go (default: bench/results/<scenario>-<timestamp>)
+#   REV=<git rev>       build the server from this committed revision (git archive into a
+#                       cache dir) instead of the work tree: reproducible figures while others
+#                       edit the tree. Built in its own target dir ($CARGO_TARGET_DIR-rev).
+#   SERVER_BIN=path     use this server binary, build none
+#   WAIT_QUIET=600      before each run, wait up to this many seconds for the machine to be
+#                       quiet (<25% busy over 3 s; it is shared with other people's builds)
+#   NOISY=25            a run during which other processes used more than this % of a core is
+#                       repeated (up to TRIES=3 times; the noisy results are kept as
+#                       noisy-*.json and left out of the medians). NOISY=0 keeps every run.
+#   IVSCHAT_LOG=…       server log filter (default: the server's default, info)
+#   CARGO_TARGET_DIR    default $HOME/.cache/ivschat-server/target
+set -euo pipefail
+
+scenario="${1:-}"
+[ -n "$scenario" ] || { sed -n '2,21p' "$0"; exit 2; }
+shift
+case "$scenario" in
+  fanout-1k)  flags=(--connections 1000 --rooms 1 --senders-per-room 10 --rate-per-room 100 --message-bytes 200 --duration 10s --warmup 2s) ;;
+  rooms-100)  flags=(--connections 10000 --rooms 100 --senders-per-room 1 --rate-per-room 10 --message-bytes 200 --duration 10s --warmup 2s) ;;
+  fanout-10k) flags=(--connections 10000 --rooms 1 --senders-per-room 10 --rate-per-room 100 --message-bytes 200 --duration 10s --warmup 2s) ;;
+  custom)     flags=() ;;
+  *) echo "unknown scenario: $scenario" >&2; exit 2 ;;
+esac
+flags+=("$@")
+
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$repo"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ivschat-server/target}"
+runs="${RUNS:-1}"
+port="${PORT:-18080}"
+out="${OUT:-$repo/bench/results/$scenario-$(date -u +%Y%m%dT%H%M%SZ)}"
+mkdir -p "$out"
+
+# Each side needs one descriptor per connection; raise the soft limit to the hard one.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+echo "ulimit -n: $(ulimit -n)" >&2
+
+# Build, retrying: other people may be half-way through an edit of the work tree.
+build() {
+  local tries=0
+  until cargo build --release --quiet "$@"; do
+    tries=$((tries + 1))
+    [ "$tries" -lt 5 ] || { echo "build failed $tries times: $*" >&2; return 1; }
+    echo "build failed (someone's edit in progress?); retrying in 60 s" >&2
+    sleep 60
+  done
+}
+
+build -p ivschat-bench
+bench="$CARGO_TARGET_DIR/release/ivschat-bench"
+
+if [ -n "${SERVER_BIN:-}" ]; then
+  server="$SERVER_BIN"
+  server_rev="prebuilt $SERVER_BIN"
+elif [ -n "${REV:-}" ]; then
+  sha="$(git rev-parse --verify "$REV^{commit}")"
+  src="$HOME/.cache/ivschat-server/bench-src/$sha"
+  if [ ! -f "$src/Cargo.toml" ]; then
+    mkdir -p "$src"
+    git archive "$sha" | tar -x -C "$src"
+  fi
+  (cd "$src" && CARGO_TARGET_DIR="$CARGO_TARGET_DIR-rev" build -p ivschat-server)
+  server="$CARGO_TARGET_DIR-rev/release/ivschat-server"
+  server_rev="$sha (git archive)"
+else
+  build -p ivschat-server
+  # Copy it: a concurrent build in the shared target dir must not swap it under us.
+  cp "$CARGO_TARGET_DIR/release/ivschat-server" "$out/ivschat-server"
+  server="$out/ivschat-server"
+  server_rev="$(git rev-parse HEAD) + work tree ($(git status --porcelain -- crates | wc -l) changed paths under crates/)"
+fi
+echo "server: $server_rev" | tee "$out/server-rev.txt" >&2
+
+server_pid=""
+data_dir=""
+cleanup() {
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+    kill -TERM "$server_pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$server_pid" 2>/dev/null || true
+  fi
+  server_pid=""
+  [ -z "$data_dir" ] || rm -rf "$data_dir"
+  data_dir=""
+}
+trap cleanup EXIT INT TERM
+
+# Busy percentage of the whole machine over 3 seconds (/proc/stat).
+machine_busy() {
+  local a b
+  a=($(head -1 /proc/stat)); sleep 3; b=($(head -1 /proc/stat))
+  local idle=$(( (b[4] + b[5]) - (a[4] + a[5]) )) total=0 k
+  for k in 1 2 3 4 5 6 7 8; do total=$(( total + b[k] - a[k] )); done
+  echo $(( total > 0 ? 100 * (total - idle) / total : 0 ))
+}
+wait_quiet() {
+  local limit="${WAIT_QUIET:-0}" waited=0 busy
+  [ "$limit" -gt 0 ] || return 0
+  while busy=$(machine_busy); [ "$busy" -ge 25 ]; do
+    waited=$((waited + 3))
+    if [ "$waited" -ge "$limit" ]; then echo "machine still ${busy}% busy after ${waited}s; running anyway" >&2; return 0; fi
+    echo "machine ${busy}% busy (someone else's work); waiting" >&2
+    sleep 7; waited=$((waited + 7))
+  done
+  echo "machine quiet (${busy}% busy)" >&2
+}
+
+jsons=()
+status=0
+run_once() { # $1 = run number, $2 = port; writes $out/run-$1.*
+  local i="$1" p="$2"
+  wait_quiet
+  data_dir="$(mktemp -d -t ivschat-bench-data.XXXXXX)"
+  "$server" --listen "127.0.0.1:$p" --data-dir "$data_dir" >"$out/server-$i.log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && break
+    kill -0 "$server_pid" 2>/dev/null || { echo "server exited; see $out/server-$i.log" >&2; exit 1; }
+    sleep 0.1
+  done
+  echo "== run $i/$runs: $scenario on 127.0.0.1:$p (server pid $server_pid)" >&2
+  "$bench" --endpoint "http://127.0.0.1:$p" --server-pid "$server_pid" \
+    --label "$scenario run $i" --json "$out/run-$i.json" "${flags[@]}" \
+    | tee "$out/table-$i.txt" || status=$?
+  cleanup
+  # The start-up notice about the default dev key is expected; anything else is worth a look.
+  notable() { grep -E ' (WARN|ERROR) ' "$out/server-$i.log" | grep -v 'no credentials configured' || true; }
+  echo "server log: $(notable | grep -c ' WARN ' || true) WARN, $(notable | grep -c ' ERROR ' || true) ERROR lines ($out/server-$i.log)"
+  notable | sed -E 's/^[^ ]+ +//' | cut -c1-160 | sort | uniq -c | sort -rn | head -5
+}
+
+# Other processes' CPU during the measurement (% of a core), from a result file.
+others_of() {
+  sed -n 's/.*"others_pct_of_core": \([0-9.]*\).*/\1/p' "$1" 2>/dev/null | head -1 | cut -d. -f1
+}
+
+jsons=()
+status=0
+attempt=0
+for i in $(seq 1 "$runs"); do
+  tries=0
+  while :; do
+    attempt=$((attempt + 1))
+    tries=$((tries + 1))
+    run_once "$i" $((port + attempt - 1))
+    others="$(others_of "$out/run-$i.json")"
+    limit="${NOISY:-25}"
+    if [ "$limit" -gt 0 ] && [ -n "$others" ] && [ "$others" -gt "$limit" ] && [ "$tries" -lt "${TRIES:-3}" ]; then
+      echo "run $i: other processes used ${others}% of a core during the measurement; repeating it" >&2
+      for f in run table server; do
+        ext=json; [ "$f" = run ] || ext=txt; [ "$f" = server ] && ext=log
+        [ -f "$out/$f-$i.$ext" ] && mv "$out/$f-$i.$ext" "$out/noisy-$f-$i-$tries.$ext"
+      done
+      sleep 5
+      continue
+    fi
+    break
+  done
+  jsons+=("$out/run-$i.json")
+  [ "$i" -lt "$runs" ] && sleep 2
+done
+
+if [ "$runs" -gt 1 ]; then
+  echo
+  echo "== $scenario: medians over $runs runs (results in $out)"
+  "$bench" --summarize "${jsons[@]}" | tee "$out/median.txt"
+fi
+exit "$status"
