@@ -217,7 +217,10 @@ if want_client cpp-qt-client; then
         raw_case=$(junit_case Build_asGenerated fail "expected the raw client to fail with bare QList (exit $(cat "$raw_check.done")); see $raw_check")
     fi
 
-    qt_build="$cache/openapi/qt-build-$key"
+    # CMake ties a build directory to one source directory: key it by the checkout's path too,
+    # so clones in other places (CI) do not collide with this one's cache.
+    src_key=$(printf '%s' "$suite" | sha256sum | cut -c1-8)
+    qt_build="$cache/openapi/qt-build-$key-$src_key"
     log "cpp-qt-client: cmake build in $qt_build (Qt $qt_version)"
     set +e
     cmake -S "$suite/qt" -B "$qt_build" -DCMAKE_BUILD_TYPE=Release \
@@ -228,7 +231,7 @@ if want_client cpp-qt-client; then
     if [[ $built -eq 0 ]]; then
         flat_case=$(junit_case Build_flattened pass "")
     else
-        tail -40 "$qt_build.configure.log" "$qt_build.build.log" >&2 || true
+        tail -n 40 "$qt_build.configure.log" "$qt_build.build.log" >&2 || true
         flat_case=$(junit_case Build_flattened fail "cmake build failed; see $qt_build.build.log")
         status=1
     fi
