@@ -27,7 +27,7 @@
 set -euo pipefail
 
 scenario="${1:-}"
-[ -n "$scenario" ] || { sed -n '2,21p' "$0"; exit 2; }
+[ -n "$scenario" ] || { sed -n '2,/^set -euo/p' "$0" | grep '^#'; exit 2; }
 shift
 case "$scenario" in
   fanout-1k)  flags=(--connections 1000 --rooms 1 --senders-per-room 10 --rate-per-room 100 --message-bytes 200 --duration 10s --warmup 2s) ;;

@@ -370,6 +370,32 @@ pub mod ivschat {
             }
         }
 
+        /// The cost of recognising a delivery, per frame (a 200-byte content, as in the
+        /// scenarios). Run: `cargo test --release -p ivschat-bench parse_cost -- --ignored --nocapture`.
+        #[tokio::test]
+        #[ignore]
+        async fn parse_cost() {
+            let content = format!("3.17.123456789.{}", "x".repeat(185));
+            let frame = MESSAGE.replace("3.17.123456.xxxx", &content);
+            for mode in [ParseMode::Fast, ParseMode::Full] {
+                let t = target(mode);
+                let n = 1_000_000;
+                let start = std::time::Instant::now();
+                let mut found = 0usize;
+                for _ in 0..n {
+                    if let Incoming::Delivery(c) = t.classify(std::hint::black_box(&frame)) {
+                        found += c.len();
+                    }
+                }
+                let ns = start.elapsed().as_nanos() as f64 / f64::from(n);
+                assert_eq!(found, content.len() * n as usize);
+                println!(
+                    "{mode:?}: {ns:.0} ns per {}-byte MESSAGE frame",
+                    frame.len()
+                );
+            }
+        }
+
         #[test]
         fn send_frame_is_valid_json() {
             let mut out = String::new();
