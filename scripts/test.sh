@@ -61,6 +61,14 @@ step "Compatibility: @aws-sdk/client-ivschat and amazon-ivs-chat-messaging again
 bash tests/compat/run-node.sh "$endpoint" || status=$?
 step "Compatibility: OpenAPI Generator 7.9.0 clients (javascript, cpp-qt-client) against $endpoint"
 bash tests/compat/run-openapi.sh "$endpoint" || status=$?
+# Reliability smoke runs (RELIABILITY.md): each bounded, about 3 minutes together on 2 cores
+# plus the fuzz build (about 6 minutes from scratch, cached in $IVSCHAT_CACHE/fuzz-target).
+step "Schema-driven API testing: schemathesis against $endpoint"
+bash tests/compat/run-schemathesis.sh "$endpoint" || status=$?
+step "Crash safety: kill -9 under concurrent writes, 5 rounds (server: $server_bin)"
+bash scripts/crash-safety.sh 5 || status=$?
+step "Fuzzing smoke run: cargo-fuzz, 20 s per target"
+bash fuzz/run.sh 20 || status=$?
 # Last: the matrix, from the results of all the suites above (also when one failed, so that the
 # failing cells show); exits non-zero when a cell's tests failed or did not run.
 step "Compatibility matrix: COMPATIBILITY.md"
