@@ -86,8 +86,8 @@ pub async fn serve(
         });
     }
     // Chat sessions are upgraded connections, which the HTTP side no longer tracks: they watch
-    // their own token, send a close frame and end; wait (bounded) for both to drain.
-    app.chat.shutdown.cancel();
+    // their room's channel, send a close frame and end; wait (bounded) for both to drain.
+    app.chat.shut_down();
     app.chat.sessions.close();
     let drained = async {
         graceful.shutdown().await;

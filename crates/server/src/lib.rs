@@ -68,6 +68,7 @@ pub async fn build_app(config: Config, clock: Clock) -> anyhow::Result<Arc<App>>
     if let Some(bus) = bus {
         bus.start(Arc::downgrade(&app.chat), app.chat.shutdown.clone());
     }
+    tokio::spawn(app.chat.clone().forward_clock_changes());
     // Ships spooled chat log records until the server shuts down.
     tokio::spawn(logger.run(app.chat.shutdown.clone()));
     Ok(app)

@@ -46,6 +46,8 @@ pub fn encode_event(event: &RoomEvent) -> Vec<u8> {
             out
         }
         RoomEvent::Deleted => vec![b'X'],
+        // Node-local events are never published; an empty payload decodes to nothing.
+        RoomEvent::Shutdown | RoomEvent::ClockChanged => Vec::new(),
     }
 }
 

@@ -54,6 +54,10 @@ pub enum RoomEvent {
     },
     /// The room was deleted: ERROR 404, then close.
     Deleted,
+    /// The server is shutting down: close 1001.
+    Shutdown,
+    /// The (test-advanceable) clock moved: sessions re-arm their expiry timers.
+    ClockChanged,
 }
 
 /// A room as the chat path addresses it: its id and where its records are logged.
@@ -217,7 +221,10 @@ pub struct Hub {
     pub logger: Arc<ChatLogger>,
     pub redeemed: RedeemedTokens,
     pub stats: ChatStats,
-    /// Cancelled at shutdown: every session sends a close frame and ends.
+    /// Cancelled at shutdown (background tasks watch it). Sessions learn of shutdown from
+    /// [`RoomEvent::Shutdown`] on their room's channel instead: a shared token's `cancelled()`
+    /// future takes a global lock each time it is created and dropped, which every session
+    /// did on every delivery (see [`Hub::shut_down`]).
     pub shutdown: CancellationToken,
     /// Every running session, so shutdown can wait for their close frames to go out.
     pub sessions: TaskTracker,
@@ -286,6 +293,38 @@ impl Hub {
         // Subscribing under the map lock: `leave` cannot remove the room in between.
         let receiver = live.events.subscribe();
         (live, receiver)
+    }
+
+    /// Starts shutdown: cancels [`Hub::shutdown`], then tells every live session to close.
+    /// A session that joins after this sees the token already cancelled when it starts.
+    pub fn shut_down(&self) {
+        self.shutdown.cancel();
+        self.tell_every_room(RoomEvent::Shutdown);
+    }
+
+    /// Re-arms every session's expiry timer whenever the clock is advanced (tests only move
+    /// it; a session watching the clock itself would pay a lock per delivery, as above).
+    pub async fn forward_clock_changes(self: Arc<Self>) {
+        let mut changes = self.clock.changes();
+        loop {
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return,
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    self.tell_every_room(RoomEvent::ClockChanged);
+                }
+            }
+        }
+    }
+
+    /// Delivers a node-local event to every live room on this node.
+    fn tell_every_room(&self, event: RoomEvent) {
+        let rooms: Vec<Arc<LiveRoom>> = self.rooms().values().cloned().collect();
+        for room in rooms {
+            let _ = room.events.send(event.clone());
+        }
     }
 
     /// Makes sure this node receives the room's events from the bus (no-op on one node).

@@ -119,6 +119,7 @@ pub async fn run_session(app: Arc<App>, socket: WebSocket, params: SessionParams
         peer: params.peer,
         replies,
         reviews: None,
+        rearm_expiry: false,
     };
     let ending = session.serve(events, replies_rx).await;
     session.finish(ending).await;
@@ -140,6 +141,8 @@ struct Session {
     replies: mpsc::Sender<Utf8Bytes>,
     /// This connection's messages waiting for review, in order; the worker starts on first use.
     reviews: Option<mpsc::Sender<PendingReview>>,
+    /// Set when the clock moved: the expiry timer is re-armed before the next wait.
+    rearm_expiry: bool,
 }
 
 /// Answers waiting to be written; a connection has at most a few reviews in flight (10
@@ -163,26 +166,22 @@ impl Session {
         mut events: Receiver<RoomEvent>,
         mut replies: mpsc::Receiver<Utf8Bytes>,
     ) -> Ending {
-        let shutdown = self.app.chat.shutdown.clone();
-        let mut clock_changes = self.app.clock.changes();
+        // Shutdown and clock changes arrive as room events (see `Hub::shut_down`); only a
+        // session that started after shutdown began must look at the token itself.
+        if self.app.chat.shutdown.is_cancelled() {
+            return close(CLOSE_GOING_AWAY, "server shutting down");
+        }
         let expiry = tokio::time::sleep_until(self.session_deadline());
         tokio::pin!(expiry);
         loop {
+            if std::mem::take(&mut self.rearm_expiry) {
+                expiry.as_mut().reset(self.session_deadline());
+            }
             tokio::select! {
                 biased;
-                _ = shutdown.cancelled() => {
-                    return close(CLOSE_GOING_AWAY, "server shutting down");
-                }
                 _ = &mut expiry => {
                     if self.expired() {
                         return expired();
-                    }
-                    expiry.as_mut().reset(self.session_deadline());
-                }
-                changed = clock_changes.changed() => {
-                    if changed.is_err() {
-                        // The clock is gone only at teardown; stop watching it.
-                        clock_changes = tokio::sync::watch::channel(0).1;
                     }
                     expiry.as_mut().reset(self.session_deadline());
                 }
@@ -250,6 +249,11 @@ impl Session {
                         reason: String::new(),
                     });
                 }
+                Ok(RoomEvent::Shutdown) => {
+                    self.flush().await;
+                    return Some(close(CLOSE_GOING_AWAY, "server shutting down"));
+                }
+                Ok(RoomEvent::ClockChanged) => self.rearm_expiry = true,
                 Err(RecvError::Lagged(missed)) => {
                     tracing::warn!(room = %self.room.id, missed, "chat connection fell behind its room; disconnecting");
                     return Some(self.too_slow("fell too far behind the room"));
