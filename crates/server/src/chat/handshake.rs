@@ -28,10 +28,13 @@ use crate::limits::ConnectionPermit;
 /// Largest client frame accepted: requests are a 500-character message plus 1 KB of
 /// attributes, so 64 KiB is ample and bounds memory per connection.
 pub const MAX_CLIENT_MESSAGE_BYTES: usize = 64 * 1024;
-/// Socket read chunk per connection.
-const READ_BUFFER_BYTES: usize = 4 * 1024;
-/// Frames gather up to this much before a write (sessions also flush after each batch).
-const WRITE_BUFFER_BYTES: usize = 16 * 1024;
+/// Socket read chunk per connection, allocated up front for every connection: SDK requests
+/// are a few hundred bytes, and a larger frame reserves its own length when its header arrives.
+const READ_BUFFER_BYTES: usize = 1024;
+/// Frames gather up to this much before a write (sessions also flush after each batch). The
+/// buffer keeps its largest size for the connection's life, so it stays small: under normal
+/// load each frame is written on its own anyway; only a backlog is batched.
+const WRITE_BUFFER_BYTES: usize = 4 * 1024;
 
 /// True when the request asks for a WebSocket upgrade.
 pub fn is_upgrade(request: &axum::extract::Request) -> bool {

@@ -105,7 +105,6 @@ pub async fn run_session(app: Arc<App>, socket: WebSocket, params: SessionParams
     let Some(events) = membership.events.take() else {
         return;
     };
-    let (replies, replies_rx) = mpsc::channel(REPLY_QUEUE);
     hub.stats.connections_opened.fetch_add(1, Ordering::Relaxed);
     hub.stats.connections_open.fetch_add(1, Ordering::Relaxed);
     tracing::debug!(room = %room.id, peer = %params.peer, "chat connection opened");
@@ -117,12 +116,13 @@ pub async fn run_session(app: Arc<App>, socket: WebSocket, params: SessionParams
         requests: TokenBucket::new(REQUESTS_PER_SECOND_PER_CONNECTION),
         write_timeout: Duration::from_millis(app.config.chat.write_timeout_ms),
         peer: params.peer,
-        replies,
         reviews: None,
         rearm_expiry: false,
     };
-    let ending = session.serve(events, replies_rx).await;
-    session.finish(ending).await;
+    let ending = session.serve(events).await;
+    // Boxed, like `handle_request` below: a task's future is allocated at the size of its
+    // largest state, for as long as the connection lives, so the rare paths must not be inline.
+    Box::pin(session.finish(ending)).await;
     drop(membership);
     drop(params.permit);
     hub.stats.connections_open.fetch_sub(1, Ordering::Relaxed);
@@ -137,17 +137,32 @@ struct Session {
     /// A write that cannot complete in this time means the client stopped reading.
     write_timeout: Duration,
     peer: SocketAddr,
-    /// Answers produced off the session task (review DENY), written by the session loop.
-    replies: mpsc::Sender<Utf8Bytes>,
-    /// This connection's messages waiting for review, in order; the worker starts on first use.
-    reviews: Option<mpsc::Sender<PendingReview>>,
+    /// This connection's review worker, started on first use (most connections never send,
+    /// and two channels cost more than a kilobyte per connection).
+    reviews: Option<ReviewLink>,
     /// Set when the clock moved: the expiry timer is re-armed before the next wait.
     rearm_expiry: bool,
 }
 
-/// Answers waiting to be written; a connection has at most a few reviews in flight (10
-/// requests per second, 200 ms each), so this never fills in practice.
+/// Messages waiting for review, and answers waiting to be written; a connection has at most a
+/// few reviews in flight (10 requests per second, 200 ms each), so these never fill in practice.
 const REPLY_QUEUE: usize = 32;
+
+/// The session's side of its review worker.
+struct ReviewLink {
+    /// Messages to review, in the order they were sent.
+    queue: mpsc::Sender<PendingReview>,
+    /// Answers produced by the worker (ERROR 406 on DENY), written by the session loop.
+    replies: mpsc::Receiver<Utf8Bytes>,
+}
+
+/// The next answer from the review worker; never resolves while there is no worker.
+async fn next_reply(reviews: &mut Option<ReviewLink>) -> Option<Utf8Bytes> {
+    match reviews {
+        Some(link) => link.replies.recv().await,
+        None => std::future::pending().await,
+    }
+}
 
 /// A SEND_MESSAGE waiting for the room's review handler.
 struct PendingReview {
@@ -164,7 +179,6 @@ impl Session {
     async fn serve(
         &mut self,
         mut events: Receiver<RoomEvent>,
-        mut replies: mpsc::Receiver<Utf8Bytes>,
     ) -> Ending {
         // Shutdown and clock changes arrive as room events (see `Hub::shut_down`); only a
         // session that started after shutdown began must look at the token itself.
@@ -185,7 +199,7 @@ impl Session {
                     }
                     expiry.as_mut().reset(self.session_deadline());
                 }
-                Some(reply) = replies.recv() => {
+                Some(reply) = next_reply(&mut self.reviews) => {
                     if !self.feed(Message::Text(reply)).await || !self.flush().await {
                         return self.too_slow("stopped reading");
                     }
@@ -202,7 +216,10 @@ impl Session {
                     };
                     match message {
                         Message::Text(text) => {
-                            if let Some(ending) = self.handle_request(&text).await {
+                            // Boxed: handling a request (review, logging, the Redis bus) is a
+                            // deep future; inline, it made every idle session's task 3.4 KiB
+                            // instead of a few hundred bytes. A request costs one allocation.
+                            if let Some(ending) = Box::pin(self.handle_request(&text)).await {
                                 return ending;
                             }
                         }
@@ -387,7 +404,7 @@ impl Session {
                         max_length: max,
                         at,
                         sender,
-                    }),
+                    })?,
                     None => {
                         let frame = MessageFrame::new(
                             id,
@@ -435,30 +452,25 @@ impl Session {
 
     /// Hands a message to this connection's review worker, which reviews messages one at a
     /// time so they are delivered in the order they were sent.
-    fn queue_review(&mut self, pending: PendingReview) {
-        let queue = self.reviews.get_or_insert_with(|| {
-            let (tx, rx) = mpsc::channel(REPLY_QUEUE);
+    fn queue_review(&mut self, pending: PendingReview) -> Result<(), (ChatErrorCode, String)> {
+        let link = self.reviews.get_or_insert_with(|| {
+            let (queue, queued) = mpsc::channel(REPLY_QUEUE);
+            let (replies_tx, replies) = mpsc::channel(REPLY_QUEUE);
             tokio::spawn(review_worker(
                 self.app.clone(),
                 self.room.clone(),
-                rx,
-                self.replies.clone(),
+                queued,
+                replies_tx,
             ));
-            tx
+            ReviewLink { queue, replies }
         });
-        if let Err(e) = queue.try_send(pending) {
-            // Cannot happen within the per-connection rate limit; answer rather than drop.
-            let pending = match e {
-                mpsc::error::TrySendError::Full(p) | mpsc::error::TrySendError::Closed(p) => p,
-            };
-            let frame = ErrorFrame::new(
-                new_id(),
-                pending.request_id,
+        // Cannot fill within the per-connection rate limit; answer rather than drop.
+        link.queue.try_send(pending).map_err(|_| {
+            (
                 ChatErrorCode::TooManyRequests,
-                "too many messages waiting for review".into(),
-            );
-            let _ = self.replies.try_send(Utf8Bytes::from(to_json(&frame)));
-        }
+                "too many messages waiting for review".to_string(),
+            )
+        })
     }
 
     fn require(
