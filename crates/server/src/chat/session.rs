@@ -514,17 +514,13 @@ impl Session {
     }
 
     async fn feed(&mut self, message: Message) -> bool {
-        matches!(
-            tokio::time::timeout(self.write_timeout, self.socket.feed(message)).await,
-            Ok(Ok(()))
-        )
+        let limit = self.write_timeout;
+        within(limit, self.socket.feed(message)).await
     }
 
     async fn flush(&mut self) -> bool {
-        matches!(
-            tokio::time::timeout(self.write_timeout, self.socket.flush()).await,
-            Ok(Ok(()))
-        )
+        let limit = self.write_timeout;
+        within(limit, self.socket.flush()).await
     }
 
     /// Sends what the ending calls for and the close frame, without waiting on a stuck client.
@@ -549,6 +545,26 @@ impl Session {
         }));
         let _ = self.feed(close).await;
         let _ = self.flush().await;
+    }
+}
+
+/// Runs a socket write, true if it succeeded within `limit`. Nearly every write completes on
+/// its first poll (the kernel buffer has room), so the timer is only set up when it does not:
+/// a `tokio::time::timeout` around every write read the clock and touched the timer driver
+/// twice per delivery, about 6% of the server's time when fanning out to 10,000 sockets.
+async fn within<E>(
+    limit: Duration,
+    write: impl std::future::Future<Output = Result<(), E>>,
+) -> bool {
+    let mut write = std::pin::pin!(write);
+    let first = std::future::poll_fn(|cx| match write.as_mut().poll(cx) {
+        std::task::Poll::Ready(done) => std::task::Poll::Ready(Some(done)),
+        std::task::Poll::Pending => std::task::Poll::Ready(None),
+    })
+    .await;
+    match first {
+        Some(done) => done.is_ok(),
+        None => matches!(tokio::time::timeout(limit, write).await, Ok(Ok(()))),
     }
 }
 
