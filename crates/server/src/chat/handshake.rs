@@ -69,6 +69,7 @@ pub async fn upgrade(app: Arc<App>, request: axum::extract::Request, peer: Socke
             "the chat token has expired; tokens open a connection within 60 seconds",
         );
     }
+    let mark = app.chat.room_changes_mark();
     let room = match app.store.get_room(&claims.room).await {
         Ok(Some(room)) => room,
         Ok(None) => return refuse(StatusCode::NOT_FOUND, "the chat room does not exist"),
@@ -81,15 +82,18 @@ pub async fn upgrade(app: Arc<App>, request: axum::extract::Request, peer: Socke
         Ok(ws) => ws,
         Err(rejection) => return rejection.into_response(),
     };
-    // Join before the 101, then read the room again: an UpdateRoom or DeleteRoom that committed
-    // after the first read is now either in this read or delivered to the membership.
+    // Join before the 101, then read the room again if it may have changed: an UpdateRoom or
+    // DeleteRoom that committed after the first read is now either in this read or delivered
+    // to the membership. On one node, a change counter tells whether there was one at all.
     let membership = Membership::join(app.clone(), &room);
-    match app.store.get_room(&claims.room).await {
-        Ok(Some(fresh)) => membership.room.apply(RoomSettings::of(&fresh)),
-        Ok(None) => return refuse(StatusCode::NOT_FOUND, "the chat room does not exist"),
-        Err(e) => {
-            tracing::error!(error = %e, "store unavailable during chat handshake");
-            return refuse(StatusCode::SERVICE_UNAVAILABLE, "try again later");
+    if app.chat.room_may_have_changed_since(mark) {
+        match app.store.get_room(&claims.room).await {
+            Ok(Some(fresh)) => membership.room.apply(RoomSettings::of(&fresh)),
+            Ok(None) => return refuse(StatusCode::NOT_FOUND, "the chat room does not exist"),
+            Err(e) => {
+                tracing::error!(error = %e, "store unavailable during chat handshake");
+                return refuse(StatusCode::SERVICE_UNAVAILABLE, "try again later");
+            }
         }
     }
     if app.chat.at_connection_quota() {

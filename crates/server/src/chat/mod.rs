@@ -221,6 +221,9 @@ pub struct Hub {
     pub logger: Arc<ChatLogger>,
     pub redeemed: RedeemedTokens,
     pub stats: ChatStats,
+    /// Bumped by every UpdateRoom and DeleteRoom on this node, before it reaches live rooms:
+    /// a handshake that saw no change while it joined need not read its room again.
+    room_changes: AtomicU64,
     /// Cancelled at shutdown (background tasks watch it). Sessions learn of shutdown from
     /// [`RoomEvent::Shutdown`] on their room's channel instead: a shared token's `cancelled()`
     /// future takes a global lock each time it is created and dropped, which every session
@@ -246,6 +249,7 @@ impl Hub {
             logger,
             redeemed: RedeemedTokens::default(),
             stats: ChatStats::default(),
+            room_changes: AtomicU64::new(0),
             shutdown: CancellationToken::new(),
             sessions: TaskTracker::new(),
         }
@@ -539,8 +543,21 @@ impl Hub {
         Ok(id)
     }
 
+    /// A mark to pass to [`Hub::room_may_have_changed_since`].
+    pub fn room_changes_mark(&self) -> u64 {
+        self.room_changes.load(Ordering::SeqCst)
+    }
+
+    /// Whether the settings a handshake read after taking `mark` can be stale now: true if
+    /// any room was updated or deleted on this node since, and always with a bus (another
+    /// node's change reaches this one a little later).
+    pub fn room_may_have_changed_since(&self, mark: u64) -> bool {
+        self.bus.is_some() || self.room_changes.load(Ordering::SeqCst) != mark
+    }
+
     /// UpdateRoom: new limits and review handler apply to live connections at once, on every node.
     pub async fn room_updated(&self, room: &Room) {
+        self.room_changes.fetch_add(1, Ordering::SeqCst);
         let settings = RoomSettings::of(room);
         self.apply_local_update(&room.id, settings.clone());
         if let Some(bus) = &self.bus {
@@ -558,6 +575,7 @@ impl Hub {
 
     /// DeleteRoom: every connection, on every node, gets ERROR 404 and is closed.
     pub async fn room_deleted(&self, room_id: &str) {
+        self.room_changes.fetch_add(1, Ordering::SeqCst);
         if self.publish(room_id, RoomEvent::Deleted).await.is_err() {
             // Still end this node's sessions.
             self.deliver_local(room_id, RoomEvent::Deleted);
