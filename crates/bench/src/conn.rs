@@ -6,20 +6,23 @@
 //! send instant in nanoseconds since the run's shared start [`Instant`]. Request IDs are
 //! `"<seq>-<send_ns>"`, so an ERROR tells which message it refused and when it was sent.
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::handshake::client::Request;
+use tokio_tungstenite::tungstenite::http::header::HOST;
+use tokio_tungstenite::tungstenite::http::{HeaderValue, Uri};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use crate::stats::{with_shard, MAX_LATENCY_NS};
-use crate::target::{Incoming, RoomRef, Target};
+use crate::target::{ConnState, Frame, Incoming, RoomRef, Target};
 
 /// When things happen, in nanoseconds since [`Shared::start`]. Set once every connection is in.
 #[derive(Debug, Clone, Copy)]
@@ -36,8 +39,12 @@ pub struct Timeline {
 pub struct Shared {
     pub target: Target,
     pub start: std::time::Instant,
-    pub ws_addr: SocketAddr,
+    /// Where connections go (`--ws-url` and `--sender-ws-url`, deduplicated); a connection's
+    /// [`ConnSpec::ws`] indexes this.
+    pub ws: Vec<WsTarget>,
     pub connect_limit: Semaphore,
+    /// `--source-ips`: connection i binds to 127.0.0.(1 + i % source_ips) (1: no bind).
+    pub source_ips: usize,
     pub connected: AtomicUsize,
     pub failed: AtomicUsize,
     pub timeline: OnceLock<Timeline>,
@@ -64,11 +71,30 @@ impl Shared {
     }
 }
 
+/// One chat WebSocket URL: the address to connect to and what the upgrade request names.
+#[derive(Debug, Clone)]
+pub struct WsTarget {
+    pub url: String,
+    pub addr: SocketAddr,
+    pub uri: Uri,
+    pub host: HeaderValue,
+}
+
+impl WsTarget {
+    /// Points an upgrade request (built by the target for its default URL) at this URL.
+    fn retarget(&self, request: &mut Request) {
+        *request.uri_mut() = self.uri.clone();
+        request.headers_mut().insert(HOST, self.host.clone());
+    }
+}
+
 /// Which connection this is.
 #[derive(Debug, Clone)]
 pub struct ConnSpec {
     pub index: usize,
     pub room_index: usize,
+    /// Index into [`Shared::ws`].
+    pub ws: usize,
     pub room: RoomRef,
     /// `Some(k)`: the k-th sender of its room.
     pub sender: Option<usize>,
@@ -78,6 +104,8 @@ pub struct ConnSpec {
 #[derive(Debug, Default, Clone)]
 pub struct ConnStats {
     pub room_index: usize,
+    /// Index into [`Shared::ws`] (the URL this connection used).
+    pub ws: usize,
     pub is_sender: bool,
     /// `Err(reason)` when the connection never got in.
     pub connect: Option<Result<Duration, String>>,
@@ -123,9 +151,11 @@ impl ConnStats {
 pub async fn run(shared: Arc<Shared>, spec: ConnSpec) -> ConnStats {
     let mut stats = ConnStats {
         room_index: spec.room_index,
+        ws: spec.ws,
         is_sender: spec.sender.is_some(),
         ..ConnStats::default()
     };
+    let mut state = ConnState::default();
     let (ws, took) = {
         let _permit = shared.connect_limit.acquire().await;
         // Time the mint + handshake only, not the wait for a connect slot.
@@ -135,7 +165,16 @@ pub async fn run(shared: Arc<Shared>, spec: ConnSpec) -> ConnStats {
             shared.failed.fetch_add(1, Ordering::Relaxed);
             return stats;
         }
-        match connect(&shared, &spec).await {
+        // Then whatever the protocol needs before the connection counts as in (NATS: SUB).
+        let joined = match connect(&shared, &spec).await {
+            Ok(mut ws) => shared
+                .target
+                .join(&mut ws, &spec.room, &mut state)
+                .await
+                .map(|()| ws),
+            Err(e) => Err(e),
+        };
+        match joined {
             Ok(ws) => (ws, began.elapsed()),
             Err(e) => {
                 stats.connect = Some(Err(e));
@@ -146,7 +185,7 @@ pub async fn run(shared: Arc<Shared>, spec: ConnSpec) -> ConnStats {
     };
     stats.connect = Some(Ok(took));
     shared.connected.fetch_add(1, Ordering::Relaxed);
-    session(&shared, &spec, ws, &mut stats).await;
+    session(&shared, &spec, ws, &mut state, &mut stats).await;
     stats
 }
 
@@ -154,12 +193,18 @@ type Ws = tokio_tungstenite::WebSocketStream<TcpStream>;
 
 async fn connect(shared: &Shared, spec: &ConnSpec) -> Result<Ws, String> {
     let user = format!("bench-{}", spec.index);
-    let request = shared
+    let mut request = shared
         .target
         .connect_request(&spec.room, &user, spec.sender.is_some())
         .await
         .map_err(|e| format!("mint: {e:#}"))?;
-    let stream = TcpStream::connect(shared.ws_addr)
+    let ws_target = &shared.ws[spec.ws];
+    ws_target.retarget(&mut request);
+    shared
+        .target
+        .route(&spec.room, &mut request)
+        .map_err(|e| format!("route: {e:#}"))?;
+    let stream = tcp_connect(ws_target.addr, shared.source_ips, spec.index)
         .await
         .map_err(|e| format!("tcp: {}", e.kind()))?;
     let _ = stream.set_nodelay(true);
@@ -173,7 +218,29 @@ async fn connect(shared: &Shared, spec: &ConnSpec) -> Result<Ws, String> {
     }
 }
 
-async fn session(shared: &Shared, spec: &ConnSpec, mut ws: Ws, stats: &mut ConnStats) {
+/// Opens the TCP connection; with `source_ips` > 1 from 127.0.0.(1 + index % source_ips), so
+/// that more connections than one address's ephemeral ports (about 28k) fit.
+async fn tcp_connect(
+    addr: SocketAddr,
+    source_ips: usize,
+    index: usize,
+) -> std::io::Result<TcpStream> {
+    if source_ips <= 1 || !addr.is_ipv4() {
+        return TcpStream::connect(addr).await;
+    }
+    let source = Ipv4Addr::new(127, 0, 0, (1 + index % source_ips) as u8);
+    let socket = TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::from((source, 0)))?;
+    socket.connect(addr).await
+}
+
+async fn session(
+    shared: &Shared,
+    spec: &ConnSpec,
+    mut ws: Ws,
+    state: &mut ConnState,
+    stats: &mut ConnStats,
+) {
     // Highest sequence number seen per sender of this room (u64::MAX = none yet).
     let mut last_seq = vec![u64::MAX; shared.senders_per_room];
     // Both waits are created once and stay registered (no per-frame re-registration).
@@ -218,8 +285,8 @@ async fn session(shared: &Shared, spec: &ConnSpec, mut ws: Ws, stats: &mut ConnS
                 let k = spec.sender.unwrap_or(0);
                 write_content(&mut content, k, seq, now_ns, shared.message_bytes);
                 let request_id = format!("{seq}-{now_ns}");
-                shared.target.encode_send(&request_id, &content, &mut frame);
-                if ws.send(Message::text(frame.as_str())).await.is_err() {
+                shared.target.encode_send(&spec.room, &request_id, &content, &mut frame);
+                if ws.send(shared.target.message(&frame)).await.is_err() {
                     break;
                 }
                 stats.sent += 1;
@@ -236,9 +303,6 @@ async fn session(shared: &Shared, spec: &ConnSpec, mut ws: Ws, stats: &mut ConnS
             }
             incoming = ws.next() => {
                 match incoming {
-                    Some(Ok(Message::Text(text))) => {
-                        on_text(shared, spec, text.as_str(), &mut last_seq, stats);
-                    }
                     Some(Ok(Message::Close(frame))) => {
                         let (code, reason) = frame
                             .map(|f| (u16::from(f.code), f.reason.to_string()))
@@ -248,7 +312,14 @@ async fn session(shared: &Shared, spec: &ConnSpec, mut ws: Ws, stats: &mut ConnS
                         drain_until_end(&mut ws, shared.close_timeout).await;
                         return;
                     }
-                    Some(Ok(_)) => {}
+                    Some(Ok(message)) => {
+                        let Some(frame) = data_frame(&message) else { continue };
+                        if let Some(answer) = on_frame(shared, spec, state, frame, &mut last_seq, stats) {
+                            if ws.send(shared.target.message(answer)).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
                     Some(Err(e)) => {
                         stats.server_close = Some((1006, format!("error: {e}"), shared.now_ns()));
                         return;
@@ -268,8 +339,9 @@ async fn session(shared: &Shared, spec: &ConnSpec, mut ws: Ws, stats: &mut ConnS
             return;
         }
         while let Some(Ok(message)) = ws.next().await {
-            if let Message::Text(text) = message {
-                on_text(shared, spec, text.as_str(), &mut last_seq, stats);
+            if let Some(frame) = data_frame(&message) {
+                // No answers once closing (NATS: a PING then goes unanswered, harmlessly).
+                let _ = on_frame(shared, spec, state, frame, &mut last_seq, stats);
             }
         }
     };
@@ -305,71 +377,98 @@ pub fn read_content(content: &str) -> Option<(usize, u64, u64)> {
     Some((sender, seq, send_ns))
 }
 
-fn on_text(
+/// The data of a text or binary message.
+fn data_frame(message: &Message) -> Option<Frame<'_>> {
+    match message {
+        Message::Text(text) => Some(Frame::Text(text.as_str())),
+        Message::Binary(bytes) => Some(Frame::Binary(bytes)),
+        _ => None,
+    }
+}
+
+/// Accounts for everything one incoming frame carries; returns the answer the server asked
+/// for, if any (NATS: `PONG`).
+fn on_frame(
     shared: &Shared,
     spec: &ConnSpec,
-    text: &str,
+    state: &mut ConnState,
+    frame: Frame<'_>,
+    last_seq: &mut [u64],
+    stats: &mut ConnStats,
+) -> Option<&'static str> {
+    let mut reply = None;
+    shared
+        .target
+        .classify(state, frame, &mut |incoming| match incoming {
+            Incoming::Delivery(content) => on_delivery(shared, spec, &content, last_seq, stats),
+            Incoming::Error { request_id, code } => on_error(shared, request_id, code, stats),
+            Incoming::Reply(answer) => reply = Some(answer),
+            Incoming::Other => {}
+        });
+    reply
+}
+
+fn on_delivery(
+    shared: &Shared,
+    spec: &ConnSpec,
+    content: &str,
     last_seq: &mut [u64],
     stats: &mut ConnStats,
 ) {
-    match shared.target.classify(text) {
-        Incoming::Delivery(content) => {
-            let now_ns = shared.now_ns();
-            stats.all_deliveries += 1;
-            let Some((sender, seq, send_ns)) = read_content(&content) else {
-                stats.foreign += 1;
-                with_shard(|s| s.frames += 1);
-                return;
-            };
-            let (measure_from, measure_to) = shared
-                .timeline
-                .get()
-                .map_or((u64::MAX, u64::MAX), |t| (t.measure_from, t.measure_to));
-            if now_ns >= measure_from && now_ns < measure_to {
-                stats.window_deliveries += 1;
-            }
-            if let Some(last) = last_seq.get_mut(sender) {
-                if *last == u64::MAX || seq > *last {
-                    *last = seq;
-                } else if seq == *last {
-                    stats.duplicates += 1;
-                } else {
-                    stats.out_of_order += 1;
-                }
-            } else {
-                stats.foreign += 1;
-            }
-            let measured = send_ns >= measure_from && send_ns < measure_to;
-            if measured {
-                stats.measured_deliveries += 1;
-                if spec.sender == Some(sender) {
-                    stats.echoed_measured += 1;
-                }
-            }
-            let latency = now_ns.saturating_sub(send_ns).clamp(1, MAX_LATENCY_NS);
-            with_shard(|s| {
-                s.frames += 1;
-                if measured {
-                    let _ = s.latency.record(latency);
-                }
-            });
+    let now_ns = shared.now_ns();
+    stats.all_deliveries += 1;
+    let Some((sender, seq, send_ns)) = read_content(content) else {
+        stats.foreign += 1;
+        with_shard(|s| s.frames += 1);
+        return;
+    };
+    let (measure_from, measure_to) = shared
+        .timeline
+        .get()
+        .map_or((u64::MAX, u64::MAX), |t| (t.measure_from, t.measure_to));
+    if now_ns >= measure_from && now_ns < measure_to {
+        stats.window_deliveries += 1;
+    }
+    if let Some(last) = last_seq.get_mut(sender) {
+        if *last == u64::MAX || seq > *last {
+            *last = seq;
+        } else if seq == *last {
+            stats.duplicates += 1;
+        } else {
+            stats.out_of_order += 1;
         }
-        Incoming::Error { request_id, code } => {
-            stats.error(code);
-            if let Some(send_ns) = request_id
-                .as_deref()
-                .and_then(|r| r.split_once('-'))
-                .and_then(|(_, ns)| ns.parse::<u64>().ok())
-            {
-                stats.refused += 1;
-                if let Some(t) = shared.timeline.get() {
-                    if send_ns >= t.measure_from && send_ns < t.measure_to {
-                        stats.refused_measured += 1;
-                    }
-                }
+    } else {
+        stats.foreign += 1;
+    }
+    let measured = send_ns >= measure_from && send_ns < measure_to;
+    if measured {
+        stats.measured_deliveries += 1;
+        if spec.sender == Some(sender) {
+            stats.echoed_measured += 1;
+        }
+    }
+    let latency = now_ns.saturating_sub(send_ns).clamp(1, MAX_LATENCY_NS);
+    with_shard(|s| {
+        s.frames += 1;
+        if measured {
+            let _ = s.latency.record(latency);
+        }
+    });
+}
+
+fn on_error(shared: &Shared, request_id: Option<String>, code: i64, stats: &mut ConnStats) {
+    stats.error(code);
+    if let Some(send_ns) = request_id
+        .as_deref()
+        .and_then(|r| r.split_once('-'))
+        .and_then(|(_, ns)| ns.parse::<u64>().ok())
+    {
+        stats.refused += 1;
+        if let Some(t) = shared.timeline.get() {
+            if send_ns >= t.measure_from && send_ns < t.measure_to {
+                stats.refused_measured += 1;
             }
         }
-        Incoming::Other => {}
     }
 }
 
@@ -387,5 +486,33 @@ mod tests {
         write_content(&mut s, 1, 2, 3, 1);
         assert_eq!(read_content(&s), Some((1, 2, 3)));
         assert_eq!(read_content("hello"), None);
+    }
+
+    #[tokio::test]
+    async fn source_addresses_are_spread() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        for (source_ips, index, expected) in [(1, 5, [127, 0, 0, 1]), (3, 4, [127, 0, 0, 2])] {
+            let stream = tcp_connect(addr, source_ips, index).await.unwrap();
+            let (_, peer) = listener.accept().await.unwrap();
+            assert_eq!(peer.ip(), std::net::IpAddr::from(expected));
+            assert_eq!(stream.local_addr().unwrap().ip(), peer.ip());
+        }
+    }
+
+    #[test]
+    fn retarget_points_the_upgrade_at_another_node() {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = "ws://127.0.0.1:1/".into_client_request().unwrap();
+        let node = WsTarget {
+            url: "ws://127.0.0.1:2/x".into(),
+            addr: "127.0.0.1:2".parse().unwrap(),
+            uri: "ws://127.0.0.1:2/x".parse().unwrap(),
+            host: HeaderValue::from_static("127.0.0.1:2"),
+        };
+        node.retarget(&mut request);
+        assert_eq!(request.uri().to_string(), "ws://127.0.0.1:2/x");
+        assert_eq!(request.headers()[HOST], "127.0.0.1:2");
+        assert!(request.headers().contains_key("sec-websocket-key"));
     }
 }

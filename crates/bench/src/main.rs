@@ -23,8 +23,9 @@ use anyhow::{bail, ensure, Context, Result};
 use clap::Parser;
 use tokio::sync::{watch, Semaphore};
 use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::http::{HeaderValue, Uri};
 
-use conn::{ConnSpec, Shared, Timeline};
+use conn::{ConnSpec, Shared, Timeline, WsTarget};
 use report::{FdSamples, MemorySamples, RunInfo};
 use stats::proc::{self as procfs, CpuSnapshot};
 use target::{ParseMode, Target, TargetConfig, TargetKind};
@@ -39,9 +40,15 @@ pub struct Args {
     /// Control-plane endpoint (must resolve to a loopback address).
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     endpoint: String,
-    /// Chat WebSocket URL (default: ws:// on the endpoint's host and port).
-    #[arg(long)]
-    ws_url: Option<String>,
+    /// Chat WebSocket URL(s), comma-separated (several nodes of a cluster): the receiving
+    /// connections of every room are spread over them round-robin (default: ws:// on the
+    /// endpoint's host and port).
+    #[arg(long, value_delimiter = ',', value_name = "URL[,URL…]")]
+    ws_url: Vec<String>,
+    /// Where the sending connections go, comma-separated, spread the same way (default: the
+    /// `--ws-url` list). E.g. senders on node 1, receivers on nodes 2 and 3.
+    #[arg(long, value_delimiter = ',', value_name = "URL[,URL…]")]
+    sender_ws_url: Vec<String>,
     #[arg(long, default_value = "us-east-1")]
     region: String,
     #[arg(long, default_value = "test", env = "IVSCHAT_BENCH_ACCESS_KEY")]
@@ -79,12 +86,22 @@ pub struct Args {
     /// Connections minting/handshaking at the same time.
     #[arg(long, default_value_t = 200)]
     connect_concurrency: usize,
+    /// Source addresses to spread connections over: connection i binds to
+    /// 127.0.0.(1 + i % N) before connecting, so more than one address's ~28k ephemeral
+    /// ports' worth of connections fit (1: no bind).
+    #[arg(long, default_value_t = 1)]
+    source_ips: usize,
     /// Longest time for all connections to get in before the run is abandoned.
     #[arg(long, default_value = "180s", value_parser = parse_duration)]
     connect_timeout: Duration,
-    /// Server process to sample (VmRSS and CPU from /proc).
-    #[arg(long)]
-    server_pid: Option<u32>,
+    /// Server process(es) to sample (VmRSS, open fds, threads and CPU from /proc); with
+    /// several (the nodes of a cluster) the figures are their sums, CPU also per process.
+    #[arg(long, value_delimiter = ',', value_name = "PID[,PID…]")]
+    server_pid: Vec<u32>,
+    /// Other processes whose CPU over the window is reported on its own line, not as the
+    /// server's nor as "others" (e.g. redis-server).
+    #[arg(long, value_delimiter = ',', value_name = "PID[,PID…]")]
+    watch_pid: Vec<u32>,
     /// Write machine-readable results here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -232,7 +249,13 @@ fn check_args(args: &Args) -> Result<()> {
                 args.rate_per_room.div_ceil(10)
             );
         }
+        // No rate limits: they do whatever they are sent.
+        TargetKind::Bare | TargetKind::NatsWs => {}
     }
+    ensure!(
+        (1..=254).contains(&args.source_ips),
+        "--source-ips must be 1..=254 (127.0.0.1 to 127.0.0.254)"
+    );
     Ok(())
 }
 
@@ -247,6 +270,48 @@ fn authority<'a>(url: &'a str, scheme: &str) -> Result<&'a str> {
         "{url:?} has no usable host"
     );
     Ok(authority)
+}
+
+/// Checks and resolves one chat WebSocket URL.
+async fn ws_target(url: &str) -> Result<WsTarget> {
+    let authority = authority(url, "ws://")?;
+    let addr = loopback_address(authority, 80).await?;
+    let uri: Uri = url
+        .parse()
+        .with_context(|| format!("{url:?} is not a valid URL"))?;
+    ensure!(uri.path_and_query().is_some(), "{url:?} has no path");
+    let host = HeaderValue::from_str(authority)
+        .with_context(|| format!("{url:?}: the host is not a valid header value"))?;
+    Ok(WsTarget {
+        url: url.to_string(),
+        addr,
+        uri,
+        host,
+    })
+}
+
+/// Adds the URLs that are not in `all` yet; returns the indexes of `urls` in `all`.
+async fn add_ws_targets(urls: &[String], all: &mut Vec<WsTarget>) -> Result<Vec<usize>> {
+    let mut indexes = Vec::with_capacity(urls.len());
+    for url in urls {
+        let url = url.trim();
+        let index = match all.iter().position(|t| t.url == url) {
+            Some(i) => i,
+            None => {
+                all.push(ws_target(url).await?);
+                all.len() - 1
+            }
+        };
+        indexes.push(index);
+    }
+    Ok(indexes)
+}
+
+/// Which URL connection `position` of room `room_index` uses: a room's senders and its
+/// receivers each go round-robin over their list, starting one further for each room, so
+/// every room spans every URL and the URLs get even shares.
+fn pick_url(list: &[usize], room_index: usize, rank_in_room: usize) -> usize {
+    list[(room_index + rank_in_room) % list.len()]
 }
 
 /// Resolves `authority` and refuses anything that is not a loopback address.
@@ -286,11 +351,21 @@ async fn wait_until(deadline: Instant) -> bool {
 async fn run(args: Args, threads: usize) -> Result<bool> {
     let endpoint_authority = authority(&args.endpoint, "http://")?;
     loopback_address(endpoint_authority, 80).await?;
-    let ws_url = args
-        .ws_url
-        .clone()
-        .unwrap_or_else(|| format!("ws://{endpoint_authority}/"));
-    let ws_addr = loopback_address(authority(&ws_url, "ws://")?, 80).await?;
+    let receiver_urls = if args.ws_url.is_empty() {
+        vec![format!("ws://{endpoint_authority}/")]
+    } else {
+        args.ws_url.clone()
+    };
+    let sender_urls = if args.sender_ws_url.is_empty() {
+        receiver_urls.clone()
+    } else {
+        args.sender_ws_url.clone()
+    };
+    let mut ws = Vec::new();
+    let receiver_ws = add_ws_targets(&receiver_urls, &mut ws).await?;
+    let sender_ws = add_ws_targets(&sender_urls, &mut ws).await?;
+    let ws_url = receiver_urls.join(",");
+    let sender_ws_url = sender_urls.join(",");
 
     // One descriptor per connection, plus the control plane's and some slack.
     let wanted = args.connections as u64 + 512;
@@ -299,18 +374,28 @@ async fn run(args: Args, threads: usize) -> Result<bool> {
         nofile >= wanted,
         "need {wanted} open files but RLIMIT_NOFILE allows {nofile}: raise the hard limit (ulimit -Hn)"
     );
-    if let Some(pid) = args.server_pid {
+    for pid in &args.server_pid {
         ensure!(
-            procfs::rss_kib(pid).is_some(),
+            procfs::rss_kib(*pid).is_some(),
             "--server-pid {pid}: no such process (or /proc unreadable)"
         );
     }
+    for pid in &args.watch_pid {
+        ensure!(
+            procfs::cpu_ticks(*pid).is_some(),
+            "--watch-pid {pid}: no such process (or /proc unreadable)"
+        );
+    }
+    let pids = args.server_pid.as_slice();
+    let rss = || procfs::sum(pids, procfs::rss_kib);
+    let open_fds = || procfs::sum(pids, procfs::open_fds);
+    let cpu_snapshot = || CpuSnapshot::take(pids, &args.watch_pid);
 
     let target = Target::new(
         args.target,
         TargetConfig {
             endpoint: args.endpoint.clone(),
-            ws_url: ws_url.clone(),
+            ws_url: ws[receiver_ws[0]].url.clone(),
             region: args.region.clone(),
             access_key: args.access_key.clone(),
             secret_key: args.secret_key.clone(),
@@ -339,8 +424,9 @@ async fn run(args: Args, threads: usize) -> Result<bool> {
     let shared = Arc::new(Shared {
         target,
         start: std::time::Instant::now(),
-        ws_addr,
+        ws: ws.clone(),
         connect_limit: Semaphore::new(args.connect_concurrency),
+        source_ips: args.source_ips,
         connected: Default::default(),
         failed: Default::default(),
         timeline: OnceLock::new(),
@@ -356,30 +442,42 @@ async fn run(args: Args, threads: usize) -> Result<bool> {
     });
 
     let mut memory = MemorySamples {
-        before: args.server_pid.and_then(procfs::rss_kib),
+        before: rss(),
         ..MemorySamples::default()
     };
     let mut fds = FdSamples {
-        before: args.server_pid.and_then(procfs::open_fds),
+        before: open_fds(),
         ..FdSamples::default()
     };
 
     // Connect.
     note(format!(
-        "connecting {} WebSocket(s) to {ws_url} ({} at a time)",
-        args.connections, args.connect_concurrency
+        "connecting {} WebSocket(s) to {ws_url} ({} at a time){}",
+        args.connections,
+        args.connect_concurrency,
+        if sender_ws_url == ws_url {
+            String::new()
+        } else {
+            format!(", senders to {sender_ws_url}")
+        }
     ));
     let connect_started = Instant::now();
-    let cpu_connect_start = CpuSnapshot::take(args.server_pid);
+    let cpu_connect_start = cpu_snapshot();
     let mut tasks = Vec::with_capacity(args.connections);
     for index in 0..args.connections {
         let room_index = index % args.rooms;
         let position = index / args.rooms;
+        let sender = (position < args.senders_per_room).then_some(position);
+        let ws = match sender {
+            Some(k) => pick_url(&sender_ws, room_index, k),
+            None => pick_url(&receiver_ws, room_index, position - args.senders_per_room),
+        };
         let spec = ConnSpec {
             index,
             room_index,
+            ws,
             room: rooms[room_index].clone(),
-            sender: (position < args.senders_per_room).then_some(position),
+            sender,
         };
         tasks.push(tokio::spawn(conn::run(shared.clone(), spec)));
     }
@@ -413,7 +511,7 @@ async fn run(args: Args, threads: usize) -> Result<bool> {
         }
     }
     let connect_time = connect_started.elapsed();
-    let cpu_connect = procfs::cpu_use(&cpu_connect_start, &CpuSnapshot::take(args.server_pid));
+    let cpu_connect = procfs::cpu_use(&cpu_connect_start, &cpu_snapshot());
     let connected = shared.connected.load(Ordering::Relaxed);
     note(format!(
         "connected {connected}, failed {} in {:.2}s",
@@ -424,9 +522,9 @@ async fn run(args: Args, threads: usize) -> Result<bool> {
     if !interrupted {
         interrupted = !wait_until(Instant::now() + Duration::from_millis(500)).await;
     }
-    memory.connected = args.server_pid.and_then(procfs::rss_kib);
-    fds.connected = args.server_pid.and_then(procfs::open_fds);
-    let server_threads = args.server_pid.and_then(procfs::threads);
+    memory.connected = rss();
+    fds.connected = open_fds();
+    let server_threads = procfs::sum(pids, procfs::threads);
 
     // Warm up and measure.
     let mut cpu_window = Default::default();
@@ -452,8 +550,8 @@ async fn run(args: Args, threads: usize) -> Result<bool> {
         ));
         interrupted = !wait_until(at(timeline.measure_from)).await;
         if !interrupted {
-            let window_start = CpuSnapshot::take(args.server_pid);
-            let mut last = window_start;
+            let window_start = cpu_snapshot();
+            let mut last = window_start.clone();
             let mut last_frames = stats::total_frames();
             let mut tick = at(timeline.measure_from);
             loop {
@@ -462,7 +560,7 @@ async fn run(args: Args, threads: usize) -> Result<bool> {
                     interrupted = true;
                     break;
                 }
-                let now = CpuSnapshot::take(args.server_pid);
+                let now = cpu_snapshot();
                 let frames = stats::total_frames();
                 let secs = now.at.duration_since(last.at).as_secs_f64().max(1e-9);
                 let cpu = procfs::cpu_use(&last, &now);
@@ -470,14 +568,14 @@ async fn run(args: Args, threads: usize) -> Result<bool> {
                     now.at.duration_since(window_start.at).as_secs_f64(),
                     (frames - last_frames) as f64 / secs,
                     &cpu,
-                    args.server_pid.and_then(procfs::rss_kib),
+                    rss(),
                 );
                 note(line.clone());
                 progress_lines.push(line);
                 last = now;
                 last_frames = frames;
                 if tick >= at(timeline.measure_to) {
-                    cpu_window = procfs::cpu_use(&window_start, &now);
+                    cpu_window = procfs::cpu_use(&window_start, &last);
                     break;
                 }
             }
@@ -501,7 +599,7 @@ async fn run(args: Args, threads: usize) -> Result<bool> {
                 }
             }
         }
-        memory.after_measure = args.server_pid.and_then(procfs::rss_kib);
+        memory.after_measure = rss();
     }
 
     // Close everything.
@@ -519,8 +617,8 @@ async fn run(args: Args, threads: usize) -> Result<bool> {
     }
     // Give the server a moment to tear the sessions down before reading its memory.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    memory.after_close = args.server_pid.and_then(procfs::rss_kib);
-    fds.after_close = args.server_pid.and_then(procfs::open_fds);
+    memory.after_close = rss();
+    fds.after_close = open_fds();
 
     note(format!("deleting {} room(s)", rooms.len()));
     let rooms_not_deleted = shared.target.delete_rooms(&rooms).await;
@@ -530,6 +628,8 @@ async fn run(args: Args, threads: usize) -> Result<bool> {
         target: shared.target.name(),
         threads,
         ws_url: &ws_url,
+        sender_ws_url: &sender_ws_url,
+        ws: &ws,
         connect_time,
         cpu_connect,
         cpu_window,
@@ -587,6 +687,64 @@ mod tests {
         );
         assert!(loopback_address("10.0.0.1:8080", 80).await.is_err());
         assert!(loopback_address("192.168.1.1", 80).await.is_err());
+    }
+
+    #[test]
+    fn url_and_pid_lists() {
+        let a = Args::parse_from([
+            "ivschat-bench",
+            "--ws-url",
+            "ws://127.0.0.1:1/,ws://127.0.0.1:2/",
+            "--sender-ws-url",
+            "ws://127.0.0.1:3/",
+            "--server-pid",
+            "10,11,12",
+            "--watch-pid",
+            "9",
+        ]);
+        assert_eq!(a.ws_url, ["ws://127.0.0.1:1/", "ws://127.0.0.1:2/"]);
+        assert_eq!(a.sender_ws_url, ["ws://127.0.0.1:3/"]);
+        assert_eq!(a.server_pid, [10, 11, 12]);
+        assert_eq!(a.watch_pid, [9]);
+        let b = Args::parse_from(["ivschat-bench"]);
+        assert!(b.ws_url.is_empty() && b.server_pid.is_empty());
+    }
+
+    #[test]
+    fn receivers_spread_round_robin_and_every_room_spans_every_url() {
+        let list = [4, 7];
+        let room0: Vec<usize> = (0..4).map(|r| pick_url(&list, 0, r)).collect();
+        assert_eq!(room0, [4, 7, 4, 7]);
+        // One receiver per room: the rooms alternate, not all on the first URL.
+        assert_eq!(pick_url(&list, 0, 0), 4);
+        assert_eq!(pick_url(&list, 1, 0), 7);
+        assert_eq!(pick_url(&[3], 5, 9), 3);
+    }
+
+    #[tokio::test]
+    async fn ws_url_lists_are_checked_and_deduplicated() {
+        let mut all = Vec::new();
+        let receivers = add_ws_targets(
+            &["ws://127.0.0.1:1/".into(), "ws://127.0.0.1:2/chat".into()],
+            &mut all,
+        )
+        .await
+        .unwrap();
+        let senders = add_ws_targets(&["ws://127.0.0.1:2/chat".into()], &mut all)
+            .await
+            .unwrap();
+        assert_eq!(receivers, [0, 1]);
+        assert_eq!(senders, [1]);
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[1].host, "127.0.0.1:2");
+        assert_eq!(all[1].uri.path(), "/chat");
+        assert_eq!(all[1].addr, "127.0.0.1:2".parse().unwrap());
+        assert!(add_ws_targets(&["ws://10.0.0.1:80/".into()], &mut all)
+            .await
+            .is_err());
+        assert!(add_ws_targets(&["http://127.0.0.1:1/".into()], &mut all)
+            .await
+            .is_err());
     }
 
     #[test]

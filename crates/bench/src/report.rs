@@ -8,7 +8,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::conn::ConnStats;
+use crate::conn::{ConnStats, WsTarget};
 use crate::stats::proc::CpuUse;
 use crate::stats::{merged_latency, new_histogram};
 use crate::Args;
@@ -39,7 +39,12 @@ pub struct RunInfo<'a> {
     pub args: &'a Args,
     pub target: &'static str,
     pub threads: usize,
+    /// The receivers' URLs, comma-separated.
     pub ws_url: &'a str,
+    /// The senders' URLs, comma-separated.
+    pub sender_ws_url: &'a str,
+    /// Every URL used; [`ConnStats::ws`] indexes this.
+    pub ws: &'a [WsTarget],
     pub connect_time: Duration,
     pub cpu_connect: CpuUse,
     pub cpu_window: CpuUse,
@@ -56,7 +61,16 @@ pub struct Summary {
     pub label: Option<String>,
     pub target: &'static str,
     pub endpoint: String,
+    /// Where the receivers connected (comma-separated).
     pub ws_url: String,
+    /// Where the senders connected (comma-separated).
+    pub sender_ws_url: String,
+    /// Connections and deliveries per WebSocket URL (per node of a cluster).
+    pub per_url: Vec<UrlSplit>,
+    /// The processes whose memory and CPU are the "server" figures (summed).
+    pub server_pids: Vec<u32>,
+    /// `--watch-pid` processes (their CPU is `cpu_measure.watched_pct_of_core`).
+    pub watch_pids: Vec<u32>,
     pub unix_time: u64,
     pub config: Config,
     pub connect: Connect,
@@ -80,6 +94,26 @@ pub struct Summary {
     pub progress: Vec<String>,
 }
 
+/// One WebSocket URL's share of the run.
+#[derive(Debug, Serialize)]
+pub struct UrlSplit {
+    pub url: String,
+    /// Connections that were to use this URL (senders included).
+    pub connections: u64,
+    pub connected: u64,
+    /// Of the connected, how many send.
+    pub senders: u64,
+    /// Deliveries received in the measurement window by this URL's connections, per second.
+    pub deliveries_per_second: f64,
+    /// Deliveries of messages sent in the window: expected (accepted messages of the room ×
+    /// this URL's connected connections in it), received (unique) and lost.
+    pub expected: u64,
+    pub received: u64,
+    pub lost: u64,
+    pub out_of_order: u64,
+    pub duplicates: u64,
+}
+
 #[derive(Debug, Serialize)]
 pub struct Config {
     pub connections: usize,
@@ -90,6 +124,7 @@ pub struct Config {
     pub warmup_s: f64,
     pub duration_s: f64,
     pub connect_concurrency: usize,
+    pub source_ips: usize,
     pub threads: usize,
     pub parse: String,
 }
@@ -146,9 +181,17 @@ pub struct Latency {
     pub p90: f64,
     pub p99: f64,
     pub p999: f64,
+    pub p9999: f64,
     pub max: f64,
     pub mean: f64,
+    /// The latency distribution for plots: `[percentile, ms]` pairs from 0 to 100.
+    pub percentiles: Vec<(f64, f64)>,
 }
+
+/// The percentiles in [`Latency::percentiles`].
+const CURVE: &[f64] = &[
+    0.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99, 99.999, 100.0,
+];
 
 #[derive(Debug, Serialize)]
 pub struct Closes {
@@ -261,6 +304,7 @@ pub fn summarize(info: &RunInfo<'_>, results: &[ConnStats]) -> Summary {
         0.0
     };
     d.per_second = d.received_in_window as f64 / window;
+    let per_url = split_by_url(info.ws, results, &accepted_in_room, window);
     let latency = latency_of(&merged_latency());
     let m = info.memory;
     let per_conn = match (m.before, m.connected) {
@@ -276,6 +320,10 @@ pub fn summarize(info: &RunInfo<'_>, results: &[ConnStats]) -> Summary {
         target: info.target,
         endpoint: args.endpoint.clone(),
         ws_url: info.ws_url.to_string(),
+        sender_ws_url: info.sender_ws_url.to_string(),
+        per_url,
+        server_pids: args.server_pid.clone(),
+        watch_pids: args.watch_pid.clone(),
         unix_time: crate::unix_seconds(),
         config: Config {
             connections: args.connections,
@@ -286,6 +334,7 @@ pub fn summarize(info: &RunInfo<'_>, results: &[ConnStats]) -> Summary {
             warmup_s: args.warmup.as_secs_f64(),
             duration_s: window,
             connect_concurrency: args.connect_concurrency,
+            source_ips: args.source_ips,
             threads: info.threads,
             parse: format!("{:?}", args.parse).to_lowercase(),
         },
@@ -307,14 +356,57 @@ pub fn summarize(info: &RunInfo<'_>, results: &[ConnStats]) -> Summary {
         server_rss_per_connection_kib: per_conn,
         server_rss_growth_during_measure_kib: growth,
         server_threads: info.server_threads,
-        cpu_measure: info.cpu_window,
-        cpu_connect: info.cpu_connect,
+        cpu_measure: info.cpu_window.clone(),
+        cpu_connect: info.cpu_connect.clone(),
         closes,
         errors,
         rooms_not_deleted: info.rooms_not_deleted,
         interrupted: info.interrupted,
         progress: info.progress.clone(),
     }
+}
+
+fn split_by_url(
+    ws: &[WsTarget],
+    results: &[ConnStats],
+    accepted_in_room: &[u64],
+    window: f64,
+) -> Vec<UrlSplit> {
+    let mut split: Vec<UrlSplit> = ws
+        .iter()
+        .map(|t| UrlSplit {
+            url: t.url.clone(),
+            connections: 0,
+            connected: 0,
+            senders: 0,
+            deliveries_per_second: 0.0,
+            expected: 0,
+            received: 0,
+            lost: 0,
+            out_of_order: 0,
+            duplicates: 0,
+        })
+        .collect();
+    for c in results {
+        let Some(u) = split.get_mut(c.ws) else {
+            continue;
+        };
+        u.connections += 1;
+        if !matches!(c.connect, Some(Ok(_))) {
+            continue;
+        }
+        u.connected += 1;
+        u.senders += u64::from(c.is_sender);
+        u.deliveries_per_second += c.window_deliveries as f64 / window;
+        let expected = accepted_in_room.get(c.room_index).copied().unwrap_or(0);
+        let unique = c.measured_deliveries.saturating_sub(c.duplicates);
+        u.expected += expected;
+        u.received += unique;
+        u.lost += expected.saturating_sub(unique);
+        u.out_of_order += c.out_of_order;
+        u.duplicates += c.duplicates;
+    }
+    split
 }
 
 fn latency_of(h: &Histogram<u64>) -> Latency {
@@ -325,8 +417,10 @@ fn latency_of(h: &Histogram<u64>) -> Latency {
             p90: 0.0,
             p99: 0.0,
             p999: 0.0,
+            p9999: 0.0,
             max: 0.0,
             mean: 0.0,
+            percentiles: Vec::new(),
         };
     }
     Latency {
@@ -335,8 +429,13 @@ fn latency_of(h: &Histogram<u64>) -> Latency {
         p90: ms(h.value_at_quantile(0.90)),
         p99: ms(h.value_at_quantile(0.99)),
         p999: ms(h.value_at_quantile(0.999)),
+        p9999: ms(h.value_at_quantile(0.9999)),
         max: ms(h.max()),
         mean: h.mean() / 1e6,
+        percentiles: CURVE
+            .iter()
+            .map(|&p| (p, ms(h.value_at_quantile(p / 100.0))))
+            .collect(),
     }
 }
 
@@ -451,6 +550,35 @@ pub fn table(info: &RunInfo<'_>, s: &Summary) -> String {
         pct(s.cpu_connect.server_pct_of_core),
         pct(s.cpu_connect.generator_pct_of_core)
     );
+    if w.per_server_pct_of_core.len() > 1 || w.watched_pct_of_core.is_some() {
+        let per: Vec<String> = w
+            .per_server_pct_of_core
+            .iter()
+            .zip(&s.server_pids)
+            .map(|(v, pid)| format!("{pid}: {}", pct(*v)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "            per server process {}{}",
+            if per.is_empty() {
+                "n/a".to_string()
+            } else {
+                per.join("  ")
+            },
+            w.watched_pct_of_core
+                .map(|v| format!("   watched ({:?}): {v:.0}%", s.watch_pids))
+                .unwrap_or_default()
+        );
+    }
+    if s.per_url.len() > 1 {
+        for u in &s.per_url {
+            let _ = writeln!(
+                out,
+                "per url     {}: {}/{} connected ({} senders), {:.0} deliveries/s, lost {}",
+                u.url, u.connected, u.connections, u.senders, u.deliveries_per_second, u.lost
+            );
+        }
+    }
     let cl = &s.closes;
     let _ = write!(
         out,
@@ -507,6 +635,7 @@ pub fn median_table(paths: &[std::path::PathBuf]) -> anyhow::Result<String> {
         ("connected", "/connect/ok", 0),
         ("connect failures", "/connect/failed", 0),
         ("connect s", "/connect/seconds", 2),
+        ("connects/s", "/connect/per_second", 0),
         ("server closes", "/closes/by_server_total", 0),
         ("server RSS KiB/conn", "/server_rss_per_connection_kib", 1),
         (
@@ -520,6 +649,7 @@ pub fn median_table(paths: &[std::path::PathBuf]) -> anyhow::Result<String> {
             "/cpu_measure/generator_pct_of_core",
             0,
         ),
+        ("watched CPU % core", "/cpu_measure/watched_pct_of_core", 0),
         ("others CPU % core", "/cpu_measure/others_pct_of_core", 0),
         ("machine busy %", "/cpu_measure/machine_busy_pct", 0),
     ];

@@ -114,21 +114,46 @@ pub mod proc {
         Some((total - idle, total))
     }
 
-    /// A CPU-time snapshot of the server, this process and the machine.
-    #[derive(Debug, Clone, Copy)]
+    /// `f` summed over `pids`: `None` when there are none or one cannot be read.
+    pub fn sum(pids: &[u32], f: impl Fn(u32) -> Option<u64>) -> Option<u64> {
+        if pids.is_empty() {
+            return None;
+        }
+        pids.iter().map(|&p| f(p)).sum()
+    }
+
+    /// A CPU-time snapshot of the server(s), this process, the watched processes and the
+    /// machine.
+    #[derive(Debug, Clone)]
     pub struct CpuSnapshot {
         pub at: std::time::Instant,
+        /// All server processes together.
         pub server: Option<u64>,
+        /// Each server process (when there are several).
+        pub servers: Vec<Option<u64>>,
         pub generator: Option<u64>,
+        /// `--watch-pid` processes together (e.g. redis-server).
+        pub watched: Option<u64>,
         pub machine: Option<(u64, u64)>,
     }
 
     impl CpuSnapshot {
-        pub fn take(server_pid: Option<u32>) -> CpuSnapshot {
+        pub fn take(server_pids: &[u32], watched_pids: &[u32]) -> CpuSnapshot {
+            let servers: Vec<Option<u64>> = server_pids.iter().map(|&p| cpu_ticks(p)).collect();
             CpuSnapshot {
                 at: std::time::Instant::now(),
-                server: server_pid.and_then(cpu_ticks),
+                server: if servers.is_empty() {
+                    None
+                } else {
+                    servers.iter().copied().sum()
+                },
+                servers: if servers.len() > 1 {
+                    servers
+                } else {
+                    Vec::new()
+                },
                 generator: cpu_ticks(std::process::id()),
+                watched: sum(watched_pids, cpu_ticks),
                 machine: machine_ticks(),
             }
         }
@@ -136,13 +161,20 @@ pub mod proc {
 
     /// CPU use between two snapshots, in percent of one core (server, generator) and in
     /// percent of the whole machine (busy).
-    #[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+    #[derive(Debug, Clone, Default, serde::Serialize)]
     pub struct CpuUse {
+        /// All server processes together.
         pub server_pct_of_core: Option<f64>,
+        /// Each server process, in `--server-pid` order (only with several).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub per_server_pct_of_core: Vec<Option<f64>>,
         pub generator_pct_of_core: Option<f64>,
+        /// The `--watch-pid` processes together (e.g. redis-server).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub watched_pct_of_core: Option<f64>,
         pub machine_busy_pct: Option<f64>,
         /// Everything else on the machine (other people's builds, the kernel's own threads),
-        /// in percent of one core: machine busy × CPUs − server − generator.
+        /// in percent of one core: machine busy × CPUs − server − generator − watched.
         pub others_pct_of_core: Option<f64>,
     }
 
@@ -159,12 +191,22 @@ pub mod proc {
         };
         let server = pct(from.server, to.server);
         let generator = pct(from.generator, to.generator);
+        let watched = pct(from.watched, to.watched);
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-        let others =
-            machine.map(|m| (m * cpus - server.unwrap_or(0.0) - generator.unwrap_or(0.0)).max(0.0));
+        let others = machine.map(|m| {
+            (m * cpus - server.unwrap_or(0.0) - generator.unwrap_or(0.0) - watched.unwrap_or(0.0))
+                .max(0.0)
+        });
         CpuUse {
             server_pct_of_core: server,
+            per_server_pct_of_core: from
+                .servers
+                .iter()
+                .zip(&to.servers)
+                .map(|(a, b)| pct(*a, *b))
+                .collect(),
             generator_pct_of_core: generator,
+            watched_pct_of_core: watched,
             machine_busy_pct: machine,
             others_pct_of_core: others,
         }
@@ -183,6 +225,14 @@ pub mod proc {
             assert!(open_fds(me).unwrap() >= 1);
             let (busy, total) = machine_ticks().unwrap();
             assert!(total >= busy);
+            assert_eq!(sum(&[], rss_kib), None);
+            assert_eq!(sum(&[me, me], |_| Some(2)), Some(4));
+            assert_eq!(sum(&[me, u32::MAX], rss_kib), None);
+            let a = CpuSnapshot::take(&[me, me], &[me]);
+            assert_eq!(a.servers.len(), 2);
+            let use_ = cpu_use(&a, &CpuSnapshot::take(&[me, me], &[me]));
+            assert_eq!(use_.per_server_pct_of_core.len(), 2);
+            assert!(use_.watched_pct_of_core.is_some());
         }
     }
 }

@@ -2,20 +2,32 @@
 //! send looks like on the wire and how to recognise a delivery. Everything else (scheduling,
 //! timing, loss accounting, reporting) is generic and lives in the other modules.
 //!
-//! To add a server (`--target nats-ws`, `--target bare`, …): add a variant to [`TargetKind`] and
-//! [`Target`], and a module like [`ivschat`] with the same five operations.
+//! Targets: [`ivschat`] (the server under test), [`bare`] (`bench/floor-server`, the floor of
+//! our own stack) and [`nats`] (NATS over its WebSocket listener, a baseline). To add another:
+//! a variant of [`TargetKind`] and [`Target`], and a module with the same operations.
+
+pub mod bare;
+pub mod nats;
 
 use std::borrow::Cow;
 
 use anyhow::Result;
 use clap::ValueEnum;
+use futures_util::{Sink, Stream};
 use tokio_tungstenite::tungstenite::handshake::client::Request;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 /// `--target`: which server protocol to speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TargetKind {
     /// Amazon IVS Chat (control plane over SigV4, chat over WebSocket with a token).
     Ivschat,
+    /// A bare fan-out (`bench/floor-server`): room = URL path `/room/<n>`, a send = its content
+    /// as a text frame, a delivery = a whole text frame. No control plane.
+    Bare,
+    /// NATS over WebSocket: one subject per room, `SUB` on connect, `PUB` to send, `MSG`
+    /// deliveries (several per binary frame, or one split across frames). No control plane.
+    NatsWs,
 }
 
 /// How incoming frames are parsed (`--parse`).
@@ -29,13 +41,22 @@ pub enum ParseMode {
     Full,
 }
 
-/// A room as the target knows it (IVS: the room ARN).
+/// A room as the target knows it (IVS: the room ARN; bare: the number in the path; NATS: the
+/// subject).
 #[derive(Debug, Clone)]
 pub struct RoomRef {
     pub id: String,
 }
 
-/// What one incoming text frame means to the generator.
+/// One incoming data frame.
+#[derive(Debug, Clone, Copy)]
+pub enum Frame<'a> {
+    Text(&'a str),
+    Binary(&'a [u8]),
+}
+
+/// What (part of) an incoming frame means to the generator. A frame yields zero or more of
+/// these (NATS packs several messages into one frame and splits others across frames).
 #[derive(Debug, PartialEq, Eq)]
 pub enum Incoming<'a> {
     /// A chat message delivered to this connection, with the content the sender put in.
@@ -45,14 +66,25 @@ pub enum Incoming<'a> {
         request_id: Option<String>,
         code: i64,
     },
+    /// The server wants this answer (NATS: `PONG` to its `PING`); send it with
+    /// [`Target::message`].
+    Reply(&'static str),
     /// Anything else (events, unknown frames).
     Other,
+}
+
+/// What a connection needs to remember between frames (NATS: an item split across frames).
+#[derive(Debug, Default)]
+pub struct ConnState {
+    nats: nats::Decoder,
 }
 
 /// The server protocol in use. An enum rather than a trait object: there are few targets and
 /// the per-frame calls stay static.
 pub enum Target {
-    Ivschat(ivschat::IvsChat),
+    Ivschat(Box<ivschat::IvsChat>),
+    Bare { ws_url: String },
+    NatsWs { ws_url: String },
 }
 
 /// Settings every target gets.
@@ -68,17 +100,26 @@ pub struct TargetConfig {
 impl Target {
     pub fn new(kind: TargetKind, config: TargetConfig) -> Target {
         match kind {
-            TargetKind::Ivschat => Target::Ivschat(ivschat::IvsChat::new(config)),
+            TargetKind::Ivschat => Target::Ivschat(Box::new(ivschat::IvsChat::new(config))),
+            TargetKind::Bare => Target::Bare {
+                ws_url: config.ws_url,
+            },
+            TargetKind::NatsWs => Target::NatsWs {
+                ws_url: config.ws_url,
+            },
         }
     }
 
     pub fn name(&self) -> &'static str {
         match self {
             Target::Ivschat(_) => "ivschat",
+            Target::Bare { .. } => "bare",
+            Target::NatsWs { .. } => "nats-ws",
         }
     }
 
-    /// Creates `count` rooms that accept `rate_per_second` messages per second.
+    /// Creates `count` rooms that accept `rate_per_second` messages per second (only IVS has
+    /// a control plane; the others just name their rooms).
     pub async fn create_rooms(
         &self,
         run_id: &str,
@@ -87,6 +128,12 @@ impl Target {
     ) -> Result<Vec<RoomRef>> {
         match self {
             Target::Ivschat(t) => t.create_rooms(run_id, count, rate_per_second).await,
+            Target::Bare { .. } => Ok((0..count).map(|i| RoomRef { id: i.to_string() }).collect()),
+            Target::NatsWs { .. } => Ok((0..count)
+                .map(|i| RoomRef {
+                    id: nats::subject(run_id, i),
+                })
+                .collect()),
         }
     }
 
@@ -94,6 +141,7 @@ impl Target {
     pub async fn delete_rooms(&self, rooms: &[RoomRef]) -> usize {
         match self {
             Target::Ivschat(t) => t.delete_rooms(rooms).await,
+            Target::Bare { .. } | Target::NatsWs { .. } => 0,
         }
     }
 
@@ -104,22 +152,82 @@ impl Target {
         user_id: &str,
         can_send: bool,
     ) -> Result<Request> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         match self {
             Target::Ivschat(t) => t.connect_request(room, user_id, can_send).await,
+            Target::Bare { ws_url } => bare::connect_request(ws_url, room),
+            Target::NatsWs { ws_url } => Ok(ws_url.as_str().into_client_request()?),
         }
     }
 
-    /// The text frame that sends `content` (already safe to embed in JSON: `[A-Za-z0-9.]`).
-    pub fn encode_send(&self, request_id: &str, content: &str, out: &mut String) {
+    /// Re-aims a request at `room` after its URL was changed to another server (bare: the
+    /// room is the path; the others keep the room elsewhere and leave the request alone).
+    pub fn route(&self, room: &RoomRef, request: &mut Request) -> Result<()> {
+        match self {
+            Target::Bare { .. } => bare::route(room, request),
+            Target::Ivschat(_) | Target::NatsWs { .. } => Ok(()),
+        }
+    }
+
+    /// What follows the WebSocket handshake before the connection counts as in (NATS:
+    /// `CONNECT`, `SUB`, and a `PING`/`PONG` round trip so the subscription is in place).
+    pub async fn join<S>(
+        &self,
+        ws: &mut S,
+        room: &RoomRef,
+        state: &mut ConnState,
+    ) -> Result<(), String>
+    where
+        S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
+    {
+        match self {
+            Target::NatsWs { .. } => nats::join(ws, room, &mut state.nats).await,
+            Target::Ivschat(_) | Target::Bare { .. } => Ok(()),
+        }
+    }
+
+    /// The frame that sends `content` (already safe to embed in JSON: `[A-Za-z0-9.]`) to
+    /// `room`; turn it into a WebSocket message with [`Target::message`].
+    pub fn encode_send(&self, room: &RoomRef, request_id: &str, content: &str, out: &mut String) {
         match self {
             Target::Ivschat(_) => ivschat::encode_send(request_id, content, out),
+            Target::Bare { .. } => {
+                out.clear();
+                out.push_str(content);
+            }
+            Target::NatsWs { .. } => nats::encode_publish(&room.id, content, out),
         }
     }
 
-    /// What an incoming text frame is.
-    pub fn classify<'a>(&self, frame: &'a str) -> Incoming<'a> {
+    /// `frame` as the WebSocket message this protocol uses (NATS: binary; the others: text).
+    pub fn message(&self, frame: &str) -> Message {
         match self {
-            Target::Ivschat(t) => t.classify(frame),
+            Target::NatsWs { .. } => Message::binary(frame.as_bytes().to_vec()),
+            Target::Ivschat(_) | Target::Bare { .. } => Message::text(frame),
+        }
+    }
+
+    /// Calls `f` for each thing an incoming data frame carries (zero or more). Nothing here
+    /// allocates for IVS frames nor for NATS items that lie within one frame.
+    pub fn classify(
+        &self,
+        state: &mut ConnState,
+        frame: Frame<'_>,
+        f: &mut impl FnMut(Incoming<'_>),
+    ) {
+        match self {
+            Target::Ivschat(t) => match frame {
+                Frame::Text(text) => f(t.classify(text)),
+                Frame::Binary(_) => f(Incoming::Other),
+            },
+            Target::Bare { .. } => f(bare::classify(frame)),
+            Target::NatsWs { .. } => {
+                let bytes = match frame {
+                    Frame::Text(text) => text.as_bytes(),
+                    Frame::Binary(bytes) => bytes,
+                };
+                state.nats.feed(bytes, &mut |item| f(nats::incoming(item)));
+            }
         }
     }
 }

@@ -176,10 +176,7 @@ struct PendingReview {
 }
 
 impl Session {
-    async fn serve(
-        &mut self,
-        mut events: Receiver<RoomEvent>,
-    ) -> Ending {
+    async fn serve(&mut self, mut events: Receiver<RoomEvent>) -> Ending {
         // Shutdown and clock changes arrive as room events (see `Hub::shut_down`); only a
         // session that started after shutdown began must look at the token itself.
         if self.app.chat.shutdown.is_cancelled() {

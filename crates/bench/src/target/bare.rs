@@ -1,0 +1,60 @@
+//! A bare WebSocket fan-out (`bench/floor-server`): the URL path `/room/<n>` names the room,
+//! a send is the content itself as a text frame, and every text frame received is a delivery.
+//! No control plane: rooms exist as soon as someone connects to them.
+
+use std::borrow::Cow;
+
+use anyhow::{Context, Result};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::handshake::client::Request;
+use tokio_tungstenite::tungstenite::http::uri::PathAndQuery;
+use tokio_tungstenite::tungstenite::http::Uri;
+
+use super::{Frame, Incoming, RoomRef};
+
+/// The path of room `id`.
+pub fn room_path(id: &str) -> String {
+    format!("/room/{id}")
+}
+
+/// The upgrade request for `room` on the server of `ws_url` (whatever path `ws_url` has).
+pub fn connect_request(ws_url: &str, room: &RoomRef) -> Result<Request> {
+    let mut request = ws_url.into_client_request()?;
+    route(room, &mut request)?;
+    Ok(request)
+}
+
+/// Points `request` (already aimed at the right server) at `room`'s path.
+pub fn route(room: &RoomRef, request: &mut Request) -> Result<()> {
+    let mut parts = request.uri().clone().into_parts();
+    parts.path_and_query = Some(PathAndQuery::try_from(room_path(&room.id))?);
+    *request.uri_mut() = Uri::from_parts(parts).context("room URL")?;
+    Ok(())
+}
+
+/// Every text frame is a delivery, its whole text the content.
+pub fn classify(frame: Frame<'_>) -> Incoming<'_> {
+    match frame {
+        Frame::Text(text) => Incoming::Delivery(Cow::Borrowed(text)),
+        Frame::Binary(_) => Incoming::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_in_the_path() {
+        let room = RoomRef { id: "3".into() };
+        let request = connect_request("ws://127.0.0.1:9090/", &room).unwrap();
+        assert_eq!(request.uri().to_string(), "ws://127.0.0.1:9090/room/3");
+        let request = connect_request("ws://127.0.0.1:9090/x?y=1", &room).unwrap();
+        assert_eq!(request.uri().to_string(), "ws://127.0.0.1:9090/room/3");
+        assert_eq!(
+            classify(Frame::Text("1.2.3.x")),
+            Incoming::Delivery(Cow::Borrowed("1.2.3.x"))
+        );
+        assert_eq!(classify(Frame::Binary(b"1.2.3.x")), Incoming::Other);
+    }
+}
