@@ -58,6 +58,8 @@ pub struct Shared {
     pub send_interval: Duration,
     /// Gap between the first sends of consecutive senders of a room (spreads them out).
     pub sender_stagger: Duration,
+    /// Offset of room r's schedule: r × this (rooms spread over one message interval).
+    pub room_phase: Duration,
     pub close_timeout: Duration,
 }
 
@@ -271,7 +273,9 @@ async fn session(
                 if ok {
                     if let (Some(timeline), Some(k)) = (shared.timeline.get(), spec.sender) {
                         measure = (timeline.measure_from, timeline.measure_to);
-                        schedule_ns = timeline.send_from + shared.sender_stagger.as_nanos() as u64 * k as u64;
+                        schedule_ns = timeline.send_from
+                            + shared.sender_stagger.as_nanos() as u64 * k as u64
+                            + shared.room_phase.as_nanos() as u64 * spec.room_index as u64;
                         sending = schedule_ns < timeline.measure_to;
                         next_send.as_mut().reset(shared.instant_at(schedule_ns));
                     }

@@ -438,6 +438,11 @@ async fn run(args: Args, threads: usize) -> Result<bool> {
             args.senders_per_room as f64 / f64::from(args.rate_per_room),
         ),
         sender_stagger: Duration::from_secs_f64(1.0 / f64::from(args.rate_per_room)),
+        // Rooms are offset evenly within one message interval: independent rooms do not send
+        // in lockstep (a synchronised start made every room's burst land at the same instant).
+        room_phase: Duration::from_secs_f64(
+            1.0 / f64::from(args.rate_per_room) / args.rooms.max(1) as f64,
+        ),
         close_timeout: Duration::from_secs(10),
     });
 

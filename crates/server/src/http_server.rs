@@ -131,7 +131,7 @@ async fn handle(
     if request.method() == Method::GET && crate::chat::handshake::is_upgrade(&request) {
         return crate::chat::handshake::upgrade(app, request, peer).await;
     }
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = crate::api::random_uuid().to_string();
     let has_origin = request.headers().contains_key(header::ORIGIN);
     let mut response = match (request.method(), request.uri().path()) {
         (&Method::OPTIONS, _) => preflight(),

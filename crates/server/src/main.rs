@@ -8,6 +8,9 @@ use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Logged with the ready line, so start-up time can be read from the log
+    // (bench/run-footprint.sh compares it with what an outside observer sees).
+    let started = std::time::Instant::now();
     let config = Config::from_flags(Flags::parse())?;
     init_logging(config.log_format);
     if config.credentials.is_empty() {
@@ -33,6 +36,7 @@ async fn main() -> anyhow::Result<()> {
         data_dir = %config.data_dir.display(),
         region = %config.region,
         account_id = %config.account_id,
+        startup_ms = started.elapsed().as_secs_f64() * 1000.0,
         "ivschat-server ready: control plane http://{address}, chat ws://{address}"
     );
     ivschat_server::run(app, listener, shutdown_signal()).await

@@ -54,6 +54,7 @@ mod amz_time;
 mod canonical;
 mod credentials;
 mod error;
+mod key_cache;
 mod parse;
 mod signing;
 
@@ -62,6 +63,7 @@ use time::OffsetDateTime;
 
 pub use credentials::{Credential, CredentialStore, SecretKey};
 pub use error::{AuthError, SigningDebug};
+pub use key_cache::SigningKeyCache;
 
 use amz_time::format_amz_date;
 use canonical::{canonical_request, canonical_uri, parse_query, CanonicalInput};
@@ -153,6 +155,28 @@ pub fn verify<C: CredentialStore + ?Sized>(
     cfg: &VerifierConfig,
     now: OffsetDateTime,
 ) -> Result<Verified, AuthError> {
+    verify_inner(req, creds, cfg, now, None)
+}
+
+/// [`verify`], deriving each signing key once per access key and day and keeping it in
+/// `keys` (see [`SigningKeyCache`]). Same checks, same answers.
+pub fn verify_with_cache<C: CredentialStore + ?Sized>(
+    req: &RequestParts<'_>,
+    creds: &C,
+    cfg: &VerifierConfig,
+    now: OffsetDateTime,
+    keys: &SigningKeyCache,
+) -> Result<Verified, AuthError> {
+    verify_inner(req, creds, cfg, now, Some(keys))
+}
+
+fn verify_inner<C: CredentialStore + ?Sized>(
+    req: &RequestParts<'_>,
+    creds: &C,
+    cfg: &VerifierConfig,
+    now: OffsetDateTime,
+    keys: Option<&SigningKeyCache>,
+) -> Result<Verified, AuthError> {
     let query = parse_query(req.raw_query);
     let claim = parse::claim(req, &query)?;
     check_scope(&claim, cfg)?;
@@ -176,12 +200,22 @@ pub fn verify<C: CredentialStore + ?Sized>(
     };
     let creq = canonical_request(&input, false)?;
     let string_to_sign = signing::string_to_sign(&claim.amz_date, &claim.scope.string(), &creq);
-    let key = signing::signing_key(
-        &credential.secret,
-        &claim.scope.date,
-        &claim.scope.region,
-        &claim.scope.service,
-    );
+    let scope = &claim.scope;
+    let key = match keys {
+        Some(keys) => keys.signing_key(
+            &scope.access_key_id,
+            &credential.secret,
+            &scope.date,
+            &scope.region,
+            &scope.service,
+        ),
+        None => signing::signing_key(
+            &credential.secret,
+            &scope.date,
+            &scope.region,
+            &scope.service,
+        ),
+    };
     let expected = signing::signature(&key, &string_to_sign);
     if !bool::from(expected.as_bytes().ct_eq(claim.signature.as_bytes())) {
         let canonical_request = canonical_request(&input, true)

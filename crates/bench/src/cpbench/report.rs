@@ -172,7 +172,7 @@ pub fn table(s: &Summary) -> String {
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "\n{} {}: {} connections, {} generator thread(s), signer {}, {:.0} s (+{:.0} s warm-up)",
+        "\n{} {}: {} connections, {} generator thread(s), signer {}, {} s (+{} s warm-up)",
         s.operation,
         s.label,
         s.concurrency,

@@ -38,7 +38,7 @@ pub async fn create_chat_token(app: &App, req: CreateChatTokenRequest) -> OpResu
         attributes,
         token_expires: now + TOKEN_LIFETIME_MICROS,
         session_expires: now + session_minutes * 60 * 1_000_000,
-        token_id: uuid::Uuid::new_v4().simple().to_string(),
+        token_id: super::random_uuid().simple().to_string(),
     };
     Ok(Reply::json(&CreateChatTokenResponse {
         token: app.token_key.seal(&claims),

@@ -33,6 +33,15 @@ use crate::app::App;
 /// tags and attributes), so this only guards memory.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
+/// A random (version 4) UUID from the thread-local CSPRNG (`rand::thread_rng`, ChaCha seeded
+/// from the OS). `Uuid::new_v4` without uuid's `fast-rng` feature asks the kernel
+/// (`getrandom(2)`) every time: a system call on every request for its request id, and on
+/// every CreateChatToken for the token id. Same format, same randomness quality.
+pub fn random_uuid() -> uuid::Uuid {
+    use rand::Rng;
+    uuid::Builder::from_random_bytes(rand::thread_rng().gen()).into_uuid()
+}
+
 /// Handles one control-plane request. `request_id` is already chosen by the caller.
 pub async fn handle(app: &App, request: axum::extract::Request, request_id: &str) -> Response {
     let started = Instant::now();
@@ -173,4 +182,16 @@ pub fn error_response(e: &ServiceError, request_id: &str) -> Response {
     );
     headers.insert("x-amzn-errortype", HeaderValue::from_static(type_name));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn random_uuids_are_version_4_and_differ() {
+        let a = super::random_uuid();
+        let b = super::random_uuid();
+        assert_eq!(a.get_version_num(), 4);
+        assert_eq!(a.get_variant(), uuid::Variant::RFC4122);
+        assert_ne!(a, b);
+    }
 }

@@ -3,10 +3,14 @@
 //!
 //! One connection writes (SQLite allows one writer at a time anyway, and a single writer
 //! connection means transactions never fail with SQLITE_BUSY); a small pool reads
-//! concurrently, which WAL allows.
+//! concurrently, which WAL allows. Rooms read by id are kept in a small in-process cache
+//! ([`RoomCache`]), because that read sits on the hot path of CreateChatToken, GetRoom and the
+//! chat handshake.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -30,6 +34,110 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    rooms: Arc<RoomCache>,
+}
+
+/// Rooms recently read by id.
+///
+/// Why: sqlx runs every SQLite statement on a worker thread owned by the connection, so each
+/// read costs a pool checkout, a channel round trip and two thread wake-ups. Profiling
+/// GetRoom under load (`bench/run-control-plane.sh`) put about half of the server's CPU time
+/// in that hand-off (futex wake/wait, flume) rather than in SQLite itself. A hit here is one
+/// hash lookup and a clone.
+///
+/// Why it is coherent: this process is the only writer of its database (several nodes share
+/// PostgreSQL, never a SQLite file), and every write that can change a room goes through this
+/// store. Each such write removes the room once its transaction is over (committed or not)
+/// and bumps `generation`; a read that missed only fills the cache if no write ended since
+/// it started, so a value read just before a concurrent write can never be cached after it.
+/// A reader therefore sees a write as soon as the write has returned, as it did without the
+/// cache. Room writes run in their own task ([`to_completion`]), so a request that goes away
+/// mid-write (a dropped future) cannot leave a committed change behind a stale entry.
+struct RoomCache {
+    inner: Mutex<RoomCacheInner>,
+}
+
+#[derive(Default)]
+struct RoomCacheInner {
+    /// Bumped by every room write.
+    generation: u64,
+    rooms: HashMap<String, Room>,
+    /// Sum of [`approximate_size`] over `rooms`.
+    bytes: usize,
+}
+
+/// Memory the cache may hold; when a new room would not fit, it starts over (rooms read often
+/// come back at once). A typical room is a few hundred bytes, so thousands fit; one with the
+/// maximum 50 tags is about 20 KiB, so even those cannot grow the cache past this.
+const ROOM_CACHE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Heap and map overhead of a cached room, roughly.
+fn approximate_size(room: &Room) -> usize {
+    const OVERHEAD: usize = 256;
+    OVERHEAD
+        + 2 * room.id.len()
+        + room.name.len()
+        + room.review_handler_uri.as_ref().map_or(0, String::len)
+        + room
+            .tags
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 64)
+            .sum::<usize>()
+        + room
+            .logging_configuration_ids
+            .iter()
+            .map(|id| id.len() + 24)
+            .sum::<usize>()
+}
+
+impl RoomCache {
+    fn new() -> RoomCache {
+        RoomCache {
+            inner: Mutex::new(RoomCacheInner::default()),
+        }
+    }
+
+    // Never held across an await, and only for a lookup/clone, so a std Mutex is right.
+    fn lock(&self) -> std::sync::MutexGuard<'_, RoomCacheInner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The cached room, or the generation to hand to [`RoomCache::fill`] after reading it.
+    fn get(&self, id: &str) -> Result<Room, u64> {
+        let inner = self.lock();
+        match inner.rooms.get(id) {
+            Some(room) => Ok(room.clone()),
+            None => Err(inner.generation),
+        }
+    }
+
+    /// Caches `room`, read from the database after [`RoomCache::get`] returned `generation`,
+    /// unless a room write ended in between.
+    fn fill(&self, generation: u64, room: &Room) {
+        let mut inner = self.lock();
+        if inner.generation != generation {
+            return;
+        }
+        if let Some(old) = inner.rooms.remove(&room.id) {
+            inner.bytes -= approximate_size(&old);
+        }
+        let size = approximate_size(room);
+        if inner.bytes + size > ROOM_CACHE_BYTES {
+            inner.rooms.clear();
+            inner.bytes = 0;
+        }
+        inner.rooms.insert(room.id.clone(), room.clone());
+        inner.bytes += size;
+    }
+
+    /// Called when a write that may have changed room `id` is over.
+    fn invalidate(&self, id: &str) {
+        let mut inner = self.lock();
+        inner.generation = inner.generation.wrapping_add(1);
+        if let Some(old) = inner.rooms.remove(id) {
+            inner.bytes -= approximate_size(&old);
+        }
+    }
 }
 
 impl SqliteStore {
@@ -58,14 +166,37 @@ impl SqliteStore {
             .max_connections(4)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(SqliteStore { writer, reader })
+        Ok(SqliteStore {
+            writer,
+            reader,
+            rooms: Arc::new(RoomCache::new()),
+        })
     }
 
     async fn begin(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
-        self.writer
-            .begin()
-            .await
-            .store_context("starting a transaction")
+        begin(&self.writer).await
+    }
+}
+
+async fn begin(writer: &SqlitePool) -> Result<Transaction<'static, Sqlite>, StoreError> {
+    writer.begin().await.store_context("starting a transaction")
+}
+
+/// `SELECT … FROM rooms WHERE id = ?`, built once (sqlx caches prepared statements by text).
+static SELECT_ROOM: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE id = ?"));
+
+/// Runs a room write in its own task and waits for it: if the caller's future is dropped
+/// (the client went away), the write and the cache invalidation after it still both happen.
+async fn to_completion<T: Send + 'static>(
+    write: impl std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
+) -> Result<T, StoreError> {
+    match tokio::spawn(write).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(StoreError::Backend(anyhow::anyhow!(
+            "a room write was cancelled: {e}"
+        ))),
     }
 }
 
@@ -78,12 +209,11 @@ async fn count(tx: &mut Transaction<'_, Sqlite>, sql: &str) -> Result<u64, Store
 }
 
 async fn select_room(tx: &mut Transaction<'_, Sqlite>, id: &str) -> Result<Room, StoreError> {
-    let row: Option<RoomRow> =
-        sqlx::query_as(&format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE id = ?"))
-            .bind(id)
-            .fetch_optional(&mut **tx)
-            .await
-            .store_context("reading a room")?;
+    let row: Option<RoomRow> = sqlx::query_as(&SELECT_ROOM)
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await
+        .store_context("reading a room")?;
     match row {
         Some(row) => row.into_room(),
         None => Err(StoreError::NotFound {
@@ -200,6 +330,63 @@ async fn update_room_row(
     Ok(())
 }
 
+async fn update_room_tx(
+    writer: &SqlitePool,
+    id: &str,
+    quotas: &Quotas,
+    change: RoomChange,
+) -> Result<Room, StoreError> {
+    let mut tx = begin(writer).await?;
+    let mut room = select_room(&mut tx, id).await?;
+    let attached_before = room.logging_configuration_ids.clone();
+    change(&mut room).map_err(StoreError::Rejected)?;
+    update_room_row(&mut tx, id, &room).await?;
+    if room.logging_configuration_ids != attached_before {
+        attach_logging(&mut tx, &room, quotas).await?;
+    }
+    tx.commit()
+        .await
+        .store_context("committing a room update")?;
+    Ok(room)
+}
+
+async fn update_tags_tx(
+    writer: &SqlitePool,
+    kind: ResourceKind,
+    id: &str,
+    change: TagsChange,
+) -> Result<StringMap, StoreError> {
+    let table = match kind {
+        ResourceKind::Room => "rooms",
+        ResourceKind::LoggingConfiguration => "logging_configurations",
+    };
+    let mut tx = begin(writer).await?;
+    let current: Option<String> =
+        sqlx::query_scalar(&format!("SELECT tags FROM {table} WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .store_context("reading tags")?;
+    let Some(current) = current else {
+        return Err(StoreError::NotFound {
+            kind,
+            id: id.to_string(),
+        });
+    };
+    let mut tags: StringMap = from_json(&current)?;
+    change(&mut tags).map_err(StoreError::Rejected)?;
+    sqlx::query(&format!("UPDATE {table} SET tags = ? WHERE id = ?"))
+        .bind(to_json(&tags))
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .store_context("updating tags")?;
+    tx.commit()
+        .await
+        .store_context("committing a tags update")?;
+    Ok(tags)
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn insert_room(&self, room: &Room, quotas: &Quotas) -> Result<(), StoreError> {
@@ -216,13 +403,20 @@ impl Store for SqliteStore {
     }
 
     async fn get_room(&self, id: &str) -> Result<Option<Room>, StoreError> {
-        let row: Option<RoomRow> =
-            sqlx::query_as(&format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE id = ?"))
-                .bind(id)
-                .fetch_optional(&self.reader)
-                .await
-                .store_context("reading a room")?;
-        row.map(RoomRow::into_room).transpose()
+        let generation = match self.rooms.get(id) {
+            Ok(room) => return Ok(Some(room)),
+            Err(generation) => generation,
+        };
+        let row: Option<RoomRow> = sqlx::query_as(&SELECT_ROOM)
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await
+            .store_context("reading a room")?;
+        let room = row.map(RoomRow::into_room).transpose()?;
+        if let Some(room) = &room {
+            self.rooms.fill(generation, room);
+        }
+        Ok(room)
     }
 
     async fn update_room(
@@ -231,34 +425,39 @@ impl Store for SqliteStore {
         quotas: &Quotas,
         change: RoomChange,
     ) -> Result<Room, StoreError> {
-        let mut tx = self.begin().await?;
-        let mut room = select_room(&mut tx, id).await?;
-        let attached_before = room.logging_configuration_ids.clone();
-        change(&mut room).map_err(StoreError::Rejected)?;
-        update_room_row(&mut tx, id, &room).await?;
-        if room.logging_configuration_ids != attached_before {
-            attach_logging(&mut tx, &room, quotas).await?;
-        }
-        tx.commit()
-            .await
-            .store_context("committing a room update")?;
-        Ok(room)
+        let (writer, rooms, id, quotas) = (
+            self.writer.clone(),
+            self.rooms.clone(),
+            id.to_string(),
+            quotas.clone(),
+        );
+        to_completion(async move {
+            let result = update_room_tx(&writer, &id, &quotas, change).await;
+            rooms.invalidate(&id);
+            result
+        })
+        .await
     }
 
     async fn delete_room(&self, id: &str) -> Result<(), StoreError> {
-        // room_logging rows go with the room (ON DELETE CASCADE).
-        let done = sqlx::query("DELETE FROM rooms WHERE id = ?")
-            .bind(id)
-            .execute(&self.writer)
-            .await
-            .store_context("deleting a room")?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound {
-                kind: ResourceKind::Room,
-                id: id.to_string(),
-            });
-        }
-        Ok(())
+        let (writer, rooms, id) = (self.writer.clone(), self.rooms.clone(), id.to_string());
+        to_completion(async move {
+            // room_logging rows go with the room (ON DELETE CASCADE).
+            let done = sqlx::query("DELETE FROM rooms WHERE id = ?")
+                .bind(&id)
+                .execute(&writer)
+                .await
+                .store_context("deleting a room");
+            rooms.invalidate(&id);
+            if done?.rows_affected() == 0 {
+                return Err(StoreError::NotFound {
+                    kind: ResourceKind::Room,
+                    id,
+                });
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn list_rooms(
@@ -443,35 +642,20 @@ impl Store for SqliteStore {
         id: &str,
         change: TagsChange,
     ) -> Result<StringMap, StoreError> {
-        let table = match kind {
-            ResourceKind::Room => "rooms",
-            ResourceKind::LoggingConfiguration => "logging_configurations",
-        };
-        let mut tx = self.begin().await?;
-        let current: Option<String> =
-            sqlx::query_scalar(&format!("SELECT tags FROM {table} WHERE id = ?"))
-                .bind(id)
-                .fetch_optional(&mut *tx)
+        match kind {
+            ResourceKind::LoggingConfiguration => {
+                update_tags_tx(&self.writer, kind, id, change).await
+            }
+            ResourceKind::Room => {
+                let (writer, rooms, id) = (self.writer.clone(), self.rooms.clone(), id.to_string());
+                to_completion(async move {
+                    let result = update_tags_tx(&writer, kind, &id, change).await;
+                    rooms.invalidate(&id);
+                    result
+                })
                 .await
-                .store_context("reading tags")?;
-        let Some(current) = current else {
-            return Err(StoreError::NotFound {
-                kind,
-                id: id.to_string(),
-            });
-        };
-        let mut tags: StringMap = from_json(&current)?;
-        change(&mut tags).map_err(StoreError::Rejected)?;
-        sqlx::query(&format!("UPDATE {table} SET tags = ? WHERE id = ?"))
-            .bind(to_json(&tags))
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .store_context("updating tags")?;
-        tx.commit()
-            .await
-            .store_context("committing a tags update")?;
-        Ok(tags)
+            }
+        }
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -480,5 +664,107 @@ impl Store for SqliteStore {
             .await
             .store_context("pinging SQLite")?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ids::new_id;
+
+    fn room(name: &str) -> Room {
+        Room {
+            id: new_id(),
+            name: name.to_string(),
+            create_time: 1,
+            update_time: 1,
+            maximum_message_rate_per_second: 10,
+            maximum_message_length: 500,
+            review_handler_uri: None,
+            review_fallback: ivschat_proto::control::FallbackResult::Allow,
+            tags: StringMap::new(),
+            logging_configuration_ids: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_read_that_raced_a_write_is_not_cached() {
+        let cache = RoomCache::new();
+        let old = room("old");
+        let generation = cache.get(&old.id).unwrap_err();
+        // A write to the room ends between the read's miss and its fill.
+        cache.invalidate(&old.id);
+        cache.fill(generation, &old);
+        assert!(
+            cache.get(&old.id).is_err(),
+            "the stale read must not be cached"
+        );
+        let generation = cache.get(&old.id).unwrap_err();
+        cache.fill(generation, &old);
+        assert_eq!(cache.get(&old.id).unwrap(), old);
+        cache.invalidate(&old.id);
+        assert!(cache.get(&old.id).is_err());
+    }
+
+    #[test]
+    fn a_full_cache_starts_over() {
+        let cache = RoomCache::new();
+        let per_room = approximate_size(&room("r"));
+        let fit = ROOM_CACHE_BYTES / per_room;
+        let rooms: Vec<Room> = (0..=fit).map(|_| room("r")).collect();
+        for r in &rooms {
+            let generation = cache.get(&r.id).unwrap_err();
+            cache.fill(generation, r);
+            // Filling twice does not count twice.
+            cache.fill(generation, r);
+        }
+        assert_eq!(cache.lock().rooms.len(), 1);
+        assert_eq!(cache.lock().bytes, per_room);
+        assert!(cache.get(&rooms[fit].id).is_ok());
+        cache.invalidate(&rooms[fit].id);
+        assert_eq!(cache.lock().bytes, 0);
+    }
+
+    /// Reads after each kind of room write see the write (the cache never serves a room the
+    /// database no longer has).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reads_see_every_room_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).await.unwrap();
+        let quotas = Quotas::default();
+        let r = room("before");
+        store.insert_room(&r, &quotas).await.unwrap();
+        assert_eq!(store.get_room(&r.id).await.unwrap().unwrap().name, "before");
+        store
+            .update_room(
+                &r.id,
+                &quotas,
+                Box::new(|room: &mut Room| {
+                    room.name = "after".into();
+                    Ok(())
+                }),
+            )
+            .await
+            .unwrap();
+        assert_eq!(store.get_room(&r.id).await.unwrap().unwrap().name, "after");
+        store
+            .update_tags(
+                ResourceKind::Room,
+                &r.id,
+                Box::new(|tags: &mut StringMap| {
+                    tags.insert("k".into(), "v".into());
+                    Ok(())
+                }),
+            )
+            .await
+            .unwrap();
+        let tags = store.get_room(&r.id).await.unwrap().unwrap().tags;
+        assert_eq!(tags.get("k").map(String::as_str), Some("v"));
+        store.delete_room(&r.id).await.unwrap();
+        assert!(store.get_room(&r.id).await.unwrap().is_none());
+        assert!(matches!(
+            store.delete_room(&r.id).await,
+            Err(StoreError::NotFound { .. })
+        ));
     }
 }

@@ -12,7 +12,10 @@ use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use http::header::HOST;
 use http::{HeaderValue, Request};
-use ivschat_sigv4::{verify, AuthError, CredentialStore, RequestParts, Verified, VerifierConfig};
+use ivschat_sigv4::{
+    verify, verify_with_cache, AuthError, CredentialStore, RequestParts, SigningKeyCache, Verified,
+    VerifierConfig,
+};
 use time::OffsetDateTime;
 
 pub const HOST_NAME: &str = "ivschat.us-east-1.amazonaws.com";
@@ -28,13 +31,26 @@ pub fn t0() -> OffsetDateTime {
     time::macros::datetime!(2015-08-30 12:36:00 UTC)
 }
 
+/// Verifies `req` without a key cache, and checks that `verify_with_cache` (first a miss, then
+/// a hit) gives exactly the same answer.
 pub fn verify_http(
     req: &Request<Vec<u8>>,
     creds: &impl CredentialStore,
     cfg: &VerifierConfig,
     now: OffsetDateTime,
 ) -> Result<Verified, AuthError> {
-    verify(&RequestParts::from_http(req), creds, cfg, now)
+    let parts = RequestParts::from_http(req);
+    let uncached = verify(&parts, creds, cfg, now);
+    let keys = SigningKeyCache::new();
+    for round in ["miss", "hit"] {
+        let cached = verify_with_cache(&parts, creds, cfg, now, &keys);
+        assert_eq!(
+            format!("{cached:?}"),
+            format!("{uncached:?}"),
+            "verify_with_cache ({round}) disagrees with verify"
+        );
+    }
+    uncached
 }
 
 // ---------------------------------------------------------------------------------------------
