@@ -12,6 +12,8 @@
 #               latency distribution, throughput, memory per connection, CPU
 #   saturation  the same room and rate, growing the room through SIZES until a server loses a
 #               delivery or its p99 exceeds P99_LIMIT_MS; reports each server's largest clean room
+#   rooms       normal load: SUBS (10,000) connections in 100 rooms, 10 msg/s per room from one
+#               sender each, 200 B (100,000 deliveries/s): latency at a load that is not saturating
 #
 # Every run starts a fresh server, runs the bench with identical load flags and --server-pid,
 # and stops the server. Order: for each size, RUNS rounds of (ivschat, nats, floor).
@@ -49,12 +51,18 @@ shift
 extra=("$@")
 case "$scenario" in
   fanout)     sizes=("${SUBS:-10000}") ;;
+  rooms)      sizes=("${SUBS:-10000}") ;;
   saturation) read -r -a sizes <<<"${SIZES:-10000 20000 40000 80000}" ;;
-  *) echo "unknown scenario: $scenario (fanout or saturation)" >&2; exit 2 ;;
+  *) echo "unknown scenario: $scenario (fanout, rooms or saturation)" >&2; exit 2 ;;
 esac
 # The issue's load: one room, 100 msg/s over 10 senders, 200-byte messages.
 load=(--rooms 1 --senders-per-room 10 --rate-per-room 100 --message-bytes 200
       --duration "${DURATION:-10s}" --warmup "${WARMUP:-2s}" --connect-timeout 300s)
+if [ "$scenario" = rooms ]; then
+  # Normal load: 100 rooms of SUBS/100, 10 msg/s each from one sender (100,000 deliveries/s).
+  load=(--rooms 100 --senders-per-room 1 --rate-per-room 10 --message-bytes 200
+        --duration "${DURATION:-10s}" --warmup "${WARMUP:-2s}" --connect-timeout 300s)
+fi
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"

@@ -38,7 +38,7 @@ fd_limit="$(ulimit -n)"
 conns="${CONNS:-auto}"
 if [ "$conns" = auto ]; then
   conns=100000
-  max=$((fd_limit - 200))
+  max=$((fd_limit - 600))   # the bench wants connections + 512 descriptors
   if [ "$conns" -gt "$max" ]; then
     echo "open-files limit is $fd_limit (hard $(ulimit -Hn)) and cannot be raised here: using $max connections instead of 100,000" >&2
     conns=$max

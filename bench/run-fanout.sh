@@ -95,7 +95,7 @@ cleanup() {
     kill -KILL "$server_pid" 2>/dev/null || true
   fi
   server_pid=""
-  [ -z "$data_dir" ] || rm -rf "$data_dir"
+  [ -z "$data_dir" ] || rm -rf "$data_dir" "$data_dir.toml"
   data_dir=""
 }
 trap cleanup EXIT INT TERM
@@ -126,7 +126,13 @@ run_once() { # $1 = run number, $2 = port; writes $out/run-$1.*
   local i="$1" p="$2"
   wait_quiet
   data_dir="$(mktemp -d -t ivschat-bench-data.XXXXXX)"
-  "$server" --listen "127.0.0.1:$p" --data-dir "$data_dir" >"$out/server-$i.log" 2>&1 &
+  # All connections come from one address: lift the listener's per-address and total
+  # connection limits and the account's connection quota (the defaults would refuse the
+  # 10,000th connection, since the bench's control-plane connections count too).
+  printf '[quotas]\nconcurrent_connections = 10000000\n[limits]\nmax_connections = 0\nmax_connections_per_ip = 0\n' \
+    >"$data_dir.toml"
+  "$server" --listen "127.0.0.1:$p" --data-dir "$data_dir" --config "$data_dir.toml" \
+    >"$out/server-$i.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 100); do
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && break

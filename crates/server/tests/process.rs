@@ -85,6 +85,25 @@ fn refuses_a_public_address_without_credentials() {
 }
 
 #[test]
+fn refuses_a_bus_that_is_not_redis() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(BIN)
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--bus",
+            "nats://127.0.0.1:4222",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--bus must be a redis:// URL"), "{stderr}");
+}
+
+#[test]
 fn configured_secrets_never_reach_the_log() {
     let dir = tempfile::tempdir().unwrap();
     let node = Node::start(

@@ -92,6 +92,13 @@ impl std::fmt::Debug for RedisBus {
 
 impl RedisBus {
     pub async fn connect(url: &str, cluster: &str) -> anyhow::Result<RedisBus> {
+        // Only Redis can be the bus (docs/scale-out.md says why not NATS): say so plainly
+        // rather than let a `nats://` URL fail as a malformed Redis URL.
+        if !url.starts_with("redis://") {
+            anyhow::bail!(
+                "--bus must be a redis:// URL (the cluster bus is Redis; see docs/scale-out.md)"
+            );
+        }
         let client = redis::Client::open(url).context("parsing the --bus Redis URL")?;
         // Fail fast while Redis is away, so requests get a clear refusal instead of waiting;
         // the manager reconnects by itself on the next command.
