@@ -155,12 +155,17 @@ pub struct ChatLimits {
     /// A write to a chat socket that cannot complete in this time (the client stopped
     /// reading) disconnects it as too slow.
     pub write_timeout_ms: u64,
+    /// Largest WebSocket message (and frame) a chat client may send, in bytes. A larger one
+    /// gets ERROR 413, then close 1009. Requests are a 500-character message plus 1 KB of
+    /// attributes, so the default is ample.
+    pub max_message_bytes: usize,
 }
 
 impl Default for ChatLimits {
     fn default() -> Self {
         ChatLimits {
             write_timeout_ms: 10_000,
+            max_message_bytes: 64 * 1024,
         }
     }
 }

@@ -724,3 +724,31 @@ async fn a_connection_receives_everything_sent_once_its_socket_is_open() {
         newcomer.frame_of("EVENT").await;
     }
 }
+
+#[tokio::test]
+async fn a_message_over_the_configured_size_gets_413_then_close_1009() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ivschat_server::config::Config::for_tests(dir.path());
+    config.chat.max_message_bytes = 8 * 1024;
+    let server = TestServer::start_with(config).await;
+    let room = server.room().await;
+    let mut sender = server.join(&room, "big", &["SEND_MESSAGE"]).await;
+    let mut other = server.join(&room, "other", &["SEND_MESSAGE"]).await;
+    // Just under the limit is an ordinary (if invalid) request: answered, connection kept.
+    let under = serde_json::json!({"Action": "SEND_MESSAGE", "RequestId": "r1", "Content": "x".repeat(7 * 1024)});
+    sender.send(under).await;
+    let error = sender.frame_of("ERROR").await;
+    assert_eq!(error["RequestId"], "r1", "{error}");
+    assert_eq!(error["ErrorCode"], 400, "{error}");
+    // Over the limit: ERROR 413, then close 1009; the rest of the room is unaffected.
+    let over = serde_json::json!({"Action": "SEND_MESSAGE", "RequestId": "r2", "Content": "x".repeat(9 * 1024)});
+    sender.send(over).await;
+    let error = sender.frame_of("ERROR").await;
+    assert_eq!(error["ErrorCode"], 413, "{error}");
+    let closed = sender.closed().await;
+    assert_eq!(closed.code, 1009, "{closed:?}");
+    other
+        .send(serde_json::json!({"Action": "SEND_MESSAGE", "RequestId": "r3", "Content": "still here"}))
+        .await;
+    assert_eq!(other.frame_of("MESSAGE").await["Content"], "still here");
+}

@@ -25,9 +25,6 @@ use crate::app::App;
 use crate::domain::token::TokenError;
 use crate::limits::ConnectionPermit;
 
-/// Largest client frame accepted: requests are a 500-character message plus 1 KB of
-/// attributes, so 64 KiB is ample and bounds memory per connection.
-pub const MAX_CLIENT_MESSAGE_BYTES: usize = 64 * 1024;
 /// Socket read chunk per connection, allocated up front for every connection: SDK requests
 /// are a few hundred bytes, and a larger frame reserves its own length when its header arrives.
 const READ_BUFFER_BYTES: usize = 1024;
@@ -125,6 +122,8 @@ pub async fn upgrade(app: Arc<App>, request: axum::extract::Request, peer: Socke
             )
         }
     }
+    // Below the size of any valid request the limit would refuse everything; clamp it.
+    let max_message_bytes = app.config.chat.max_message_bytes.max(4096);
     let params = SessionParams {
         claims,
         membership,
@@ -137,8 +136,8 @@ pub async fn upgrade(app: Arc<App>, request: axum::extract::Request, peer: Socke
         // more memory per idle viewer than everything else together; chat requests are small.
         .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(WRITE_BUFFER_BYTES)
-        .max_message_size(MAX_CLIENT_MESSAGE_BYTES)
-        .max_frame_size(MAX_CLIENT_MESSAGE_BYTES)
+        .max_message_size(max_message_bytes)
+        .max_frame_size(max_message_bytes)
         .on_upgrade(move |socket| {
             let tracker = app.chat.sessions.clone();
             tracker.track_future(run_session(app, socket, params))

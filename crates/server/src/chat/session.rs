@@ -12,6 +12,7 @@
 //! | DeleteRoom | ERROR 404, then close 1000 |
 //! | too slow (more than `ROOM_BACKLOG` frames behind, or a write blocked for `chat.write_timeout_ms`) | close 1008 with a reason, counted |
 //! | server shutdown | close 1001 |
+//! | a message or frame larger than `chat.max_message_bytes` | ERROR 413, then close 1009 (the rest of the frame cannot be skipped) |
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -50,6 +51,16 @@ const WRITE_BATCH: usize = 64;
 const CLOSE_NORMAL: u16 = 1000;
 const CLOSE_GOING_AWAY: u16 = 1001;
 const CLOSE_POLICY: u16 = 1008;
+const CLOSE_TOO_BIG: u16 = 1009;
+
+/// Whether a read failed because the client's message exceeded `chat.max_message_bytes`.
+fn too_big(error: &axum::Error) -> bool {
+    use tungstenite::error::{CapacityError, Error};
+    matches!(
+        std::error::Error::source(error).and_then(|inner| inner.downcast_ref::<Error>()),
+        Some(Error::Capacity(CapacityError::MessageTooLong { .. }))
+    )
+}
 
 pub struct SessionParams {
     pub claims: TokenClaims,
@@ -209,6 +220,13 @@ impl Session {
                 incoming = self.socket.recv() => {
                     let message = match incoming {
                         Some(Ok(message)) => message,
+                        Some(Err(e)) if too_big(&e) => {
+                            return Ending::Close {
+                                error: Some((ChatErrorCode::PayloadTooLarge, "the message is larger than this server accepts")),
+                                code: CLOSE_TOO_BIG,
+                                reason: "message too big".into(),
+                            };
+                        }
                         Some(Err(_)) | None => return Ending::Gone,
                     };
                     match message {
