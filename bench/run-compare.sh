@@ -67,6 +67,7 @@ fi
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ivschat-server/target}"
+. "$repo/bench/lib.sh"
 runs="${RUNS:-3}"
 read -r -a servers <<<"${SERVERS:-ivschat nats floor}"
 p99_limit="${P99_LIMIT_MS:-1000}"
@@ -88,44 +89,15 @@ fi
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 echo "ulimit -n: $(ulimit -n); ephemeral ports: $(tr '\t' - </proc/sys/net/ipv4/ip_local_port_range)" >&2
 
-# Build, retrying: other people may be half-way through an edit of the work tree.
-build() {
-  local tries=0
-  until cargo build --release --quiet "$@"; do
-    tries=$((tries + 1))
-    [ "$tries" -lt 5 ] || { echo "build failed $tries times: $*" >&2; return 1; }
-    echo "build failed (someone's edit in progress?); retrying in 60 s" >&2
-    sleep 60
-  done
-}
 # Copies: a concurrent build in the shared target dir must not swap a binary under us.
 mkdir -p "$out/bin"
 build -p ivschat-bench -p floor-server
 cp "$CARGO_TARGET_DIR/release/ivschat-bench" "$CARGO_TARGET_DIR/release/floor-server" "$out/bin/"
 bench="$out/bin/ivschat-bench"
 floor="$out/bin/floor-server"
-if [ -n "${SERVER_BIN:-}" ]; then
-  server="$SERVER_BIN"
-  server_rev="prebuilt $SERVER_BIN"
-elif [ -n "${REV:-}" ]; then
-  sha="$(git rev-parse --verify "$REV^{commit}")"
-  src="$HOME/.cache/ivschat-server/bench-src/$sha"
-  if [ ! -f "$src/Cargo.toml" ]; then
-    mkdir -p "$src"
-    git archive "$sha" | tar -x -C "$src"
-  fi
-  (cd "$src" && CARGO_TARGET_DIR="$CARGO_TARGET_DIR-rev" build -p ivschat-server)
-  server="$CARGO_TARGET_DIR-rev/release/ivschat-server"
-  server_rev="$sha (git archive)"
-else
-  build -p ivschat-server
-  cp "$CARGO_TARGET_DIR/release/ivschat-server" "$out/bin/ivschat-server"
-  server="$out/bin/ivschat-server"
-  server_rev="$(git rev-parse HEAD) + work tree ($(git status --porcelain -- crates | wc -l) changed paths under crates/)"
-fi
+resolve_server "$out/bin"
 nats_version="$("$nats_bin" --version 2>&1 | head -1)"
 bench_rev="$(git rev-parse HEAD) + work tree ($(git status --porcelain -- crates/bench bench/floor-server | wc -l) changed paths in the bench)"
-echo "ivschat-server: $server_rev" >&2
 echo "nats-server:    $nats_version ($nats_bin)" >&2
 cat >"$out/meta.json" <<EOF
 {
@@ -176,13 +148,7 @@ start_server() {
     ivschat)
       # Every connection comes from 127.0.0.x and the bench opens up to SIZES of them: no
       # account connection quota or listener limit may refuse it.
-      cat >"$tmp/bench.toml" <<EOF
-[quotas]
-concurrent_connections = 10000000
-[limits]
-max_connections = 0
-max_connections_per_ip = 0
-EOF
+      write_open_limits_config "$tmp/bench.toml"
       "$server" --listen "127.0.0.1:$p" --data-dir "$tmp/data" --config "$tmp/bench.toml" >"$log" 2>&1 &
       server_pid=$!
       target_flags=(--target ivschat --endpoint "http://127.0.0.1:$p")
@@ -213,24 +179,6 @@ EOF
   wait_port "$p" || { echo "$kind did not start; see $log" >&2; tail -5 "$log" >&2; return 1; }
 }
 
-# Busy percentage of the whole machine over 3 seconds (/proc/stat).
-machine_busy() {
-  local a b
-  a=($(head -1 /proc/stat)); sleep 3; b=($(head -1 /proc/stat))
-  local idle=$(( (b[4] + b[5]) - (a[4] + a[5]) )) total=0 k
-  for k in 1 2 3 4 5 6 7 8; do total=$(( total + b[k] - a[k] )); done
-  echo $(( total > 0 ? 100 * (total - idle) / total : 0 ))
-}
-wait_quiet() {
-  local limit="${WAIT_QUIET:-0}" waited=0 busy
-  [ "$limit" -gt 0 ] || return 0
-  while busy=$(machine_busy); [ "$busy" -ge 25 ]; do
-    waited=$((waited + 3))
-    if [ "$waited" -ge "$limit" ]; then echo "machine still ${busy}% busy after ${waited}s; running anyway" >&2; return 0; fi
-    echo "machine ${busy}% busy (someone else's work); waiting" >&2
-    sleep 7; waited=$((waited + 7))
-  done
-}
 
 # Other processes' CPU during the measurement (% of a core), from a result file.
 others_of() {

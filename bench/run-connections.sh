@@ -19,13 +19,15 @@
 #   SOURCE_IPS=auto   --source-ips (auto: one 127.0.0.x per 16,000 connections)
 #   PORT=19500        first port; each run takes the next one
 #   OUT=dir           default bench/results/connections-<timestamp>
-#   SERVER_BIN=path   use this server binary (default: cargo build --release)
+#   SERVER_BIN=path   use this server binary; REV=<commit> builds that commit (bench/lib.sh);
+#                     default: the work tree, built with cargo build --release
 #   CARGO_TARGET_DIR  default $HOME/.cache/ivschat-server/target
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ivschat-server/target}"
+. "$repo/bench/lib.sh"
 runs="${RUNS:-3}"
 rooms="${ROOMS:-100}"
 port="${PORT:-19500}"
@@ -47,14 +49,8 @@ fi
 source_ips="${SOURCE_IPS:-auto}"
 [ "$source_ips" = auto ] && source_ips=$(( (conns + 15999) / 16000 ))
 
-if [ -n "${SERVER_BIN:-}" ]; then
-  server="$SERVER_BIN"
-else
-  cargo build --release --quiet -p ivschat-server
-  cp "$CARGO_TARGET_DIR/release/ivschat-server" "$out/ivschat-server"
-  server="$out/ivschat-server"
-fi
-cargo build --release --quiet -p ivschat-bench
+resolve_server "$out"
+build -p ivschat-bench
 bench="$CARGO_TARGET_DIR/release/ivschat-bench"
 
 server_pid=""
@@ -65,13 +61,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cat >"$tmp/bench.toml" <<EOF
-[quotas]
-concurrent_connections = 10000000
-[limits]
-max_connections = 0
-max_connections_per_ip = 0
-EOF
+write_open_limits_config "$tmp/bench.toml"
 
 echo "connections: $conns in $rooms rooms, $source_ips source address(es), $runs run(s); results in $out" >&2
 jsons=()

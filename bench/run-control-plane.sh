@@ -35,6 +35,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ivschat-server/target}"
+. "$repo/bench/lib.sh"
 runs="${RUNS:-3}"
 ops="${OPS:-create-chat-token get-room}"
 port="${PORT:-18280}"
@@ -43,42 +44,12 @@ mkdir -p "$out"
 flags=(--concurrency "${CONCURRENCY:-32}" --duration "${DURATION:-10s}" --warmup "${WARMUP:-2s}"
        --threads "${THREADS:-1}" --signer "${SIGNER:-fast}" --quiet "$@")
 
-build() {
-  local tries=0
-  until cargo build --release --quiet "$@"; do
-    tries=$((tries + 1))
-    [ "$tries" -lt 5 ] || { echo "build failed $tries times: $*" >&2; return 1; }
-    echo "build failed (someone's edit in progress?); retrying in 60 s" >&2
-    sleep 60
-  done
-}
 
 build -p ivschat-bench --bin ivschat-cpbench
 cp "$CARGO_TARGET_DIR/release/ivschat-cpbench" "$out/ivschat-cpbench"
 bench="$out/ivschat-cpbench"
 
-src="$repo"
-if [ -n "${SERVER_BIN:-}" ]; then
-  server="$SERVER_BIN"
-  server_rev="prebuilt $SERVER_BIN"
-elif [ -n "${REV:-}" ]; then
-  sha="$(git rev-parse --verify "$REV^{commit}")"
-  src="$HOME/.cache/ivschat-server/bench-src/$sha"
-  if [ ! -f "$src/Cargo.toml" ]; then
-    mkdir -p "$src"
-    git archive "$sha" | tar -x -C "$src"
-  fi
-  (cd "$src" && CARGO_TARGET_DIR="$CARGO_TARGET_DIR-rev" build -p ivschat-server)
-  server="$CARGO_TARGET_DIR-rev/release/ivschat-server"
-  server_rev="$sha (git archive)"
-else
-  build -p ivschat-server
-  # A copy: a concurrent build in the shared target dir must not swap it under us.
-  cp "$CARGO_TARGET_DIR/release/ivschat-server" "$out/ivschat-server"
-  server="$out/ivschat-server"
-  server_rev="$(git rev-parse HEAD) + work tree ($(git status --porcelain -- crates | wc -l) changed paths under crates/)"
-fi
-echo "server: $server_rev" | tee "$out/server-rev.txt" >&2
+resolve_server "$out"
 
 # Every `*_per_second` member of the server's Quotas struct, raised.
 config="$out/server.toml"
@@ -103,25 +74,6 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# Busy percentage of the whole machine over 3 seconds (/proc/stat).
-machine_busy() {
-  local a b
-  a=($(head -1 /proc/stat)); sleep 3; b=($(head -1 /proc/stat))
-  local idle=$(( (b[4] + b[5]) - (a[4] + a[5]) )) total=0 k
-  for k in 1 2 3 4 5 6 7 8; do total=$(( total + b[k] - a[k] )); done
-  echo $(( total > 0 ? 100 * (total - idle) / total : 0 ))
-}
-wait_quiet() {
-  local limit="${WAIT_QUIET:-0}" waited=0 busy
-  [ "$limit" -gt 0 ] || return 0
-  while busy=$(machine_busy); [ "$busy" -ge 25 ]; do
-    waited=$((waited + 3))
-    if [ "$waited" -ge "$limit" ]; then echo "machine still ${busy}% busy after ${waited}s; running anyway" >&2; return 0; fi
-    echo "machine ${busy}% busy (someone else's work); waiting" >&2
-    sleep 7; waited=$((waited + 7))
-  done
-  echo "machine quiet (${busy}% busy)" >&2
-}
 
 start_server() { # $1 = port, $2 = log file
   data_dir="$(mktemp -d -t ivschat-cpbench-data.XXXXXX)"

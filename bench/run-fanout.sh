@@ -41,6 +41,7 @@ flags+=("$@")
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ivschat-server/target}"
+. "$repo/bench/lib.sh"
 runs="${RUNS:-1}"
 port="${PORT:-18080}"
 out="${OUT:-$repo/bench/results/$scenario-$(date -u +%Y%m%dT%H%M%SZ)}"
@@ -50,41 +51,11 @@ mkdir -p "$out"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 echo "ulimit -n: $(ulimit -n)" >&2
 
-# Build, retrying: other people may be half-way through an edit of the work tree.
-build() {
-  local tries=0
-  until cargo build --release --quiet "$@"; do
-    tries=$((tries + 1))
-    [ "$tries" -lt 5 ] || { echo "build failed $tries times: $*" >&2; return 1; }
-    echo "build failed (someone's edit in progress?); retrying in 60 s" >&2
-    sleep 60
-  done
-}
 
 build -p ivschat-bench
 bench="$CARGO_TARGET_DIR/release/ivschat-bench"
 
-if [ -n "${SERVER_BIN:-}" ]; then
-  server="$SERVER_BIN"
-  server_rev="prebuilt $SERVER_BIN"
-elif [ -n "${REV:-}" ]; then
-  sha="$(git rev-parse --verify "$REV^{commit}")"
-  src="$HOME/.cache/ivschat-server/bench-src/$sha"
-  if [ ! -f "$src/Cargo.toml" ]; then
-    mkdir -p "$src"
-    git archive "$sha" | tar -x -C "$src"
-  fi
-  (cd "$src" && CARGO_TARGET_DIR="$CARGO_TARGET_DIR-rev" build -p ivschat-server)
-  server="$CARGO_TARGET_DIR-rev/release/ivschat-server"
-  server_rev="$sha (git archive)"
-else
-  build -p ivschat-server
-  # Copy it: a concurrent build in the shared target dir must not swap it under us.
-  cp "$CARGO_TARGET_DIR/release/ivschat-server" "$out/ivschat-server"
-  server="$out/ivschat-server"
-  server_rev="$(git rev-parse HEAD) + work tree ($(git status --porcelain -- crates | wc -l) changed paths under crates/)"
-fi
-echo "server: $server_rev" | tee "$out/server-rev.txt" >&2
+resolve_server "$out"
 
 server_pid=""
 data_dir=""
@@ -100,25 +71,6 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# Busy percentage of the whole machine over 3 seconds (/proc/stat).
-machine_busy() {
-  local a b
-  a=($(head -1 /proc/stat)); sleep 3; b=($(head -1 /proc/stat))
-  local idle=$(( (b[4] + b[5]) - (a[4] + a[5]) )) total=0 k
-  for k in 1 2 3 4 5 6 7 8; do total=$(( total + b[k] - a[k] )); done
-  echo $(( total > 0 ? 100 * (total - idle) / total : 0 ))
-}
-wait_quiet() {
-  local limit="${WAIT_QUIET:-0}" waited=0 busy
-  [ "$limit" -gt 0 ] || return 0
-  while busy=$(machine_busy); [ "$busy" -ge 25 ]; do
-    waited=$((waited + 3))
-    if [ "$waited" -ge "$limit" ]; then echo "machine still ${busy}% busy after ${waited}s; running anyway" >&2; return 0; fi
-    echo "machine ${busy}% busy (someone else's work); waiting" >&2
-    sleep 7; waited=$((waited + 7))
-  done
-  echo "machine quiet (${busy}% busy)" >&2
-}
 
 jsons=()
 status=0
@@ -129,8 +81,7 @@ run_once() { # $1 = run number, $2 = port; writes $out/run-$1.*
   # All connections come from one address: lift the listener's per-address and total
   # connection limits and the account's connection quota (the defaults would refuse the
   # 10,000th connection, since the bench's control-plane connections count too).
-  printf '[quotas]\nconcurrent_connections = 10000000\n[limits]\nmax_connections = 0\nmax_connections_per_ip = 0\n' \
-    >"$data_dir.toml"
+  write_open_limits_config "$data_dir.toml"
   "$server" --listen "127.0.0.1:$p" --data-dir "$data_dir" --config "$data_dir.toml" \
     >"$out/server-$i.log" 2>&1 &
   server_pid=$!

@@ -22,58 +22,18 @@ set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ivschat-server/target}"
+. "$repo/bench/lib.sh"
 out="${OUT:-$repo/bench/results/footprint-$(date -u +%Y%m%dT%H%M%SZ)}"
 mkdir -p "$out"
 
-build() {
-  local tries=0
-  until cargo build --release --quiet "$@"; do
-    tries=$((tries + 1))
-    [ "$tries" -lt 5 ] || { echo "build failed $tries times: $*" >&2; return 1; }
-    echo "build failed (someone's edit in progress?); retrying in 60 s" >&2
-    sleep 60
-  done
-}
 
 build -p ivschat-bench --bin ivschat-footprint
 cp "$CARGO_TARGET_DIR/release/ivschat-footprint" "$out/ivschat-footprint"
 
-if [ -n "${SERVER_BIN:-}" ]; then
-  server="$SERVER_BIN"
-  server_rev="prebuilt $SERVER_BIN"
-elif [ -n "${REV:-}" ]; then
-  sha="$(git rev-parse --verify "$REV^{commit}")"
-  src="$HOME/.cache/ivschat-server/bench-src/$sha"
-  if [ ! -f "$src/Cargo.toml" ]; then
-    mkdir -p "$src"
-    git archive "$sha" | tar -x -C "$src"
-  fi
-  (cd "$src" && CARGO_TARGET_DIR="$CARGO_TARGET_DIR-rev" build -p ivschat-server)
-  server="$CARGO_TARGET_DIR-rev/release/ivschat-server"
-  server_rev="$sha (git archive)"
-else
-  build -p ivschat-server
-  cp "$CARGO_TARGET_DIR/release/ivschat-server" "$out/ivschat-server"
-  server="$out/ivschat-server"
-  server_rev="$(git rev-parse HEAD) + work tree ($(git status --porcelain -- crates | wc -l) changed paths under crates/)"
-fi
-echo "server: $server_rev" | tee "$out/server-rev.txt" >&2
+resolve_server "$out"
 ls -l "$server" | awk '{print "server binary: " $5 " bytes"}' | tee -a "$out/server-rev.txt" >&2
 
-if [ "${WAIT_QUIET:-0}" -gt 0 ]; then
-  waited=0
-  while :; do
-    a=($(head -1 /proc/stat)); sleep 3; b=($(head -1 /proc/stat))
-    idle=$(( (b[4] + b[5]) - (a[4] + a[5]) )); total=0
-    for k in 1 2 3 4 5 6 7 8; do total=$(( total + b[k] - a[k] )); done
-    busy=$(( total > 0 ? 100 * (total - idle) / total : 0 ))
-    [ "$busy" -ge 25 ] || break
-    waited=$((waited + 10))
-    [ "$waited" -lt "$WAIT_QUIET" ] || { echo "machine still ${busy}% busy; running anyway" >&2; break; }
-    echo "machine ${busy}% busy (someone else's work); waiting" >&2
-    sleep 7
-  done
-fi
+wait_quiet
 
 "$out/ivschat-footprint" --server-bin "$server" --runs "${RUNS:-5}" --idle-s "${IDLE:-5}" \
   --poll-interval-us "${POLL_US:-1000}" --port "${PORT:-18480}" --log-dir "$out/logs" \
