@@ -8,6 +8,7 @@
 //! watchdog ends the process if anything hangs. Only loopback addresses are ever contacted.
 
 mod conn;
+mod proc_read;
 mod report;
 mod stats;
 mod target;

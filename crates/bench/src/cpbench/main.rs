@@ -10,6 +10,8 @@
 //!
 //! Only loopback addresses are ever contacted.
 
+#[path = "../proc_read.rs"]
+mod proc_read;
 mod procfs;
 mod report;
 mod signer;

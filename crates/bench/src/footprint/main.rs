@@ -16,6 +16,11 @@
 //! Only loopback addresses are used; data directories are created under the system temp dir
 //! and removed afterwards.
 
+// Only the `/proc/<pid>/status` reader is used here; the CPU readers serve the other binaries.
+#[allow(dead_code)]
+#[path = "../proc_read.rs"]
+mod proc_read;
+
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -24,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
+use proc_read::status_value;
 use serde::Serialize;
 
 /// Start-to-ready time and idle memory of ivschat-server.
@@ -310,19 +316,13 @@ fn probe_until_ready(
     }
 }
 
-fn status_kib(pid: u32, key: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with(key))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
 fn memory(pid: u32) -> Memory {
     Memory {
-        rss_kib: status_kib(pid, "VmRSS:"),
-        hwm_kib: status_kib(pid, "VmHWM:"),
-        rss_anon_kib: status_kib(pid, "RssAnon:"),
-        rss_file_kib: status_kib(pid, "RssFile:"),
-        threads: status_kib(pid, "Threads:"),
+        rss_kib: status_value(pid, "VmRSS:"),
+        hwm_kib: status_value(pid, "VmHWM:"),
+        rss_anon_kib: status_value(pid, "RssAnon:"),
+        rss_file_kib: status_value(pid, "RssFile:"),
+        threads: status_value(pid, "Threads:"),
     }
 }
 
