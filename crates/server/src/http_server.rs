@@ -20,6 +20,7 @@ use tokio::net::TcpListener;
 use tower::Service;
 
 use crate::app::App;
+use crate::chat::socket::SharedSocket;
 use crate::limits::{ConnectionLimiter, Refusal};
 
 /// Request headers a browser may send (Smithy `@cors` on the service, plus SigV4's).
@@ -69,10 +70,13 @@ pub async fn serve(
             }
         };
         let _ = stream.set_nodelay(true);
+        // The chat upgrade needs the socket itself (`chat/socket.rs`).
+        let (stream, raw) = SharedSocket::new(stream);
         let router = router.clone();
         let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo(peer));
             request.extensions_mut().insert(permit.clone());
+            request.extensions_mut().insert(raw.clone());
             let mut router = router.clone();
             async move { router.call(request.map(Body::new)).await }
         });

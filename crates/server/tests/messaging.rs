@@ -593,6 +593,71 @@ async fn a_client_that_stops_reading_is_disconnected_and_others_get_everything()
     );
 }
 
+/// A client that stops reading for a while, long enough for its socket to fill and frames to
+/// queue on the server, then reads again, gets every frame once and in order.
+#[tokio::test]
+async fn a_client_that_pauses_reading_gets_every_frame_in_order_afterwards() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ivschat_server::config::Config::for_tests(dir.path());
+    config.quotas.send_event_per_second = 1_000_000;
+    config.chat.write_timeout_ms = 60_000;
+    let server = TestServer::start_with(config).await;
+    let room = server.room().await;
+    let room_id = room.rsplit('/').next().unwrap().to_string();
+    let mut paused = server.join(&room, "paused", &[]).await;
+    // 300 frames of 64 KiB: far more than the loopback socket buffers hold, far fewer than
+    // the backlog a connection may have.
+    let padding = "p".repeat(64 * 1024);
+    let total = 300;
+    for i in 0..total {
+        server
+            .app
+            .chat
+            .send_event(
+                ivschat_server::chat::RoomRef {
+                    id: &room_id,
+                    logging_ids: &[],
+                },
+                format!("e{i}"),
+                [("pad".to_string(), padding.clone())].into(),
+            )
+            .await
+            .unwrap();
+    }
+    for i in 0..total {
+        let frame = paused.frame_of("EVENT").await;
+        assert_eq!(frame["EventName"], format!("e{i}"));
+        assert_eq!(
+            frame["Attributes"]["pad"].as_str().map(str::len),
+            Some(64 * 1024)
+        );
+    }
+    // Still connected and served: a frame sent now arrives too.
+    server
+        .app
+        .chat
+        .send_event(
+            ivschat_server::chat::RoomRef {
+                id: &room_id,
+                logging_ids: &[],
+            },
+            "after".to_string(),
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(paused.frame_of("EVENT").await["EventName"], "after");
+    assert_eq!(
+        server
+            .app
+            .chat
+            .stats
+            .slow_disconnects
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+}
+
 #[tokio::test]
 async fn account_rate_quotas_answer_429_and_throttling_exception() {
     let dir = tempfile::tempdir().unwrap();

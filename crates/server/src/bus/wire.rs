@@ -10,9 +10,9 @@
 
 use std::sync::Arc;
 
-use axum::extract::ws::Utf8Bytes;
 use serde::{Deserialize, Serialize};
 
+use crate::chat::frame::OutFrame;
 use crate::chat::{RoomEvent, RoomSettings};
 
 #[derive(Serialize, Deserialize)]
@@ -30,10 +30,11 @@ pub struct RoomUpdate {
 
 pub fn encode_event(event: &RoomEvent) -> Vec<u8> {
     match event {
-        RoomEvent::Frame(json) => {
+        RoomEvent::Frame(frame) => {
+            let json = frame.json();
             let mut out = Vec::with_capacity(json.len() + 1);
             out.push(b'F');
-            out.extend_from_slice(json.as_bytes());
+            out.extend_from_slice(json);
             out
         }
         RoomEvent::Disconnect { user_id, reason } => {
@@ -56,7 +57,7 @@ pub fn decode_event(bytes: &[u8]) -> Option<RoomEvent> {
     match kind {
         b'F' => {
             let text = std::str::from_utf8(body).ok()?;
-            Some(RoomEvent::Frame(Utf8Bytes::from(text)))
+            Some(RoomEvent::Frame(OutFrame::text(text)))
         }
         b'D' => {
             let body: DisconnectBody = serde_json::from_slice(body).ok()?;
@@ -90,7 +91,7 @@ mod tests {
     #[test]
     fn events_round_trip() {
         for event in [
-            RoomEvent::Frame(Utf8Bytes::from("{\"Type\":\"MESSAGE\"}")),
+            RoomEvent::Frame(OutFrame::text("{\"Type\":\"MESSAGE\"}")),
             RoomEvent::Disconnect {
                 user_id: Arc::from("u ✓"),
                 reason: Some(Arc::from("bye")),

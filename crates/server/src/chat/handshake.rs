@@ -14,12 +14,15 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue, StatusCode};
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+use tungstenite::handshake::derive_accept_key;
+use tungstenite::protocol::WebSocketConfig;
 
 use super::session::{run_session, Membership, SessionParams};
+use super::socket::RawSocket;
 use super::RoomSettings;
 use crate::app::App;
 use crate::domain::token::TokenError;
@@ -75,14 +78,31 @@ pub async fn upgrade(app: Arc<App>, request: axum::extract::Request, peer: Socke
             return refuse(StatusCode::SERVICE_UNAVAILABLE, "try again later");
         }
     };
-    let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
-        Ok(ws) => ws,
-        Err(rejection) => return rejection.into_response(),
+    let key = match websocket_key(&parts.headers) {
+        Ok(key) => key,
+        Err(why) => {
+            let mut refusal = refuse(StatusCode::BAD_REQUEST, why);
+            // RFC 6455 §4.4: tell the client which version this server speaks.
+            refusal.headers_mut().insert(
+                header::SEC_WEBSOCKET_VERSION,
+                HeaderValue::from_static("13"),
+            );
+            return refusal;
+        }
+    };
+    let (Some(on_upgrade), Some(RawSocket(socket))) = (
+        parts.extensions.remove::<OnUpgrade>(),
+        parts.extensions.get::<RawSocket>().cloned(),
+    ) else {
+        return refuse(
+            StatusCode::UPGRADE_REQUIRED,
+            "this connection cannot be upgraded to a WebSocket",
+        );
     };
     // Join before the 101, then read the room again if it may have changed: an UpdateRoom or
     // DeleteRoom that committed after the first read is now either in this read or delivered
     // to the membership. On one node, a change counter tells whether there was one at all.
-    let membership = Membership::join(app.clone(), &room);
+    let membership = Membership::join(app.clone(), &room, socket, &claims.user_id);
     if app.chat.room_may_have_changed_since(mark) {
         match app.store.get_room(&claims.room).await {
             Ok(Some(fresh)) => membership.room.apply(RoomSettings::of(&fresh)),
@@ -131,17 +151,55 @@ pub async fn upgrade(app: Arc<App>, request: axum::extract::Request, peer: Socke
         // The TCP connection's slot in the listener limits stays taken while the session lives.
         permit: parts.extensions.get::<ConnectionPermit>().cloned(),
     };
-    ws.protocols([token])
+    let config = WebSocketConfig::default()
         // tungstenite's defaults (128 KiB read buffer allocated per connection) would cost
         // more memory per idle viewer than everything else together; chat requests are small.
         .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(WRITE_BUFFER_BYTES)
-        .max_message_size(max_message_bytes)
-        .max_frame_size(max_message_bytes)
-        .on_upgrade(move |socket| {
-            let tracker = app.chat.sessions.clone();
-            tracker.track_future(run_session(app, socket, params))
-        })
+        .max_message_size(Some(max_message_bytes))
+        .max_frame_size(Some(max_message_bytes));
+    let tracker = app.chat.sessions.clone();
+    tokio::spawn(tracker.track_future(async move {
+        // Resolves once hyper has written the 101; an error means the client went away.
+        if let Ok(upgraded) = on_upgrade.await {
+            run_session(app, TokioIo::new(upgraded), config, params).await;
+        }
+    }));
+    let mut response = StatusCode::SWITCHING_PROTOCOLS.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(header::SEC_WEBSOCKET_ACCEPT, key);
+    if let Ok(protocol) = HeaderValue::from_str(&token) {
+        headers.insert(header::SEC_WEBSOCKET_PROTOCOL, protocol);
+    }
+    response
+}
+
+/// Checks the RFC 6455 §4.2.1 upgrade headers (what axum's `WebSocketUpgrade` checked before
+/// the server wrote its own 101); returns the `Sec-WebSocket-Accept` value, or why the request
+/// is refused with 400.
+fn websocket_key(headers: &http::HeaderMap) -> Result<HeaderValue, &'static str> {
+    let connection_upgrade = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|v| v.trim().eq_ignore_ascii_case("upgrade"));
+    if !connection_upgrade {
+        return Err("the Connection header must include `upgrade`");
+    }
+    if headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .is_none_or(|v| v.as_bytes() != b"13")
+    {
+        return Err("the Sec-WebSocket-Version header must be 13");
+    }
+    let key = headers
+        .get(header::SEC_WEBSOCKET_KEY)
+        .ok_or("the Sec-WebSocket-Key header is missing")?;
+    HeaderValue::from_str(&derive_accept_key(key.as_bytes()))
+        .map_err(|_| "the Sec-WebSocket-Key header is not valid")
 }
 
 /// The single subprotocol the client offered. Clients send exactly one (the token); if a

@@ -1,29 +1,31 @@
 //! The chat side: rooms with live connections, and the events the control plane sends them
 //! (`spec/messaging.md`).
 //!
-//! * [`Hub`] knows the rooms that have at least one connection on this node. Each live room has
-//!   one `tokio::sync::broadcast` channel; a frame is serialised once and every connection
-//!   receives a cheap clone of the same bytes.
+//! * [`Hub`] knows the rooms that have at least one connection on this node. A frame is
+//!   serialised once, WebSocket header included (`frame.rs`), and `fanout.rs` writes those
+//!   same bytes to every connection's socket (`outbox.rs`), a shard of connections at a time.
 //! * A connection that falls more than [`ROOM_BACKLOG`] frames behind is disconnected with a
 //!   reason and counted (see `session.rs`); it never slows the room down or grows memory.
 //! * `handshake.rs` checks the chat token during the HTTP upgrade; `session.rs` runs one
 //!   connection.
 
+pub mod fanout;
+pub mod frame;
 pub mod handshake;
+pub mod outbox;
 pub mod rate_limit;
 pub mod redeemed;
 pub mod review;
 pub mod session;
+pub mod socket;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use axum::extract::ws::Utf8Bytes;
 use ivschat_proto::control::{FallbackResult, StringMap};
 use ivschat_proto::messaging::{to_json, EventFrame};
 use time::OffsetDateTime;
-use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -34,6 +36,9 @@ use crate::delivery::{ChatLogger, RecordType};
 use crate::domain::clock::{format_time_nanos, Clock};
 use crate::domain::ids::new_id;
 use crate::domain::resources::{LoggingConfiguration, Room};
+use fanout::{Fanout, Seat};
+use frame::OutFrame;
+use outbox::Outbox;
 use rate_limit::TokenBucket;
 use redeemed::RedeemedTokens;
 
@@ -44,8 +49,8 @@ pub const ROOM_BACKLOG: usize = 1024;
 /// What a room's connections receive.
 #[derive(Debug, Clone)]
 pub enum RoomEvent {
-    /// A MESSAGE or EVENT frame, serialised once for everyone.
-    Frame(Utf8Bytes),
+    /// A MESSAGE or EVENT frame, encoded once for everyone.
+    Frame(OutFrame),
     /// Close every connection of this user (after the `aws:DISCONNECT_USER` frame, which was
     /// sent just before on the same channel, so it arrives first).
     Disconnect {
@@ -108,7 +113,7 @@ pub struct LiveRoom {
     settings: RwLock<RoomSettings>,
     /// `maximumMessageRatePerSecond`, shared by all the room's connections.
     rate: Mutex<TokenBucket>,
-    events: broadcast::Sender<RoomEvent>,
+    fanout: Fanout,
 }
 
 impl LiveRoom {
@@ -154,7 +159,8 @@ pub struct ChatStats {
     /// stopped reading.
     pub slow_disconnects: AtomicU64,
     pub messages_in: AtomicU64,
-    pub frames_out: AtomicU64,
+    /// Shared with every room's fan-out, which counts the frames it hands to sockets.
+    pub frames_out: Arc<AtomicU64>,
 }
 
 /// Why the chat path refused a request it would otherwise carry out.
@@ -277,9 +283,15 @@ impl Hub {
     }
 
     /// Joins a connection to `room` (creating its live state if it is the first one). From here
-    /// on the connection receives everything delivered to the room on this node; with a bus,
-    /// [`Hub::subscribe`] must also have returned before the client is told it is connected.
-    pub fn join(&self, room: &Room) -> (Arc<LiveRoom>, broadcast::Receiver<RoomEvent>) {
+    /// on the connection receives everything delivered to the room on this node, in its
+    /// outbox, which holds it until the session opens it; with a bus, [`Hub::subscribe`] must
+    /// also have returned before the client is told it is connected.
+    pub fn join(
+        &self,
+        room: &Room,
+        socket: Arc<tokio::net::TcpStream>,
+        user_id: Arc<str>,
+    ) -> (Arc<LiveRoom>, Seat) {
         let mut rooms = self.rooms();
         let live = rooms
             .entry(room.id.clone())
@@ -290,13 +302,15 @@ impl Hub {
                     rate: Mutex::new(TokenBucket::new(
                         room.maximum_message_rate_per_second.max(1) as u32,
                     )),
-                    events: broadcast::channel(ROOM_BACKLOG).0,
+                    fanout: Fanout::new(self.stats.frames_out.clone()),
                 })
             })
             .clone();
-        // Subscribing under the map lock: `leave` cannot remove the room in between.
-        let receiver = live.events.subscribe();
-        (live, receiver)
+        // Joining under the map lock: `leave` cannot remove the room in between.
+        let seat = live
+            .fanout
+            .join(|first_seq| Outbox::new(socket, user_id, first_seq));
+        (live, seat)
     }
 
     /// Starts shutdown: cancels [`Hub::shutdown`], then tells every live session to close.
@@ -327,7 +341,7 @@ impl Hub {
     fn tell_every_room(&self, event: RoomEvent) {
         let rooms: Vec<Arc<LiveRoom>> = self.rooms().values().cloned().collect();
         for room in rooms {
-            let _ = room.events.send(event.clone());
+            room.fanout.publish(event.clone());
         }
     }
 
@@ -342,13 +356,16 @@ impl Hub {
         }
     }
 
-    /// Called after a connection has dropped its receiver: forgets the room when it was the last.
-    pub fn leave(&self, room_id: &str) {
+    /// Takes a connection out of its room: forgets the room when it was the last.
+    pub fn leave(&self, room: &LiveRoom, seat: &Seat) {
+        let room_id = room.id.as_str();
         let removed = {
             let mut rooms = self.rooms();
-            let last = rooms
-                .get(room_id)
-                .is_some_and(|room| room.events.receiver_count() == 0);
+            // Under the map lock, so no connection can join in between.
+            let last = room.fanout.leave(seat) == 0
+                && rooms
+                    .get(room_id)
+                    .is_some_and(|live| std::ptr::eq(live.as_ref(), room));
             last && rooms.remove(room_id).is_some()
         };
         if removed {
@@ -381,8 +398,7 @@ impl Hub {
             _ => self.live(room_id),
         };
         if let Some(room) = room {
-            // An error only means nobody is listening any more.
-            let _ = room.events.send(event);
+            room.fanout.publish(event);
         }
     }
 
@@ -406,7 +422,7 @@ impl Hub {
         self.logger
             .log(room.id, room.logging_ids, kind, &json, at)
             .await;
-        self.publish(room.id, RoomEvent::Frame(Utf8Bytes::from(json)))
+        self.publish(room.id, RoomEvent::Frame(OutFrame::text(&json)))
             .await
     }
 

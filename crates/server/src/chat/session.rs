@@ -10,29 +10,40 @@
 //! | session expiry | ERROR 401, then close 1000 with the error as JSON reason (the JS SDK reconnects with a new token) |
 //! | DisconnectUser | the `aws:DISCONNECT_USER` EVENT, then close 1001 with the reason as text |
 //! | DeleteRoom | ERROR 404, then close 1000 |
-//! | too slow (more than `ROOM_BACKLOG` frames behind, or a write blocked for `chat.write_timeout_ms`) | close 1008 with a reason, counted |
+//! | too slow (more than `ROOM_BACKLOG` frames waiting, or the socket full for `chat.write_timeout_ms`) | close 1008 with a reason, counted |
 //! | server shutdown | close 1001 |
 //! | a message or frame larger than `chat.max_message_bytes` | ERROR 413, then close 1009 (the rest of the frame cannot be skipped) |
+//!
+//! Room frames do not pass through this task: the room's fan-out writes them to the socket
+//! (`fanout.rs`, `outbox.rs`). This task reads requests, writes its own frames through
+//! tungstenite into the same outbox, drains the outbox when the socket was full, and ends the
+//! connection when the room says so.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use futures_util::SinkExt;
+use futures_util::{SinkExt, StreamExt};
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
 use ivschat_proto::control::{ChatTokenCapability, FallbackResult};
 use ivschat_proto::messaging::{
     parse_request, to_json, Action, ChatErrorCode, ErrorFrame, MessageFrame, Request, Sender,
 };
-use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::broadcast::Receiver;
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tokio_tungstenite::WebSocketStream;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tungstenite::{Message, Utf8Bytes};
 
+use super::fanout::Seat;
+use super::outbox::{Outbox, OutboxWriter, RoomEnding, SessionIo, Signal};
 use super::rate_limit::TokenBucket;
 use super::review::{Outcome, ReviewRequest, ReviewSender, Verdict};
-use super::{LiveRoom, Refused, RoomEvent, RoomRef};
+use super::{LiveRoom, Refused, RoomRef};
 use crate::app::App;
 use crate::delivery::RecordType;
 use crate::domain::arn::ResourceKind;
@@ -45,22 +56,19 @@ use time::OffsetDateTime;
 
 /// "Rate of messaging requests per connection: 10 per second" (not adjustable).
 pub const REQUESTS_PER_SECOND_PER_CONNECTION: u32 = 10;
-/// Frames written before one flush when a backlog is waiting (fewer syscalls under load).
-const WRITE_BATCH: usize = 64;
-
 const CLOSE_NORMAL: u16 = 1000;
 const CLOSE_GOING_AWAY: u16 = 1001;
 const CLOSE_POLICY: u16 = 1008;
 const CLOSE_TOO_BIG: u16 = 1009;
 
 /// Whether a read failed because the client's message exceeded `chat.max_message_bytes`.
-fn too_big(error: &axum::Error) -> bool {
+fn too_big(error: &tungstenite::Error) -> bool {
     use tungstenite::error::{CapacityError, Error};
-    matches!(
-        std::error::Error::source(error).and_then(|inner| inner.downcast_ref::<Error>()),
-        Some(Error::Capacity(CapacityError::MessageTooLong { .. }))
-    )
+    matches!(error, Error::Capacity(CapacityError::MessageTooLong { .. }))
 }
+
+/// The client's side of a chat connection, as tungstenite sees it.
+type ChatSocket = WebSocketStream<SessionIo<TokioIo<Upgraded>>>;
 
 pub struct SessionParams {
     pub claims: TokenClaims,
@@ -75,25 +83,26 @@ pub struct SessionParams {
 pub struct Membership {
     app: Arc<App>,
     pub room: Arc<LiveRoom>,
-    events: Option<Receiver<RoomEvent>>,
+    seat: Seat,
 }
 
 impl Membership {
-    pub fn join(app: Arc<App>, room: &Room) -> Membership {
-        let (room, events) = app.chat.join(room);
-        Membership {
-            app,
-            room,
-            events: Some(events),
-        }
+    /// Joins the room with the connection's socket: from here on the room's frames for this
+    /// connection wait in its outbox until the session opens it.
+    pub fn join(app: Arc<App>, room: &Room, socket: Arc<TcpStream>, user_id: &str) -> Membership {
+        let (room, seat) = app.chat.join(room, socket, Arc::from(user_id));
+        Membership { app, room, seat }
+    }
+
+    fn outbox(&self) -> &Arc<Outbox> {
+        &self.seat.outbox
     }
 }
 
 impl Drop for Membership {
     fn drop(&mut self) {
-        // The receiver must be gone before `leave` counts the room's receivers.
-        drop(self.events.take());
-        self.app.chat.leave(&self.room.id);
+        self.seat.outbox.seal();
+        self.app.chat.leave(&self.room, &self.seat);
     }
 }
 
@@ -109,19 +118,28 @@ enum Ending {
     },
 }
 
-pub async fn run_session(app: Arc<App>, socket: WebSocket, params: SessionParams) {
+pub async fn run_session(
+    app: Arc<App>,
+    upgraded: TokioIo<Upgraded>,
+    config: WebSocketConfig,
+    params: SessionParams,
+) {
     let hub = &app.chat;
-    let mut membership = params.membership;
+    let membership = params.membership;
     let room = membership.room.clone();
-    let Some(events) = membership.events.take() else {
-        return;
+    let outbox = membership.outbox().clone();
+    let io = SessionIo {
+        read: upgraded,
+        write: OutboxWriter(outbox.clone()),
     };
+    let socket = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
     hub.stats.connections_opened.fetch_add(1, Ordering::Relaxed);
     hub.stats.connections_open.fetch_add(1, Ordering::Relaxed);
     tracing::debug!(room = %room.id, peer = %params.peer, "chat connection opened");
     let mut session = Session {
         app: app.clone(),
         socket,
+        outbox,
         room: room.clone(),
         claims: params.claims,
         requests: TokenBucket::new(REQUESTS_PER_SECOND_PER_CONNECTION),
@@ -130,7 +148,7 @@ pub async fn run_session(app: Arc<App>, socket: WebSocket, params: SessionParams
         reviews: None,
         rearm_expiry: false,
     };
-    let ending = session.serve(events).await;
+    let ending = session.serve().await;
     // Boxed, like `handle_request` below: a task's future is allocated at the size of its
     // largest state, for as long as the connection lives, so the rare paths must not be inline.
     Box::pin(session.finish(ending)).await;
@@ -141,7 +159,9 @@ pub async fn run_session(app: Arc<App>, socket: WebSocket, params: SessionParams
 
 struct Session {
     app: Arc<App>,
-    socket: WebSocket,
+    socket: ChatSocket,
+    /// Where the room's frames and this session's own frames queue for the socket.
+    outbox: Arc<Outbox>,
     room: Arc<LiveRoom>,
     claims: TokenClaims,
     requests: TokenBucket,
@@ -187,14 +207,21 @@ struct PendingReview {
 }
 
 impl Session {
-    async fn serve(&mut self, mut events: Receiver<RoomEvent>) -> Ending {
-        // Shutdown and clock changes arrive as room events (see `Hub::shut_down`); only a
+    async fn serve(&mut self) -> Ending {
+        // Shutdown and clock changes arrive through the outbox (see `Hub::shut_down`); only a
         // session that started after shutdown began must look at the token itself.
         if self.app.chat.shutdown.is_cancelled() {
             return close(CLOSE_GOING_AWAY, "server shutting down");
         }
+        // The 101 is out: room frames may now go to the socket.
+        self.outbox.open();
+        let outbox = self.outbox.clone();
         let expiry = tokio::time::sleep_until(self.session_deadline());
         tokio::pin!(expiry);
+        // Armed while the socket is full: the client must read within the write timeout.
+        let stall = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(stall);
+        let mut stalled = false;
         loop {
             if std::mem::take(&mut self.rearm_expiry) {
                 expiry.as_mut().reset(self.session_deadline());
@@ -207,17 +234,22 @@ impl Session {
                     }
                     expiry.as_mut().reset(self.session_deadline());
                 }
+                signal = std::future::poll_fn(|cx| outbox.poll_signal(cx)) => match signal {
+                    Signal::End(ending) => return self.room_ending(ending),
+                    Signal::ClockChanged => self.rearm_expiry = true,
+                    Signal::Stalled => {
+                        stalled = true;
+                        stall.as_mut().reset(Instant::now() + self.write_timeout);
+                    }
+                    Signal::Drained => stalled = false,
+                },
+                _ = &mut stall, if stalled => return self.too_slow("stopped reading"),
                 Some(reply) = next_reply(&mut self.reviews) => {
                     if !self.feed(Message::Text(reply)).await || !self.flush().await {
                         return self.too_slow("stopped reading");
                     }
                 }
-                event = events.recv() => {
-                    if let Some(ending) = self.deliver(event, &mut events).await {
-                        return ending;
-                    }
-                }
-                incoming = self.socket.recv() => {
+                incoming = self.socket.next() => {
                     let message = match incoming {
                         Some(Ok(message)) => message,
                         Some(Err(e)) if too_big(&e) => {
@@ -242,7 +274,7 @@ impl Session {
                             self.send_error(None, ChatErrorCode::BadRequest, "send requests as JSON text frames".into()).await;
                         }
                         // Pings are answered by the WebSocket layer itself.
-                        Message::Ping(_) | Message::Pong(_) => {}
+                        Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
                         Message::Close(_) => return Ending::Gone,
                     }
                 }
@@ -250,67 +282,26 @@ impl Session {
         }
     }
 
-    /// Writes a room event (and any backlog behind it, in one flush). `Some` ends the session.
-    async fn deliver(
-        &mut self,
-        first: Result<RoomEvent, RecvError>,
-        events: &mut Receiver<RoomEvent>,
-    ) -> Option<Ending> {
-        let mut next = Some(first);
-        let mut written = 0;
-        while let Some(event) = next.take() {
-            match event {
-                Ok(RoomEvent::Frame(bytes)) => {
-                    if !self.feed(Message::Text(bytes)).await {
-                        return Some(self.too_slow("stopped reading"));
-                    }
-                    written += 1;
-                }
-                Ok(RoomEvent::Disconnect { user_id, reason }) => {
-                    if *user_id == *self.claims.user_id {
-                        self.flush().await;
-                        let reason = reason.as_deref().unwrap_or("disconnected by a moderator");
-                        return Some(close(CLOSE_GOING_AWAY, reason));
-                    }
-                }
-                Ok(RoomEvent::Deleted) => {
-                    self.flush().await;
-                    return Some(Ending::Close {
-                        error: Some((ChatErrorCode::NotFound, "the chat room was deleted")),
-                        code: CLOSE_NORMAL,
-                        reason: String::new(),
-                    });
-                }
-                Ok(RoomEvent::Shutdown) => {
-                    self.flush().await;
-                    return Some(close(CLOSE_GOING_AWAY, "server shutting down"));
-                }
-                Ok(RoomEvent::ClockChanged) => self.rearm_expiry = true,
-                Err(RecvError::Lagged(missed)) => {
-                    tracing::warn!(room = %self.room.id, missed, "chat connection fell behind its room; disconnecting");
-                    return Some(self.too_slow("fell too far behind the room"));
-                }
-                Err(RecvError::Closed) => return Some(close(CLOSE_GOING_AWAY, "room closed")),
+    /// What the client is told when the room ends the session. Frames the room sent before
+    /// are already queued ahead of it (the `aws:DISCONNECT_USER` event before its close).
+    fn room_ending(&self, ending: RoomEnding) -> Ending {
+        match ending {
+            RoomEnding::Disconnected(reason) => close(
+                CLOSE_GOING_AWAY,
+                reason.as_deref().unwrap_or("disconnected by a moderator"),
+            ),
+            RoomEnding::Deleted => Ending::Close {
+                error: Some((ChatErrorCode::NotFound, "the chat room was deleted")),
+                code: CLOSE_NORMAL,
+                reason: String::new(),
+            },
+            RoomEnding::Shutdown => close(CLOSE_GOING_AWAY, "server shutting down"),
+            RoomEnding::TooSlow(why) => {
+                tracing::warn!(room = %self.room.id, why, "chat connection fell behind its room; disconnecting");
+                self.too_slow(why)
             }
-            if written < WRITE_BATCH {
-                next = match events.try_recv() {
-                    Ok(event) => Some(Ok(event)),
-                    Err(tokio::sync::broadcast::error::TryRecvError::Lagged(n)) => {
-                        Some(Err(RecvError::Lagged(n)))
-                    }
-                    Err(_) => None,
-                };
-            }
+            RoomEnding::Broken => Ending::Gone,
         }
-        self.app
-            .chat
-            .stats
-            .frames_out
-            .fetch_add(written as u64, Ordering::Relaxed);
-        if written > 0 && !self.flush().await {
-            return Some(self.too_slow("stopped reading"));
-        }
-        None
     }
 
     fn too_slow(&self, why: &str) -> Ending {
@@ -540,6 +531,8 @@ impl Session {
 
     /// Sends what the ending calls for and the close frame, without waiting on a stuck client.
     async fn finish(&mut self, ending: Ending) {
+        // Nothing from the room after the close frame.
+        self.outbox.seal();
         let Ending::Close {
             error,
             code,
@@ -555,7 +548,7 @@ impl Session {
                 .await;
         }
         let close = Message::Close(Some(CloseFrame {
-            code,
+            code: CloseCode::from(code),
             reason: Utf8Bytes::from(truncate_reason(&reason)),
         }));
         let _ = self.feed(close).await;

@@ -1,0 +1,321 @@
+//! How a live room's events reach its connections on this node.
+//!
+//! Every event gets a sequence number and goes into the room's `broadcast` channel, which
+//! fixes one order for everyone. The room's members are split into shards of at most
+//! [`SHARD_SIZE`]; each shard is one task that reads the channel and hands each event to its
+//! members' [`Outbox`]es, where a frame is written to the socket at once (`outbox.rs`). So a
+//! message costs one task wake-up per shard, not per connection, and one `write` per
+//! connection; shards spread a big room over the runtime's worker threads.
+//!
+//! A connection joins by taking the next sequence number as its first: events already in the
+//! channel when it joined are not for it, whichever shard it lands in.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::broadcast::{self, error::RecvError};
+
+use super::outbox::{Outbox, RoomEnding};
+use super::{RoomEvent, ROOM_BACKLOG};
+
+/// Connections per shard task. Small enough that a 10,000-viewer room spreads over both
+/// worker threads and a shard's turn stays well under a millisecond; large enough that 100
+/// rooms of 100 are 100 task wake-ups per round of messages, not 10,000.
+pub const SHARD_SIZE: usize = 128;
+
+pub struct Fanout {
+    members: Mutex<Members>,
+    events: broadcast::Sender<(u64, RoomEvent)>,
+    /// Frames handed to sockets (for `/metrics`), shared with the hub.
+    frames_out: Arc<AtomicU64>,
+}
+
+struct Members {
+    next_seq: u64,
+    count: usize,
+    shards: Vec<Arc<Shard>>,
+}
+
+/// One shard's members. Copied on join and leave (at most [`SHARD_SIZE`] pointers), so the
+/// shard task walks a snapshot without holding a lock while it writes.
+#[derive(Default)]
+struct Shard {
+    members: Mutex<Arc<Vec<Arc<Outbox>>>>,
+}
+
+impl Shard {
+    fn members(&self) -> MutexGuard<'_, Arc<Vec<Arc<Outbox>>>> {
+        self.members.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn snapshot(&self) -> Arc<Vec<Arc<Outbox>>> {
+        self.members().clone()
+    }
+}
+
+/// A connection's place in the fan-out, to leave it.
+pub struct Seat {
+    pub outbox: Arc<Outbox>,
+    shard: Arc<Shard>,
+}
+
+impl Fanout {
+    pub fn new(frames_out: Arc<AtomicU64>) -> Fanout {
+        Fanout {
+            members: Mutex::new(Members {
+                next_seq: 0,
+                count: 0,
+                shards: Vec::new(),
+            }),
+            events: broadcast::channel(ROOM_BACKLOG).0,
+            frames_out,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Members> {
+        self.members.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sends an event to every member (now, and none that joins later).
+    pub fn publish(&self, event: RoomEvent) {
+        let mut members = self.lock();
+        let seq = members.next_seq;
+        members.next_seq += 1;
+        // An error only means no shard is listening (no members).
+        let _ = self.events.send((seq, event));
+    }
+
+    /// Adds a connection; `make` builds its outbox given its first sequence number.
+    pub fn join(&self, make: impl FnOnce(u64) -> Outbox) -> Seat {
+        let mut members = self.lock();
+        let outbox = Arc::new(make(members.next_seq));
+        members.count += 1;
+        let shard = match members
+            .shards
+            .iter()
+            .find(|shard| shard.members().len() < SHARD_SIZE)
+        {
+            Some(shard) => shard.clone(),
+            None => {
+                let shard = Arc::new(Shard::default());
+                // Subscribed under the lock: the shard sees every event numbered from here on.
+                tokio::spawn(run_shard(
+                    shard.clone(),
+                    self.events.subscribe(),
+                    self.frames_out.clone(),
+                ));
+                members.shards.push(shard.clone());
+                shard
+            }
+        };
+        {
+            let mut list = shard.members();
+            let mut grown = Vec::with_capacity(list.len() + 1);
+            grown.extend(list.iter().cloned());
+            grown.push(outbox.clone());
+            *list = Arc::new(grown);
+        }
+        Seat { outbox, shard }
+    }
+
+    /// Removes a connection; returns how many are left.
+    pub fn leave(&self, seat: &Seat) -> usize {
+        let mut members = self.lock();
+        {
+            let mut list = seat.shard.members();
+            let kept: Vec<Arc<Outbox>> = list
+                .iter()
+                .filter(|member| !Arc::ptr_eq(member, &seat.outbox))
+                .cloned()
+                .collect();
+            if kept.len() < list.len() {
+                members.count -= 1;
+            }
+            *list = Arc::new(kept);
+        }
+        members.count
+    }
+
+    pub fn member_count(&self) -> usize {
+        self.lock().count
+    }
+}
+
+impl std::fmt::Debug for Fanout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fanout")
+            .field("members", &self.member_count())
+            .finish()
+    }
+}
+
+/// One shard: hands each room event to its members, in order. Ends when the room is dropped.
+async fn run_shard(
+    shard: Arc<Shard>,
+    mut events: broadcast::Receiver<(u64, RoomEvent)>,
+    frames_out: Arc<AtomicU64>,
+) {
+    loop {
+        match events.recv().await {
+            Ok((seq, event)) => {
+                let members = shard.snapshot();
+                let written = deliver(&members, seq, &event);
+                if written > 0 {
+                    frames_out.fetch_add(written, Ordering::Relaxed);
+                }
+            }
+            // The shard itself fell a whole channel behind (the machine is overloaded): its
+            // members missed frames, which must not pass silently.
+            Err(RecvError::Lagged(missed)) => {
+                tracing::warn!(
+                    missed,
+                    "a room's fan-out fell behind its channel; disconnecting its connections"
+                );
+                for member in shard.snapshot().iter() {
+                    member.end(RoomEnding::TooSlow("fell too far behind the room"));
+                }
+            }
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
+/// Applies one event to a shard's members; returns the number of frames handed to sockets.
+fn deliver(members: &[Arc<Outbox>], seq: u64, event: &RoomEvent) -> u64 {
+    let mut written = 0;
+    for member in members.iter().filter(|m| m.wants(seq)) {
+        match event {
+            RoomEvent::Frame(frame) => written += u64::from(member.push_frame(frame.wire())),
+            RoomEvent::Disconnect { user_id, reason } => {
+                if member.user_id() == &**user_id {
+                    member.end(RoomEnding::Disconnected(reason.clone()));
+                }
+            }
+            RoomEvent::Deleted => member.end(RoomEnding::Deleted),
+            RoomEvent::Shutdown => member.end(RoomEnding::Shutdown),
+            RoomEvent::ClockChanged => member.clock_changed(),
+        }
+    }
+    written
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chat::frame::OutFrame;
+    use tokio::io::AsyncReadExt;
+    use tokio::net::{TcpListener, TcpStream};
+
+    /// A connected loopback pair: (the server's socket, the client's).
+    async fn socket_pair(listener: &TcpListener) -> (Arc<TcpStream>, TcpStream) {
+        let client = TcpStream::connect(listener.local_addr().unwrap());
+        let (accepted, client) = tokio::join!(listener.accept(), client);
+        (Arc::new(accepted.unwrap().0), client.unwrap())
+    }
+
+    fn join(fanout: &Fanout, socket: Arc<TcpStream>, user: &str) -> Seat {
+        let seat = fanout.join(|first| Outbox::new(socket, Arc::from(user), first));
+        seat.outbox.open();
+        seat
+    }
+
+    /// Reads one small (≤ 125 bytes) text frame and returns its payload.
+    async fn read_frame(client: &mut TcpStream) -> String {
+        let mut header = [0u8; 2];
+        client.read_exact(&mut header).await.unwrap();
+        assert_eq!(header[0], 0x81);
+        let mut payload = vec![0u8; usize::from(header[1])];
+        client.read_exact(&mut payload).await.unwrap();
+        String::from_utf8(payload).unwrap()
+    }
+
+    fn frame(text: &str) -> RoomEvent {
+        RoomEvent::Frame(OutFrame::text(text))
+    }
+
+    /// A connection that joins while a shard is still behind does not get the frames sent
+    /// before it joined, and gets every frame sent after, in order.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_newcomer_gets_exactly_the_frames_sent_after_it_joined() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let fanout = Fanout::new(Arc::default());
+        let (socket, mut early_client) = socket_pair(&listener).await;
+        let _early = join(&fanout, socket, "early");
+        // One thread and no await since: the shard task has not looked at these yet.
+        fanout.publish(frame("1"));
+        fanout.publish(frame("2"));
+        let (socket, mut late_client) = socket_pair(&listener).await;
+        let _late = join(&fanout, socket, "late");
+        fanout.publish(frame("3"));
+        for expected in ["1", "2", "3"] {
+            assert_eq!(read_frame(&mut early_client).await, expected);
+        }
+        assert_eq!(read_frame(&mut late_client).await, "3");
+    }
+
+    /// A room bigger than a shard is split over several shard tasks, and a member that leaves
+    /// gets nothing more while the others get everything.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_big_room_is_sharded_and_leaving_stops_delivery() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let frames_out = Arc::new(AtomicU64::new(0));
+        let fanout = Fanout::new(frames_out.clone());
+        let members = SHARD_SIZE * 2 + 3;
+        let mut seats = Vec::new();
+        let mut clients = Vec::new();
+        for i in 0..members {
+            let (socket, client) = socket_pair(&listener).await;
+            seats.push(join(&fanout, socket, &format!("u{i}")));
+            clients.push(client);
+        }
+        assert_eq!(fanout.lock().shards.len(), 3);
+        fanout.publish(frame("a"));
+        for client in &mut clients {
+            assert_eq!(read_frame(client).await, "a");
+        }
+        let gone = seats.pop().unwrap();
+        let mut gone_client = clients.pop().unwrap();
+        assert_eq!(fanout.leave(&gone), members - 1);
+        fanout.publish(frame("b"));
+        for client in &mut clients {
+            assert_eq!(read_frame(client).await, "b");
+        }
+        // Counted after each shard's turn, which may end just after its clients read.
+        let counted = (2 * members - 1) as u64;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while frames_out.load(Ordering::Relaxed) != counted {
+            assert!(std::time::Instant::now() < deadline, "{frames_out:?}");
+            tokio::task::yield_now().await;
+        }
+        // The one that left got nothing after "a" (its socket is closed once dropped).
+        drop(gone);
+        let mut rest = Vec::new();
+        gone_client.read_to_end(&mut rest).await.unwrap();
+        assert!(rest.is_empty(), "{rest:?}");
+    }
+
+    /// Disconnect reaches only the named user's connections; the rest stay.
+    #[tokio::test(flavor = "current_thread")]
+    async fn disconnect_ends_only_the_named_users_connections() {
+        use std::future::poll_fn;
+        use std::task::Poll;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let fanout = Fanout::new(Arc::default());
+        let (socket, _a) = socket_pair(&listener).await;
+        let kicked = join(&fanout, socket, "kicked");
+        let (socket, _b) = socket_pair(&listener).await;
+        let stays = join(&fanout, socket, "stays");
+        fanout.publish(RoomEvent::Disconnect {
+            user_id: Arc::from("kicked"),
+            reason: Some(Arc::from("spam")),
+        });
+        let signal = poll_fn(|cx| kicked.outbox.poll_signal(cx)).await;
+        assert_eq!(
+            signal,
+            super::super::outbox::Signal::End(RoomEnding::Disconnected(Some(Arc::from("spam"))))
+        );
+        // The shard has run (it woke the kicked session); the other one has nothing.
+        let other = poll_fn(|cx| Poll::Ready(stays.outbox.poll_signal(cx))).await;
+        assert!(other.is_pending());
+    }
+}

@@ -1,0 +1,328 @@
+//! A chat connection's outgoing bytes. Two writers share the connection's socket:
+//!
+//! * the room's fan-out (`fanout.rs`) writes each MESSAGE/EVENT frame with one non-blocking
+//!   `write` and never waits: no task wakes up per receiver, nothing is formatted per receiver;
+//! * the session task (`session.rs`) writes its own frames (ERROR answers, pongs, the close
+//!   frame) through tungstenite, whose writes land here via [`OutboxWriter`].
+//!
+//! Whatever the socket does not take at once waits in one queue, in order, and everything
+//! after it queues behind it, so frames never interleave. The session task drains the queue
+//! when the socket becomes writable ([`Outbox::poll_signal`]), and is told about room events
+//! that concern it (disconnect, deletion, shutdown) through the same signal, in the order the
+//! room sent them.
+
+use std::collections::VecDeque;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+
+use bytes::{Buf, Bytes};
+use futures_util::task::AtomicWaker;
+use tokio::io::AsyncWrite;
+use tokio::net::TcpStream;
+
+use super::socket::poll_write_shared;
+use super::ROOM_BACKLOG;
+
+/// Why the room wants a session to end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoomEnding {
+    /// DisconnectUser named this connection's user (close 1001 with the reason).
+    Disconnected(Option<Arc<str>>),
+    /// DeleteRoom: ERROR 404, then close.
+    Deleted,
+    /// The server is shutting down: close 1001.
+    Shutdown,
+    /// More than [`ROOM_BACKLOG`] frames waiting: the client stopped reading.
+    TooSlow(&'static str),
+    /// The socket failed (the client is gone).
+    Broken,
+}
+
+/// What the session task must act on.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Signal {
+    End(RoomEnding),
+    /// The (test-advanceable) clock moved: re-arm the expiry timer.
+    ClockChanged,
+    /// The queue could not be written out: the socket is full. The session starts its write
+    /// timer; [`Signal::Drained`] stops it.
+    Stalled,
+    /// The queue was written out after a partial write or a stall.
+    Drained,
+}
+
+pub struct Outbox {
+    socket: Arc<TcpStream>,
+    user_id: Arc<str>,
+    /// Room events numbered below this were sent before the connection joined: not for it.
+    first_seq: u64,
+    state: Mutex<State>,
+    /// The session task, woken when there is a [`Signal`] for it.
+    session: AtomicWaker,
+}
+
+#[derive(Default)]
+struct State {
+    /// False until the session starts, i.e. until the 101 is written: the handshake joins the
+    /// room before that, and frames sent meanwhile wait in the queue.
+    open: bool,
+    /// The session is ending: no more room frames after its close frame.
+    sealed: bool,
+    queue: VecDeque<Bytes>,
+    ending: Option<RoomEnding>,
+    clock_changed: bool,
+    /// The session has been told [`Signal::Stalled`] and not yet [`Signal::Drained`].
+    stalled: bool,
+    /// Something was queued since the session last looked (it must drain or report).
+    must_drain: bool,
+}
+
+impl Outbox {
+    pub fn new(socket: Arc<TcpStream>, user_id: Arc<str>, first_seq: u64) -> Outbox {
+        Outbox {
+            socket,
+            user_id,
+            first_seq,
+            state: Mutex::new(State::default()),
+            session: AtomicWaker::new(),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn user_id(&self) -> &str {
+        &self.user_id
+    }
+
+    /// Whether the room event numbered `seq` was sent after this connection joined.
+    pub fn wants(&self, seq: u64) -> bool {
+        seq >= self.first_seq
+    }
+
+    /// The fan-out's write: the frame goes to the socket now if nothing is queued and the
+    /// socket takes it; otherwise it is queued for the session task. Never waits.
+    /// Returns false if the frame was not taken (the connection is ending).
+    pub fn push_frame(&self, wire: &Bytes) -> bool {
+        let mut state = self.state();
+        if state.sealed || state.ending.is_some() {
+            return false;
+        }
+        if !state.open || !state.queue.is_empty() {
+            if state.queue.len() >= ROOM_BACKLOG {
+                state.ending = Some(RoomEnding::TooSlow("fell too far behind the room"));
+                drop(state);
+                self.session.wake();
+                return false;
+            }
+            state.queue.push_back(wire.clone());
+            return true;
+        }
+        match self.socket.try_write(wire) {
+            Ok(n) if n == wire.len() => return true,
+            Ok(n) => state.queue.push_back(wire.slice(n..)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => state.queue.push_back(wire.clone()),
+            Err(_) => state.ending = Some(RoomEnding::Broken),
+        }
+        state.must_drain = true;
+        drop(state);
+        self.session.wake();
+        true
+    }
+
+    /// The room asks the session to end (the first reason wins).
+    pub fn end(&self, ending: RoomEnding) {
+        {
+            let mut state = self.state();
+            if state.sealed || state.ending.is_some() {
+                return;
+            }
+            state.ending = Some(ending);
+        }
+        self.session.wake();
+    }
+
+    pub fn clock_changed(&self) {
+        self.state().clock_changed = true;
+        self.session.wake();
+    }
+
+    /// The 101 is written: frames may go to the socket from now on (queued ones are written
+    /// by the session's next [`Outbox::poll_signal`]).
+    pub fn open(&self) {
+        let mut state = self.state();
+        state.open = true;
+        state.must_drain = !state.queue.is_empty();
+    }
+
+    /// The session is ending: room frames are no longer taken, so nothing follows the close
+    /// frame. Frames already queued are still written before it.
+    pub fn seal(&self) {
+        self.state().sealed = true;
+    }
+
+    /// For the session task's main loop: the next thing it must act on. Writes out the queue
+    /// while the socket takes it.
+    pub fn poll_signal(&self, cx: &mut Context<'_>) -> Poll<Signal> {
+        // Registered first: a wake between the checks below and returning Pending is not lost.
+        self.session.register(cx.waker());
+        let mut state = self.state();
+        if let Some(ending) = state.ending.take() {
+            return Poll::Ready(Signal::End(ending));
+        }
+        if std::mem::take(&mut state.clock_changed) {
+            return Poll::Ready(Signal::ClockChanged);
+        }
+        if !state.open || (state.queue.is_empty() && !state.stalled && !state.must_drain) {
+            return Poll::Pending;
+        }
+        state.must_drain = false;
+        match self.drain(&mut state, cx) {
+            Poll::Ready(Ok(())) => {
+                if std::mem::take(&mut state.stalled) {
+                    Poll::Ready(Signal::Drained)
+                } else {
+                    Poll::Pending
+                }
+            }
+            Poll::Ready(Err(_)) => Poll::Ready(Signal::End(RoomEnding::Broken)),
+            // The socket is full; `drain` registered for writability.
+            Poll::Pending if !state.stalled => {
+                state.stalled = true;
+                Poll::Ready(Signal::Stalled)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// Writes the queue out while the socket takes it; `Pending` (registered with `cx` for
+    /// writability) when it is full.
+    fn drain(&self, state: &mut State, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while !state.queue.is_empty() {
+            // Up to 64 queued frames in one write: a backlog drains in few syscalls.
+            let mut slices = [io::IoSlice::new(&[]); 64];
+            let mut count = 0;
+            for (slot, chunk) in slices.iter_mut().zip(state.queue.iter()) {
+                *slot = io::IoSlice::new(chunk);
+                count += 1;
+            }
+            let written = loop {
+                match self.socket.poll_write_ready(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Ready(Ok(())) => {}
+                }
+                match self.socket.try_write_vectored(&slices[..count]) {
+                    Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    Err(e) => return Poll::Ready(Err(e)),
+                }
+            };
+            let mut left = written;
+            while left > 0 {
+                let Some(front) = state.queue.front_mut() else {
+                    break;
+                };
+                if front.len() <= left {
+                    left -= front.len();
+                    state.queue.pop_front();
+                } else {
+                    front.advance(left);
+                    left = 0;
+                }
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// The session's own write (through tungstenite): in order behind anything queued. Waits
+    /// only when the queue is full, so a client that stops reading while sending requests
+    /// runs into the session's write timeout.
+    fn poll_write_own(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let mut state = self.state();
+        if !state.queue.is_empty() {
+            match self.drain(&mut state, cx) {
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending if state.queue.len() >= ROOM_BACKLOG => return Poll::Pending,
+                _ => {}
+            }
+        }
+        if state.queue.is_empty() {
+            match poll_write_shared(&self.socket, cx, buf) {
+                Poll::Ready(Ok(n)) if n == buf.len() => return Poll::Ready(Ok(n)),
+                Poll::Ready(Ok(n)) => state.queue.push_back(Bytes::copy_from_slice(&buf[n..])),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => state.queue.push_back(Bytes::copy_from_slice(buf)),
+            }
+        } else {
+            state.queue.push_back(Bytes::copy_from_slice(buf));
+        }
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush_own(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut state = self.state();
+        self.drain(&mut state, cx)
+    }
+}
+
+/// The session's writes (tungstenite's `AsyncWrite`), through the outbox.
+pub struct OutboxWriter(pub Arc<Outbox>);
+
+impl AsyncWrite for OutboxWriter {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.0.poll_write_own(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.0.poll_flush_own(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // The socket itself closes when the session drops its handles.
+        self.0.poll_flush_own(cx)
+    }
+}
+
+/// A session's connection as tungstenite sees it: reads from hyper's upgraded stream (which
+/// first returns any bytes read past the HTTP request), writes through the outbox.
+pub struct SessionIo<R> {
+    pub read: R,
+    pub write: OutboxWriter,
+}
+
+impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for SessionIo<R> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.read).poll_read(cx, buf)
+    }
+}
+
+impl<R: Unpin> AsyncWrite for SessionIo<R> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.write).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.write).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.write).poll_shutdown(cx)
+    }
+}

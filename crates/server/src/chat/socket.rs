@@ -1,0 +1,108 @@
+//! The TCP socket of an accepted connection, shared. hyper reads the request and writes the
+//! response through [`SharedSocket`]; after a chat upgrade, the room's fan-out writes frames to
+//! the same socket directly (`outbox.rs`), without going through hyper's upgraded stream or a
+//! per-connection task. hyper hands an upgraded connection back wrapped in its own (private)
+//! buffering type, so the socket cannot be recovered from it; the request carries a second
+//! handle, [`RawSocket`], instead.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+
+/// An accepted connection's socket, as hyper's IO.
+pub struct SharedSocket(Arc<TcpStream>);
+
+/// The same socket, in the request's extensions, for the chat upgrade.
+#[derive(Clone)]
+pub struct RawSocket(pub Arc<TcpStream>);
+
+impl SharedSocket {
+    pub fn new(stream: TcpStream) -> (SharedSocket, RawSocket) {
+        let stream = Arc::new(stream);
+        (SharedSocket(stream.clone()), RawSocket(stream))
+    }
+}
+
+/// True if the error only means "not now" (the readiness flag was stale).
+fn would_block(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::WouldBlock
+}
+
+impl AsyncRead for SharedSocket {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            ready!(self.0.poll_read_ready(cx))?;
+            // Without `unsafe` (forbidden here) the unfilled part is zeroed first; hyper and
+            // tungstenite read in chunks of a few KiB, so this is a small memset per read.
+            match self.0.try_read(buf.initialize_unfilled()) {
+                Ok(n) => {
+                    buf.advance(n);
+                    return Poll::Ready(Ok(()));
+                }
+                Err(e) if would_block(&e) => continue,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+}
+
+impl AsyncWrite for SharedSocket {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        poll_write_shared(&self.0, cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            ready!(self.0.poll_write_ready(cx))?;
+            match self.0.try_write_vectored(bufs) {
+                Err(e) if would_block(&e) => continue,
+                done => return Poll::Ready(done),
+            }
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // The socket closes when its last handle is dropped; a half-close here would cut off
+        // an upgraded connection that another handle still writes to.
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Writes as much of `buf` as the socket takes, waiting (with `cx`) until it takes some.
+pub fn poll_write_shared(
+    socket: &TcpStream,
+    cx: &mut Context<'_>,
+    buf: &[u8],
+) -> Poll<io::Result<usize>> {
+    loop {
+        ready!(socket.poll_write_ready(cx))?;
+        match socket.try_write(buf) {
+            Err(e) if would_block(&e) => continue,
+            done => return Poll::Ready(done),
+        }
+    }
+}
