@@ -15,9 +15,11 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::handshake::client::Request;
-use tokio_tungstenite::tungstenite::http::header::HOST;
-use tokio_tungstenite::tungstenite::http::{HeaderValue, Uri};
+use tokio_tungstenite::tungstenite::handshake::client::{generate_key, Request};
+use tokio_tungstenite::tungstenite::http::header::{
+    CONNECTION, HOST, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE,
+};
+use tokio_tungstenite::tungstenite::http::{HeaderValue, Method, Uri};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
@@ -73,7 +75,8 @@ impl Shared {
     }
 }
 
-/// One chat WebSocket URL: the address to connect to and what the upgrade request names.
+/// One chat WebSocket URL: the address to connect to and what the upgrade request names,
+/// resolved and parsed once for every connection that uses it.
 #[derive(Debug, Clone)]
 pub struct WsTarget {
     pub url: String,
@@ -83,10 +86,21 @@ pub struct WsTarget {
 }
 
 impl WsTarget {
-    /// Points an upgrade request (built by the target for its default URL) at this URL.
-    fn retarget(&self, request: &mut Request) {
+    /// A fresh upgrade request for this URL (what tungstenite's `into_client_request` makes
+    /// of the URL string, without parsing it again): the target then adds what it needs.
+    fn request(&self) -> Request {
+        let mut request = Request::new(());
+        *request.method_mut() = Method::GET;
         *request.uri_mut() = self.uri.clone();
-        request.headers_mut().insert(HOST, self.host.clone());
+        let headers = request.headers_mut();
+        headers.insert(HOST, self.host.clone());
+        headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
+        headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
+        headers.insert(SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+        if let Ok(key) = HeaderValue::try_from(generate_key()) {
+            headers.insert(SEC_WEBSOCKET_KEY, key);
+        }
+        request
     }
 }
 
@@ -193,19 +207,17 @@ pub async fn run(shared: Arc<Shared>, spec: ConnSpec) -> ConnStats {
 
 type Ws = tokio_tungstenite::WebSocketStream<TcpStream>;
 
+/// Mint (IVS), TCP connect, WebSocket handshake. The URL was parsed and resolved once for
+/// all connections ([`WsTarget`]); what is left per connection is what a client must do.
 async fn connect(shared: &Shared, spec: &ConnSpec) -> Result<Ws, String> {
-    let user = format!("bench-{}", spec.index);
-    let mut request = shared
-        .target
-        .connect_request(&spec.room, &user, spec.sender.is_some())
-        .await
-        .map_err(|e| format!("mint: {e:#}"))?;
     let ws_target = &shared.ws[spec.ws];
-    ws_target.retarget(&mut request);
+    let mut request = ws_target.request();
+    let user = format!("bench-{}", spec.index);
     shared
         .target
-        .route(&spec.room, &mut request)
-        .map_err(|e| format!("route: {e:#}"))?;
+        .prepare_request(&spec.room, &user, spec.sender.is_some(), &mut request)
+        .await
+        .map_err(|e| format!("mint: {e:#}"))?;
     let stream = tcp_connect(ws_target.addr, shared.source_ips, spec.index)
         .await
         .map_err(|e| format!("tcp: {}", e.kind()))?;
@@ -262,8 +274,14 @@ async fn session(
     let mut measure = (u64::MAX, u64::MAX);
     let next_send = tokio::time::sleep(Duration::from_secs(3600));
     tokio::pin!(next_send);
-    let mut frame = String::with_capacity(shared.message_bytes + 64);
-    let mut content = String::with_capacity(shared.message_bytes);
+    // Send buffers: only senders need them.
+    let (mut frame, mut content) = match spec.sender {
+        Some(_) => (
+            String::with_capacity(shared.message_bytes + 64),
+            String::with_capacity(shared.message_bytes),
+        ),
+        None => (String::new(), String::new()),
+    };
     loop {
         tokio::select! {
             biased;
@@ -504,19 +522,29 @@ mod tests {
         }
     }
 
+    /// The prebuilt request is what tungstenite makes of the URL (but the random key).
     #[test]
-    fn retarget_points_the_upgrade_at_another_node() {
+    fn upgrade_requests_are_tungstenites() {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-        let mut request = "ws://127.0.0.1:1/".into_client_request().unwrap();
         let node = WsTarget {
             url: "ws://127.0.0.1:2/x".into(),
             addr: "127.0.0.1:2".parse().unwrap(),
             uri: "ws://127.0.0.1:2/x".parse().unwrap(),
             host: HeaderValue::from_static("127.0.0.1:2"),
         };
-        node.retarget(&mut request);
-        assert_eq!(request.uri().to_string(), "ws://127.0.0.1:2/x");
-        assert_eq!(request.headers()[HOST], "127.0.0.1:2");
-        assert!(request.headers().contains_key("sec-websocket-key"));
+        let ours = node.request();
+        let theirs = node.url.as_str().into_client_request().unwrap();
+        assert_eq!(ours.method(), theirs.method());
+        assert_eq!(ours.uri(), theirs.uri());
+        assert_eq!(ours.version(), theirs.version());
+        assert_eq!(ours.headers().len(), theirs.headers().len());
+        for (name, value) in theirs.headers() {
+            if name == SEC_WEBSOCKET_KEY {
+                assert_eq!(ours.headers()[name].len(), value.len());
+                assert_ne!(ours.headers()[name], node.request().headers()[name]);
+            } else {
+                assert_eq!(&ours.headers()[name], value, "{name}");
+            }
+        }
     }
 }

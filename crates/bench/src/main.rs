@@ -10,6 +10,7 @@
 mod conn;
 mod proc_read;
 mod report;
+mod signer;
 mod stats;
 mod target;
 
@@ -29,7 +30,7 @@ use tokio_tungstenite::tungstenite::http::{HeaderValue, Uri};
 use conn::{ConnSpec, Shared, Timeline, WsTarget};
 use report::{FdSamples, MemorySamples, RunInfo};
 use stats::proc::{self as procfs, CpuSnapshot};
-use target::{ParseMode, Target, TargetConfig, TargetKind};
+use target::{MintMode, ParseMode, Target, TargetConfig, TargetKind};
 
 /// Load generator for ivschat-server (fan-out throughput, latency, losses, memory).
 #[derive(Debug, Clone, Parser)]
@@ -50,6 +51,11 @@ pub struct Args {
     /// `--ws-url` list). E.g. senders on node 1, receivers on nodes 2 and 3.
     #[arg(long, value_delimiter = ',', value_name = "URL[,URL…]")]
     sender_ws_url: Vec<String>,
+    /// How IVS connections get their chat token (CreateChatToken). Both send the same request
+    /// and the server verifies a full SigV4 signature either way; `fast` costs the generator a
+    /// fraction of the SDK's CPU, so a connect-rate run measures the server, not the generator.
+    #[arg(long, value_enum, default_value = "fast")]
+    mint: MintMode,
     #[arg(long, default_value = "us-east-1")]
     region: String,
     #[arg(long, default_value = "test", env = "IVSCHAT_BENCH_ACCESS_KEY")]
@@ -351,7 +357,7 @@ async fn wait_until(deadline: Instant) -> bool {
 /// interruption) so scripts can tell.
 async fn run(args: Args, threads: usize) -> Result<bool> {
     let endpoint_authority = authority(&args.endpoint, "http://")?;
-    loopback_address(endpoint_authority, 80).await?;
+    let endpoint_addr = loopback_address(endpoint_authority, 80).await?;
     let receiver_urls = if args.ws_url.is_empty() {
         vec![format!("ws://{endpoint_authority}/")]
     } else {
@@ -396,13 +402,15 @@ async fn run(args: Args, threads: usize) -> Result<bool> {
         args.target,
         TargetConfig {
             endpoint: args.endpoint.clone(),
-            ws_url: ws[receiver_ws[0]].url.clone(),
+            endpoint_host: endpoint_authority.to_string(),
+            endpoint_addr,
             region: args.region.clone(),
             access_key: args.access_key.clone(),
             secret_key: args.secret_key.clone(),
             parse: args.parse,
+            mint: args.mint,
         },
-    );
+    )?;
     let run_id = format!("{}-{}", std::process::id(), unix_seconds());
     let progress = !args.quiet;
     let note = |s: String| {

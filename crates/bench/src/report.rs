@@ -127,6 +127,8 @@ pub struct Config {
     pub source_ips: usize,
     pub threads: usize,
     pub parse: String,
+    /// How IVS tokens were minted (`--mint`: fast or sdk).
+    pub mint: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -337,6 +339,7 @@ pub fn summarize(info: &RunInfo<'_>, results: &[ConnStats]) -> Summary {
             source_ips: args.source_ips,
             threads: info.threads,
             parse: format!("{:?}", args.parse).to_lowercase(),
+            mint: args.mint.name().to_string(),
         },
         connect: Connect {
             ok,
@@ -476,8 +479,9 @@ pub fn table(info: &RunInfo<'_>, s: &Summary) -> String {
     );
     let _ = writeln!(
         out,
-        "scenario    {} connections, {} room(s) ({per_room:.0}/room), {} sender(s)/room, {} msg/s/room, {} B, warm-up {:.0}s, measured {:.0}s, {} thread(s), parse {}",
-        c.connections, c.rooms, c.senders_per_room, c.rate_per_room, c.message_bytes, c.warmup_s, c.duration_s, c.threads, c.parse
+        "scenario    {} connections, {} room(s) ({per_room:.0}/room), {} sender(s)/room, {} msg/s/room, {} B, warm-up {:.0}s, measured {:.0}s, {} thread(s), parse {}{}",
+        c.connections, c.rooms, c.senders_per_room, c.rate_per_room, c.message_bytes, c.warmup_s, c.duration_s, c.threads, c.parse,
+        if s.target == "ivschat" { format!(", mint {}", c.mint) } else { String::new() }
     );
     let _ = writeln!(out, "{}", "-".repeat(78));
     let k = &s.connect;

@@ -7,9 +7,11 @@
 //! a variant of [`TargetKind`] and [`Target`], and a module with the same operations.
 
 pub mod bare;
+pub mod mint;
 pub mod nats;
 
 use std::borrow::Cow;
+use std::net::SocketAddr;
 
 use anyhow::Result;
 use clap::ValueEnum;
@@ -39,6 +41,35 @@ pub enum ParseMode {
     /// Parse every frame into a `serde_json::Value` (what a naive client does), to measure the
     /// cost of parsing.
     Full,
+}
+
+/// How an IVS connection gets its chat token (`--mint`).
+///
+/// The default is `fast` so that the generator, not the server, is cheap: the connections
+/// benchmark measures how fast the *server* mints tokens and accepts WebSockets, and through
+/// the AWS SDK the generator spent about twice the server's CPU per connection (its
+/// orchestration, and a SigV4 signing key derived from scratch per request) and became the
+/// limit on a small machine. The fast path still sends the same request body and a full,
+/// per-request SigV4 signature that the server verifies as it would the SDK's; only the
+/// client's work is cut (the signer is checked against `aws-sigv4` at start-up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MintMode {
+    /// POST /CreateChatToken over a pool of keep-alive HTTP/1.1 connections (hyper), signed
+    /// per request by the bench's own SigV4 signer (the day's signing key cached; checked
+    /// against aws-sigv4 at start-up).
+    Fast,
+    /// The AWS SDK for Rust (`create_chat_token`), as a real backend would call it; to check
+    /// the fast path against, and to see what the SDK costs a client.
+    Sdk,
+}
+
+impl MintMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            MintMode::Fast => "fast",
+            MintMode::Sdk => "sdk",
+        }
+    }
 }
 
 /// A room as the target knows it (IVS: the room ARN; bare: the number in the path; NATS: the
@@ -83,38 +114,39 @@ pub struct ConnState {
 /// the per-frame calls stay static.
 pub enum Target {
     Ivschat(Box<ivschat::IvsChat>),
-    Bare { ws_url: String },
-    NatsWs { ws_url: String },
+    Bare,
+    NatsWs,
 }
 
 /// Settings every target gets.
 pub struct TargetConfig {
+    /// `http://host:port` of the control plane.
     pub endpoint: String,
-    pub ws_url: String,
+    /// Its `host:port` (the `Host` header) and resolved (loopback) address.
+    pub endpoint_host: String,
+    pub endpoint_addr: SocketAddr,
     pub region: String,
     pub access_key: String,
     pub secret_key: String,
     pub parse: ParseMode,
+    pub mint: MintMode,
 }
 
 impl Target {
-    pub fn new(kind: TargetKind, config: TargetConfig) -> Target {
-        match kind {
-            TargetKind::Ivschat => Target::Ivschat(Box::new(ivschat::IvsChat::new(config))),
-            TargetKind::Bare => Target::Bare {
-                ws_url: config.ws_url,
-            },
-            TargetKind::NatsWs => Target::NatsWs {
-                ws_url: config.ws_url,
-            },
-        }
+    /// Fails if the fast SigV4 signer disagrees with `aws-sigv4` (`--mint fast`).
+    pub fn new(kind: TargetKind, config: TargetConfig) -> Result<Target> {
+        Ok(match kind {
+            TargetKind::Ivschat => Target::Ivschat(Box::new(ivschat::IvsChat::new(config)?)),
+            TargetKind::Bare => Target::Bare,
+            TargetKind::NatsWs => Target::NatsWs,
+        })
     }
 
     pub fn name(&self) -> &'static str {
         match self {
             Target::Ivschat(_) => "ivschat",
-            Target::Bare { .. } => "bare",
-            Target::NatsWs { .. } => "nats-ws",
+            Target::Bare => "bare",
+            Target::NatsWs => "nats-ws",
         }
     }
 
@@ -128,8 +160,8 @@ impl Target {
     ) -> Result<Vec<RoomRef>> {
         match self {
             Target::Ivschat(t) => t.create_rooms(run_id, count, rate_per_second).await,
-            Target::Bare { .. } => Ok((0..count).map(|i| RoomRef { id: i.to_string() }).collect()),
-            Target::NatsWs { .. } => Ok((0..count)
+            Target::Bare => Ok((0..count).map(|i| RoomRef { id: i.to_string() }).collect()),
+            Target::NatsWs => Ok((0..count)
                 .map(|i| RoomRef {
                     id: nats::subject(run_id, i),
                 })
@@ -141,31 +173,24 @@ impl Target {
     pub async fn delete_rooms(&self, rooms: &[RoomRef]) -> usize {
         match self {
             Target::Ivschat(t) => t.delete_rooms(rooms).await,
-            Target::Bare { .. } | Target::NatsWs { .. } => 0,
+            Target::Bare | Target::NatsWs => 0,
         }
     }
 
-    /// The WebSocket upgrade request for one connection (IVS: mints a single-use token).
-    pub async fn connect_request(
+    /// Completes one connection's WebSocket upgrade request, already aimed at its server
+    /// (IVS: mints a single-use token and offers it as the subprotocol; bare: the room is the
+    /// path; NATS: nothing, the room is a subject).
+    pub async fn prepare_request(
         &self,
         room: &RoomRef,
         user_id: &str,
         can_send: bool,
-    ) -> Result<Request> {
-        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        request: &mut Request,
+    ) -> Result<()> {
         match self {
-            Target::Ivschat(t) => t.connect_request(room, user_id, can_send).await,
-            Target::Bare { ws_url } => bare::connect_request(ws_url, room),
-            Target::NatsWs { ws_url } => Ok(ws_url.as_str().into_client_request()?),
-        }
-    }
-
-    /// Re-aims a request at `room` after its URL was changed to another server (bare: the
-    /// room is the path; the others keep the room elsewhere and leave the request alone).
-    pub fn route(&self, room: &RoomRef, request: &mut Request) -> Result<()> {
-        match self {
-            Target::Bare { .. } => bare::route(room, request),
-            Target::Ivschat(_) | Target::NatsWs { .. } => Ok(()),
+            Target::Ivschat(t) => t.prepare_request(room, user_id, can_send, request).await,
+            Target::Bare => bare::route(room, request),
+            Target::NatsWs => Ok(()),
         }
     }
 
@@ -181,8 +206,8 @@ impl Target {
         S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
     {
         match self {
-            Target::NatsWs { .. } => nats::join(ws, room, &mut state.nats).await,
-            Target::Ivschat(_) | Target::Bare { .. } => Ok(()),
+            Target::NatsWs => nats::join(ws, room, &mut state.nats).await,
+            Target::Ivschat(_) | Target::Bare => Ok(()),
         }
     }
 
@@ -191,19 +216,19 @@ impl Target {
     pub fn encode_send(&self, room: &RoomRef, request_id: &str, content: &str, out: &mut String) {
         match self {
             Target::Ivschat(_) => ivschat::encode_send(request_id, content, out),
-            Target::Bare { .. } => {
+            Target::Bare => {
                 out.clear();
                 out.push_str(content);
             }
-            Target::NatsWs { .. } => nats::encode_publish(&room.id, content, out),
+            Target::NatsWs => nats::encode_publish(&room.id, content, out),
         }
     }
 
     /// `frame` as the WebSocket message this protocol uses (NATS: binary; the others: text).
     pub fn message(&self, frame: &str) -> Message {
         match self {
-            Target::NatsWs { .. } => Message::binary(frame.as_bytes().to_vec()),
-            Target::Ivschat(_) | Target::Bare { .. } => Message::text(frame),
+            Target::NatsWs => Message::binary(frame.as_bytes().to_vec()),
+            Target::Ivschat(_) | Target::Bare => Message::text(frame),
         }
     }
 
@@ -220,8 +245,8 @@ impl Target {
                 Frame::Text(text) => f(t.classify(text)),
                 Frame::Binary(_) => f(Incoming::Other),
             },
-            Target::Bare { .. } => f(bare::classify(frame)),
-            Target::NatsWs { .. } => {
+            Target::Bare => f(bare::classify(frame)),
+            Target::NatsWs => {
                 let bytes = match frame {
                     Frame::Text(text) => text.as_bytes(),
                     Frame::Binary(bytes) => bytes,
@@ -233,8 +258,9 @@ impl Target {
 }
 
 pub mod ivschat {
-    //! Amazon IVS Chat: `CreateRoom`/`CreateChatToken`/`DeleteRoom` through the AWS SDK (SigV4),
-    //! the token as the `Sec-WebSocket-Protocol`, `SEND_MESSAGE` requests and `MESSAGE` frames.
+    //! Amazon IVS Chat: `CreateRoom`/`DeleteRoom` through the AWS SDK (SigV4), `CreateChatToken`
+    //! through [`super::mint`] (default) or the SDK (`--mint sdk`), the token as the
+    //! `Sec-WebSocket-Protocol`, `SEND_MESSAGE` requests and `MESSAGE` frames.
 
     use std::borrow::Cow;
     use std::sync::Arc;
@@ -244,24 +270,39 @@ pub mod ivschat {
     use aws_sdk_ivschat::types::ChatTokenCapability;
     use memchr::memmem::Finder;
     use tokio::sync::Semaphore;
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     use tokio_tungstenite::tungstenite::handshake::client::Request;
     use tokio_tungstenite::tungstenite::http::HeaderValue;
 
-    use super::{Incoming, ParseMode, RoomRef, TargetConfig};
+    use super::mint::FastMint;
+    use super::{Incoming, MintMode, ParseMode, RoomRef, TargetConfig};
+    use crate::signer::SigningIdentity;
 
     /// The longest content a room accepts (the service maximum).
     pub const MAXIMUM_MESSAGE_LENGTH: i32 = 500;
 
     pub struct IvsChat {
+        /// Rooms (both `--mint` modes), and tokens with `--mint sdk`.
         client: aws_sdk_ivschat::Client,
-        ws_url: String,
+        /// Tokens with `--mint fast`.
+        fast: Option<FastMint>,
         parse: ParseMode,
         content_key: Finder<'static>,
     }
 
     impl IvsChat {
-        pub fn new(config: TargetConfig) -> IvsChat {
+        pub fn new(config: TargetConfig) -> Result<IvsChat> {
+            let fast = match config.mint {
+                MintMode::Fast => Some(FastMint::new(
+                    config.endpoint_addr,
+                    &config.endpoint_host,
+                    SigningIdentity {
+                        access_key: config.access_key.clone(),
+                        secret_key: config.secret_key.clone(),
+                        region: config.region.clone(),
+                    },
+                )?),
+                MintMode::Sdk => None,
+            };
             let sdk = aws_sdk_ivschat::Config::builder()
                 .behavior_version(BehaviorVersion::latest())
                 .region(Region::new(config.region))
@@ -274,12 +315,12 @@ pub mod ivschat {
                     "ivschat-bench",
                 ))
                 .build();
-            IvsChat {
+            Ok(IvsChat {
                 client: aws_sdk_ivschat::Client::from_conf(sdk),
-                ws_url: config.ws_url,
+                fast,
                 parse: config.parse,
                 content_key: Finder::new(b"\"Content\":\""),
-            }
+            })
         }
 
         pub async fn create_rooms(
@@ -351,12 +392,32 @@ pub mod ivschat {
             failed
         }
 
-        pub async fn connect_request(
+        /// Mints a token for `user_id` in `room` and offers it as the upgrade's subprotocol.
+        pub async fn prepare_request(
             &self,
             room: &RoomRef,
             user_id: &str,
             can_send: bool,
-        ) -> Result<Request> {
+            request: &mut Request,
+        ) -> Result<()> {
+            let token = match &self.fast {
+                Some(fast) => fast.mint(&room.id, user_id, can_send).await?,
+                None => self.mint_with_sdk(room, user_id, can_send).await?,
+            };
+            request.headers_mut().insert(
+                "sec-websocket-protocol",
+                HeaderValue::try_from(token).context("token is not a valid header value")?,
+            );
+            Ok(())
+        }
+
+        /// CreateChatToken through the AWS SDK (`--mint sdk`).
+        pub async fn mint_with_sdk(
+            &self,
+            room: &RoomRef,
+            user_id: &str,
+            can_send: bool,
+        ) -> Result<String> {
             let mut call = self
                 .client
                 .create_chat_token()
@@ -365,8 +426,7 @@ pub mod ivschat {
             if can_send {
                 call = call.capabilities(ChatTokenCapability::SendMessage);
             }
-            let token = call
-                .send()
+            call.send()
                 .await
                 .map_err(|e| {
                     anyhow!(
@@ -375,13 +435,7 @@ pub mod ivschat {
                     )
                 })?
                 .token
-                .context("CreateChatToken returned no token")?;
-            let mut request = self.ws_url.as_str().into_client_request()?;
-            request.headers_mut().insert(
-                "sec-websocket-protocol",
-                HeaderValue::from_str(&token).context("token is not a valid header value")?,
-            );
-            Ok(request)
+                .context("CreateChatToken returned no token")
         }
 
         pub fn classify<'a>(&self, frame: &'a str) -> Incoming<'a> {
@@ -446,12 +500,15 @@ pub mod ivschat {
         fn target(parse: ParseMode) -> IvsChat {
             IvsChat::new(TargetConfig {
                 endpoint: "http://127.0.0.1:1".into(),
-                ws_url: "ws://127.0.0.1:1/".into(),
+                endpoint_host: "127.0.0.1:1".into(),
+                endpoint_addr: "127.0.0.1:1".parse().unwrap(),
                 region: "us-east-1".into(),
                 access_key: "test".into(),
                 secret_key: "test".into(),
                 parse,
+                mint: MintMode::Fast,
             })
+            .unwrap()
         }
 
         const MESSAGE: &str = r#"{"Type":"MESSAGE","Id":"WhO6MW6iRdS5","RequestId":"r1","Attributes":{},"Content":"3.17.123456.xxxx","SendTime":"2023-01-05T14:33:32.894089757Z","Sender":{"UserId":"u","Attributes":{}}}"#;

@@ -29,6 +29,25 @@ const CORS_ALLOW_HEADERS: &str = "Authorization, Content-Type, X-Amz-Date, X-Amz
 const CORS_EXPOSE_HEADERS: &str = "x-amzn-errortype, x-amzn-requestid, x-amzn-errormessage, \
      x-amzn-trace-id, x-amz-apigw-id, date";
 
+/// Connections the kernel queues before the server accepts them. tokio's `bind` asks for
+/// 128, and a burst of viewers joining at once (a stream going live) overflows that: each
+/// overflowed SYN is retried by the client only after a second. Linux caps it at
+/// `net.core.somaxconn` (4096 by default).
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds the HTTP/WebSocket listener, with a listen queue sized for bursts of connects.
+pub fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if address.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As tokio's own `bind`: a restarted server can listen again while old connections linger.
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 pub async fn serve(
     app: Arc<App>,
     listener: TcpListener,

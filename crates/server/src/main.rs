@@ -19,8 +19,7 @@ async fn main() -> anyhow::Result<()> {
              '{DEV_ACCESS_KEY}' (loopback only). Set IVSCHAT_CREDENTIALS=AKID:SECRET to choose your own."
         );
     }
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
+    let listener = ivschat_server::http_server::bind(config.listen)
         .with_context(|| format!("binding {}", config.listen))?;
     let address = listener.local_addr()?;
     let metrics_listener = ivschat_server::metrics::bind(config.metrics_listen)

@@ -14,6 +14,7 @@
 mod proc_read;
 mod procfs;
 mod report;
+#[path = "../signer.rs"]
 mod signer;
 
 use std::collections::BTreeMap;

@@ -5,7 +5,6 @@
 use std::borrow::Cow;
 
 use anyhow::{Context, Result};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::client::Request;
 use tokio_tungstenite::tungstenite::http::uri::PathAndQuery;
 use tokio_tungstenite::tungstenite::http::Uri;
@@ -17,14 +16,8 @@ pub fn room_path(id: &str) -> String {
     format!("/room/{id}")
 }
 
-/// The upgrade request for `room` on the server of `ws_url` (whatever path `ws_url` has).
-pub fn connect_request(ws_url: &str, room: &RoomRef) -> Result<Request> {
-    let mut request = ws_url.into_client_request()?;
-    route(room, &mut request)?;
-    Ok(request)
-}
-
-/// Points `request` (already aimed at the right server) at `room`'s path.
+/// Points `request` (already aimed at the right server, whatever path its URL has) at
+/// `room`'s path.
 pub fn route(room: &RoomRef, request: &mut Request) -> Result<()> {
     let mut parts = request.uri().clone().into_parts();
     parts.path_and_query = Some(PathAndQuery::try_from(room_path(&room.id))?);
@@ -46,11 +39,13 @@ mod tests {
 
     #[test]
     fn room_in_the_path() {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         let room = RoomRef { id: "3".into() };
-        let request = connect_request("ws://127.0.0.1:9090/", &room).unwrap();
-        assert_eq!(request.uri().to_string(), "ws://127.0.0.1:9090/room/3");
-        let request = connect_request("ws://127.0.0.1:9090/x?y=1", &room).unwrap();
-        assert_eq!(request.uri().to_string(), "ws://127.0.0.1:9090/room/3");
+        for url in ["ws://127.0.0.1:9090/", "ws://127.0.0.1:9090/x?y=1"] {
+            let mut request = url.into_client_request().unwrap();
+            route(&room, &mut request).unwrap();
+            assert_eq!(request.uri().to_string(), "ws://127.0.0.1:9090/room/3");
+        }
         assert_eq!(
             classify(Frame::Text("1.2.3.x")),
             Incoming::Delivery(Cow::Borrowed("1.2.3.x"))

@@ -103,34 +103,60 @@ impl Outbox {
         seq >= self.first_seq
     }
 
-    /// The fan-out's write: the frame goes to the socket now if nothing is queued and the
-    /// socket takes it; otherwise it is queued for the session task. Never waits.
-    /// Returns false if the frame was not taken (the connection is ending).
-    pub fn push_frame(&self, wire: &Bytes) -> bool {
+    /// The fan-out's write: the frames go to the socket now, in one write, if nothing is
+    /// queued and the socket takes them; what it does not take is queued for the session task.
+    /// Never waits. Returns how many frames were taken (none once the connection is ending).
+    pub fn push_frames(&self, frames: &[&Bytes]) -> usize {
         let mut state = self.state();
         if state.sealed || state.ending.is_some() {
-            return false;
+            return 0;
         }
         if !state.open || !state.queue.is_empty() {
-            if state.queue.len() >= ROOM_BACKLOG {
+            if state.queue.len() + frames.len() > ROOM_BACKLOG {
                 state.ending = Some(RoomEnding::TooSlow("fell too far behind the room"));
                 drop(state);
                 self.session.wake();
-                return false;
+                return 0;
             }
-            state.queue.push_back(wire.clone());
-            return true;
+            state
+                .queue
+                .extend(frames.iter().map(|frame| (*frame).clone()));
+            return frames.len();
         }
-        match self.socket.try_write(wire) {
-            Ok(n) if n == wire.len() => return true,
-            Ok(n) => state.queue.push_back(wire.slice(n..)),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => state.queue.push_back(wire.clone()),
-            Err(_) => state.ending = Some(RoomEnding::Broken),
+        let result = match frames {
+            [frame] => self.socket.try_write(frame),
+            _ => {
+                let slices: Vec<io::IoSlice<'_>> =
+                    frames.iter().map(|frame| io::IoSlice::new(frame)).collect();
+                self.socket.try_write_vectored(&slices)
+            }
+        };
+        let mut written = match result {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+            Err(_) => {
+                state.ending = Some(RoomEnding::Broken);
+                drop(state);
+                self.session.wake();
+                return 0;
+            }
+        };
+        // Queue what the socket did not take: the rest of a partly written frame, then the
+        // frames after it.
+        for frame in frames {
+            if written >= frame.len() {
+                written -= frame.len();
+            } else {
+                state.queue.push_back(frame.slice(written..));
+                written = 0;
+            }
         }
-        state.must_drain = true;
-        drop(state);
-        self.session.wake();
-        true
+        if !state.queue.is_empty() {
+            state.must_drain = true;
+            drop(state);
+            self.session.wake();
+        }
+        frames.len()
     }
 
     /// The room asks the session to end (the first reason wins).

@@ -1,17 +1,20 @@
-//! SigV4 signing for the load generator.
+//! SigV4 signing for the load generators, shared by `ivschat-cpbench` (every control-plane
+//! request) and `ivschat-bench` (its CreateChatToken mints, `--mint fast`) through `#[path]`.
 //!
 //! Every request gets its own signature, computed for the current second, exactly as a client
 //! SDK computes one. What does not depend on the time is prepared once per request template:
 //!
-//! * the canonical request is `<prefix><X-Amz-Date><suffix>`: method, (double-encoded) URI,
-//!   query, the signed headers before and after `x-amz-date`, the signed-header list and the
-//!   payload hash are all fixed for a template, so only the date is spliced in;
+//! * the canonical request is `<prefix><X-Amz-Date><suffix><payload hash>`: method,
+//!   (double-encoded) URI, query, the signed headers before and after `x-amz-date` and the
+//!   signed-header list are all fixed for a template, so only the date is spliced in, and the
+//!   payload hash too (the template's, prepared once, or with [`FastSigner::sign_body`] that of
+//!   a body of the request's own, e.g. a different `userId` for each mint);
 //! * the signing key `HMAC(HMAC(HMAC(HMAC("AWS4"+secret, day), region), service), "aws4_request")`
 //!   depends on the day only, so it is derived once per day (a real SDK derives it per request;
 //!   that cost is the *server's* to bear, not the generator's).
 //!
 //! Per request this leaves one SHA-256 of the canonical request (~250 bytes) and one HMAC of
-//! the string to sign. [`FastSigner::self_test`] checks the output against the `aws-sigv4`
+//! the string to sign (plus one SHA-256 of the body with [`FastSigner::sign_body`]). [`FastSigner::self_test`] checks the output against the `aws-sigv4`
 //! crate at start-up, and `--signer aws-sigv4` uses that crate for every request instead.
 
 use std::time::SystemTime;
@@ -78,6 +81,17 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
+/// The 64 lower-case hex digits of a SHA-256 digest.
+fn hex32(bytes: &[u8]) -> [u8; 64] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 64];
+    for (i, &b) in bytes.iter().take(32).enumerate() {
+        out[2 * i] = DIGITS[usize::from(b >> 4)];
+        out[2 * i + 1] = DIGITS[usize::from(b & 0x0f)];
+    }
+    out
+}
+
 /// Appends lower-case hex (a table lookup per nibble; `hex::encode` goes through a `char`
 /// iterator, which showed up in the generator's profile).
 fn push_hex(out: &mut String, bytes: &[u8]) {
@@ -114,8 +128,10 @@ pub struct FastSigner {
     signed_headers: &'static str,
     /// Canonical request up to (excluding) the `x-amz-date` value.
     prefix: Vec<u8>,
-    /// Canonical request after the `x-amz-date` value.
+    /// Canonical request after the `x-amz-date` value, up to the payload hash.
     suffix: Vec<u8>,
+    /// The template body's SHA-256, hex.
+    body_hash: [u8; 64],
     /// Day, credential scope and signing key of the last request.
     key: Option<(String, String, [u8; 32])>,
     /// Reused buffers.
@@ -146,14 +162,12 @@ impl FastSigner {
         suffix.extend_from_slice(b"\n\n");
         suffix.extend_from_slice(signed_headers.as_bytes());
         suffix.push(b'\n');
-        let mut body_hash = String::with_capacity(64);
-        push_hex(&mut body_hash, &Sha256::digest(&template.body));
-        suffix.extend_from_slice(body_hash.as_bytes());
         FastSigner {
             identity,
             signed_headers,
             prefix,
             suffix,
+            body_hash: hex32(&Sha256::digest(&template.body)),
             key: None,
             canonical: Vec::with_capacity(512),
             string_to_sign: String::with_capacity(256),
@@ -162,6 +176,24 @@ impl FastSigner {
 
     /// Signs the template for `amz_date` (`YYYYMMDDTHHMMSSZ`).
     pub fn sign(&mut self, amz_date: &str) -> Signed {
+        let body_hash = self.body_hash;
+        self.sign_hashed(amz_date, &body_hash)
+    }
+
+    /// Signs the template with `body` instead of the template's body, for `amz_date`. The body
+    /// must be empty exactly when the template's is (that decides whether `content-type` is
+    /// signed).
+    #[allow(dead_code)] // ivschat-bench's mints; ivschat-cpbench signs fixed templates only
+    pub fn sign_body(&mut self, amz_date: &str, body: &[u8]) -> Signed {
+        debug_assert_eq!(
+            body.is_empty(),
+            !self.signed_headers.starts_with("content-type"),
+            "a body where the template has none, or the reverse"
+        );
+        self.sign_hashed(amz_date, &hex32(&Sha256::digest(body)))
+    }
+
+    fn sign_hashed(&mut self, amz_date: &str, body_hash: &[u8; 64]) -> Signed {
         let day = &amz_date[..8];
         if self.key.as_ref().map(|(d, _, _)| d.as_str()) != Some(day) {
             let mut k_secret = b"AWS4".to_vec();
@@ -177,6 +209,7 @@ impl FastSigner {
         self.canonical.extend_from_slice(&self.prefix);
         self.canonical.extend_from_slice(amz_date.as_bytes());
         self.canonical.extend_from_slice(&self.suffix);
+        self.canonical.extend_from_slice(body_hash);
         self.string_to_sign.clear();
         self.string_to_sign.push_str(ALGORITHM);
         self.string_to_sign.push('\n');
@@ -327,5 +360,45 @@ mod tests {
         ] {
             FastSigner::self_test(&identity(), &template).unwrap();
         }
+    }
+
+    /// A body of the request's own signs as a template with that body would.
+    #[test]
+    fn own_bodies_sign_like_their_templates() {
+        let template = |body: &str| Template {
+            method: "POST",
+            raw_path: "/CreateChatToken".into(),
+            host: "127.0.0.1:8080".into(),
+            body: body.as_bytes().to_vec(),
+        };
+        let date = amz_date(1_767_225_600 + 45_296);
+        let mut shared = FastSigner::new(identity(), &template(r#"{"userId":"a"}"#));
+        for body in [
+            r#"{"userId":"b"}"#,
+            r#"{"userId":"a"}"#,
+            r#"{"userId":"ccc"}"#,
+        ] {
+            let own = shared.sign_body(&date, body.as_bytes());
+            let theirs = sign_with_aws_sigv4(
+                &identity(),
+                &template(body),
+                SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_767_225_600 + 45_296),
+            )
+            .unwrap();
+            assert_eq!(own.authorization, theirs.authorization);
+            assert_eq!(own.amz_date, theirs.amz_date);
+        }
+        // The template's own body is still what `sign` uses.
+        let again = shared.sign(&date);
+        let first = FastSigner::new(identity(), &template(r#"{"userId":"a"}"#)).sign(&date);
+        assert_eq!(again.authorization, first.authorization);
+    }
+
+    #[test]
+    fn hex32_matches_push_hex() {
+        let digest = Sha256::digest(b"abc");
+        let mut s = String::new();
+        push_hex(&mut s, &digest);
+        assert_eq!(&hex32(&digest)[..], s.as_bytes());
     }
 }
