@@ -817,3 +817,77 @@ async fn a_message_over_the_configured_size_gets_413_then_close_1009() {
         .await;
     assert_eq!(other.frame_of("MESSAGE").await["Content"], "still here");
 }
+
+/// A client may send its first frame in the same TCP segment as the upgrade request: the bytes
+/// hyper read past the request must reach the session (the server writes its own 101 and takes
+/// the socket over from hyper).
+#[tokio::test]
+async fn a_frame_sent_together_with_the_upgrade_request_is_not_lost() {
+    use futures_util::StreamExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_tungstenite::tungstenite::protocol::Role;
+
+    let server = TestServer::start().await;
+    let room = server.room().await;
+    let token = server.token(&room, "eager", ALL).await;
+    let request =
+        json!({"Action":"SEND_MESSAGE","RequestId":"eager-1","Content":"first"}).to_string();
+    assert!(request.len() < 126);
+    let mut bytes = format!(
+        "GET / HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Protocol: {token}\r\n\r\n",
+        server.addr
+    )
+    .into_bytes();
+    // A masked text frame (a zero mask key leaves the payload as it is).
+    bytes.extend([0x81, 0x80 | request.len() as u8, 0, 0, 0, 0]);
+    bytes.extend(request.as_bytes());
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    stream.write_all(&bytes).await.unwrap();
+    // The 101, then whatever followed it in the same read.
+    let mut head = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let end = loop {
+        let n = stream.read(&mut chunk).await.unwrap();
+        assert!(
+            n > 0,
+            "closed before the 101: {}",
+            String::from_utf8_lossy(&head)
+        );
+        head.extend_from_slice(&chunk[..n]);
+        if let Some(at) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+    };
+    let response = String::from_utf8_lossy(&head[..end]).to_string();
+    assert!(response.starts_with("HTTP/1.1 101"), "{response}");
+    assert!(
+        response
+            .to_ascii_lowercase()
+            .contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo="),
+        "{response}"
+    );
+    let rest = head[end..].to_vec();
+    let mut ws =
+        tokio_tungstenite::WebSocketStream::from_partially_read(stream, rest, Role::Client, None)
+            .await;
+    let frame = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Text(text))) => {
+                    let frame: Value = serde_json::from_str(&text).unwrap();
+                    if frame["Type"] == "MESSAGE" {
+                        return frame;
+                    }
+                }
+                Some(Ok(_)) => continue,
+                other => panic!("connection ended: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("the pipelined message was never delivered");
+    assert_eq!(frame["RequestId"], "eager-1");
+    assert_eq!(frame["Content"], "first");
+}

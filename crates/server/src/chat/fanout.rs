@@ -187,6 +187,11 @@ async fn run_shard(
         if written > 0 {
             frames_out.fetch_add(written, Ordering::Relaxed);
         }
+        // Let the rest of the runtime go first before the next turn: the sessions reading the
+        // senders' messages, and those draining full sockets. In a saturated room a shard would
+        // otherwise go from turn to turn while they wait; yielding also lets the next turn's
+        // batch grow, so each member gets more frames per write.
+        tokio::task::yield_now().await;
         // The shard itself fell a whole channel behind (the machine is overloaded): its
         // members missed frames, which must not pass silently.
         if lagged {
