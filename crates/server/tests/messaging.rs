@@ -891,3 +891,48 @@ async fn a_frame_sent_together_with_the_upgrade_request_is_not_lost() {
     assert_eq!(frame["RequestId"], "eager-1");
     assert_eq!(frame["Content"], "first");
 }
+
+/// A connection's answers keep the order of its requests: when the first of two quick messages
+/// is delivered and the second refused by the room's rate, the sender gets the MESSAGE first,
+/// then the ERROR (the official JS SDK's users await them in that order). The answer travels
+/// in the room's order, behind the frame the fan-out writes.
+#[tokio::test]
+async fn answers_keep_the_order_of_the_requests() {
+    let server = TestServer::start().await;
+    for round in 0..20 {
+        let room = server
+            .client()
+            .create_room()
+            .maximum_message_rate_per_second(1)
+            .send()
+            .await
+            .unwrap()
+            .arn
+            .unwrap();
+        let mut sender = server.join(&room, &format!("s{round}"), ALL).await;
+        // Both requests in one TCP write, so the server reads them together.
+        use futures_util::SinkExt;
+        for (id, content) in [("one", "1"), ("two", "2")] {
+            let request = json!({"Action":"SEND_MESSAGE","RequestId":id,"Content":content});
+            sender
+                .ws
+                .feed(Message::Text(request.to_string().into()))
+                .await
+                .unwrap();
+        }
+        sender.ws.flush().await.unwrap();
+        let first = sender.frame().await;
+        assert_eq!(
+            (first["Type"].as_str(), first["RequestId"].as_str()),
+            (Some("MESSAGE"), Some("one")),
+            "round {round}: {first}"
+        );
+        let second = sender.frame().await;
+        assert_eq!(
+            (second["Type"].as_str(), second["RequestId"].as_str()),
+            (Some("ERROR"), Some("two")),
+            "round {round}: {second}"
+        );
+        assert_eq!(second["ErrorCode"], 429);
+    }
+}

@@ -48,7 +48,7 @@ pub fn encode_event(event: &RoomEvent) -> Vec<u8> {
         }
         RoomEvent::Deleted => vec![b'X'],
         // Node-local events are never published; an empty payload decodes to nothing.
-        RoomEvent::Shutdown | RoomEvent::ClockChanged => Vec::new(),
+        RoomEvent::Shutdown | RoomEvent::ClockChanged | RoomEvent::Direct { .. } => Vec::new(),
     }
 }
 

@@ -241,6 +241,11 @@ fn deliver(members: &[Arc<Outbox>], batch: &[(u64, RoomEvent)]) -> u64 {
                 RoomEvent::Deleted => member.end(RoomEnding::Deleted),
                 RoomEvent::Shutdown => member.end(RoomEnding::Shutdown),
                 RoomEvent::ClockChanged => member.clock_changed(),
+                RoomEvent::Direct { to, frame } => {
+                    if Arc::ptr_eq(member, to) {
+                        written += member.push_frames(&[frame.wire()]) as u64;
+                    }
+                }
                 RoomEvent::Frame(_) => {}
             }
         }

@@ -63,6 +63,11 @@ pub enum RoomEvent {
     Shutdown,
     /// The (test-advanceable) clock moved: sessions re-arm their expiry timers.
     ClockChanged,
+    /// A frame for one connection only (its ERROR answers). It travels in the room's order,
+    /// so an answer never overtakes a room frame sent before it: a sender that sends two
+    /// messages into a room allowing one per second gets its first MESSAGE, then the ERROR 429
+    /// for the second, as clients expect. Node-local, never on the bus.
+    Direct { to: Arc<Outbox>, frame: OutFrame },
 }
 
 /// A room as the chat path addresses it: its id and where its records are logged.
@@ -122,6 +127,14 @@ impl LiveRoom {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Sends a frame to one member, in the room's order (see [`RoomEvent::Direct`]).
+    pub fn answer(&self, to: &Arc<Outbox>, json: &str) {
+        self.fanout.publish(RoomEvent::Direct {
+            to: to.clone(),
+            frame: OutFrame::text(json),
+        });
     }
 
     /// Takes one message from the room's rate budget.

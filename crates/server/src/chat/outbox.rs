@@ -1,9 +1,11 @@
 //! A chat connection's outgoing bytes. Two writers share the connection's socket:
 //!
-//! * the room's fan-out (`fanout.rs`) writes each MESSAGE/EVENT frame with one non-blocking
-//!   `write` and never waits: no task wakes up per receiver, nothing is formatted per receiver;
-//! * the session task (`session.rs`) writes its own frames (ERROR answers, pongs, the close
-//!   frame) through tungstenite, whose writes land here via [`OutboxWriter`].
+//! * the room's fan-out (`fanout.rs`) writes the MESSAGE/EVENT frames waiting for this
+//!   connection with one non-blocking `write` (or `writev`) and never waits: no task wakes up
+//!   per receiver, nothing is formatted per receiver;
+//! * the session task (`session.rs`) writes its pongs and close frame through tungstenite,
+//!   whose writes land here via [`OutboxWriter`]. Its ERROR answers go through the room's
+//!   channel (`RoomEvent::Direct`), so they keep their place behind earlier room frames.
 //!
 //! Whatever the socket does not take at once waits in one queue, in order, and everything
 //! after it queues behind it, so frames never interleave. The session task drains the queue
@@ -77,6 +79,14 @@ struct State {
     stalled: bool,
     /// Something was queued since the session last looked (it must drain or report).
     must_drain: bool,
+}
+
+impl std::fmt::Debug for Outbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbox")
+            .field("user_id", &self.user_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Outbox {

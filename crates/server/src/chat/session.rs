@@ -244,11 +244,7 @@ impl Session {
                     Signal::Drained => stalled = false,
                 },
                 _ = &mut stall, if stalled => return self.too_slow("stopped reading"),
-                Some(reply) = next_reply(&mut self.reviews) => {
-                    if !self.feed(Message::Text(reply)).await || !self.flush().await {
-                        return self.too_slow("stopped reading");
-                    }
-                }
+                Some(reply) = next_reply(&mut self.reviews) => self.room.answer(&outbox, reply.as_str()),
                 incoming = self.socket.next() => {
                     let message = match incoming {
                         Some(Ok(message)) => message,
@@ -511,12 +507,7 @@ impl Session {
         message: String,
     ) {
         let frame = ErrorFrame::new(new_id(), request_id, code, message);
-        if self
-            .feed(Message::Text(Utf8Bytes::from(to_json(&frame))))
-            .await
-        {
-            self.flush().await;
-        }
+        self.room.answer(&self.outbox, &to_json(&frame));
     }
 
     async fn feed(&mut self, message: Message) -> bool {
