@@ -10,12 +10,16 @@
 //!
 //! Only loopback addresses are ever contacted.
 
+#[path = "../loopback.rs"]
+mod loopback;
 #[path = "../proc_read.rs"]
 mod proc_read;
 mod procfs;
 mod report;
 #[path = "../signer.rs"]
 mod signer;
+#[path = "../spread.rs"]
+mod spread;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -25,7 +29,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use anyhow::{anyhow, bail, ensure, Context, Result};
+use anyhow::{anyhow, ensure, Context, Result};
 use aws_sdk_ivschat::config::{BehaviorVersion, Credentials, Region};
 use bytes::Bytes;
 use clap::{Parser, ValueEnum};
@@ -33,6 +37,7 @@ use hdrhistogram::Histogram;
 use http::{HeaderValue, Method, Request};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
+use loopback::loopback_address;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
@@ -259,30 +264,6 @@ fn authority(endpoint: &str) -> Result<&str> {
     Ok(rest.trim_end_matches('/'))
 }
 
-/// Resolves `authority` and refuses anything that is not a loopback address.
-async fn loopback_address(authority: &str) -> Result<SocketAddr> {
-    let host_port = if authority
-        .rsplit_once(':')
-        .is_some_and(|(h, p)| p.parse::<u16>().is_ok() && (!h.contains(':') || h.ends_with(']')))
-    {
-        authority.to_string()
-    } else {
-        format!("{authority}:80")
-    };
-    let addresses: Vec<SocketAddr> = tokio::net::lookup_host(&host_port)
-        .await
-        .with_context(|| format!("resolving {host_port}"))?
-        .collect();
-    ensure!(!addresses.is_empty(), "{host_port} resolves to nothing");
-    if let Some(bad) = addresses.iter().find(|a| !a.ip().is_loopback()) {
-        bail!("refusing to load {host_port}: it resolves to {bad}, not a loopback address");
-    }
-    Ok(*addresses
-        .iter()
-        .find(|a| a.is_ipv4())
-        .unwrap_or(&addresses[0]))
-}
-
 fn sdk_client(args: &Args) -> aws_sdk_ivschat::Client {
     let config = aws_sdk_ivschat::Config::builder()
         .behavior_version(BehaviorVersion::latest())
@@ -350,7 +331,7 @@ async fn run(args: Args) -> Result<bool> {
     ensure!(args.rooms > 0, "--rooms must be at least 1");
     ensure!(!args.duration.is_zero(), "--duration must be more than 0");
     let host = authority(&args.endpoint)?.to_string();
-    let addr = loopback_address(&host).await?;
+    let addr = loopback_address(&host, 80).await?;
     let identity = SigningIdentity {
         access_key: args.access_key.clone(),
         secret_key: args.secret_key.clone(),

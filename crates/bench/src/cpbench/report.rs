@@ -10,6 +10,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use crate::procfs::CpuUse;
+use crate::spread::{spread, Spread};
 
 /// What one connection saw inside the measurement window.
 pub struct ConnOutcome {
@@ -241,33 +242,6 @@ pub fn table(s: &Summary) -> String {
         let _ = writeln!(t, "  {:<36} {e}", "first error");
     }
     t
-}
-
-/// Median, min and max of one figure over runs.
-#[derive(Debug, Clone, Serialize)]
-pub struct Spread {
-    pub median: f64,
-    pub min: f64,
-    pub max: f64,
-}
-
-fn spread(mut values: Vec<f64>) -> Option<Spread> {
-    values.retain(|v| v.is_finite());
-    if values.is_empty() {
-        return None;
-    }
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    let median = if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    };
-    Some(Spread {
-        median,
-        min: values[0],
-        max: values[n - 1],
-    })
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -20,6 +20,10 @@
 #[allow(dead_code)]
 #[path = "../proc_read.rs"]
 mod proc_read;
+#[path = "../spread.rs"]
+mod spread;
+
+use spread::{spread, Spread};
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -87,13 +91,6 @@ struct Start {
     probes: u64,
     at_ready: Memory,
     after_idle: Memory,
-}
-
-#[derive(Debug, Clone, Serialize)]
-struct Spread {
-    median: f64,
-    min: f64,
-    max: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -352,24 +349,6 @@ fn logged_startup_ms(log: &str) -> Option<f64> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(rest.len());
     rest[..end].parse().ok()
-}
-
-fn spread(mut values: Vec<f64>) -> Option<Spread> {
-    if values.is_empty() {
-        return None;
-    }
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    let median = if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    };
-    Some(Spread {
-        median,
-        min: values[0],
-        max: values[n - 1],
-    })
 }
 
 fn summarize(kind: &'static str, starts: &[Start]) -> KindSummary {

@@ -24,8 +24,11 @@ use futures_util::task::AtomicWaker;
 use tokio::io::AsyncWrite;
 use tokio::net::TcpStream;
 
-use super::socket::poll_write_shared;
+use super::socket::{poll_write_shared, poll_write_vectored_shared};
 use super::ROOM_BACKLOG;
+
+/// Buffers in one `writev`: a shard's batch (`fanout::BATCH`) or a slice of the queue.
+const MAX_WRITE_SLICES: usize = 64;
 
 /// Why the room wants a session to end.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,9 +139,13 @@ impl Outbox {
         let result = match frames {
             [frame] => self.socket.try_write(frame),
             _ => {
-                let slices: Vec<io::IoSlice<'_>> =
-                    frames.iter().map(|frame| io::IoSlice::new(frame)).collect();
-                self.socket.try_write_vectored(&slices)
+                // On the stack: this runs once per member per turn of a busy room.
+                let mut slices = [io::IoSlice::new(&[]); MAX_WRITE_SLICES];
+                let count = frames.len().min(MAX_WRITE_SLICES);
+                for (slot, frame) in slices.iter_mut().zip(frames) {
+                    *slot = io::IoSlice::new(frame);
+                }
+                self.socket.try_write_vectored(&slices[..count])
             }
         };
         let mut written = match result {
@@ -238,25 +245,18 @@ impl Outbox {
     /// writability) when it is full.
     fn drain(&self, state: &mut State, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while !state.queue.is_empty() {
-            // Up to 64 queued frames in one write: a backlog drains in few syscalls.
-            let mut slices = [io::IoSlice::new(&[]); 64];
+            // Several queued frames in one write: a backlog drains in few syscalls.
+            let mut slices = [io::IoSlice::new(&[]); MAX_WRITE_SLICES];
             let mut count = 0;
             for (slot, chunk) in slices.iter_mut().zip(state.queue.iter()) {
                 *slot = io::IoSlice::new(chunk);
                 count += 1;
             }
-            let written = loop {
-                match self.socket.poll_write_ready(cx) {
-                    Poll::Pending => return Poll::Pending,
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                    Poll::Ready(Ok(())) => {}
-                }
-                match self.socket.try_write_vectored(&slices[..count]) {
-                    Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                    Ok(n) => break n,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                    Err(e) => return Poll::Ready(Err(e)),
-                }
+            let written = match poll_write_vectored_shared(&self.socket, cx, &slices[..count]) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
             };
             let mut left = written;
             while left > 0 {

@@ -267,7 +267,7 @@ impl Session {
                             }
                         }
                         Message::Binary(_) => {
-                            self.send_error(None, ChatErrorCode::BadRequest, "send requests as JSON text frames".into()).await;
+                            self.send_error(None, ChatErrorCode::BadRequest, "send requests as JSON text frames".into());
                         }
                         // Pings are answered by the WebSocket layer itself.
                         Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
@@ -318,29 +318,36 @@ impl Session {
             Err(e) => e.request_id.clone(),
         };
         if self.expired() {
-            self.send_error(
+            // Written at once, not through the room: the session ends now and seals its
+            // outbox, which would drop an answer still on its way through the room.
+            let frame = ErrorFrame::new(
+                new_id(),
                 request_id,
                 ChatErrorCode::Unauthorized,
                 SESSION_EXPIRED.into(),
-            )
-            .await;
+            );
+            if self
+                .feed(Message::Text(Utf8Bytes::from(to_json(&frame))))
+                .await
+            {
+                self.flush().await;
+            }
             return Some(expired());
         }
         if !self.requests.try_take() {
             let message = format!(
                 "too many requests: at most {REQUESTS_PER_SECOND_PER_CONNECTION} per second per connection"
             );
-            self.send_error(request_id, ChatErrorCode::TooManyRequests, message)
-                .await;
+            self.send_error(request_id, ChatErrorCode::TooManyRequests, message);
             return None;
         }
         match parsed {
             Ok(request) => {
                 if let Err((code, message)) = self.perform(request.clone()).await {
-                    self.send_error(request.request_id, code, message).await;
+                    self.send_error(request.request_id, code, message);
                 }
             }
-            Err(e) => self.send_error(e.request_id, e.code, e.message).await,
+            Err(e) => self.send_error(e.request_id, e.code, e.message),
         }
         None
     }
@@ -500,12 +507,8 @@ impl Session {
         Instant::now() + Duration::from_micros(remaining.max(0) as u64)
     }
 
-    async fn send_error(
-        &mut self,
-        request_id: Option<String>,
-        code: ChatErrorCode,
-        message: String,
-    ) {
+    /// Answers this connection only, in the room's order (see `RoomEvent::Direct`).
+    fn send_error(&self, request_id: Option<String>, code: ChatErrorCode, message: String) {
         let frame = ErrorFrame::new(new_id(), request_id, code, message);
         self.room.answer(&self.outbox, &to_json(&frame));
     }

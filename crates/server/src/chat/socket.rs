@@ -68,13 +68,7 @@ impl AsyncWrite for SharedSocket {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        loop {
-            ready!(self.0.poll_write_ready(cx))?;
-            match self.0.try_write_vectored(bufs) {
-                Err(e) if would_block(&e) => continue,
-                done => return Poll::Ready(done),
-            }
-        }
+        poll_write_vectored_shared(&self.0, cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -101,6 +95,21 @@ pub fn poll_write_shared(
     loop {
         ready!(socket.poll_write_ready(cx))?;
         match socket.try_write(buf) {
+            Err(e) if would_block(&e) => continue,
+            done => return Poll::Ready(done),
+        }
+    }
+}
+
+/// [`poll_write_shared`] for several buffers in one `writev`.
+pub fn poll_write_vectored_shared(
+    socket: &TcpStream,
+    cx: &mut Context<'_>,
+    bufs: &[io::IoSlice<'_>],
+) -> Poll<io::Result<usize>> {
+    loop {
+        ready!(socket.poll_write_ready(cx))?;
+        match socket.try_write_vectored(bufs) {
             Err(e) if would_block(&e) => continue,
             done => return Poll::Ready(done),
         }
