@@ -11,7 +11,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio::time::Instant;
@@ -20,11 +19,10 @@ use tokio_tungstenite::tungstenite::http::header::{
     CONNECTION, HOST, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE,
 };
 use tokio_tungstenite::tungstenite::http::{HeaderValue, Method, Uri};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-use crate::stats::{with_shard, MAX_LATENCY_NS};
+use crate::stats::{with_shard, Shard, MAX_LATENCY_NS};
 use crate::target::{ConnState, Frame, Incoming, RoomRef, Target};
+use crate::ws::{Event, WsClient};
 
 /// When things happen, in nanoseconds since [`Shared::start`]. Set once every connection is in.
 #[derive(Debug, Clone, Copy)]
@@ -205,11 +203,9 @@ pub async fn run(shared: Arc<Shared>, spec: ConnSpec) -> ConnStats {
     stats
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<TcpStream>;
-
 /// Mint (IVS), TCP connect, WebSocket handshake. The URL was parsed and resolved once for
 /// all connections ([`WsTarget`]); what is left per connection is what a client must do.
-async fn connect(shared: &Shared, spec: &ConnSpec) -> Result<Ws, String> {
+async fn connect(shared: &Shared, spec: &ConnSpec) -> Result<WsClient, String> {
     let ws_target = &shared.ws[spec.ws];
     let mut request = ws_target.request();
     let user = format!("bench-{}", spec.index);
@@ -222,14 +218,9 @@ async fn connect(shared: &Shared, spec: &ConnSpec) -> Result<Ws, String> {
         .await
         .map_err(|e| format!("tcp: {}", e.kind()))?;
     let _ = stream.set_nodelay(true);
-    // Frames are ~0.5 KB; the default 128 KiB read buffer per connection would cost 1.3 GB
-    // of resident memory at 10,000 connections.
-    let config = WebSocketConfig::default().read_buffer_size(16 * 1024);
-    match tokio_tungstenite::client_async_with_config(request, stream, Some(config)).await {
-        Ok((ws, _response)) => Ok(ws),
-        Err(WsError::Http(response)) => Err(format!("http {}", response.status().as_u16())),
-        Err(e) => Err(format!("handshake: {e}")),
-    }
+    // Any odd seed will do for the masking keys; distinct per connection.
+    let seed = (spec.index as u32).wrapping_mul(0x9E37_79B9);
+    WsClient::connect(stream, &request, seed).await
 }
 
 /// Opens the TCP connection; with `source_ips` > 1 from 127.0.0.(1 + index % source_ips), so
@@ -251,7 +242,7 @@ async fn tcp_connect(
 async fn session(
     shared: &Shared,
     spec: &ConnSpec,
-    mut ws: Ws,
+    mut ws: WsClient,
     state: &mut ConnState,
     stats: &mut ConnStats,
 ) {
@@ -282,6 +273,7 @@ async fn session(
         ),
         None => (String::new(), String::new()),
     };
+    let opcode = shared.target.opcode();
     loop {
         tokio::select! {
             biased;
@@ -308,7 +300,7 @@ async fn session(
                 write_content(&mut content, k, seq, now_ns, shared.message_bytes);
                 let request_id = format!("{seq}-{now_ns}");
                 shared.target.encode_send(&spec.room, &request_id, &content, &mut frame);
-                if ws.send(shared.target.message(&frame)).await.is_err() {
+                if ws.send(opcode, frame.as_bytes()).await.is_err() {
                     break;
                 }
                 stats.sent += 1;
@@ -323,33 +315,33 @@ async fn session(
                     next_send.as_mut().reset(shared.instant_at(schedule_ns));
                 }
             }
-            incoming = ws.next() => {
-                match incoming {
-                    Some(Ok(Message::Close(frame))) => {
-                        let (code, reason) = frame
-                            .map(|f| (u16::from(f.code), f.reason.to_string()))
-                            .unwrap_or((1005, String::new()));
+            read = ws.read() => {
+                let ended = match read {
+                    Ok(true) => None,
+                    Ok(false) => Some("stream ended".to_string()),
+                    Err(e) => Some(format!("error: {e}")),
+                };
+                if let Some(why) = ended {
+                    stats.server_close = Some((1006, why, shared.now_ns()));
+                    return;
+                }
+                match take_frames(shared, spec, state, &mut ws, &mut last_seq, stats) {
+                    Ok(None) => {}
+                    Ok(Some((code, reason))) => {
                         stats.server_close = Some((code, reason, shared.now_ns()));
-                        // Let tungstenite answer the close, then the stream ends.
+                        // Our echo is queued: send it, then the server ends the stream.
+                        let _ = ws.flush().await;
                         drain_until_end(&mut ws, shared.close_timeout).await;
                         return;
                     }
-                    Some(Ok(message)) => {
-                        let Some(frame) = data_frame(&message) else { continue };
-                        if let Some(answer) = on_frame(shared, spec, state, frame, &mut last_seq, stats) {
-                            if ws.send(shared.target.message(answer)).await.is_err() {
-                                break;
-                            }
-                        }
-                    }
-                    Some(Err(e)) => {
+                    Err(e) => {
                         stats.server_close = Some((1006, format!("error: {e}"), shared.now_ns()));
                         return;
                     }
-                    None => {
-                        stats.server_close = Some((1006, "stream ended".into(), shared.now_ns()));
-                        return;
-                    }
+                }
+                // Pongs and NATS answers, if any.
+                if ws.flush().await.is_err() {
+                    break;
                 }
             }
         }
@@ -357,13 +349,13 @@ async fn session(
     // Our close: send the close frame, then read (counting late deliveries) until the server's
     // close arrives and the stream ends.
     let closing = async {
-        if ws.close(None).await.is_err() {
+        if ws.close().await.is_err() {
             return;
         }
-        while let Some(Ok(message)) = ws.next().await {
-            if let Some(frame) = data_frame(&message) {
-                // No answers once closing (NATS: a PING then goes unanswered, harmlessly).
-                let _ = on_frame(shared, spec, state, frame, &mut last_seq, stats);
+        // No answers once closing (NATS: a PING then goes unanswered, harmlessly).
+        while let Ok(true) = ws.read().await {
+            if take_frames(shared, spec, state, &mut ws, &mut last_seq, stats).is_err() {
+                return;
             }
         }
     };
@@ -375,8 +367,58 @@ async fn session(
     }
 }
 
-async fn drain_until_end(ws: &mut Ws, limit: Duration) {
-    let _ = tokio::time::timeout(limit, async { while let Some(Ok(_)) = ws.next().await {} }).await;
+/// Reads until the server ends the stream (or `limit` passes), ignoring what comes.
+async fn drain_until_end(ws: &mut WsClient, limit: Duration) {
+    let _ = tokio::time::timeout(limit, async {
+        while let Ok(true) = ws.read().await {
+            while let Ok(Some(_)) = ws.next_event() {}
+        }
+    })
+    .await;
+}
+
+/// Accounts for every complete frame that has been read. They all count as received now:
+/// one clock reading and one lock of this thread's statistics per read, not per frame.
+/// Returns the server's close (code, reason) if one came; answers the server asked for
+/// (NATS: `PONG`) are queued on `ws`.
+fn take_frames(
+    shared: &Shared,
+    spec: &ConnSpec,
+    state: &mut ConnState,
+    ws: &mut WsClient,
+    last_seq: &mut [u64],
+    stats: &mut ConnStats,
+) -> Result<Option<(u16, String)>, String> {
+    let now_ns = shared.now_ns();
+    with_shard(|shard| loop {
+        let answer = match ws.next_event()? {
+            None => return Ok(None),
+            Some(Event::Close { code, reason }) => return Ok(Some((code, reason))),
+            Some(Event::Text(payload)) => match std::str::from_utf8(ws.payload(&payload)) {
+                Ok(text) => on_frame(
+                    shared,
+                    spec,
+                    state,
+                    Frame::Text(text),
+                    now_ns,
+                    last_seq,
+                    stats,
+                    shard,
+                ),
+                Err(_) => {
+                    stats.foreign += 1;
+                    None
+                }
+            },
+            Some(Event::Binary(payload)) => {
+                let frame = Frame::Binary(ws.payload(&payload));
+                on_frame(shared, spec, state, frame, now_ns, last_seq, stats, shard)
+            }
+        };
+        if let Some(answer) = answer {
+            ws.queue(shared.target.opcode(), answer.as_bytes());
+        }
+    })
 }
 
 /// `"<sender>.<seq>.<send_ns>."` + `x` padding up to `bytes`.
@@ -399,30 +441,26 @@ pub fn read_content(content: &str) -> Option<(usize, u64, u64)> {
     Some((sender, seq, send_ns))
 }
 
-/// The data of a text or binary message.
-fn data_frame(message: &Message) -> Option<Frame<'_>> {
-    match message {
-        Message::Text(text) => Some(Frame::Text(text.as_str())),
-        Message::Binary(bytes) => Some(Frame::Binary(bytes)),
-        _ => None,
-    }
-}
-
 /// Accounts for everything one incoming frame carries; returns the answer the server asked
 /// for, if any (NATS: `PONG`).
+#[allow(clippy::too_many_arguments)]
 fn on_frame(
     shared: &Shared,
     spec: &ConnSpec,
     state: &mut ConnState,
     frame: Frame<'_>,
+    now_ns: u64,
     last_seq: &mut [u64],
     stats: &mut ConnStats,
+    shard: &mut Shard,
 ) -> Option<&'static str> {
     let mut reply = None;
     shared
         .target
         .classify(state, frame, &mut |incoming| match incoming {
-            Incoming::Delivery(content) => on_delivery(shared, spec, &content, last_seq, stats),
+            Incoming::Delivery(content) => {
+                on_delivery(shared, spec, &content, now_ns, last_seq, stats, shard)
+            }
             Incoming::Error { request_id, code } => on_error(shared, request_id, code, stats),
             Incoming::Reply(answer) => reply = Some(answer),
             Incoming::Other => {}
@@ -434,14 +472,15 @@ fn on_delivery(
     shared: &Shared,
     spec: &ConnSpec,
     content: &str,
+    now_ns: u64,
     last_seq: &mut [u64],
     stats: &mut ConnStats,
+    shard: &mut Shard,
 ) {
-    let now_ns = shared.now_ns();
     stats.all_deliveries += 1;
     let Some((sender, seq, send_ns)) = read_content(content) else {
         stats.foreign += 1;
-        with_shard(|s| s.frames += 1);
+        shard.frames += 1;
         return;
     };
     let (measure_from, measure_to) = shared
@@ -470,12 +509,10 @@ fn on_delivery(
         }
     }
     let latency = now_ns.saturating_sub(send_ns).clamp(1, MAX_LATENCY_NS);
-    with_shard(|s| {
-        s.frames += 1;
-        if measured {
-            let _ = s.latency.record(latency);
-        }
-    });
+    shard.frames += 1;
+    if measured {
+        let _ = shard.latency.record(latency);
+    }
 }
 
 fn on_error(shared: &Shared, request_id: Option<String>, code: i64, stats: &mut ConnStats) {

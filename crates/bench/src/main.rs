@@ -14,6 +14,7 @@ mod report;
 mod signer;
 mod stats;
 mod target;
+mod ws;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -15,9 +15,9 @@ use std::net::SocketAddr;
 
 use anyhow::Result;
 use clap::ValueEnum;
-use futures_util::{Sink, Stream};
 use tokio_tungstenite::tungstenite::handshake::client::Request;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+
+use crate::ws::{self, WsClient};
 
 /// `--target`: which server protocol to speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -196,15 +196,12 @@ impl Target {
 
     /// What follows the WebSocket handshake before the connection counts as in (NATS:
     /// `CONNECT`, `SUB`, and a `PING`/`PONG` round trip so the subscription is in place).
-    pub async fn join<S>(
+    pub async fn join(
         &self,
-        ws: &mut S,
+        ws: &mut WsClient,
         room: &RoomRef,
         state: &mut ConnState,
-    ) -> Result<(), String>
-    where
-        S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
-    {
+    ) -> Result<(), String> {
         match self {
             Target::NatsWs => nats::join(ws, room, &mut state.nats).await,
             Target::Ivschat(_) | Target::Bare => Ok(()),
@@ -224,11 +221,11 @@ impl Target {
         }
     }
 
-    /// `frame` as the WebSocket message this protocol uses (NATS: binary; the others: text).
-    pub fn message(&self, frame: &str) -> Message {
+    /// The WebSocket opcode this protocol's frames use (NATS: binary; the others: text).
+    pub fn opcode(&self) -> u8 {
         match self {
-            Target::NatsWs => Message::binary(frame.as_bytes().to_vec()),
-            Target::Ivschat(_) | Target::Bare => Message::text(frame),
+            Target::NatsWs => ws::OP_BINARY,
+            Target::Ivschat(_) | Target::Bare => ws::OP_TEXT,
         }
     }
 

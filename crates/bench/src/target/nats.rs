@@ -9,10 +9,8 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-
 use super::{Incoming, RoomRef};
+use crate::ws::{Event, WsClient, OP_BINARY};
 
 /// Sent once the server's `INFO` has arrived: no `+OK` per command, no headers.
 pub const CONNECT: &str =
@@ -173,30 +171,29 @@ fn parse(data: &[u8], f: &mut impl FnMut(Item<'_>)) -> usize {
 /// After the WebSocket handshake: waits for `INFO`, sends `CONNECT`, `SUB <subject> 1` and
 /// `PING`, and returns once the `PONG` is in, so the subscription is registered on the server
 /// before the connection counts as connected. Anything after the `PONG` stays in `decoder`.
-pub async fn join<S>(ws: &mut S, room: &RoomRef, decoder: &mut Decoder) -> Result<(), String>
-where
-    S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
-{
+pub async fn join(ws: &mut WsClient, room: &RoomRef, decoder: &mut Decoder) -> Result<(), String> {
     let handshake = async {
         let mut got_info = false;
         loop {
-            let frame = match ws.next().await {
-                Some(Ok(Message::Binary(b))) => b,
-                Some(Ok(Message::Text(t))) => t.into(),
-                Some(Ok(Message::Close(c))) => {
-                    return Err(format!(
-                        "nats: closed during subscribe: {}",
-                        c.map(|c| c.reason.to_string()).unwrap_or_default()
-                    ))
+            let event = match ws.next_event() {
+                Ok(Some(event)) => event,
+                Ok(None) => match ws.read().await {
+                    Ok(true) => continue,
+                    Ok(false) => return Err("nats: stream ended during subscribe".into()),
+                    Err(e) => return Err(format!("nats: {e}")),
+                },
+                Err(e) => return Err(format!("nats: {e}")),
+            };
+            let payload = match event {
+                Event::Binary(p) | Event::Text(p) => p,
+                Event::Close { reason, .. } => {
+                    return Err(format!("nats: closed during subscribe: {reason}"))
                 }
-                Some(Ok(_)) => continue,
-                Some(Err(e)) => return Err(format!("nats: {e}")),
-                None => return Err("nats: stream ended during subscribe".into()),
             };
             let (mut info, mut pong, mut ping, mut error) = (false, false, false, None);
             // Nothing is published before every connection is in, so no MSG can arrive
             // here (one that did would be dropped, not counted).
-            decoder.feed(&frame, &mut |item| match item {
+            decoder.feed(ws.payload(&payload), &mut |item| match item {
                 Item::Info => info = true,
                 Item::Pong => pong = true,
                 Item::Ping => ping = true,
@@ -207,14 +204,14 @@ where
                 return Err(format!("nats: -ERR {e}"));
             }
             if ping {
-                ws.send(Message::binary(PONG.as_bytes()))
+                ws.send(OP_BINARY, PONG.as_bytes())
                     .await
                     .map_err(|e| format!("nats: {e}"))?;
             }
             if info && !got_info {
                 got_info = true;
                 let hello = format!("{CONNECT}SUB {} 1\r\nPING\r\n", room.id);
-                ws.send(Message::binary(hello.into_bytes()))
+                ws.send(OP_BINARY, hello.as_bytes())
                     .await
                     .map_err(|e| format!("nats: {e}"))?;
             }
