@@ -71,7 +71,8 @@ pub struct WsClient {
     /// xorshift state for masking keys (RFC 6455 asks for unpredictable ones; the servers
     /// measured here do not care which, and a generator must not spend a syscall on it).
     mask_seed: u32,
-    closed_by_us: bool,
+    /// Our close frame (or our echo of the server's) is queued or sent.
+    close_sent: bool,
 }
 
 impl WsClient {
@@ -138,7 +139,7 @@ impl WsClient {
             joined: Vec::new(),
             out: Vec::new(),
             mask_seed: seed | 1,
-            closed_by_us: false,
+            close_sent: false,
         })
     }
 
@@ -152,7 +153,11 @@ impl WsClient {
             self.buf.drain(..self.parsed);
         }
         self.parsed = 0;
-        self.buf.reserve(READ_CHUNK);
+        // Grow only when little room is left (a large frame arriving in parts): an unfinished
+        // frame kept at the front must not double every connection's buffer.
+        if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
+            self.buf.reserve(READ_CHUNK);
+        }
         // `read_buf` reads into the spare capacity: nothing is zeroed first.
         Ok(self.stream.read_buf(&mut self.buf).await? > 0)
     }
@@ -226,11 +231,11 @@ impl WsClient {
                         ),
                         _ => (1005, String::new()),
                     };
-                    if !self.closed_by_us {
+                    if !self.close_sent {
                         // Echo the code (§5.5.1); the server then ends the stream.
                         let echo = body.get(..2).map(<[u8]>::to_vec).unwrap_or_default();
                         self.queue(OP_CLOSE, &echo);
-                        self.closed_by_us = true;
+                        self.close_sent = true;
                     }
                     return Ok(Some(Event::Close { code, reason }));
                 }
@@ -257,8 +262,8 @@ impl WsClient {
 
     /// Starts our close (an empty close frame, as tungstenite's `close(None)` sends).
     pub async fn close(&mut self) -> io::Result<()> {
-        if !self.closed_by_us {
-            self.closed_by_us = true;
+        if !self.close_sent {
+            self.close_sent = true;
             self.queue(OP_CLOSE, &[]);
         }
         self.flush().await
