@@ -61,6 +61,8 @@ pub struct Shared {
     /// Offset of room r's schedule: r × this (rooms spread over one message interval).
     pub room_phase: Duration,
     pub close_timeout: Duration,
+    /// `--arrival-timestamps`: also measure send→arrival in the receiving socket.
+    pub arrival_timestamps: bool,
 }
 
 impl Shared {
@@ -220,7 +222,12 @@ async fn connect(shared: &Shared, spec: &ConnSpec) -> Result<WsClient, String> {
     let _ = stream.set_nodelay(true);
     // Any odd seed will do for the masking keys; distinct per connection.
     let seed = (spec.index as u32).wrapping_mul(0x9E37_79B9);
-    WsClient::connect(stream, &request, seed).await
+    let mut ws = WsClient::connect(stream, &request, seed).await?;
+    if shared.arrival_timestamps {
+        ws.enable_arrival_timestamps()
+            .map_err(|e| format!("arrival timestamps: {e}"))?;
+    }
+    Ok(ws)
 }
 
 /// Opens the TCP connection; with `source_ips` > 1 from 127.0.0.(1 + index % source_ips), so
@@ -390,6 +397,9 @@ fn take_frames(
     stats: &mut ConnStats,
 ) -> Result<Option<(u16, String)>, String> {
     let now_ns = shared.now_ns();
+    // When the newest bytes of this read reached the socket, on the same clock as now_ns.
+    let arrival_ns = ws.arrival_age_ns().map(|age| now_ns.saturating_sub(age));
+    let at = Received { now_ns, arrival_ns };
     with_shard(|shard| loop {
         let answer = match ws.next_event()? {
             None => return Ok(None),
@@ -400,7 +410,7 @@ fn take_frames(
                     spec,
                     state,
                     Frame::Text(text),
-                    now_ns,
+                    at,
                     last_seq,
                     stats,
                     shard,
@@ -412,7 +422,7 @@ fn take_frames(
             },
             Some(Event::Binary(payload)) => {
                 let frame = Frame::Binary(ws.payload(&payload));
-                on_frame(shared, spec, state, frame, now_ns, last_seq, stats, shard)
+                on_frame(shared, spec, state, frame, at, last_seq, stats, shard)
             }
         };
         if let Some(answer) = answer {
@@ -449,7 +459,7 @@ fn on_frame(
     spec: &ConnSpec,
     state: &mut ConnState,
     frame: Frame<'_>,
-    now_ns: u64,
+    at: Received,
     last_seq: &mut [u64],
     stats: &mut ConnStats,
     shard: &mut Shard,
@@ -459,7 +469,7 @@ fn on_frame(
         .target
         .classify(state, frame, &mut |incoming| match incoming {
             Incoming::Delivery(content) => {
-                on_delivery(shared, spec, &content, now_ns, last_seq, stats, shard)
+                on_delivery(shared, spec, &content, at, last_seq, stats, shard)
             }
             Incoming::Error { request_id, code } => on_error(shared, request_id, code, stats),
             Incoming::Reply(answer) => reply = Some(answer),
@@ -472,11 +482,12 @@ fn on_delivery(
     shared: &Shared,
     spec: &ConnSpec,
     content: &str,
-    now_ns: u64,
+    at: Received,
     last_seq: &mut [u64],
     stats: &mut ConnStats,
     shard: &mut Shard,
 ) {
+    let now_ns = at.now_ns;
     stats.all_deliveries += 1;
     let Some((sender, seq, send_ns)) = read_content(content) else {
         stats.foreign += 1;
@@ -512,7 +523,19 @@ fn on_delivery(
     shard.frames += 1;
     if measured {
         let _ = shard.latency.record(latency);
+        if let Some(arrival_ns) = at.arrival_ns {
+            let arrival = arrival_ns.saturating_sub(send_ns).clamp(1, MAX_LATENCY_NS);
+            let _ = shard.arrival.record(arrival);
+        }
     }
+}
+
+/// When the frames of one read were received: read by this process (`now_ns`) and, with
+/// arrival timestamps, in the socket (`arrival_ns`), both on [`Shared::now_ns`]'s clock.
+#[derive(Debug, Clone, Copy)]
+struct Received {
+    now_ns: u64,
+    arrival_ns: Option<u64>,
 }
 
 fn on_error(shared: &Shared, request_id: Option<String>, code: i64, stats: &mut ConnStats) {

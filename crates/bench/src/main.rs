@@ -120,6 +120,11 @@ pub struct Args {
     /// Tokio worker threads (default: the number of CPUs).
     #[arg(long)]
     threads: Option<usize>,
+    /// Do not ask the kernel when each read's bytes reached the socket. By default every read
+    /// carries that timestamp (`SO_TIMESTAMPNS`), and the report gives send→arrival latency
+    /// beside send→read: the part of the latency the generator's own reading adds.
+    #[arg(long)]
+    no_arrival_timestamps: bool,
     /// How incoming frames are parsed (`full` parses every frame as JSON, to measure its cost).
     #[arg(long, value_enum, default_value = "fast")]
     parse: ParseMode,
@@ -431,6 +436,7 @@ async fn run(args: Args, threads: usize) -> Result<bool> {
             1.0 / f64::from(args.rate_per_room) / args.rooms.max(1) as f64,
         ),
         close_timeout: Duration::from_secs(10),
+        arrival_timestamps: !args.no_arrival_timestamps,
     });
 
     let mut memory = MemorySamples {

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::conn::{ConnStats, WsTarget};
 use crate::stats::proc::CpuUse;
-use crate::stats::{merged_latency, new_histogram};
+use crate::stats::{merged_arrival, merged_latency, new_histogram};
 use crate::Args;
 
 /// Server VmRSS (KiB) at each point of the run.
@@ -76,7 +76,12 @@ pub struct Summary {
     pub connect: Connect,
     pub sent: Sent,
     pub deliveries: Deliveries,
+    /// Send→read: until this process had read the delivery.
     pub latency_ms: Latency,
+    /// Send→arrival: until the delivery's bytes were in the receiving socket (the kernel's
+    /// receive timestamp), before the generator read them. `None` with
+    /// `--no-arrival-timestamps`. The difference to `latency_ms` is the generator's own wait.
+    pub arrival_latency_ms: Option<Latency>,
     pub server_memory_kib: MemorySamples,
     pub server_open_fds: FdSamples,
     pub server_rss_per_connection_kib: Option<f64>,
@@ -308,6 +313,8 @@ pub fn summarize(info: &RunInfo<'_>, results: &[ConnStats]) -> Summary {
     d.per_second = d.received_in_window as f64 / window;
     let per_url = split_by_url(info.ws, results, &accepted_in_room, window);
     let latency = latency_of(&merged_latency());
+    let arrival = merged_arrival();
+    let arrival = (!arrival.is_empty()).then(|| latency_of(&arrival));
     let m = info.memory;
     let per_conn = match (m.before, m.connected) {
         (Some(b), Some(c)) if ok > 0 => Some((c as f64 - b as f64) / ok as f64),
@@ -354,6 +361,7 @@ pub fn summarize(info: &RunInfo<'_>, results: &[ConnStats]) -> Summary {
         sent,
         deliveries: d,
         latency_ms: latency,
+        arrival_latency_ms: arrival,
         server_memory_kib: m,
         server_open_fds: info.fds,
         server_rss_per_connection_kib: per_conn,
@@ -521,6 +529,13 @@ pub fn table(info: &RunInfo<'_>, s: &Summary) -> String {
         "latency     p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  p99.9 {:.2} ms  max {:.2} ms  (n={})",
         l.p50, l.p90, l.p99, l.p999, l.max, l.count
     );
+    if let Some(a) = &s.arrival_latency_ms {
+        let _ = writeln!(
+            out,
+            "  arrival   p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  p99.9 {:.2} ms  max {:.2} ms  (in the socket, before the generator read it)",
+            a.p50, a.p90, a.p99, a.p999, a.max
+        );
+    }
     let m = &s.server_memory_kib;
     let _ = writeln!(
         out,
@@ -631,6 +646,9 @@ pub fn median_table(paths: &[std::path::PathBuf]) -> anyhow::Result<String> {
         ("latency p50 ms", "/latency_ms/p50", 2),
         ("latency p99 ms", "/latency_ms/p99", 2),
         ("latency max ms", "/latency_ms/max", 2),
+        ("arrival p50 ms", "/arrival_latency_ms/p50", 2),
+        ("arrival p99 ms", "/arrival_latency_ms/p99", 2),
+        ("arrival max ms", "/arrival_latency_ms/max", 2),
         ("lost", "/deliveries/lost", 0),
         ("lost %", "/deliveries/lost_pct", 3),
         ("out-of-order", "/deliveries/out_of_order", 0),

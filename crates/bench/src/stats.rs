@@ -18,6 +18,9 @@ pub fn new_histogram() -> Histogram<u64> {
 pub struct Shard {
     /// Send→receive latency of deliveries of messages sent inside the measurement window.
     pub latency: Histogram<u64>,
+    /// The same deliveries' send→arrival latency: until the kernel had the bytes in the
+    /// receiving socket, before this process read them (`--arrival-timestamps`).
+    pub arrival: Histogram<u64>,
     /// Every MESSAGE frame received, at any time (for the progress line).
     pub frames: u64,
 }
@@ -35,6 +38,7 @@ pub fn with_shard<R>(f: impl FnOnce(&mut Shard) -> R) -> R {
         let shard = slot.get_or_insert_with(|| {
             let shard = Arc::new(Mutex::new(Shard {
                 latency: new_histogram(),
+                arrival: new_histogram(),
                 frames: 0,
             }));
             lock(&SHARDS).push(shard.clone());
@@ -59,6 +63,15 @@ pub fn merged_latency() -> Histogram<u64> {
     let mut all = new_histogram();
     for shard in lock(&SHARDS).iter() {
         all.add(&lock(shard).latency).expect("same bounds");
+    }
+    all
+}
+
+/// The arrival-latency histograms of all threads merged (empty without arrival timestamps).
+pub fn merged_arrival() -> Histogram<u64> {
+    let mut all = new_histogram();
+    for shard in lock(&SHARDS).iter() {
+        all.add(&lock(shard).arrival).expect("same bounds");
     }
     all
 }

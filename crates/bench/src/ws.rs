@@ -73,6 +73,10 @@ pub struct WsClient {
     mask_seed: u32,
     /// Our close frame (or our echo of the server's) is queued or sent.
     close_sent: bool,
+    /// Reads ask the kernel when the bytes reached the socket ([`WsClient::arrival_age_ns`]).
+    arrival_timestamps: bool,
+    /// How long before the last read returned its newest bytes had reached the socket.
+    arrival_age_ns: Option<u64>,
 }
 
 impl WsClient {
@@ -140,6 +144,8 @@ impl WsClient {
             out: Vec::new(),
             mask_seed: seed | 1,
             close_sent: false,
+            arrival_timestamps: false,
+            arrival_age_ns: None,
         })
     }
 
@@ -158,8 +164,46 @@ impl WsClient {
         if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
             self.buf.reserve(READ_CHUNK);
         }
+        if self.arrival_timestamps {
+            return self.read_timestamped().await;
+        }
         // `read_buf` reads into the spare capacity: nothing is zeroed first.
         Ok(self.stream.read_buf(&mut self.buf).await? > 0)
+    }
+
+    /// From now on, each read also asks the kernel when its bytes reached this socket
+    /// (`SO_TIMESTAMPNS`: the time the segment entered the receive path, stamped on loopback
+    /// as the sender's write hands it over). Then [`WsClient::arrival_age_ns`] separates the
+    /// time a delivery spent reaching us from the time it waited for this process to read it.
+    pub fn enable_arrival_timestamps(&mut self) -> io::Result<()> {
+        arrival::enable(&self.stream)?;
+        self.arrival_timestamps = true;
+        Ok(())
+    }
+
+    /// With arrival timestamps on: how long before the last [`WsClient::read`] returned the
+    /// newest segment it read had reached the socket. All frames of one read get it: for
+    /// those that came in earlier segments it is an upper bound of their arrival time, so
+    /// "arrival latency" errs towards longer, never shorter.
+    pub fn arrival_age_ns(&self) -> Option<u64> {
+        self.arrival_age_ns
+    }
+
+    async fn read_timestamped(&mut self) -> io::Result<bool> {
+        loop {
+            self.stream.readable().await?;
+            let buf = &mut self.buf;
+            let stream = &self.stream;
+            match stream.try_io(tokio::io::Interest::READABLE, || arrival::recv(stream, buf)) {
+                Ok((0, _)) => return Ok(false),
+                Ok((_, age)) => {
+                    self.arrival_age_ns = age;
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// The next complete data or close frame among the bytes read, if any. Pings are
@@ -299,6 +343,87 @@ struct Header {
 
 /// The header of the frame at the start of `bytes` and its payload length, once the whole
 /// frame is there (`None`: read more).
+/// `recvmsg` with `SO_TIMESTAMPNS` (Linux): what tokio's `read` does, plus the kernel's
+/// receive timestamp of the newest segment read. The one place the generator uses `unsafe`:
+/// neither tokio nor the standard library passes ancillary data of a TCP read.
+#[allow(unsafe_code)]
+mod arrival {
+    use std::io;
+    use std::mem::{size_of, zeroed};
+    use std::os::fd::AsRawFd;
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    use tokio::net::TcpStream;
+
+    pub fn enable(stream: &TcpStream) -> io::Result<()> {
+        let on: libc::c_int = 1;
+        // SAFETY: a valid socket descriptor and a c_int option value of the size given.
+        let rc = unsafe {
+            libc::setsockopt(
+                stream.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_TIMESTAMPNS,
+                (&on as *const libc::c_int).cast(),
+                size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// Reads into `buf`'s spare capacity; returns the byte count and, when the kernel sent a
+    /// timestamp, how long ago (by the same realtime clock) the newest segment arrived.
+    pub fn recv(stream: &TcpStream, buf: &mut Vec<u8>) -> io::Result<(usize, Option<u64>)> {
+        let spare = buf.spare_capacity_mut();
+        let mut iov = libc::iovec {
+            iov_base: spare.as_mut_ptr().cast(),
+            iov_len: spare.len(),
+        };
+        // Room for one cmsghdr + timespec, u64-aligned as cmsg data must be.
+        let mut control = [0u64; 8];
+        // SAFETY: msghdr is plain data; all-zero is a valid empty header.
+        let mut msg: libc::msghdr = unsafe { zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = size_of::<[u64; 8]>() as _;
+        // SAFETY: iov points into buf's spare capacity (iov_len bytes, writable), control is
+        // a writable buffer of msg_controllen bytes; both outlive the call.
+        let n = unsafe { libc::recvmsg(stream.as_raw_fd(), &mut msg, 0) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let n = n as usize;
+        // SAFETY: the kernel initialised the first n spare bytes.
+        unsafe { buf.set_len(buf.len() + n) };
+        let mut arrived = None;
+        // SAFETY: the CMSG_* walk stays within msg_control/msg_controllen, which the kernel
+        // set; a SCM_TIMESTAMPNS message carries one timespec (read unaligned to be safe).
+        unsafe {
+            let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+            while !cmsg.is_null() {
+                if (*cmsg).cmsg_level == libc::SOL_SOCKET
+                    && (*cmsg).cmsg_type == libc::SCM_TIMESTAMPNS
+                {
+                    let ts: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
+                    arrived = Some(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64);
+                }
+                cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+            }
+        }
+        let age = arrived.map(|at| {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            now.saturating_sub(at)
+        });
+        Ok((n, age))
+    }
+}
+
 fn parse_header(bytes: &[u8]) -> Result<Option<(Header, usize)>, String> {
     let [b0, b1, rest @ ..] = bytes else {
         return Ok(None);
@@ -373,6 +498,8 @@ fn encode_client_frame(opcode: u8, payload: &[u8], key: [u8; 4], out: &mut Vec<u
 mod tests {
     use super::*;
     use futures_util::{SinkExt, StreamExt};
+    use std::time::Duration;
+    use tokio::sync::mpsc::UnboundedReceiver;
     use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
     use tokio_tungstenite::tungstenite::protocol::CloseFrame;
     use tokio_tungstenite::tungstenite::Message;
@@ -444,6 +571,68 @@ mod tests {
         assert_eq!(seen[0], Message::Pong(vec![7, 8].into()));
         assert_eq!(seen[1], Message::text("hello from the client"));
         assert!(matches!(seen[2], Message::Close(_)), "{seen:?}");
+    }
+
+    /// With arrival timestamps, reads still hand out whole frames, and the age of a read's
+    /// bytes counts the time they lay in the socket before the read: here at least the 50 ms
+    /// the test holds the read back after the server has written.
+    #[tokio::test]
+    async fn arrival_age_counts_time_in_the_socket() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (written_tx, mut written_rx) = tokio::sync::mpsc::unbounded_channel();
+        // The server echoes each text frame and says when the echo is written.
+        let server = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
+            while let Some(Ok(Message::Text(text))) = ws.next().await {
+                ws.send(Message::Text(text)).await.unwrap();
+                let _ = written_tx.send(());
+            }
+        });
+        let stream = TcpStream::connect(addr).await.unwrap();
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let request = format!("ws://{addr}/").into_client_request().unwrap();
+        let mut client = WsClient::connect(stream, &request, 5).await.unwrap();
+        client.enable_arrival_timestamps().unwrap();
+        assert_eq!(client.arrival_age_ns(), None);
+        // One echo: the payload read with the timestamped reads, and its age.
+        async fn echo(
+            client: &mut WsClient,
+            written: &mut UnboundedReceiver<()>,
+            hold: Duration,
+        ) -> (Vec<u8>, Option<u64>) {
+            client.send(OP_TEXT, b"echo").await.unwrap();
+            written.recv().await.unwrap();
+            tokio::time::sleep(hold).await;
+            loop {
+                assert!(client.read().await.unwrap());
+                if let Some(Event::Text(p)) = client.next_event().unwrap() {
+                    return (client.payload(&p).to_vec(), client.arrival_age_ns());
+                }
+            }
+        }
+        // The kernel starts stamping packets shortly after the first socket asks (it flips a
+        // static key from a work queue); until then reads come without a timestamp.
+        let mut stamped = false;
+        for _ in 0..1000 {
+            let (payload, age) = echo(&mut client, &mut written_rx, Duration::ZERO).await;
+            assert_eq!(payload, b"echo");
+            if age.is_some() {
+                stamped = true;
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert!(stamped, "no read carried a timestamp");
+        let held = Duration::from_millis(50);
+        let (payload, age) = echo(&mut client, &mut written_rx, held).await;
+        assert_eq!(payload, b"echo");
+        let age = Duration::from_nanos(age.expect("a timestamp"));
+        assert!(age >= held && age < Duration::from_secs(10), "{age:?}");
+        client.close().await.unwrap();
+        drop(client);
+        server.await.unwrap();
     }
 
     /// A server's close is echoed with its code, and its code and reason are reported.
