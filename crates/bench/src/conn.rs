@@ -39,6 +39,8 @@ pub struct Timeline {
 pub struct Shared {
     pub target: Target,
     pub start: std::time::Instant,
+    /// The wall clock at `start`, in Unix nanoseconds (to place a server's timestamps).
+    pub unix_start_ns: u64,
     /// Where connections go (`--ws-url` and `--sender-ws-url`, deduplicated); a connection's
     /// [`ConnSpec::ws`] indexes this.
     pub ws: Vec<WsTarget>,
@@ -68,6 +70,13 @@ pub struct Shared {
 impl Shared {
     fn now_ns(&self) -> u64 {
         self.start.elapsed().as_nanos() as u64
+    }
+
+    /// A Unix-nanosecond wall-clock time on [`Shared::now_ns`]'s clock. Good to a few µs
+    /// over a run on one machine (both clocks are read together at start; the wall clock
+    /// is only slewed, by at most 0.05%, between).
+    fn unix_to_ns(&self, unix_ns: u64) -> u64 {
+        unix_ns.saturating_sub(self.unix_start_ns)
     }
 
     fn instant_at(&self, ns: u64) -> Instant {
@@ -399,7 +408,11 @@ fn take_frames(
     let now_ns = shared.now_ns();
     // When the newest bytes of this read reached the socket, on the same clock as now_ns.
     let arrival_ns = ws.arrival_age_ns().map(|age| now_ns.saturating_sub(age));
-    let at = Received { now_ns, arrival_ns };
+    let at = Received {
+        now_ns,
+        arrival_ns,
+        server_ns: None,
+    };
     with_shard(|shard| loop {
         let answer = match ws.next_event()? {
             None => return Ok(None),
@@ -468,7 +481,14 @@ fn on_frame(
     shared
         .target
         .classify(state, frame, &mut |incoming| match incoming {
-            Incoming::Delivery(content) => {
+            Incoming::Delivery {
+                content,
+                server_time,
+            } => {
+                let at = Received {
+                    server_ns: server_time.map(|t| shared.unix_to_ns(t)),
+                    ..at
+                };
                 on_delivery(shared, spec, &content, at, last_seq, stats, shard)
             }
             Incoming::Error { request_id, code } => on_error(shared, request_id, code, stats),
@@ -527,15 +547,21 @@ fn on_delivery(
             let arrival = arrival_ns.saturating_sub(send_ns).clamp(1, MAX_LATENCY_NS);
             let _ = shard.arrival.record(arrival);
         }
+        if let Some(server_ns) = at.server_ns {
+            let accepted = server_ns.saturating_sub(send_ns).clamp(1, MAX_LATENCY_NS);
+            let _ = shard.accepted.record(accepted);
+        }
     }
 }
 
-/// When the frames of one read were received: read by this process (`now_ns`) and, with
-/// arrival timestamps, in the socket (`arrival_ns`), both on [`Shared::now_ns`]'s clock.
+/// When a delivery was received: read by this process (`now_ns`) and, with arrival
+/// timestamps, in the socket (`arrival_ns`); and when the server stamped it (`server_ns`, IVS
+/// Chat's `SendTime`); all on [`Shared::now_ns`]'s clock.
 #[derive(Debug, Clone, Copy)]
 struct Received {
     now_ns: u64,
     arrival_ns: Option<u64>,
+    server_ns: Option<u64>,
 }
 
 fn on_error(shared: &Shared, request_id: Option<String>, code: i64, stats: &mut ConnStats) {

@@ -11,6 +11,7 @@ mod conn;
 mod loopback;
 mod proc_read;
 mod report;
+mod rfc3339;
 mod signer;
 mod stats;
 mod target;
@@ -416,6 +417,7 @@ async fn run(args: Args, threads: usize) -> Result<bool> {
     let shared = Arc::new(Shared {
         target,
         start: std::time::Instant::now(),
+        unix_start_ns: unix_nanos(),
         ws: ws.clone(),
         connect_limit: Semaphore::new(args.connect_concurrency),
         source_ips: args.source_ips,
@@ -646,6 +648,13 @@ async fn run(args: Args, threads: usize) -> Result<bool> {
         note(format!("results written to {}", path.display()));
     }
     Ok(!interrupted && summary.connect.failed == 0 && rooms_not_deleted == 0)
+}
+
+fn unix_nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
 }
 
 fn unix_seconds() -> u64 {

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::conn::{ConnStats, WsTarget};
 use crate::stats::proc::CpuUse;
-use crate::stats::{merged_arrival, merged_latency, new_histogram};
+use crate::stats::{merged_accepted, merged_arrival, merged_latency, new_histogram};
 use crate::Args;
 
 /// Server VmRSS (KiB) at each point of the run.
@@ -82,6 +82,10 @@ pub struct Summary {
     /// receive timestamp), before the generator read them. `None` with
     /// `--no-arrival-timestamps`. The difference to `latency_ms` is the generator's own wait.
     pub arrival_latency_ms: Option<Latency>,
+    /// Send→the server's own timestamp of the message (IVS Chat's `SendTime`, when it had
+    /// read, checked and handed the message to its fan-out). `None` for servers that send
+    /// no timestamp. The rest of `arrival_latency_ms` is the fan-out's.
+    pub accepted_latency_ms: Option<Latency>,
     pub server_memory_kib: MemorySamples,
     pub server_open_fds: FdSamples,
     pub server_rss_per_connection_kib: Option<f64>,
@@ -315,6 +319,8 @@ pub fn summarize(info: &RunInfo<'_>, results: &[ConnStats]) -> Summary {
     let latency = latency_of(&merged_latency());
     let arrival = merged_arrival();
     let arrival = (!arrival.is_empty()).then(|| latency_of(&arrival));
+    let accepted = merged_accepted();
+    let accepted = (!accepted.is_empty()).then(|| latency_of(&accepted));
     let m = info.memory;
     let per_conn = match (m.before, m.connected) {
         (Some(b), Some(c)) if ok > 0 => Some((c as f64 - b as f64) / ok as f64),
@@ -362,6 +368,7 @@ pub fn summarize(info: &RunInfo<'_>, results: &[ConnStats]) -> Summary {
         deliveries: d,
         latency_ms: latency,
         arrival_latency_ms: arrival,
+        accepted_latency_ms: accepted,
         server_memory_kib: m,
         server_open_fds: info.fds,
         server_rss_per_connection_kib: per_conn,
@@ -536,6 +543,13 @@ pub fn table(info: &RunInfo<'_>, s: &Summary) -> String {
             a.p50, a.p90, a.p99, a.p999, a.max
         );
     }
+    if let Some(a) = &s.accepted_latency_ms {
+        let _ = writeln!(
+            out,
+            "  accepted  p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  p99.9 {:.2} ms  max {:.2} ms  (the server's SendTime: request read and accepted)",
+            a.p50, a.p90, a.p99, a.p999, a.max
+        );
+    }
     let m = &s.server_memory_kib;
     let _ = writeln!(
         out,
@@ -649,6 +663,7 @@ pub fn median_table(paths: &[std::path::PathBuf]) -> anyhow::Result<String> {
         ("arrival p50 ms", "/arrival_latency_ms/p50", 2),
         ("arrival p99 ms", "/arrival_latency_ms/p99", 2),
         ("arrival max ms", "/arrival_latency_ms/max", 2),
+        ("accepted p99 ms", "/accepted_latency_ms/p99", 2),
         ("lost", "/deliveries/lost", 0),
         ("lost %", "/deliveries/lost_pct", 3),
         ("out-of-order", "/deliveries/out_of_order", 0),

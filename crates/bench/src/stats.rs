@@ -21,6 +21,9 @@ pub struct Shard {
     /// The same deliveries' send→arrival latency: until the kernel had the bytes in the
     /// receiving socket, before this process read them (`--arrival-timestamps`).
     pub arrival: Histogram<u64>,
+    /// Send→the server's own timestamp of the message (IVS Chat's `SendTime`: the request
+    /// read, checked and handed to the fan-out); empty for servers that send none.
+    pub accepted: Histogram<u64>,
     /// Every MESSAGE frame received, at any time (for the progress line).
     pub frames: u64,
 }
@@ -39,6 +42,7 @@ pub fn with_shard<R>(f: impl FnOnce(&mut Shard) -> R) -> R {
             let shard = Arc::new(Mutex::new(Shard {
                 latency: new_histogram(),
                 arrival: new_histogram(),
+                accepted: new_histogram(),
                 frames: 0,
             }));
             lock(&SHARDS).push(shard.clone());
@@ -72,6 +76,15 @@ pub fn merged_arrival() -> Histogram<u64> {
     let mut all = new_histogram();
     for shard in lock(&SHARDS).iter() {
         all.add(&lock(shard).arrival).expect("same bounds");
+    }
+    all
+}
+
+/// The send→server-stamp histograms of all threads merged (empty unless the server stamps).
+pub fn merged_accepted() -> Histogram<u64> {
+    let mut all = new_histogram();
+    for shard in lock(&SHARDS).iter() {
+        all.add(&lock(shard).accepted).expect("same bounds");
     }
     all
 }

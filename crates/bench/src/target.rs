@@ -90,8 +90,13 @@ pub enum Frame<'a> {
 /// these (NATS packs several messages into one frame and splits others across frames).
 #[derive(Debug, PartialEq, Eq)]
 pub enum Incoming<'a> {
-    /// A chat message delivered to this connection, with the content the sender put in.
-    Delivery(Cow<'a, str>),
+    /// A chat message delivered to this connection, with the content the sender put in and,
+    /// where the protocol has one (IVS Chat's `SendTime`), the server's own timestamp of it
+    /// in Unix nanoseconds: when it accepted the request and handed it to the fan-out.
+    Delivery {
+        content: Cow<'a, str>,
+        server_time: Option<u64>,
+    },
     /// The server refused a request (`request_id` is ours when it names one).
     Error {
         request_id: Option<String>,
@@ -284,6 +289,8 @@ pub mod ivschat {
         fast: Option<FastMint>,
         parse: ParseMode,
         content_key: Finder<'static>,
+        /// `"SendTime":"`, searched for after the content.
+        send_time_key: Finder<'static>,
     }
 
     impl IvsChat {
@@ -317,6 +324,7 @@ pub mod ivschat {
                 fast,
                 parse: config.parse,
                 content_key: Finder::new(b"\"Content\":\""),
+                send_time_key: Finder::new(b"\"SendTime\":\""),
             })
         }
 
@@ -451,7 +459,16 @@ pub mod ivschat {
                 let start = at + self.content_key.needle().len();
                 if let Some(len) = memchr::memchr2(b'"', b'\\', &bytes[start..]) {
                     if bytes[start + len] == b'"' {
-                        return Incoming::Delivery(Cow::Borrowed(&frame[start..start + len]));
+                        let rest = &bytes[start + len..];
+                        let server_time = self.send_time_key.find(rest).and_then(|at| {
+                            let from = start + len + at + self.send_time_key.needle().len();
+                            let end = from + memchr::memchr(b'"', &bytes[from..])?;
+                            crate::rfc3339::parse_utc_nanos(&frame[from..end])
+                        });
+                        return Incoming::Delivery {
+                            content: Cow::Borrowed(&frame[start..start + len]),
+                            server_time,
+                        };
                     }
                 }
             }
@@ -465,7 +482,13 @@ pub mod ivschat {
         };
         match map.get("Type").and_then(|t| t.as_str()) {
             Some("MESSAGE") => match map.remove("Content") {
-                Some(serde_json::Value::String(content)) => Incoming::Delivery(Cow::Owned(content)),
+                Some(serde_json::Value::String(content)) => Incoming::Delivery {
+                    content: Cow::Owned(content),
+                    server_time: map
+                        .get("SendTime")
+                        .and_then(|t| t.as_str())
+                        .and_then(crate::rfc3339::parse_utc_nanos),
+                },
                 _ => Incoming::Other,
             },
             Some("ERROR") => Incoming::Error {
@@ -518,7 +541,10 @@ pub mod ivschat {
                 let t = target(mode);
                 assert_eq!(
                     t.classify(MESSAGE),
-                    Incoming::Delivery(Cow::Borrowed("3.17.123456.xxxx"))
+                    Incoming::Delivery {
+                        content: Cow::Borrowed("3.17.123456.xxxx"),
+                        server_time: Some(1_672_929_212_894_089_757),
+                    }
                 );
                 assert_eq!(
                     t.classify(ERROR),
@@ -545,8 +571,10 @@ pub mod ivschat {
                 let start = std::time::Instant::now();
                 let mut found = 0usize;
                 for _ in 0..n {
-                    if let Incoming::Delivery(c) = t.classify(std::hint::black_box(&frame)) {
-                        found += c.len();
+                    if let Incoming::Delivery { content, .. } =
+                        t.classify(std::hint::black_box(&frame))
+                    {
+                        found += content.len();
                     }
                 }
                 let ns = start.elapsed().as_nanos() as f64 / f64::from(n);

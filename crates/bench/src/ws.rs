@@ -13,9 +13,10 @@
 //! must be unmasked (a masked one is unmasked anyway), extensions are not negotiated, so RSV
 //! bits are refused. Pings are answered and a close is echoed (RFC 6455 §5.5).
 
-use std::io;
+use std::io::{self, Write};
 use std::ops::Range;
 
+use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::handshake::client::Request;
@@ -58,7 +59,8 @@ pub struct Payload {
 }
 
 pub struct WsClient {
-    stream: TcpStream,
+    /// The socket, read and written directly (see [`sys`]) after the handshake.
+    io: AsyncFd<std::net::TcpStream>,
     /// Bytes read; `[parsed..]` is not handed out yet.
     buf: Vec<u8>,
     parsed: usize,
@@ -135,8 +137,14 @@ impl WsClient {
         }
         // Whatever came after the response's head is already the first frames.
         buf.drain(..head_len);
+        // From here on the socket is read with recv/recvmsg of our own (see `sys`); tokio's
+        // stream stays non-blocking and is registered again, as an AsyncFd.
+        let io = stream
+            .into_std()
+            .and_then(sys::register)
+            .map_err(|e| format!("handshake: {e}"))?;
         Ok(WsClient {
-            stream,
+            io,
             buf,
             parsed: 0,
             fragments: None,
@@ -164,11 +172,27 @@ impl WsClient {
         if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
             self.buf.reserve(READ_CHUNK);
         }
-        if self.arrival_timestamps {
-            return self.read_timestamped().await;
+        loop {
+            let mut ready = self.io.readable().await?;
+            let spare = self.buf.capacity() - self.buf.len();
+            let (buf, stamped) = (&mut self.buf, self.arrival_timestamps);
+            match ready.try_io(|io| sys::recv(io.get_ref(), buf, stamped)) {
+                Ok(Ok((0, _))) => return Ok(false),
+                Ok(Ok((n, age))) => {
+                    // A read that did not fill the buffer emptied the socket: the next read
+                    // waits for the next readiness event instead of trying a `recv` that
+                    // would find nothing (as tokio's own `read` does).
+                    if n < spare {
+                        ready.clear_ready();
+                    }
+                    self.arrival_age_ns = age;
+                    return Ok(true);
+                }
+                Ok(Err(e)) => return Err(e),
+                // `try_io` cleared the readiness; wait for the next event.
+                Err(_would_block) => continue,
+            }
         }
-        // `read_buf` reads into the spare capacity: nothing is zeroed first.
-        Ok(self.stream.read_buf(&mut self.buf).await? > 0)
     }
 
     /// From now on, each read also asks the kernel when its bytes reached this socket
@@ -176,7 +200,7 @@ impl WsClient {
     /// as the sender's write hands it over). Then [`WsClient::arrival_age_ns`] separates the
     /// time a delivery spent reaching us from the time it waited for this process to read it.
     pub fn enable_arrival_timestamps(&mut self) -> io::Result<()> {
-        arrival::enable(&self.stream)?;
+        sys::enable_timestamps(self.io.get_ref())?;
         self.arrival_timestamps = true;
         Ok(())
     }
@@ -187,23 +211,6 @@ impl WsClient {
     /// "arrival latency" errs towards longer, never shorter.
     pub fn arrival_age_ns(&self) -> Option<u64> {
         self.arrival_age_ns
-    }
-
-    async fn read_timestamped(&mut self) -> io::Result<bool> {
-        loop {
-            self.stream.readable().await?;
-            let buf = &mut self.buf;
-            let stream = &self.stream;
-            match stream.try_io(tokio::io::Interest::READABLE, || arrival::recv(stream, buf)) {
-                Ok((0, _)) => return Ok(false),
-                Ok((_, age)) => {
-                    self.arrival_age_ns = age;
-                    return Ok(true);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Err(e),
-            }
-        }
     }
 
     /// The next complete data or close frame among the bytes read, if any. Pings are
@@ -318,9 +325,23 @@ impl WsClient {
         if self.out.is_empty() {
             return Ok(());
         }
-        let result = self.stream.write_all(&self.out).await;
+        let result = self.write_all().await;
         self.out.clear();
         result
+    }
+
+    async fn write_all(&self) -> io::Result<()> {
+        let mut rest = &self.out[..];
+        while !rest.is_empty() {
+            let mut ready = self.io.writable().await?;
+            match ready.try_io(|io| io.get_ref().write(rest)) {
+                Ok(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(Ok(n)) => rest = &rest[n..],
+                Ok(Err(e)) => return Err(e),
+                Err(_would_block) => continue,
+            }
+        }
+        Ok(())
     }
 
     /// Appends one masked client frame to the send queue.
@@ -343,19 +364,30 @@ struct Header {
 
 /// The header of the frame at the start of `bytes` and its payload length, once the whole
 /// frame is there (`None`: read more).
-/// `recvmsg` with `SO_TIMESTAMPNS` (Linux): what tokio's `read` does, plus the kernel's
-/// receive timestamp of the newest segment read. The one place the generator uses `unsafe`:
-/// neither tokio nor the standard library passes ancillary data of a TCP read.
+/// The socket calls the client makes itself: `recv` into a buffer's spare capacity (no
+/// zeroing, which tokio's `read_buf` also avoids) and, with arrival timestamps, `recvmsg`
+/// with `SO_TIMESTAMPNS`, which tokio and the standard library do not offer (they pass no
+/// ancillary data). The one place the generator uses `unsafe`.
 #[allow(unsafe_code)]
-mod arrival {
+mod sys {
     use std::io;
     use std::mem::{size_of, zeroed};
+    use std::net::TcpStream;
     use std::os::fd::AsRawFd;
     use std::time::{SystemTime, UNIX_EPOCH};
 
-    use tokio::net::TcpStream;
+    use tokio::io::unix::AsyncFd;
 
-    pub fn enable(stream: &TcpStream) -> io::Result<()> {
+    /// Registers the socket with tokio's reactor (in place of the `tokio::net::TcpStream` it
+    /// was, whose registration `into_std` dropped).
+    pub fn register(stream: TcpStream) -> io::Result<AsyncFd<TcpStream>> {
+        // SAFETY: a std TcpStream owns its descriptor: it is open, stays open until the
+        // stream (owned by the AsyncFd) is dropped, and as_raw_fd always returns it.
+        unsafe { AsyncFd::register(stream) }.map_err(|e| e.into_parts().1)
+    }
+
+    /// Asks the kernel to time every segment this socket receives.
+    pub fn enable_timestamps(stream: &TcpStream) -> io::Result<()> {
         let on: libc::c_int = 1;
         // SAFETY: a valid socket descriptor and a c_int option value of the size given.
         let rc = unsafe {
@@ -374,9 +406,14 @@ mod arrival {
         }
     }
 
-    /// Reads into `buf`'s spare capacity; returns the byte count and, when the kernel sent a
-    /// timestamp, how long ago (by the same realtime clock) the newest segment arrived.
-    pub fn recv(stream: &TcpStream, buf: &mut Vec<u8>) -> io::Result<(usize, Option<u64>)> {
+    /// Reads into `buf`'s spare capacity; returns the byte count and, with `stamped` and when
+    /// the kernel sent a timestamp, how long ago (by the same wall clock) the newest segment
+    /// of the read arrived. `WouldBlock` when there is nothing to read.
+    pub fn recv(
+        stream: &TcpStream,
+        buf: &mut Vec<u8>,
+        stamped: bool,
+    ) -> io::Result<(usize, Option<u64>)> {
         let spare = buf.spare_capacity_mut();
         let mut iov = libc::iovec {
             iov_base: spare.as_mut_ptr().cast(),
@@ -386,19 +423,27 @@ mod arrival {
         let mut control = [0u64; 8];
         // SAFETY: msghdr is plain data; all-zero is a valid empty header.
         let mut msg: libc::msghdr = unsafe { zeroed() };
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = size_of::<[u64; 8]>() as _;
-        // SAFETY: iov points into buf's spare capacity (iov_len bytes, writable), control is
-        // a writable buffer of msg_controllen bytes; both outlive the call.
-        let n = unsafe { libc::recvmsg(stream.as_raw_fd(), &mut msg, 0) };
+        let n = if stamped {
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = control.as_mut_ptr().cast();
+            msg.msg_controllen = size_of::<[u64; 8]>() as _;
+            // SAFETY: iov points into buf's spare capacity (iov_len writable bytes), control
+            // is a writable buffer of msg_controllen bytes; both outlive the call.
+            unsafe { libc::recvmsg(stream.as_raw_fd(), &mut msg, 0) }
+        } else {
+            // SAFETY: as above, iov_len writable bytes at iov_base.
+            unsafe { libc::recv(stream.as_raw_fd(), iov.iov_base, iov.iov_len, 0) }
+        };
         if n < 0 {
             return Err(io::Error::last_os_error());
         }
         let n = n as usize;
         // SAFETY: the kernel initialised the first n spare bytes.
         unsafe { buf.set_len(buf.len() + n) };
+        if !stamped {
+            return Ok((n, None));
+        }
         let mut arrived = None;
         // SAFETY: the CMSG_* walk stays within msg_control/msg_controllen, which the kernel
         // set; a SCM_TIMESTAMPNS message carries one timespec (read unaligned to be safe).

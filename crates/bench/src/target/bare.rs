@@ -28,7 +28,10 @@ pub fn route(room: &RoomRef, request: &mut Request) -> Result<()> {
 /// Every text frame is a delivery, its whole text the content.
 pub fn classify(frame: Frame<'_>) -> Incoming<'_> {
     match frame {
-        Frame::Text(text) => Incoming::Delivery(Cow::Borrowed(text)),
+        Frame::Text(text) => Incoming::Delivery {
+            content: Cow::Borrowed(text),
+            server_time: None,
+        },
         Frame::Binary(_) => Incoming::Other,
     }
 }
@@ -48,7 +51,10 @@ mod tests {
         }
         assert_eq!(
             classify(Frame::Text("1.2.3.x")),
-            Incoming::Delivery(Cow::Borrowed("1.2.3.x"))
+            Incoming::Delivery {
+                content: Cow::Borrowed("1.2.3.x"),
+                server_time: None
+            }
         );
         assert_eq!(classify(Frame::Binary(b"1.2.3.x")), Incoming::Other);
     }

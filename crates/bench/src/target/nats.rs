@@ -80,11 +80,14 @@ impl Decoder {
 /// What an item means to the generator.
 pub fn incoming(item: Item<'_>) -> Incoming<'_> {
     match item {
-        Item::Msg(payload) => Incoming::Delivery(match std::str::from_utf8(payload) {
-            Ok(text) => Cow::Borrowed(text),
-            // Not ours (the generator only sends ASCII): counted as foreign.
-            Err(_) => Cow::Owned(String::from_utf8_lossy(payload).into_owned()),
-        }),
+        Item::Msg(payload) => Incoming::Delivery {
+            content: match std::str::from_utf8(payload) {
+                Ok(text) => Cow::Borrowed(text),
+                // Not ours (the generator only sends ASCII): counted as foreign.
+                Err(_) => Cow::Owned(String::from_utf8_lossy(payload).into_owned()),
+            },
+            server_time: None,
+        },
         Item::Ping => Incoming::Reply(PONG),
         // NATS errors carry text, not a code, and never name a publish.
         Item::Err(_) => Incoming::Error {
@@ -275,7 +278,10 @@ mod tests {
         assert_eq!(incoming(Item::Ping), Incoming::Reply(PONG));
         assert_eq!(
             incoming(Item::Msg(b"1.2.3.")),
-            Incoming::Delivery(Cow::Borrowed("1.2.3."))
+            Incoming::Delivery {
+                content: Cow::Borrowed("1.2.3."),
+                server_time: None
+            }
         );
     }
 
