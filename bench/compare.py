@@ -13,6 +13,11 @@ out-of-order delivery, no failed connection, and a p99 latency within the limit.
 what had not arrived when the bench closed (after its drain), so a server that falls ever
 further behind shows up as loss too. Sends refused by ivschat-server (429: the generator
 fell behind its schedule and then burst) are shown but do not make a size unclean.
+
+Latency columns: p50/p99/max are send→read (until the generator read the delivery); "acc p99"
+is send→accepted (ivschat-server's own SendTime: the request read and checked); "arr p99" and
+"arr max" are send→arrival (the kernel's receive timestamp: the delivery was in the
+generator's socket). The verdict uses send→read, the stricter.
 """
 
 import argparse
