@@ -5,12 +5,13 @@
 //! buffering type, so the socket cannot be recovered from it; the request carries a second
 //! handle, [`RawSocket`], instead.
 
-use std::io;
+use std::io::{self, Read};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use socket2::SockRef;
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 
 /// An accepted connection's socket, as hyper's IO.
@@ -42,9 +43,30 @@ impl AsyncRead for SharedSocket {
             ready!(self.0.poll_read_ready(cx))?;
             // Without `unsafe` (forbidden here) the unfilled part is zeroed first; hyper and
             // tungstenite read in chunks of a few KiB, so this is a small memset per read.
-            match self.0.try_read(buf.initialize_unfilled()) {
+            let unfilled = buf.initialize_unfilled();
+            let wanted = unfilled.len();
+            let mut got = 0;
+            // A read that does not fill the buffer has emptied the socket. Reporting it to
+            // `try_io` as WouldBlock makes tokio clear the readiness it saw before the read
+            // (as its own `TcpStream::poll_read` does; a readiness event that came in since
+            // is kept), so the next read waits for new bytes instead of making a `recv` that
+            // finds none: one system call less per HTTP request and per chat frame.
+            let result = self.0.try_io(Interest::READABLE, || {
+                let n = (&*SockRef::from(&*self.0)).read(&mut unfilled[..])?;
+                got = n;
+                if n > 0 && n < wanted {
+                    Err(io::ErrorKind::WouldBlock.into())
+                } else {
+                    Ok(n)
+                }
+            });
+            match result {
                 Ok(n) => {
                     buf.advance(n);
+                    return Poll::Ready(Ok(()));
+                }
+                Err(e) if would_block(&e) && got > 0 => {
+                    buf.advance(got);
                     return Poll::Ready(Ok(()));
                 }
                 Err(e) if would_block(&e) => continue,
