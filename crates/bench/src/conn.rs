@@ -39,8 +39,6 @@ pub struct Timeline {
 pub struct Shared {
     pub target: Target,
     pub start: std::time::Instant,
-    /// The wall clock at `start`, in Unix nanoseconds (to place a server's timestamps).
-    pub unix_start_ns: u64,
     /// Where connections go (`--ws-url` and `--sender-ws-url`, deduplicated); a connection's
     /// [`ConnSpec::ws`] indexes this.
     pub ws: Vec<WsTarget>,
@@ -63,20 +61,13 @@ pub struct Shared {
     /// Offset of room r's schedule: r × this (rooms spread over one message interval).
     pub room_phase: Duration,
     pub close_timeout: Duration,
-    /// `--arrival-timestamps`: also measure send→arrival in the receiving socket.
+    /// Also measure send→arrival in the receiving socket (off with `--no-arrival-timestamps`).
     pub arrival_timestamps: bool,
 }
 
 impl Shared {
     fn now_ns(&self) -> u64 {
         self.start.elapsed().as_nanos() as u64
-    }
-
-    /// A Unix-nanosecond wall-clock time on [`Shared::now_ns`]'s clock. Good to a few µs
-    /// over a run on one machine (both clocks are read together at start; the wall clock
-    /// is only slewed, by at most 0.05%, between).
-    fn unix_to_ns(&self, unix_ns: u64) -> u64 {
-        unix_ns.saturating_sub(self.unix_start_ns)
     }
 
     fn instant_at(&self, ns: u64) -> Instant {
@@ -405,14 +396,13 @@ fn take_frames(
     last_seq: &mut [u64],
     stats: &mut ConnStats,
 ) -> Result<Option<(u16, String)>, String> {
-    let now_ns = shared.now_ns();
-    // When the newest bytes of this read reached the socket, on the same clock as now_ns.
-    let arrival_ns = ws.arrival_age_ns().map(|age| now_ns.saturating_sub(age));
-    let at = Received {
-        now_ns,
-        arrival_ns,
+    let mut at = Received {
+        now_ns: shared.now_ns(),
+        wall_ns: crate::wall_clock_ns(),
+        arrival_ns: None,
         server_ns: None,
     };
+    at.arrival_ns = ws.arrival_unix_ns().map(|t| at.on_our_clock(t));
     with_shard(|shard| loop {
         let answer = match ws.next_event()? {
             None => return Ok(None),
@@ -486,7 +476,7 @@ fn on_frame(
                 server_time,
             } => {
                 let at = Received {
-                    server_ns: server_time.map(|t| shared.unix_to_ns(t)),
+                    server_ns: server_time.map(|t| at.on_our_clock(t)),
                     ..at
                 };
                 on_delivery(shared, spec, &content, at, last_seq, stats, shard)
@@ -560,8 +550,20 @@ fn on_delivery(
 #[derive(Debug, Clone, Copy)]
 struct Received {
     now_ns: u64,
+    /// The wall clock read together with `now_ns`.
+    wall_ns: u64,
     arrival_ns: Option<u64>,
     server_ns: Option<u64>,
+}
+
+impl Received {
+    /// A wall-clock time (Unix ns: the kernel's receive stamp, a server's `SendTime`) on
+    /// `now_ns`'s clock: `now_ns` minus how long before `wall_ns` it was. Both clocks are
+    /// read at this read, so a wall clock slewed or stepped during the run does not matter.
+    fn on_our_clock(&self, unix_ns: u64) -> u64 {
+        self.now_ns
+            .saturating_sub(self.wall_ns.saturating_sub(unix_ns))
+    }
 }
 
 fn on_error(shared: &Shared, request_id: Option<String>, code: i64, stats: &mut ConnStats) {
@@ -583,6 +585,21 @@ fn on_error(shared: &Shared, request_id: Option<String>, code: i64, stats: &mut 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Wall-clock stamps land on the generator's clock by their distance from the wall-clock
+    /// reading taken with `now_ns`; one from the "future" (another clock's rounding) is now.
+    #[test]
+    fn wall_clock_stamps_map_onto_our_clock() {
+        let at = Received {
+            now_ns: 1_000_000,
+            wall_ns: 1_700_000_000_000_000_000,
+            arrival_ns: None,
+            server_ns: None,
+        };
+        assert_eq!(at.on_our_clock(1_700_000_000_000_000_000 - 250), 999_750);
+        assert_eq!(at.on_our_clock(1_700_000_000_000_000_000 + 5), 1_000_000);
+        assert_eq!(at.on_our_clock(0), 0);
+    }
 
     #[test]
     fn content_round_trips_at_the_requested_size() {

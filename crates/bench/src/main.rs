@@ -417,7 +417,6 @@ async fn run(args: Args, threads: usize) -> Result<bool> {
     let shared = Arc::new(Shared {
         target,
         start: std::time::Instant::now(),
-        unix_start_ns: unix_nanos(),
         ws: ws.clone(),
         connect_limit: Semaphore::new(args.connect_concurrency),
         source_ips: args.source_ips,
@@ -650,18 +649,15 @@ async fn run(args: Args, threads: usize) -> Result<bool> {
     Ok(!interrupted && summary.connect.failed == 0 && rooms_not_deleted == 0)
 }
 
-fn unix_nanos() -> u64 {
+/// The wall clock in Unix nanoseconds (0 before 1970).
+fn wall_clock_ns() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
+        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 fn unix_seconds() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    wall_clock_ns() / 1_000_000_000
 }
 
 #[cfg(test)]

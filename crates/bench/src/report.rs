@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::conn::{ConnStats, WsTarget};
 use crate::stats::proc::CpuUse;
-use crate::stats::{merged_accepted, merged_arrival, merged_latency, new_histogram};
+use crate::stats::{merged, new_histogram};
 use crate::Args;
 
 /// Server VmRSS (KiB) at each point of the run.
@@ -316,11 +316,10 @@ pub fn summarize(info: &RunInfo<'_>, results: &[ConnStats]) -> Summary {
     };
     d.per_second = d.received_in_window as f64 / window;
     let per_url = split_by_url(info.ws, results, &accepted_in_room, window);
-    let latency = latency_of(&merged_latency());
-    let arrival = merged_arrival();
-    let arrival = (!arrival.is_empty()).then(|| latency_of(&arrival));
-    let accepted = merged_accepted();
-    let accepted = (!accepted.is_empty()).then(|| latency_of(&accepted));
+    let latency = latency_of(&merged(|s| &s.latency));
+    let recorded = |h: Histogram<u64>| (!h.is_empty()).then(|| latency_of(&h));
+    let arrival = recorded(merged(|s| &s.arrival));
+    let accepted = recorded(merged(|s| &s.accepted));
     let m = info.memory;
     let per_conn = match (m.before, m.connected) {
         (Some(b), Some(c)) if ok > 0 => Some((c as f64 - b as f64) / ok as f64),
@@ -530,24 +529,29 @@ pub fn table(info: &RunInfo<'_>, s: &Summary) -> String {
         d.out_of_order,
         d.duplicates
     );
-    let l = &s.latency_ms;
-    let _ = writeln!(
-        out,
-        "latency     p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  p99.9 {:.2} ms  max {:.2} ms  (n={})",
-        l.p50, l.p90, l.p99, l.p999, l.max, l.count
-    );
-    if let Some(a) = &s.arrival_latency_ms {
+    let line = |out: &mut String, label: &str, l: &Latency, note: &str| {
         let _ = writeln!(
             out,
-            "  arrival   p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  p99.9 {:.2} ms  max {:.2} ms  (in the socket, before the generator read it)",
-            a.p50, a.p90, a.p99, a.p999, a.max
+            "{label:<11} p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  p99.9 {:.2} ms  max {:.2} ms  {note}",
+            l.p50, l.p90, l.p99, l.p999, l.max
+        );
+    };
+    let l = &s.latency_ms;
+    line(&mut out, "latency", l, &format!("(n={})", l.count));
+    if let Some(a) = &s.arrival_latency_ms {
+        line(
+            &mut out,
+            "  arrival",
+            a,
+            "(in the socket, before the generator read it)",
         );
     }
     if let Some(a) = &s.accepted_latency_ms {
-        let _ = writeln!(
-            out,
-            "  accepted  p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  p99.9 {:.2} ms  max {:.2} ms  (the server's SendTime: request read and accepted)",
-            a.p50, a.p90, a.p99, a.p999, a.max
+        line(
+            &mut out,
+            "  accepted",
+            a,
+            "(the server's SendTime: request read and accepted)",
         );
     }
     let m = &s.server_memory_kib;

@@ -19,7 +19,7 @@ pub struct Shard {
     /// Send→receive latency of deliveries of messages sent inside the measurement window.
     pub latency: Histogram<u64>,
     /// The same deliveries' send→arrival latency: until the kernel had the bytes in the
-    /// receiving socket, before this process read them (`--arrival-timestamps`).
+    /// receiving socket, before this process read them (off with `--no-arrival-timestamps`).
     pub arrival: Histogram<u64>,
     /// Send→the server's own timestamp of the message (IVS Chat's `SendTime`: the request
     /// read, checked and handed to the fan-out); empty for servers that send none.
@@ -62,29 +62,13 @@ pub fn total_frames() -> u64 {
     lock(&SHARDS).iter().map(|s| lock(s).frames).sum()
 }
 
-/// The latency histograms of all threads merged.
-pub fn merged_latency() -> Histogram<u64> {
+/// One of the shards' histograms (`which` picks it: `|s| &s.latency`), all threads merged.
+/// Empty when no thread recorded any (arrival without timestamps, accepted without a server
+/// that stamps).
+pub fn merged(which: impl Fn(&Shard) -> &Histogram<u64>) -> Histogram<u64> {
     let mut all = new_histogram();
     for shard in lock(&SHARDS).iter() {
-        all.add(&lock(shard).latency).expect("same bounds");
-    }
-    all
-}
-
-/// The arrival-latency histograms of all threads merged (empty without arrival timestamps).
-pub fn merged_arrival() -> Histogram<u64> {
-    let mut all = new_histogram();
-    for shard in lock(&SHARDS).iter() {
-        all.add(&lock(shard).arrival).expect("same bounds");
-    }
-    all
-}
-
-/// The send→server-stamp histograms of all threads merged (empty unless the server stamps).
-pub fn merged_accepted() -> Histogram<u64> {
-    let mut all = new_histogram();
-    for shard in lock(&SHARDS).iter() {
-        all.add(&lock(shard).accepted).expect("same bounds");
+        all.add(which(&lock(shard))).expect("same bounds");
     }
     all
 }

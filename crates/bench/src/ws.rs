@@ -75,10 +75,10 @@ pub struct WsClient {
     mask_seed: u32,
     /// Our close frame (or our echo of the server's) is queued or sent.
     close_sent: bool,
-    /// Reads ask the kernel when the bytes reached the socket ([`WsClient::arrival_age_ns`]).
+    /// Reads ask the kernel when the bytes reached the socket ([`WsClient::arrival_unix_ns`]).
     arrival_timestamps: bool,
-    /// How long before the last read returned its newest bytes had reached the socket.
-    arrival_age_ns: Option<u64>,
+    /// When the newest bytes of the last read reached the socket (wall clock, Unix ns).
+    arrival_unix_ns: Option<u64>,
 }
 
 impl WsClient {
@@ -153,7 +153,7 @@ impl WsClient {
             mask_seed: seed | 1,
             close_sent: false,
             arrival_timestamps: false,
-            arrival_age_ns: None,
+            arrival_unix_ns: None,
         })
     }
 
@@ -178,14 +178,14 @@ impl WsClient {
             let (buf, stamped) = (&mut self.buf, self.arrival_timestamps);
             match ready.try_io(|io| sys::recv(io.get_ref(), buf, stamped)) {
                 Ok(Ok((0, _))) => return Ok(false),
-                Ok(Ok((n, age))) => {
+                Ok(Ok((n, arrived))) => {
                     // A read that did not fill the buffer emptied the socket: the next read
                     // waits for the next readiness event instead of trying a `recv` that
                     // would find nothing (as tokio's own `read` does).
                     if n < spare {
                         ready.clear_ready();
                     }
-                    self.arrival_age_ns = age;
+                    self.arrival_unix_ns = arrived;
                     return Ok(true);
                 }
                 Ok(Err(e)) => return Err(e),
@@ -197,7 +197,7 @@ impl WsClient {
 
     /// From now on, each read also asks the kernel when its bytes reached this socket
     /// (`SO_TIMESTAMPNS`: the time the segment entered the receive path, stamped on loopback
-    /// as the sender's write hands it over). Then [`WsClient::arrival_age_ns`] separates the
+    /// as the sender's write hands it over). Then [`WsClient::arrival_unix_ns`] separates the
     /// time a delivery spent reaching us from the time it waited for this process to read it.
     pub fn enable_arrival_timestamps(&mut self) -> io::Result<()> {
         sys::enable_timestamps(self.io.get_ref())?;
@@ -205,12 +205,12 @@ impl WsClient {
         Ok(())
     }
 
-    /// With arrival timestamps on: how long before the last [`WsClient::read`] returned the
-    /// newest segment it read had reached the socket. All frames of one read get it: for
-    /// those that came in earlier segments it is an upper bound of their arrival time, so
-    /// "arrival latency" errs towards longer, never shorter.
-    pub fn arrival_age_ns(&self) -> Option<u64> {
-        self.arrival_age_ns
+    /// With arrival timestamps on: when the newest segment the last [`WsClient::read`] took
+    /// had reached the socket, by the wall clock (Unix nanoseconds). All frames of one read
+    /// get it: for those that came in earlier segments it is an upper bound of their arrival
+    /// time, so "arrival latency" errs towards longer, never shorter.
+    pub fn arrival_unix_ns(&self) -> Option<u64> {
+        self.arrival_unix_ns
     }
 
     /// The next complete data or close frame among the bytes read, if any. Pings are
@@ -362,8 +362,6 @@ struct Header {
     len: usize,
 }
 
-/// The header of the frame at the start of `bytes` and its payload length, once the whole
-/// frame is there (`None`: read more).
 /// The socket calls the client makes itself: `recv` into a buffer's spare capacity (no
 /// zeroing, which tokio's `read_buf` also avoids) and, with arrival timestamps, `recvmsg`
 /// with `SO_TIMESTAMPNS`, which tokio and the standard library do not offer (they pass no
@@ -374,7 +372,6 @@ mod sys {
     use std::mem::{size_of, zeroed};
     use std::net::TcpStream;
     use std::os::fd::AsRawFd;
-    use std::time::{SystemTime, UNIX_EPOCH};
 
     use tokio::io::unix::AsyncFd;
 
@@ -407,8 +404,8 @@ mod sys {
     }
 
     /// Reads into `buf`'s spare capacity; returns the byte count and, with `stamped` and when
-    /// the kernel sent a timestamp, how long ago (by the same wall clock) the newest segment
-    /// of the read arrived. `WouldBlock` when there is nothing to read.
+    /// the kernel sent a timestamp, when the newest segment of the read arrived (wall clock,
+    /// Unix nanoseconds). `WouldBlock` when there is nothing to read.
     pub fn recv(
         stream: &TcpStream,
         buf: &mut Vec<u8>,
@@ -459,16 +456,12 @@ mod sys {
                 cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
             }
         }
-        let age = arrived.map(|at| {
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as u64);
-            now.saturating_sub(at)
-        });
-        Ok((n, age))
+        Ok((n, arrived))
     }
 }
 
+/// The header of the frame at the start of `bytes` and its payload length, once the whole
+/// frame is there (`None`: read more).
 fn parse_header(bytes: &[u8]) -> Result<Option<(Header, usize)>, String> {
     let [b0, b1, rest @ ..] = bytes else {
         return Ok(None);
@@ -640,7 +633,7 @@ mod tests {
         let request = format!("ws://{addr}/").into_client_request().unwrap();
         let mut client = WsClient::connect(stream, &request, 5).await.unwrap();
         client.enable_arrival_timestamps().unwrap();
-        assert_eq!(client.arrival_age_ns(), None);
+        assert_eq!(client.arrival_unix_ns(), None);
         // One echo: the payload read with the timestamped reads, and its age.
         async fn echo(
             client: &mut WsClient,
@@ -653,7 +646,11 @@ mod tests {
             loop {
                 assert!(client.read().await.unwrap());
                 if let Some(Event::Text(p)) = client.next_event().unwrap() {
-                    return (client.payload(&p).to_vec(), client.arrival_age_ns());
+                    // How long the bytes lay in the socket before this read.
+                    let age = client
+                        .arrival_unix_ns()
+                        .map(|at| crate::wall_clock_ns().saturating_sub(at));
+                    return (client.payload(&p).to_vec(), age);
                 }
             }
         }

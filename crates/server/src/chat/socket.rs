@@ -137,3 +137,40 @@ pub fn poll_write_vectored_shared(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::future::poll_fn;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// A read that does not fill the buffer leaves the socket marked not readable (so the
+    /// next read waits instead of trying a `recv` that finds nothing), and bytes that come
+    /// later still wake the reader and arrive.
+    #[tokio::test]
+    async fn a_short_read_clears_readiness_and_later_bytes_still_arrive() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (accepted, client) = tokio::join!(
+            listener.accept(),
+            TcpStream::connect(listener.local_addr().unwrap())
+        );
+        let (mut socket, raw) = SharedSocket::new(accepted.unwrap().0);
+        let mut client = client.unwrap();
+
+        client.write_all(b"hello").await.unwrap();
+        let mut buf = [0u8; 1024];
+        let n = socket.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"hello");
+        // Readiness is gone: polling it again is Pending (it was Ready before the fix).
+        let ready = poll_fn(|cx| Poll::Ready(raw.0.poll_read_ready(cx).is_ready())).await;
+        assert!(
+            !ready,
+            "readiness kept after a read that emptied the socket"
+        );
+
+        client.write_all(b"again").await.unwrap();
+        let n = socket.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"again");
+    }
+}
