@@ -21,9 +21,10 @@
 #   CONFIGS="embedded bus cluster"   which set-ups, in this order
 #   PORT=19080          first port; each node of each attempt takes the next one
 #   OUT=dir             where results go (default: bench/results/cluster-<scenario>-<timestamp>)
-#   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test   shared PostgreSQL (trust auth)
-#   REDIS_URL=redis://127.0.0.1:6379                       shared Redis
-#   REDIS_PID=pid       redis-server to watch (default: the one listening on REDIS_URL's port)
+#   IVSCHAT_TEST_DATABASE_URL=postgres://…  shared PostgreSQL (trust auth); default: a private
+#                       instance started for this run (scripts/services.sh), stopped at exit
+#   IVSCHAT_TEST_REDIS_URL=redis://…         shared Redis; default: a private instance, likewise
+#   REDIS_PID=pid       redis-server to watch (default: the one listening on the Redis URL's port)
 #   REV=<git rev>       build the server from this committed revision (git archive), as
 #                       run-fanout.sh does; SERVER_BIN=path uses that binary, builds none
 #   WAIT_QUIET=600      before each run, wait up to this long for the machine to be <25% busy
@@ -31,7 +32,8 @@
 #                       of a core during its window (kept as noisy-*.json). NOISY=0 keeps all.
 #   IVSCHAT_LOG=…       server log filter (default: the server's default, info)
 #   CARGO_TARGET_DIR    default $HOME/.cache/ivschat-server/target
-# Needs psql, redis-cli, curl and jq.
+# Needs psql, redis-cli, curl and jq (PostgreSQL and Redis are installed from Debian's packages
+# when missing, as scripts/test.sh does).
 set -euo pipefail
 
 scenario="${1:-}"
@@ -60,8 +62,11 @@ configs=(${CONFIGS:-embedded bus cluster})
 port="${PORT:-19080}"
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
 out="${OUT:-$repo/bench/results/cluster-$scenario-$stamp}"
-database_url="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
-redis_url="${REDIS_URL:-redis://127.0.0.1:6379}"
+. "$repo/scripts/services.sh"
+trap services_stop EXIT # replaced below by one that also stops the nodes
+services_start postgres redis
+database_url="$IVSCHAT_TEST_DATABASE_URL"
+redis_url="$IVSCHAT_TEST_REDIS_URL"
 redis_port="${redis_url##*:}"; redis_port="${redis_port%%/*}"
 mkdir -p "$out"
 
@@ -118,7 +123,9 @@ stop_nodes() {
   fi
   schema=""
 }
-trap stop_nodes EXIT INT TERM
+trap 'stop_nodes; services_stop' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # Starts `$1` nodes (ports from `$2`), on PostgreSQL + Redis when `$3` = shared.
 start_nodes() {

@@ -35,7 +35,8 @@
 #   REV=<git rev>         build ivschat-server from this commit (git archive) instead of the
 #                         work tree (the bench and floor-server always come from the work tree)
 #   SERVER_BIN=path       use this ivschat-server binary, build none
-#   NATS_BIN=/usr/sbin/nats-server
+#   NATS_BIN=path         nats-server to use (default: the one on PATH; Debian's package is
+#                         installed when missing)
 #   WAIT_QUIET=0          before each run, wait up to this many seconds for the machine to be
 #                         quiet (<25% busy over 3 s; it is shared with other people's builds)
 #   NOISY=25 TRIES=3      repeat a run during which other processes used more than NOISY% of a
@@ -72,7 +73,12 @@ runs="${RUNS:-3}"
 read -r -a servers <<<"${SERVERS:-ivschat nats floor}"
 p99_limit="${P99_LIMIT_MS:-1000}"
 port="${PORT:-19000}"
-nats_bin="${NATS_BIN:-/usr/sbin/nats-server}"
+if [ -z "${NATS_BIN:-}" ] && [[ " ${servers[*]} " == *" nats "* ]]; then
+  # Debian's nats-server, installed when missing (scripts/services.sh).
+  . "$repo/scripts/services.sh"
+  services_require_command nats-server nats-server
+fi
+nats_bin="${NATS_BIN:-$(command -v nats-server || echo /usr/sbin/nats-server)}"
 out="${OUT:-$repo/bench/results/compare-$scenario-$(date -u +%Y%m%dT%H%M%SZ)}"
 mkdir -p "$out"
 for s in "${servers[@]}"; do

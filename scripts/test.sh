@@ -15,6 +15,28 @@ mkdir -p "$IVSCHAT_CACHE"
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# Everything started below is stopped on every exit path: success, failure, Ctrl-C, TERM.
+source scripts/services.sh
+server_pid=""
+data_dir=""
+cleanup() {
+  if [[ -n $server_pid ]]; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  [[ -n $data_dir ]] && rm -rf "$data_dir"
+  services_stop
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+step "Services: private PostgreSQL and Redis (or the ones IVSCHAT_TEST_*_URL name)"
+services_start postgres redis
+# Tests that need a service fail when it is missing, instead of skipping (as a bare `cargo test`
+# without these variables does).
+export IVSCHAT_REQUIRE_SERVICES=1
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -40,12 +62,6 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 endpoint="http://127.0.0.1:$port"
 "$server_bin" --listen "127.0.0.1:$port" --data-dir "$data_dir" >"$data_dir/server.log" 2>&1 &
 server_pid=$!
-cleanup() {
-  kill "$server_pid" 2>/dev/null || true
-  wait "$server_pid" 2>/dev/null || true
-  rm -rf "$data_dir"
-}
-trap cleanup EXIT
 # Wait until the server answers its health probe (bounded: 30 s).
 for _ in $(seq 1 300); do
   if curl -fsS "$endpoint/health" >/dev/null 2>&1; then break; fi

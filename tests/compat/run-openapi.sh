@@ -5,10 +5,11 @@
 #
 # 1. Installs openapi-generator-cli==7.9.0 (PyPI; it bundles the generator's jar, run with the
 #    machine's Java >= 11) and PyYAML into ${IVSCHAT_CACHE:-~/.cache/ivschat-server}/venv-openapi.
-# 2. Generates the clients from tests/compat/openapi/ivschat-openapi.yaml (a byte-identical copy
-#    of shared/spec/ivschat-openapi.yaml) into $IVSCHAT_CACHE/openapi/<key>/, where <key> hashes the
-#    description, the generator version, flatten_allof.py and the generator arguments; nothing
-#    generated is committed, and a repeat run with the same key regenerates nothing:
+# 2. Generates the clients from tests/compat/openapi/ivschat-openapi.yaml (APIs-guru's OpenAPI
+#    conversion of the service model, see openapi/README.md) into $IVSCHAT_CACHE/openapi/<key>/,
+#    where <key> hashes the description, the generator version, flatten_allof.py and the
+#    generator arguments; nothing generated is committed, and a repeat run with the same key
+#    regenerates nothing:
 #      javascript/            from the description as it is;
 #      cpp-qt-client-raw/     from the description as it is (does not compile: checked, see below);
 #      cpp-qt-client/         from the description with single-$ref allOfs flattened
@@ -35,7 +36,6 @@ only=""
 if [[ "${1:-}" == "--only" ]]; then only=${2:?}; shift 2; fi
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/../.." && pwd)
 suite="$here/openapi"
 cache=${IVSCHAT_CACHE:-$HOME/.cache/ivschat-server}
 results=${IVSCHAT_RESULTS_DIR:-$cache/compat-results}
@@ -50,12 +50,6 @@ node=${NODE:-node}
 npm=${NPM:-npm}
 log() { printf 'run-openapi.sh: %s\n' "$*" >&2; }
 elapsed() { echo $(( $(date +%s) - $1 ))s; }
-
-# The vendored description must be the shared one when shared/ is beside the clone.
-if [[ -f "$repo/../shared/spec/ivschat-openapi.yaml" ]] &&
-    ! cmp -s "$spec" "$repo/../shared/spec/ivschat-openapi.yaml"; then
-    log "warning: $spec differs from shared/spec/ivschat-openapi.yaml (copy it again)"
-fi
 
 # ------------------------------------------------------------------ generator (PyPI + Java)
 apt_install() { # packages...: apt-get install, with one `apt-get update` if the lists are stale

@@ -4,9 +4,9 @@
 #   tests/compat/run-schemathesis.sh ENDPOINT_URL [extra schemathesis args...]
 #
 # Generates requests for all 17 operations from the OpenAPI description
-# (tests/compat/openapi/ivschat-openapi.yaml, a copy of shared/spec/ivschat-openapi.yaml; else
-# ../shared/spec/), corrected for its known quirks by schemathesis/prepare_spec.py, signs each
-# with SigV4 (botocore; schemathesis/hooks.py) and checks every answer:
+# (tests/compat/openapi/ivschat-openapi.yaml, see tests/compat/openapi/README.md), corrected for
+# its known quirks by schemathesis/prepare_spec.py, signs each with SigV4 (botocore;
+# schemathesis/hooks.py) and checks every answer:
 #   not_a_server_error            never 5xx
 #   status_code_conformance       only the operation's documented (real) status codes
 #   content_type_conformance      the documented media type
@@ -38,13 +38,11 @@ endpoint=${1%/}
 shift
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/../.." && pwd)
 suite="$here/schemathesis"
 requirements="$suite/requirements.txt"
 spec="$here/openapi/ivschat-openapi.yaml"
-[[ -f "$spec" ]] || spec="$repo/../shared/spec/ivschat-openapi.yaml"
 if [[ ! -f "$spec" ]]; then
-    echo "error: no OpenAPI description (tests/compat/openapi/ivschat-openapi.yaml or ../shared/spec/)" >&2
+    echo "error: no OpenAPI description (tests/compat/openapi/ivschat-openapi.yaml)" >&2
     exit 2
 fi
 

@@ -1,5 +1,5 @@
 //! Control-plane request and response bodies, named after the service model's shapes
-//! (`spec/ivschat-service-2.json`).
+//! (`crates/proto/model/ivschat-service-2.json`).
 //!
 //! Requests are deserialised only after [`crate::validate::validate_input`] has checked the
 //! JSON against the model, so types and constraints are already known to hold here; these

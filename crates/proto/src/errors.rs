@@ -1,5 +1,5 @@
 //! Every error the control plane can answer with, and ONE table from error to
-//! `(HTTP status, X-Amzn-Errortype)` (`spec/control-plane.md` §6).
+//! `(HTTP status, X-Amzn-Errortype)` (`docs/protocol/control-plane.md` §6).
 //!
 //! The table is an exhaustive `match` with no `_` arm, so adding a kind forces a decision.
 
@@ -83,7 +83,8 @@ pub struct ValidationField {
 }
 
 /// The only `ResourceType` value in the model. It is sent for logging configurations too
-/// (see `spec/control-plane.md` §6): SDK enums are open, but staying inside the model is safer.
+/// (see `docs/protocol/control-plane.md` §6): SDK enums are open, but staying inside the model is
+/// safer.
 pub const RESOURCE_TYPE_ROOM: &str = "ROOM";
 
 /// An error as it goes on the wire: the kind picks status and type, the rest is the body.

@@ -1,4 +1,4 @@
-//! The chat WebSocket protocol (`spec/messaging.md` §2–§4): actions clients send, and the
+//! The chat WebSocket protocol (`docs/protocol/messaging.md` §2–§4): actions clients send, and the
 //! MESSAGE, EVENT and ERROR frames the server sends.
 //!
 //! Requests are matched case-insensitively on their keys (the official sample apps sent
@@ -14,8 +14,8 @@ use serde_json::{Map, Value};
 /// String → string, as every attribute map in the protocol.
 pub type Attributes = BTreeMap<String, String>;
 
-/// The 8 error codes clients know (`spec/messaging.md` §4). The iOS SDK decodes `ErrorCode`
-/// into a closed enum of exactly these, so nothing else may be sent.
+/// The 8 error codes clients know (`docs/protocol/messaging.md` §4). The iOS SDK decodes
+/// `ErrorCode` into a closed enum of exactly these, so nothing else may be sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChatErrorCode {
     BadRequest = 400,
@@ -241,7 +241,7 @@ pub struct Sender {
     pub attributes: Attributes,
 }
 
-/// MESSAGE (`spec/messaging.md` §3.1).
+/// MESSAGE (`docs/protocol/messaging.md` §3.1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct MessageFrame {
@@ -255,7 +255,7 @@ pub struct MessageFrame {
     pub sender: Sender,
 }
 
-/// EVENT (`spec/messaging.md` §3.2–§3.4).
+/// EVENT (`docs/protocol/messaging.md` §3.2–§3.4).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct EventFrame {
@@ -268,7 +268,8 @@ pub struct EventFrame {
     pub send_time: String,
 }
 
-/// ERROR (`spec/messaging.md` §3.5): `ErrorCode` is a JSON number, `ErrorMessage` always set.
+/// ERROR (`docs/protocol/messaging.md` §3.5): `ErrorCode` is a JSON number, `ErrorMessage` always
+/// set.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ErrorFrame {

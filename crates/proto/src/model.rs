@@ -6,7 +6,7 @@
 //! members, `required`, `min`/`max`, `pattern`, `enum`, `union`, `sensitive`).
 //! [`crate::validate`] walks these shapes; nothing is copied from the model by hand.
 //!
-//! Two rules are applied while loading (see `spec/control-plane.md` §0 and §3):
+//! Two rules are applied while loading (see `docs/protocol/control-plane.md` §0 and §3):
 //! * every `pattern` is a **whole-string** match, compiled once as `^(?:<pattern>)$`
 //!   (botocore 1.44.5 dropped the anchors that the Smithy source model has);
 //! * the deliberate departures from the model are listed in [`PATTERN_OVERRIDES`], and
@@ -50,7 +50,8 @@ pub const PATTERN_OVERRIDES: &[PatternOverride] = &[PatternOverride {
     reason: "The model's `[a-z-]` matches exactly one character before the `/`, so no real \
              `room/…` or `logging-configuration/…` ARN matches and tagging could never work. \
              The real service cannot be enforcing it, and SDKs never check patterns \
-             (spec/control-plane.md §3 WARNING). `[a-z-]+` accepts both resource types.",
+             (docs/protocol/control-plane.md §3, the ResourceArn warning). `[a-z-]+` accepts \
+             both resource types.",
 }];
 
 static MODEL: LazyLock<Model> = LazyLock::new(|| {

@@ -3,7 +3,7 @@
 //! then every constraint (`required`, length, pattern, enum, range), which become the
 //! model's 400 `ValidationException` with reason `FIELD_VALIDATION_FAILED` and a `fieldList`.
 //!
-//! Semantics are those of a Smithy restJson1 server (`spec/control-plane.md` §1, §6, §10):
+//! Semantics are those of a Smithy restJson1 server (`docs/protocol/control-plane.md` §1, §6, §10):
 //! * a JSON `null` member is the same as an absent one; unknown structure members are ignored;
 //! * a union must be an object with exactly one non-null member, all of them known
 //!   (`__type` is ignored, as the Smithy JSON protocols require);
@@ -62,7 +62,7 @@ pub enum InputError {
         fields: Vec<FieldError>,
     },
     /// The operation name is not in the model (a routing bug, or a name that did not come
-    /// from the router). Answer as for an unknown route (`spec/control-plane.md` §6).
+    /// from the router). Answer as for an unknown route (`docs/protocol/control-plane.md` §6).
     #[error("unknown operation: {operation}")]
     UnknownOperation { operation: String },
 }

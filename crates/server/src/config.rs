@@ -118,7 +118,7 @@ pub struct CredentialConfig {
     pub session_token: Option<Secret>,
 }
 
-/// Account-level quotas (`spec/messaging.md` §9); AWS's defaults.
+/// Account-level quotas (`docs/protocol/messaging.md` §9); AWS's defaults.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Quotas {
@@ -199,7 +199,7 @@ impl Default for ListenerLimits {
     }
 }
 
-/// Message review handlers (`spec/messaging.md` §7).
+/// Message review handlers (`docs/protocol/messaging.md` §7).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct ReviewConfig {
@@ -218,7 +218,7 @@ impl Default for ReviewConfig {
     }
 }
 
-/// Chat logging (`spec/messaging.md` §8): where records go and how they are batched.
+/// Chat logging (`docs/protocol/messaging.md` §8): where records go and how they are batched.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct LoggingConfig {

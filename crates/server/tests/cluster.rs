@@ -1,6 +1,8 @@
-//! Three `ivschat-server` processes sharing the machine's PostgreSQL (127.0.0.1:5432, database
-//! `test`) and Redis (127.0.0.1:6379) behave as one service. Each test uses its own cluster
-//! name, so its PostgreSQL schema and Redis keys are its own; the schema is dropped at the end.
+//! Three `ivschat-server` processes sharing a PostgreSQL database and a Redis server behave as
+//! one service. Both come from the environment (`IVSCHAT_TEST_DATABASE_URL`,
+//! `IVSCHAT_TEST_REDIS_URL`; `scripts/test.sh` starts private instances); without them these
+//! tests skip, see `common/services.rs`. Each test uses its own cluster name, so its PostgreSQL
+//! schema and Redis keys are its own; both are removed at the end.
 
 mod common;
 
@@ -10,22 +12,25 @@ use common::chat::ChatClient;
 use common::process::Node;
 use serde_json::json;
 
-const DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
-const REDIS_URL: &str = "redis://127.0.0.1:6379";
-
 /// A three-node cluster with a fresh schema and key prefix.
 struct Cluster {
     name: String,
+    database_url: String,
+    redis_url: String,
     nodes: Vec<Node>,
     _dirs: Vec<tempfile::TempDir>,
 }
 
 impl Cluster {
-    fn start(nodes: usize) -> Cluster {
-        Cluster::start_on(nodes, REDIS_URL)
+    /// `None` when the environment names no PostgreSQL or Redis: the test skips (said so).
+    fn start(nodes: usize) -> Option<Cluster> {
+        let redis_url = common::services::redis_url()?;
+        Cluster::start_on(nodes, &redis_url)
     }
 
-    fn start_on(nodes: usize, redis_url: &str) -> Cluster {
+    /// A cluster on the given Redis (the environment's PostgreSQL).
+    fn start_on(nodes: usize, redis_url: &str) -> Option<Cluster> {
+        let database_url = common::services::database_url()?;
         let name = format!("t_{}", uuid::Uuid::new_v4().simple());
         let token_key = hex::encode(rand::random::<[u8; 32]>());
         let mut dirs = Vec::new();
@@ -37,7 +42,7 @@ impl Cluster {
                     "--data-dir".to_string(),
                     dir.path().display().to_string(),
                     "--database-url".to_string(),
-                    DATABASE_URL.to_string(),
+                    database_url.clone(),
                     "--bus".to_string(),
                     redis_url.to_string(),
                     "--cluster-name".to_string(),
@@ -49,11 +54,13 @@ impl Cluster {
             ));
             dirs.push(dir);
         }
-        Cluster {
+        Some(Cluster {
             name,
+            database_url,
+            redis_url: redis_url.to_string(),
             nodes: started,
             _dirs: dirs,
-        }
+        })
     }
 
     async fn room(&self, rate: i32) -> String {
@@ -83,11 +90,10 @@ impl Drop for Cluster {
         for node in &mut self.nodes {
             node.kill();
         }
-        let _ = std::process::Command::new("psql")
-            .args([DATABASE_URL, "-q", "-c"])
-            .arg(format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name))
-            .output();
-        if let Ok(mut redis) = redis::Client::open(REDIS_URL).and_then(|c| c.get_connection()) {
+        drop_schema(&self.database_url, &self.name);
+        if let Ok(mut redis) =
+            redis::Client::open(self.redis_url.as_str()).and_then(|c| c.get_connection())
+        {
             let keys: Vec<String> = redis::cmd("KEYS")
                 .arg(format!("{}:*", self.name))
                 .query(&mut redis)
@@ -97,6 +103,29 @@ impl Drop for Cluster {
             }
         }
     }
+}
+
+/// Drops a test cluster's schema. On a thread of its own: `Drop` runs inside the test's runtime,
+/// where another runtime cannot block.
+fn drop_schema(database_url: &str, schema: &str) {
+    let (url, statement) = (
+        database_url.to_string(),
+        format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"),
+    );
+    let _ = std::thread::spawn(move || {
+        use sqlx::Connection;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            if let Ok(mut conn) = sqlx::PgConnection::connect(&url).await {
+                let _ = sqlx::query(&statement).execute(&mut conn).await;
+                let _ = conn.close().await;
+            }
+        });
+    })
+    .join();
 }
 
 async fn token(node: &Node, room: &str, user: &str, caps: &[&str]) -> String {
@@ -113,7 +142,9 @@ async fn token(node: &Node, room: &str, user: &str, caps: &[&str]) -> String {
 
 #[tokio::test]
 async fn clients_on_different_nodes_chat_and_control_plane_twins_reach_every_node() {
-    let cluster = Cluster::start(3);
+    let Some(cluster) = Cluster::start(3) else {
+        return; // skipped, and said so
+    };
     let room = cluster.room(100).await;
     let mut a = cluster.join(&room, "a", &["SEND_MESSAGE"], 0).await;
     let mut b = cluster.join(&room, "b", &["SEND_MESSAGE"], 1).await;
@@ -174,7 +205,9 @@ async fn clients_on_different_nodes_chat_and_control_plane_twins_reach_every_nod
 
 #[tokio::test]
 async fn room_updates_and_deletion_apply_on_every_node() {
-    let cluster = Cluster::start(3);
+    let Some(cluster) = Cluster::start(3) else {
+        return; // skipped, and said so
+    };
     let room = cluster.room(100).await;
     let mut on_two = cluster.join(&room, "u2", &["SEND_MESSAGE"], 1).await;
     let mut on_three = cluster.join(&room, "u3", &[], 2).await;
@@ -209,7 +242,9 @@ async fn room_updates_and_deletion_apply_on_every_node() {
 
 #[tokio::test]
 async fn a_token_opens_one_connection_in_the_whole_cluster() {
-    let cluster = Cluster::start(2);
+    let Some(cluster) = Cluster::start(2) else {
+        return; // skipped, and said so
+    };
     let room = cluster.room(10).await;
     let token = token(&cluster.nodes[0], &room, "u", &[]).await;
     let first = ChatClient::connect(cluster.nodes[0].addr(), &token).await;
@@ -226,7 +261,9 @@ async fn a_token_opens_one_connection_in_the_whole_cluster() {
 /// refills while the burst is sent, so a burst sent within ~200 ms gets at most rate + 1.
 #[tokio::test]
 async fn the_room_rate_holds_with_senders_on_three_nodes() {
-    let cluster = Cluster::start(3);
+    let Some(cluster) = Cluster::start(3) else {
+        return; // skipped, and said so
+    };
     let rate = 5;
     let room = cluster.room(rate).await;
     let mut senders = Vec::new();
@@ -279,7 +316,9 @@ async fn the_room_rate_holds_with_senders_on_three_nodes() {
 
 #[tokio::test]
 async fn killing_a_node_loses_no_acknowledged_write_and_the_others_keep_serving() {
-    let mut cluster = Cluster::start(3);
+    let Some(mut cluster) = Cluster::start(3) else {
+        return; // skipped, and said so
+    };
     let room = cluster.room(100).await;
     // Writes acknowledged by node 3 just before it dies.
     let doomed = cluster.nodes[2].client();
@@ -403,9 +442,17 @@ async fn wait_ready(node: &Node, status: u16) {
 
 #[tokio::test]
 async fn a_redis_outage_is_reported_refused_and_recovered_from_without_restart() {
+    // This test stops and restarts a Redis of its own, so it needs the program itself.
+    if common::services::database_url().is_none()
+        || !common::services::program_available("redis-server")
+    {
+        return; // skipped, and said so
+    }
     let port = common::process::free_port();
     let mut redis = PrivateRedis::start(port);
-    let cluster = Cluster::start_on(2, &format!("redis://127.0.0.1:{port}"));
+    let Some(cluster) = Cluster::start_on(2, &format!("redis://127.0.0.1:{port}")) else {
+        return;
+    };
     let room = cluster.room(100).await;
     let mut a = cluster.join(&room, "a", &["SEND_MESSAGE"], 0).await;
     let mut b = cluster.join(&room, "b", &[], 1).await;

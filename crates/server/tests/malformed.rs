@@ -1,6 +1,6 @@
 //! Raw HTTP against an in-process server: what no SDK would send (malformed JSON, wrong
 //! types, bad unions, wrong media types, unknown routes, missing auth) gets the 4xx answer
-//! of `spec/control-plane.md` §6 and §10, with `X-Amzn-Errortype`, a JSON `message` and a
+//! of `docs/protocol/control-plane.md` §6 and §10, with `X-Amzn-Errortype`, a JSON `message` and a
 //! request id; never a 5xx.
 
 mod common;

@@ -1,4 +1,4 @@
-//! The chat WebSocket API (`spec/messaging.md`) over a real WebSocket client against an
+//! The chat WebSocket API (`docs/protocol/messaging.md`) over a real WebSocket client against an
 //! in-process server: handshake, every action and frame, every error code and rule.
 
 mod common;

@@ -79,7 +79,7 @@ impl AuthError {
     }
 
     /// The HTTP status: 403 for all four, the convention of AWS's REST services
-    /// (`spec/control-plane.md`: "Auth failures follow the usual AWS convention: 403").
+    /// (`docs/protocol/control-plane.md` §6, "Errors outside the model").
     pub fn http_status(&self) -> http::StatusCode {
         match self {
             Self::MissingAuthenticationToken(_)

@@ -242,7 +242,7 @@ def build(config: dict, results_dir: Path) -> tuple[str, list[str]]:
         out(f"- {u['name']}: {u['reason']}.")
     out("")
     out("The OpenAPI clients are generated at test time from `tests/compat/openapi/ivschat-openapi.yaml`")
-    out("(a copy of `shared/spec/ivschat-openapi.yaml`) with default options by `tests/compat/run-openapi.sh`;")
+    out("(APIs-guru's conversion of the service model) with default options by `tests/compat/run-openapi.sh`;")
     out("they do not sign requests, so the harnesses sign them with SigV4 as a user of those clients must.")
     out("")
 

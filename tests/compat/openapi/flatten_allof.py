@@ -1,13 +1,13 @@
 """Writes a copy of an OpenAPI description in which every `allOf: [{$ref: X}, {description: …}]`
 is replaced by `{$ref: X}`.
 
-Why: aws2openapi (the source of shared/spec/ivschat-openapi.yaml) attaches a description to
-every referenced property through a one-element `allOf` (OpenAPI 3.0 ignores siblings of
-`$ref`). OpenAPI Generator 7.9.0 cannot resolve such an `allOf` when the referenced schema is an
-array or a map ("allOf schema null containing multiple types (not model) is not supported"):
-the `cpp-qt-client` output then declares bare `QList` / `QMap` members and does not compile, and
-the `javascript` client loses the item types of lists. No generator option changes that (checked:
---openapi-normalizer REF_AS_PARENT_IN_ALLOF / SIMPLIFY_ONEOF_ANYOF /
+Why: aws2openapi (which produced tests/compat/openapi/ivschat-openapi.yaml) attaches a
+description to every referenced property through a one-element `allOf` (OpenAPI 3.0 ignores
+siblings of `$ref`). OpenAPI Generator 7.9.0 cannot resolve such an `allOf` when the referenced
+schema is an array or a map ("allOf schema null containing multiple types (not model) is not
+supported"): the `cpp-qt-client` output then declares bare `QList` / `QMap` members and does not
+compile, and the `javascript` client loses the item types of lists. No generator option changes
+that (checked: --openapi-normalizer REF_AS_PARENT_IN_ALLOF / SIMPLIFY_ONEOF_ANYOF /
 REFACTOR_ALLOF_WITH_PROPERTIES_ONLY, --inline-schema-options REFACTOR_ALLOF_INLINE_SCHEMAS).
 
 Only descriptions are dropped; paths, parameters, schemas, constraints and types are unchanged.

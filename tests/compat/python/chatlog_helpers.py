@@ -498,7 +498,7 @@ def epoch_millis(event_timestamp: str) -> int:
 
 
 def expected_record(frame: dict) -> dict:
-    """The record chat logging must write for a frame a client received (spec §8)."""
+    """The record chat logging writes for a frame a client received (docs/protocol/messaging.md §8)."""
     return {
         "event_timestamp": send_time_millis(frame["SendTime"]),
         "type": frame["Type"],

@@ -30,7 +30,8 @@ LOGGING_ARN_RE = re.compile(
     rf"^arn:aws:ivschat:{REGION}:{ACCOUNT}:logging-configuration/([A-Za-z0-9]{{12}})$"
 )
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-# RFC 3339 date-time in UTC with a `Z` suffix, optional fractional seconds (spec §1).
+# RFC 3339 date-time in UTC with a `Z` suffix, optional fractional seconds
+# (docs/protocol/control-plane.md §1).
 WIRE_TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$")
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 

@@ -1,6 +1,6 @@
 """boto3 against ivschat-server: the shared scenario list, with exact response shapes.
 
-Expected behaviour comes from /work/shared/spec/control-plane.md (the wire contract).
+Expected behaviour comes from docs/protocol/control-plane.md (the wire contract).
 """
 
 from __future__ import annotations
@@ -637,7 +637,7 @@ def test_tags_limit_51(client, res):
 
 
 def test_tags_merge_beyond_50_rejected(client, res):
-    """Spec §5 TagResource: the resource may end up with at most 50 tags."""
+    """docs/protocol/control-plane.md §5 TagResource: at most 50 tags on the resource after it."""
     room = res.room(tags={f"old{i}": "v" for i in range(30)})
     with pytest.raises(ClientError) as ei:
         client.tag_resource(resourceArn=room["arn"], tags={f"new{i}": "v" for i in range(21)})
@@ -1023,7 +1023,7 @@ def test_wire_format_of_errors(wire):
 
 
 # --------------------------------------------------------------------------------------
-# Lengths count code points (spec §"Length rules"), tag key/value limits
+# Lengths count code points (docs/protocol/control-plane.md §0 "Length rules"), tag key/value limits
 # --------------------------------------------------------------------------------------
 
 

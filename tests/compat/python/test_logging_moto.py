@@ -4,8 +4,8 @@ Unlike the other files here, these tests do not use the shared server named by
 ``IVSCHAT_ENDPOINT``: each starts its own moto and its own ivschat-server (binary from
 ``IVSCHAT_SERVER_BIN``, else ``$CARGO_TARGET_DIR/debug/ivschat-server``) with every logging
 destination on moto, chats through a real WebSocket client, and reads S3, CloudWatch Logs and
-Firehose back with boto3. Expected behaviour: /work/shared/spec/messaging.md §8 and the module
-docs of crates/server/src/delivery.
+Firehose back with boto3. Expected behaviour: docs/protocol/messaging.md §8 and the module docs
+of crates/server/src/delivery.
 
 moto's Firehose writes the records of each PutRecordBatch call, concatenated, as one object in
 the delivery stream's ExtendedS3 destination bucket; that bucket is how the Firehose records

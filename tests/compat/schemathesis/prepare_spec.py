@@ -2,8 +2,9 @@
 
     prepare_spec.py IN.yaml OUT.json
 
-The input is aws2openapi's conversion of the service model (shared/spec/ivschat-openapi.yaml).
-Its known quirks (spec/control-plane.md §9) are corrected here, and nothing else:
+The input is aws2openapi's conversion of the service model
+(tests/compat/openapi/ivschat-openapi.yaml). Its known quirks (docs/protocol/control-plane.md §9)
+are corrected here, and nothing else:
 
 * Error responses: aws2openapi numbers each operation's modeled errors 480, 481, … and gives them
   empty schemas. They become the real status codes (the model's `httpStatusCode`: 400, 402, 403,
@@ -15,8 +16,8 @@ Its known quirks (spec/control-plane.md §9) are corrected here, and nothing els
 * The `X-Amz-*` header parameters and the `hmac` security scheme describe SigV4, which the
   hook signs for real (hooks.py); they are removed so that schemathesis does not generate them.
 * Request bodies are optional and `null` members are absent: a restJson1 server reads an empty
-  body as `{}` and a `null` member as a missing one (spec/control-plane.md §1), while the
-  description says `requestBody.required: true` and has no `nullable`. Request schemas are
+  body as `{}` and a `null` member as a missing one (docs/protocol/control-plane.md §1), while
+  the description says `requestBody.required: true` and has no `nullable`. Request schemas are
   inlined (their `$ref`s resolved) and every optional member gets `nullable: true`, so that
   schemathesis does not count `{"name": null}` or an empty CreateRoom body as invalid input
   the server should have refused. Response schemas are left strict.

@@ -1,6 +1,7 @@
 //! SigV4 verification of control-plane requests, with the ivschat specifics
-//! (`spec/control-plane.md` §2): signing name `ivschat`, the server's region, double-encoded
-//! canonical URI, 15 minutes of clock skew. The algorithm lives in the `ivschat-sigv4` crate.
+//! (`docs/protocol/control-plane.md` §2): signing name `ivschat`, the server's region,
+//! double-encoded canonical URI, 15 minutes of clock skew. The algorithm lives in the
+//! `ivschat-sigv4` crate.
 
 use std::collections::HashMap;
 

@@ -1,5 +1,5 @@
-//! Turning an HTTP request into an operation's typed input (`spec/control-plane.md` §1, §6, §10):
-//! content negotiation, JSON parsing, placing the path label and query members, model
+//! Turning an HTTP request into an operation's typed input (`docs/protocol/control-plane.md` §1,
+//! §6, §10): content negotiation, JSON parsing, placing the path label and query members, model
 //! validation, then deserialisation.
 
 use ivschat_proto::errors::{ErrorKind, ServiceError, ValidationField, ValidationReason};
@@ -82,7 +82,7 @@ pub fn parse_input<T: DeserializeOwned>(
         }
         Operation::ListRooms | Operation::ListLoggingConfigurations => {
             // The OpenAPI description also declares these as query parameters
-            // (`spec/control-plane.md` §9); the body wins when both are given.
+            // (`docs/protocol/control-plane.md` §9); the body wins when both are given.
             for (key, value) in &query {
                 if (key == "maxResults" || key == "nextToken") && !input.contains_key(key) {
                     let value = match (key.as_str(), value.parse::<i64>()) {

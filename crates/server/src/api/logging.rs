@@ -1,5 +1,5 @@
 //! CreateLoggingConfiguration, GetLoggingConfiguration, UpdateLoggingConfiguration,
-//! DeleteLoggingConfiguration, ListLoggingConfigurations (`spec/control-plane.md` §5).
+//! DeleteLoggingConfiguration, ListLoggingConfigurations (`docs/protocol/control-plane.md` §5).
 //!
 //! State: destinations are checked (by the model's constraints) before anything is stored,
 //! so a configuration is `ACTIVE` from the moment Create or Update returns; the transitional

@@ -1,5 +1,5 @@
 //! The control plane's messaging operations: CreateChatToken, SendEvent, DeleteMessage,
-//! DisconnectUser (`spec/control-plane.md` §5, `spec/messaging.md` §10).
+//! DisconnectUser (`docs/protocol/control-plane.md` §5, `docs/protocol/messaging.md` §10).
 
 use ivschat_proto::control::{
     CreateChatTokenRequest, CreateChatTokenResponse, DeleteMessageRequest, DisconnectUserRequest,
@@ -78,7 +78,7 @@ pub async fn disconnect_user(app: &App, req: DisconnectUserRequest) -> OpResult 
     Ok(Reply::json(&EmptyResponse {}))
 }
 
-/// ThrottlingException for an account-wide rate quota (`spec/messaging.md` §9), or
+/// ThrottlingException for an account-wide rate quota (`docs/protocol/messaging.md` §9), or
 /// InternalServerException when the cluster bus is unreachable.
 fn refusal(room_id: &str, operation: &str, refused: Refused) -> ServiceError {
     match refused {

@@ -1,5 +1,5 @@
 //! Opaque pagination tokens for ListRooms and ListLoggingConfigurations
-//! (`spec/control-plane.md` §7).
+//! (`docs/protocol/control-plane.md` §7).
 //!
 //! A token is the keyset cursor `(update_time, id)` of the last item returned, so pages stay
 //! consistent while other requests write, and a token can never repeat (smithy-rs paginators

@@ -1,4 +1,4 @@
-//! CreateRoom, GetRoom, UpdateRoom, DeleteRoom, ListRooms (`spec/control-plane.md` §5).
+//! CreateRoom, GetRoom, UpdateRoom, DeleteRoom, ListRooms (`docs/protocol/control-plane.md` §5).
 
 use ivschat_proto::control::{
     CreateRoomRequest, FallbackResult, IdentifierRequest, ListRoomsRequest, ListRoomsResponse,

@@ -1,4 +1,5 @@
-//! Which operation a request is: method + raw path → [`Operation`] (`spec/control-plane.md` §5).
+//! Which operation a request is: method + raw path → [`Operation`]
+//! (`docs/protocol/control-plane.md` §5).
 //!
 //! 14 operations are `POST /<OperationName>`; the three tag operations share `/tags/{resourceArn}`
 //! and differ by method. The `resourceArn` label is taken greedily (everything after `/tags/`)
@@ -129,8 +130,8 @@ pub fn route(method: &http::Method, raw_path: &str) -> Result<Routed, RouteError
 }
 
 /// Percent-decodes the `resourceArn` label once. OpenAPI-generated clients may append the
-/// `#tagKeys` fragment marker of the UntagResource path (`spec/control-plane.md` §9), literally
-/// or as `%23tagKeys`; it is never part of an ARN, so it is dropped.
+/// `#tagKeys` fragment marker of the UntagResource path (`docs/protocol/control-plane.md` §9),
+/// literally or as `%23tagKeys`; it is never part of an ARN, so it is dropped.
 fn decode_arn_label(label: &str) -> String {
     let decoded = percent_decode_str(label).decode_utf8_lossy().into_owned();
     match decoded.strip_suffix("#tagKeys") {

@@ -1,8 +1,8 @@
 //! TagResource, UntagResource, ListTagsForResource, and the tag rules shared with the
 //! Create operations.
 //!
-//! Rooms and logging configurations both carry tags (`spec/control-plane.md` §8). Beyond the
-//! model's limits (≤ 50 tags, key 1..128, value 0..256), AWS's general tagging rule applies:
+//! Rooms and logging configurations both carry tags (`docs/protocol/control-plane.md` §8). Beyond
+//! the model's limits (≤ 50 tags, key 1..128, value 0..256), AWS's general tagging rule applies:
 //! the `aws:` key prefix is reserved.
 
 use ivschat_proto::control::{

@@ -1,5 +1,5 @@
-//! The chat WebSocket handshake (`spec/messaging.md` §1): `GET /` with the chat token as the
-//! only `Sec-WebSocket-Protocol`. Everything wrong with the token is refused here, before the
+//! The chat WebSocket handshake (`docs/protocol/messaging.md` §1): `GET /` with the chat token as
+//! the only `Sec-WebSocket-Protocol`. Everything wrong with the token is refused here, before the
 //! 101, because the SDKs send nothing after the socket opens:
 //!
 //! | problem | status |

@@ -1,5 +1,5 @@
 //! The chat side: rooms with live connections, and the events the control plane sends them
-//! (`spec/messaging.md`).
+//! (`docs/protocol/messaging.md`).
 //!
 //! * [`Hub`] knows the rooms that have at least one connection on this node. A frame is
 //!   serialised once, WebSocket header included (`frame.rs`), and `fanout.rs` writes those
@@ -185,8 +185,8 @@ pub enum Refused {
     Unavailable,
 }
 
-/// Account-wide request rates (`spec/messaging.md` §9): DeleteMessage and DisconnectUser count
-/// WebSocket and HTTP requests together; SendEvent is HTTP only.
+/// Account-wide request rates (`docs/protocol/messaging.md` §9): DeleteMessage and DisconnectUser
+/// count WebSocket and HTTP requests together; SendEvent is HTTP only.
 #[derive(Debug, Clone, Copy)]
 pub enum AccountQuota {
     DeleteMessage,

@@ -1,6 +1,6 @@
 //! Single use of chat tokens: "Each token can be used only once to establish a connection"
-//! (`spec/messaging.md` §1.3). A token's id is remembered until the token expires (60 s), after
-//! which the token is refused for being expired anyway, so memory stays bounded by the
+//! (`docs/protocol/messaging.md` §1.3). A token's id is remembered until the token expires (60 s),
+//! after which the token is refused for being expired anyway, so memory stays bounded by the
 //! connection rate × 60 s.
 
 use std::collections::HashMap;

@@ -1,4 +1,4 @@
-//! Message review handlers (`spec/messaging.md` §7): before a room with a review handler
+//! Message review handlers (`docs/protocol/messaging.md` §7): before a room with a review handler
 //! delivers a SEND_MESSAGE, its Lambda function is invoked (the Lambda Invoke API, through the
 //! AWS SDK) with the message, and answers ALLOW (possibly with edited content and attributes)
 //! or DENY. An error, a timeout (200 ms) or an invalid answer applies the room's

@@ -1,5 +1,5 @@
-//! One chat connection (`spec/messaging.md` §1.4–§6): reads requests, enforces capabilities,
-//! limits and session expiry, and writes the room's frames.
+//! One chat connection (`docs/protocol/messaging.md` §1.4–§6): reads requests, enforces
+//! capabilities, limits and session expiry, and writes the room's frames.
 //!
 //! Every request gets exactly one answer: the broadcast MESSAGE/EVENT carrying its
 //! `RequestId` (which the requester receives too), or an ERROR to this connection only.

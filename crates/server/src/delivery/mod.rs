@@ -1,4 +1,4 @@
-//! Chat logging (`spec/messaging.md` §8): every MESSAGE and EVENT delivered in a room with
+//! Chat logging (`docs/protocol/messaging.md` §8): every MESSAGE and EVENT delivered in a room with
 //! logging configurations becomes a record for each of them, spooled durably before delivery
 //! (`spool.rs`) and then shipped to its destination (`sinks.rs`) by one background loop, with
 //! retries and backoff while a destination is down. Delivery is at-least-once: a record whose

@@ -1,5 +1,5 @@
-//! Where chat log records go (`spec/messaging.md` §8): S3, CloudWatch Logs and Firehose, in
-//! the layout the real service uses, either through the AWS SDK (real AWS, MinIO, LocalStack,
+//! Where chat log records go (`docs/protocol/messaging.md` §8): S3, CloudWatch Logs and Firehose,
+//! in the layout the real service uses, either through the AWS SDK (real AWS, MinIO, LocalStack,
 //! moto) or, in the embedded default, as files under `<data-dir>/logs/` laid out the same way:
 //!
 //! * `logs/s3/<bucket>/AWSLogs/<account>/IVSChatLogs/1.0/<region>/room_<id>/YYYY/MM/DD/HH/<account>_IVSChatLogs_1.0_<region>_room_<id>_<YYYYMMDDTHHMMZ>_<hash>.log.gz`

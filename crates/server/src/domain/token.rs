@@ -1,5 +1,5 @@
 //! Chat tokens: what CreateChatToken returns and the WebSocket handshake presents
-//! (`spec/messaging.md` §1.3).
+//! (`docs/protocol/messaging.md` §1.3).
 //!
 //! A token is `base64url(version ‖ nonce ‖ XChaCha20-Poly1305(claims))` without padding, so it
 //! is an RFC 7230 `token` that browsers accept as a WebSocket subprotocol. The associated data

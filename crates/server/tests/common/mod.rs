@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod process;
+pub mod services;
 
 use std::net::SocketAddr;
 use std::path::Path;

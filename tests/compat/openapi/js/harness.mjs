@@ -1,6 +1,6 @@
 // Harness for the OpenAPI Generator 7.9.0 `javascript` client of ivschat (generated at test time
-// from shared/spec/ivschat-openapi.yaml by tests/compat/run-openapi.sh, default options, so the
-// API takes node-style callbacks, as in the generated README).
+// from tests/compat/openapi/ivschat-openapi.yaml by tests/compat/run-openapi.sh, default options,
+// so the API takes node-style callbacks, as in the generated README).
 //
 // The generated client does not sign: its `hmac` security scheme is an apiKey sent as the
 // `Authorization` header, and each operation takes optional `X-Amz-*` header parameters. So a

@@ -1,7 +1,7 @@
 // The OpenAPI Generator 7.9.0 `cpp-qt-client` of ivschat against ivschat-server's control plane
 // (QtTest). Built and run by tests/compat/run-openapi.sh, which generates the client from
-// shared/spec/ivschat-openapi.yaml after flattening its single-$ref `allOf`s (flatten_allof.py:
-// as generated from the raw description, the client does not compile).
+// tests/compat/openapi/ivschat-openapi.yaml after flattening its single-$ref `allOf`s
+// (flatten_allof.py: as generated from the raw description, the client does not compile).
 //
 // Every test function is named after the scenario of tests/compat/matrix/scenarios.toml that it
 // backs (QtTest writes the JUnit report the matrix is built from). Requests go through the
