@@ -1,5 +1,6 @@
 //! Persistence of rooms and logging configurations behind one trait, so the embedded
-//! SQLite store and (for scale-out) PostgreSQL are interchangeable.
+//! SQLite store and (for scale-out) PostgreSQL are interchangeable. Both run the same SQL
+//! (`sql.rs`); `sqlite.rs` and `postgres.rs` hold what differs.
 //!
 //! Read-modify-write operations take a closure and run it inside the backend's transaction,
 //! so concurrent updates never lose each other's changes and the rules (in `domain` and
@@ -7,6 +8,7 @@
 
 pub mod postgres;
 mod rows;
+mod sql;
 pub mod sqlite;
 
 use std::sync::Arc;

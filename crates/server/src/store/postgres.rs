@@ -4,28 +4,22 @@
 //! clusters (or test runs) can share one database: every pooled connection starts with
 //! `search_path` set to that schema, and nothing in the SQL names a schema.
 //!
-//! Nodes write concurrently, so every read-modify-write runs in one transaction (READ
-//! COMMITTED) with the row it reads locked (`FOR NO KEY UPDATE`: the id never changes, so
-//! attaching a logging configuration that is being updated need not wait), and the quota
-//! checks, which count rows, first take a transaction-scoped advisory lock for that quota:
-//! two nodes can never both see "one slot left" and both take it. Default PostgreSQL commits
-//! are durable (`synchronous_commit = on`).
+//! Nodes write concurrently, so the SQL (`sql.rs`) runs with PostgreSQL's dialect: every
+//! read-modify-write transaction (READ COMMITTED) locks the row it reads (`FOR NO KEY
+//! UPDATE`: the id never changes, so attaching a logging configuration that is being updated
+//! need not wait), and the quota checks, which count rows, first take a transaction-scoped
+//! advisory lock for that quota: two nodes can never both see "one slot left" and both take
+//! it. Default PostgreSQL commits are durable (`synchronous_commit = on`).
+//!
+//! This file owns connecting, the schema and its migrations, and those locks.
 
 use std::str::FromStr;
 
 use anyhow::{bail, Context};
-use async_trait::async_trait;
-use ivschat_proto::control::StringMap;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
-use sqlx::{Connection, Postgres, QueryBuilder, Transaction};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
+use sqlx::{Connection, Postgres};
 
-use super::rows::{
-    from_json, to_json, DbContext, LoggingRow, RoomRow, LOGGING_COLUMNS, ROOM_COLUMNS,
-};
-use super::{LoggingChange, PageCursor, RoomChange, RoomFilter, Store, StoreError, TagsChange};
-use crate::config::Quotas;
-use crate::domain::arn::ResourceKind;
-use crate::domain::resources::{LoggingConfiguration, Room};
+use super::sql::{Dialect, QuotaLocks, SqlStore};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -40,13 +34,29 @@ const LOCK_SCHEMA_SETUP: i32 = 0x1c5_0001;
 const LOCK_ROOM_QUOTA: i32 = 0x1c5_0002;
 const LOCK_LOGGING_QUOTA: i32 = 0x1c5_0003;
 
-pub struct PostgresStore {
-    pool: PgPool,
-    /// Names this cluster's advisory locks.
-    schema: String,
+/// The store of a cluster: its schema in a shared PostgreSQL database.
+pub type PostgresStore = SqlStore<Postgres>;
+
+/// Row locks (see the module doc) and the quota locks of the cluster whose schema is `schema`.
+fn dialect(schema: &str) -> Dialect {
+    // The schema name is a checked identifier (`check_schema_name`), so it can be a literal
+    // (built once, when the store opens). hashtext('name') is the hashtext($2) that earlier
+    // releases bound the name to, so old and new nodes of a cluster take the same lock.
+    let lock =
+        |purpose: i32| format!("SELECT pg_advisory_xact_lock({purpose}, hashtext('{schema}'))");
+    Dialect {
+        lock_to_rewrite: " FOR NO KEY UPDATE",
+        // FOR UPDATE conflicts with the FOR KEY SHARE below.
+        lock_to_delete: " FOR UPDATE",
+        lock_referenced: " FOR KEY SHARE",
+        quota_locks: Some(QuotaLocks {
+            rooms: lock(LOCK_ROOM_QUOTA),
+            logging_configurations: lock(LOCK_LOGGING_QUOTA),
+        }),
+    }
 }
 
-impl PostgresStore {
+impl SqlStore<Postgres> {
     /// Connects to `database_url`, creates `schema` if needed and brings it up to date.
     ///
     /// Several nodes may open the same database at once: they take turns (an advisory lock)
@@ -84,17 +94,8 @@ impl PostgresStore {
             .with_context(|| format!("migrating schema {schema:?} in {target}"))?;
         lock_schema_setup(&mut setup, schema, false).await?;
         setup.close().await?;
-        Ok(PostgresStore {
-            pool,
-            schema: schema.to_string(),
-        })
-    }
-
-    async fn begin(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
-        self.pool
-            .begin()
-            .await
-            .store_context("starting a transaction")
+        // Nodes write concurrently: one pool for everything.
+        Ok(SqlStore::new(pool.clone(), pool, dialect(schema)))
     }
 }
 
@@ -158,456 +159,21 @@ async fn create_schema(conn: &mut PgConnection, schema: &str) -> anyhow::Result<
     Ok(())
 }
 
-/// Waits for this cluster's lock `purpose` until the transaction ends. Take it in its own
-/// statement, before counting: in READ COMMITTED each statement sees everything committed
-/// before it started, including the previous holder's insert.
-async fn lock_quota(
-    tx: &mut Transaction<'_, Postgres>,
-    purpose: i32,
-    schema: &str,
-) -> Result<(), StoreError> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
-        .bind(purpose)
-        .bind(schema)
-        .execute(&mut **tx)
-        .await
-        .store_context("waiting for a quota lock")?;
-    Ok(())
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-async fn count(tx: &mut Transaction<'_, Postgres>, sql: &str) -> Result<u64, StoreError> {
-    let n: i64 = sqlx::query_scalar(sql)
-        .fetch_one(&mut **tx)
-        .await
-        .store_context("counting rows")?;
-    Ok(n.max(0) as u64)
-}
-
-/// Reads a room and locks it for an update until the transaction ends.
-async fn lock_room(tx: &mut Transaction<'_, Postgres>, id: &str) -> Result<Room, StoreError> {
-    let row: Option<RoomRow> = sqlx::query_as(&format!(
-        "SELECT {ROOM_COLUMNS} FROM rooms WHERE id = $1 FOR NO KEY UPDATE"
-    ))
-    .bind(id)
-    .fetch_optional(&mut **tx)
-    .await
-    .store_context("reading a room")?;
-    match row {
-        Some(row) => row.into_room(),
-        None => Err(StoreError::NotFound {
-            kind: ResourceKind::Room,
-            id: id.to_string(),
-        }),
-    }
-}
-
-/// Reads a logging configuration and locks it for an update until the transaction ends.
-async fn lock_logging(
-    tx: &mut Transaction<'_, Postgres>,
-    id: &str,
-) -> Result<LoggingConfiguration, StoreError> {
-    let row: Option<LoggingRow> = sqlx::query_as(&format!(
-        "SELECT {LOGGING_COLUMNS} FROM logging_configurations WHERE id = $1 FOR NO KEY UPDATE"
-    ))
-    .bind(id)
-    .fetch_optional(&mut **tx)
-    .await
-    .store_context("reading a logging configuration")?;
-    match row {
-        Some(row) => row.into_config(),
-        None => Err(StoreError::NotFound {
-            kind: ResourceKind::LoggingConfiguration,
-            id: id.to_string(),
-        }),
-    }
-}
-
-/// Checks that every attached logging configuration exists and records the attachments.
-///
-/// Each configuration is read `FOR KEY SHARE`, which conflicts with the `FOR UPDATE` a
-/// concurrent delete takes first: either the delete sees this room's attachment and refuses
-/// with `InUse`, or this waits, sees the configuration gone and fails with `NotFound`.
-async fn attach_logging(
-    tx: &mut Transaction<'_, Postgres>,
-    room: &Room,
-    quotas: &Quotas,
-) -> Result<(), StoreError> {
-    if room.logging_configuration_ids.len() as u64 > quotas.logging_configurations_per_room {
-        return Err(StoreError::QuotaExceeded {
-            what: "logging configurations per room",
-            limit: quotas.logging_configurations_per_room,
-        });
-    }
-    sqlx::query("DELETE FROM room_logging WHERE room_id = $1")
-        .bind(&room.id)
-        .execute(&mut **tx)
-        .await
-        .store_context("detaching logging configurations")?;
-    for logging_id in &room.logging_configuration_ids {
-        let exists: Option<bool> = sqlx::query_scalar(
-            "SELECT TRUE FROM logging_configurations WHERE id = $1 FOR KEY SHARE",
-        )
-        .bind(logging_id)
-        .fetch_optional(&mut **tx)
-        .await
-        .store_context("checking a logging configuration")?;
-        if exists.is_none() {
-            return Err(StoreError::NotFound {
-                kind: ResourceKind::LoggingConfiguration,
-                id: logging_id.clone(),
-            });
-        }
-        sqlx::query(
-            "INSERT INTO room_logging (room_id, logging_id) VALUES ($1, $2) \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(&room.id)
-        .bind(logging_id)
-        .execute(&mut **tx)
-        .await
-        .store_context("attaching a logging configuration")?;
-    }
-    Ok(())
-}
-
-async fn insert_room_row(
-    tx: &mut Transaction<'_, Postgres>,
-    room: &Room,
-) -> Result<(), StoreError> {
-    let row = RoomRow::from_room(room);
-    sqlx::query(&format!(
-        "INSERT INTO rooms ({ROOM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-    ))
-    .bind(row.id)
-    .bind(row.name)
-    .bind(row.create_time)
-    .bind(row.update_time)
-    .bind(row.max_rate)
-    .bind(row.max_length)
-    .bind(row.review_uri)
-    .bind(row.review_fallback)
-    .bind(row.tags)
-    .bind(row.logging_ids)
-    .execute(&mut **tx)
-    .await
-    .store_context("inserting a room")?;
-    Ok(())
-}
-
-/// Writes back a room read by [`lock_room`] (everything but `create_time` may have changed).
-async fn update_room_row(
-    tx: &mut Transaction<'_, Postgres>,
-    id: &str,
-    room: &Room,
-) -> Result<(), StoreError> {
-    let row = RoomRow::from_room(room);
-    sqlx::query(
-        "UPDATE rooms SET name = $2, update_time = $3, max_rate = $4, max_length = $5, \
-         review_uri = $6, review_fallback = $7, tags = $8, logging_ids = $9 WHERE id = $1",
-    )
-    .bind(id)
-    .bind(row.name)
-    .bind(row.update_time)
-    .bind(row.max_rate)
-    .bind(row.max_length)
-    .bind(row.review_uri)
-    .bind(row.review_fallback)
-    .bind(row.tags)
-    .bind(row.logging_ids)
-    .execute(&mut **tx)
-    .await
-    .store_context("updating a room")?;
-    Ok(())
-}
-
-#[async_trait]
-impl Store for PostgresStore {
-    async fn insert_room(&self, room: &Room, quotas: &Quotas) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        lock_quota(&mut tx, LOCK_ROOM_QUOTA, &self.schema).await?;
-        if count(&mut tx, "SELECT COUNT(*) FROM rooms").await? >= quotas.rooms {
-            return Err(StoreError::QuotaExceeded {
-                what: "rooms",
-                limit: quotas.rooms,
-            });
-        }
-        insert_room_row(&mut tx, room).await?;
-        attach_logging(&mut tx, room, quotas).await?;
-        tx.commit().await.store_context("committing a new room")
-    }
-
-    async fn get_room(&self, id: &str) -> Result<Option<Room>, StoreError> {
-        let row: Option<RoomRow> =
-            sqlx::query_as(&format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE id = $1"))
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await
-                .store_context("reading a room")?;
-        row.map(RoomRow::into_room).transpose()
-    }
-
-    async fn update_room(
-        &self,
-        id: &str,
-        quotas: &Quotas,
-        change: RoomChange,
-    ) -> Result<Room, StoreError> {
-        let mut tx = self.begin().await?;
-        let mut room = lock_room(&mut tx, id).await?;
-        let attached_before = room.logging_configuration_ids.clone();
-        change(&mut room).map_err(StoreError::Rejected)?;
-        update_room_row(&mut tx, id, &room).await?;
-        if room.logging_configuration_ids != attached_before {
-            attach_logging(&mut tx, &room, quotas).await?;
-        }
-        tx.commit()
-            .await
-            .store_context("committing a room update")?;
-        Ok(room)
-    }
-
-    async fn delete_room(&self, id: &str) -> Result<(), StoreError> {
-        // room_logging rows go with the room (ON DELETE CASCADE).
-        let done = sqlx::query("DELETE FROM rooms WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .store_context("deleting a room")?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound {
-                kind: ResourceKind::Room,
-                id: id.to_string(),
-            });
-        }
-        Ok(())
-    }
-
-    async fn list_rooms(
-        &self,
-        filter: &RoomFilter,
-        after: Option<&PageCursor>,
-        limit: usize,
-    ) -> Result<Vec<Room>, StoreError> {
-        let mut sql =
-            QueryBuilder::<Postgres>::new(format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE TRUE"));
-        if let Some(name) = &filter.name {
-            sql.push(" AND name = ").push_bind(name);
-        }
-        match filter.review_handler_uri.as_deref() {
-            Some("") => {
-                sql.push(" AND review_uri IS NULL");
-            }
-            Some(uri) => {
-                sql.push(" AND review_uri = ").push_bind(uri);
-            }
-            None => {}
-        }
-        if let Some(logging_id) = &filter.logging_configuration_id {
-            sql.push(" AND id IN (SELECT room_id FROM room_logging WHERE logging_id = ")
-                .push_bind(logging_id)
-                .push(")");
-        }
-        if let Some(cursor) = after {
-            sql.push(" AND (update_time, id) < (")
-                .push_bind(cursor.update_time)
-                .push(", ")
-                .push_bind(&cursor.id)
-                .push(")");
-        }
-        sql.push(" ORDER BY update_time DESC, id DESC LIMIT ")
-            .push_bind(limit as i64);
-        let rows: Vec<RoomRow> = sql
-            .build_query_as()
-            .fetch_all(&self.pool)
-            .await
-            .store_context("listing rooms")?;
-        rows.into_iter().map(RoomRow::into_room).collect()
-    }
-
-    async fn insert_logging_configuration(
-        &self,
-        config: &LoggingConfiguration,
-        quotas: &Quotas,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        lock_quota(&mut tx, LOCK_LOGGING_QUOTA, &self.schema).await?;
-        let existing = count(&mut tx, "SELECT COUNT(*) FROM logging_configurations").await?;
-        if existing >= quotas.logging_configurations {
-            return Err(StoreError::QuotaExceeded {
-                what: "logging configurations",
-                limit: quotas.logging_configurations,
-            });
-        }
-        let row = LoggingRow::from_config(config);
-        sqlx::query(&format!(
-            "INSERT INTO logging_configurations ({LOGGING_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)"
-        ))
-        .bind(row.id)
-        .bind(row.name)
-        .bind(row.create_time)
-        .bind(row.update_time)
-        .bind(row.destination)
-        .bind(row.state)
-        .bind(row.tags)
-        .execute(&mut *tx)
-        .await
-        .store_context("inserting a logging configuration")?;
-        tx.commit()
-            .await
-            .store_context("committing a new logging configuration")
-    }
-
-    async fn get_logging_configuration(
-        &self,
-        id: &str,
-    ) -> Result<Option<LoggingConfiguration>, StoreError> {
-        let row: Option<LoggingRow> = sqlx::query_as(&format!(
-            "SELECT {LOGGING_COLUMNS} FROM logging_configurations WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await
-        .store_context("reading a logging configuration")?;
-        row.map(LoggingRow::into_config).transpose()
-    }
-
-    async fn update_logging_configuration(
-        &self,
-        id: &str,
-        change: LoggingChange,
-    ) -> Result<LoggingConfiguration, StoreError> {
-        let mut tx = self.begin().await?;
-        let mut config = lock_logging(&mut tx, id).await?;
-        change(&mut config).map_err(StoreError::Rejected)?;
-        let row = LoggingRow::from_config(&config);
-        sqlx::query(
-            "UPDATE logging_configurations SET name = $2, update_time = $3, destination = $4, \
-             state = $5, tags = $6 WHERE id = $1",
-        )
-        .bind(id)
-        .bind(row.name)
-        .bind(row.update_time)
-        .bind(row.destination)
-        .bind(row.state)
-        .bind(row.tags)
-        .execute(&mut *tx)
-        .await
-        .store_context("updating a logging configuration")?;
-        tx.commit()
-            .await
-            .store_context("committing a logging configuration update")?;
-        Ok(config)
-    }
-
-    async fn delete_logging_configuration(&self, id: &str) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        // Locked first (FOR UPDATE, which FOR KEY SHARE waits for), so a room being attached
-        // to it concurrently either committed before (and shows up below) or waits and then
-        // finds it gone (see `attach_logging`).
-        let found: Option<bool> =
-            sqlx::query_scalar("SELECT TRUE FROM logging_configurations WHERE id = $1 FOR UPDATE")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await
-                .store_context("locking a logging configuration")?;
-        if found.is_none() {
-            return Err(StoreError::NotFound {
-                kind: ResourceKind::LoggingConfiguration,
-                id: id.to_string(),
-            });
-        }
-        let user: Option<String> = sqlx::query_scalar(
-            "SELECT room_id FROM room_logging WHERE logging_id = $1 ORDER BY room_id LIMIT 1",
-        )
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await
-        .store_context("checking which rooms use a logging configuration")?;
-        if let Some(room_id) = user {
-            return Err(StoreError::InUse {
-                logging_id: id.to_string(),
-                room_id,
-            });
-        }
-        sqlx::query("DELETE FROM logging_configurations WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .store_context("deleting a logging configuration")?;
-        tx.commit()
-            .await
-            .store_context("committing a logging configuration deletion")
-    }
-
-    async fn list_logging_configurations(
-        &self,
-        after: Option<&PageCursor>,
-        limit: usize,
-    ) -> Result<Vec<LoggingConfiguration>, StoreError> {
-        let mut sql = QueryBuilder::<Postgres>::new(format!(
-            "SELECT {LOGGING_COLUMNS} FROM logging_configurations"
-        ));
-        if let Some(cursor) = after {
-            sql.push(" WHERE (update_time, id) < (")
-                .push_bind(cursor.update_time)
-                .push(", ")
-                .push_bind(&cursor.id)
-                .push(")");
-        }
-        sql.push(" ORDER BY update_time DESC, id DESC LIMIT ")
-            .push_bind(limit as i64);
-        let rows: Vec<LoggingRow> = sql
-            .build_query_as()
-            .fetch_all(&self.pool)
-            .await
-            .store_context("listing logging configurations")?;
-        rows.into_iter().map(LoggingRow::into_config).collect()
-    }
-
-    async fn update_tags(
-        &self,
-        kind: ResourceKind,
-        id: &str,
-        change: TagsChange,
-    ) -> Result<StringMap, StoreError> {
-        let table = match kind {
-            ResourceKind::Room => "rooms",
-            ResourceKind::LoggingConfiguration => "logging_configurations",
-        };
-        let mut tx = self.begin().await?;
-        let current: Option<String> = sqlx::query_scalar(&format!(
-            "SELECT tags FROM {table} WHERE id = $1 FOR NO KEY UPDATE"
-        ))
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await
-        .store_context("reading tags")?;
-        let Some(current) = current else {
-            return Err(StoreError::NotFound {
-                kind,
-                id: id.to_string(),
-            });
-        };
-        let mut tags: StringMap = from_json(&current)?;
-        change(&mut tags).map_err(StoreError::Rejected)?;
-        sqlx::query(&format!("UPDATE {table} SET tags = $1 WHERE id = $2"))
-            .bind(to_json(&tags))
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .store_context("updating tags")?;
-        tx.commit()
-            .await
-            .store_context("committing a tags update")?;
-        Ok(tags)
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .store_context("pinging PostgreSQL")?;
-        Ok(())
+    /// A database created by a release must still open (see
+    /// `sql::assert_released_migrations_unchanged`).
+    #[test]
+    fn released_migrations_are_unchanged() {
+        crate::store::sql::assert_released_migrations_unchanged(
+            &MIGRATOR,
+            &[(
+                1,
+                "374e773348bb8416963ba9f2d16cc4430306b95123f04920\
+                 e93e3eff8e02e48bec78d5ec04c747740c1198e559ea4179",
+            )],
+        );
     }
 }

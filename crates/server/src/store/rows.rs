@@ -1,6 +1,6 @@
-//! What both SQL backends share: the stored columns, their row structs, and the mapping
-//! between rows and domain records. The tables have the same columns in SQLite and
-//! PostgreSQL (see `migrations/*/0001_initial.sql`); only the SQL around them differs.
+//! The stored columns, their row structs, and the mapping between rows and domain records.
+//! The tables have the same columns in SQLite and PostgreSQL (see
+//! `migrations/*/0001_initial.sql`); the statements that read and write them are `sql.rs`'s.
 //!
 //! Maps and lists are stored as JSON text, so a record reads back exactly as it was written
 //! (tags are a `BTreeMap`, so their order never matters; attached logging configuration ids

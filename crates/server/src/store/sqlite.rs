@@ -6,24 +6,24 @@
 //! concurrently, which WAL allows. Rooms read by id are kept in a small in-process cache
 //! ([`RoomCache`]), because that read sits on the hot path of CreateChatToken, GetRoom and the
 //! chat handshake.
+//!
+//! The SQL is `sql.rs`'s, run with SQLite's dialect: no row locks and no quota locks, since
+//! the single writer already runs the transactions one at a time. This file owns opening and
+//! migrating the database, the two pools and the room cache.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
 use async_trait::async_trait;
 use ivschat_proto::control::StringMap;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{QueryBuilder, Sqlite, Transaction};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::Sqlite;
 
-use super::rows::{
-    from_json, to_json, DbContext, LoggingRow, RoomRow, LOGGING_COLUMNS, ROOM_COLUMNS,
-};
+use super::sql::{Dialect, SqlStore};
 use super::{LoggingChange, PageCursor, RoomChange, RoomFilter, Store, StoreError, TagsChange};
 use crate::config::Quotas;
 use crate::domain::arn::ResourceKind;
@@ -31,9 +31,16 @@ use crate::domain::resources::{LoggingConfiguration, Room};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
+/// No row locks, no quota locks: see the module doc.
+const DIALECT: Dialect = Dialect {
+    lock_to_rewrite: "",
+    lock_to_delete: "",
+    lock_referenced: "",
+    quota_locks: None,
+};
+
 pub struct SqliteStore {
-    writer: SqlitePool,
-    reader: SqlitePool,
+    sql: Arc<SqlStore<Sqlite>>,
     rooms: Arc<RoomCache>,
 }
 
@@ -167,24 +174,11 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await?;
         Ok(SqliteStore {
-            writer,
-            reader,
+            sql: Arc::new(SqlStore::new(writer, reader, DIALECT)),
             rooms: Arc::new(RoomCache::new()),
         })
     }
-
-    async fn begin(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
-        begin(&self.writer).await
-    }
 }
-
-async fn begin(writer: &SqlitePool) -> Result<Transaction<'static, Sqlite>, StoreError> {
-    writer.begin().await.store_context("starting a transaction")
-}
-
-/// `SELECT … FROM rooms WHERE id = ?`, built once (sqlx caches prepared statements by text).
-static SELECT_ROOM: LazyLock<String> =
-    LazyLock::new(|| format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE id = ?"));
 
 /// Runs a room write in its own task and waits for it: if the caller's future is dropped
 /// (the client went away), the write and the cache invalidation after it still both happen.
@@ -200,206 +194,10 @@ async fn to_completion<T: Send + 'static>(
     }
 }
 
-async fn count(tx: &mut Transaction<'_, Sqlite>, sql: &str) -> Result<u64, StoreError> {
-    let n: i64 = sqlx::query_scalar(sql)
-        .fetch_one(&mut **tx)
-        .await
-        .store_context("counting rows")?;
-    Ok(n.max(0) as u64)
-}
-
-async fn select_room(tx: &mut Transaction<'_, Sqlite>, id: &str) -> Result<Room, StoreError> {
-    let row: Option<RoomRow> = sqlx::query_as(&SELECT_ROOM)
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await
-        .store_context("reading a room")?;
-    match row {
-        Some(row) => row.into_room(),
-        None => Err(StoreError::NotFound {
-            kind: ResourceKind::Room,
-            id: id.to_string(),
-        }),
-    }
-}
-
-async fn select_logging(
-    tx: &mut Transaction<'_, Sqlite>,
-    id: &str,
-) -> Result<LoggingConfiguration, StoreError> {
-    let row: Option<LoggingRow> = sqlx::query_as(&format!(
-        "SELECT {LOGGING_COLUMNS} FROM logging_configurations WHERE id = ?"
-    ))
-    .bind(id)
-    .fetch_optional(&mut **tx)
-    .await
-    .store_context("reading a logging configuration")?;
-    match row {
-        Some(row) => row.into_config(),
-        None => Err(StoreError::NotFound {
-            kind: ResourceKind::LoggingConfiguration,
-            id: id.to_string(),
-        }),
-    }
-}
-
-/// Checks that every attached logging configuration exists and records the attachments.
-async fn attach_logging(
-    tx: &mut Transaction<'_, Sqlite>,
-    room: &Room,
-    quotas: &Quotas,
-) -> Result<(), StoreError> {
-    if room.logging_configuration_ids.len() as u64 > quotas.logging_configurations_per_room {
-        return Err(StoreError::QuotaExceeded {
-            what: "logging configurations per room",
-            limit: quotas.logging_configurations_per_room,
-        });
-    }
-    sqlx::query("DELETE FROM room_logging WHERE room_id = ?")
-        .bind(&room.id)
-        .execute(&mut **tx)
-        .await
-        .store_context("detaching logging configurations")?;
-    for logging_id in &room.logging_configuration_ids {
-        let exists: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM logging_configurations WHERE id = ?")
-                .bind(logging_id)
-                .fetch_optional(&mut **tx)
-                .await
-                .store_context("checking a logging configuration")?;
-        if exists.is_none() {
-            return Err(StoreError::NotFound {
-                kind: ResourceKind::LoggingConfiguration,
-                id: logging_id.clone(),
-            });
-        }
-        sqlx::query("INSERT OR IGNORE INTO room_logging (room_id, logging_id) VALUES (?, ?)")
-            .bind(&room.id)
-            .bind(logging_id)
-            .execute(&mut **tx)
-            .await
-            .store_context("attaching a logging configuration")?;
-    }
-    Ok(())
-}
-
-async fn insert_room_row(tx: &mut Transaction<'_, Sqlite>, room: &Room) -> Result<(), StoreError> {
-    let row = RoomRow::from_room(room);
-    sqlx::query(&format!(
-        "INSERT INTO rooms ({ROOM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    ))
-    .bind(row.id)
-    .bind(row.name)
-    .bind(row.create_time)
-    .bind(row.update_time)
-    .bind(row.max_rate)
-    .bind(row.max_length)
-    .bind(row.review_uri)
-    .bind(row.review_fallback)
-    .bind(row.tags)
-    .bind(row.logging_ids)
-    .execute(&mut **tx)
-    .await
-    .store_context("inserting a room")?;
-    Ok(())
-}
-
-/// Writes back a room read by [`select_room`] (everything but `create_time` may have changed).
-async fn update_room_row(
-    tx: &mut Transaction<'_, Sqlite>,
-    id: &str,
-    room: &Room,
-) -> Result<(), StoreError> {
-    let row = RoomRow::from_room(room);
-    sqlx::query(
-        "UPDATE rooms SET name = ?, update_time = ?, max_rate = ?, max_length = ?, \
-         review_uri = ?, review_fallback = ?, tags = ?, logging_ids = ? WHERE id = ?",
-    )
-    .bind(row.name)
-    .bind(row.update_time)
-    .bind(row.max_rate)
-    .bind(row.max_length)
-    .bind(row.review_uri)
-    .bind(row.review_fallback)
-    .bind(row.tags)
-    .bind(row.logging_ids)
-    .bind(id)
-    .execute(&mut **tx)
-    .await
-    .store_context("updating a room")?;
-    Ok(())
-}
-
-async fn update_room_tx(
-    writer: &SqlitePool,
-    id: &str,
-    quotas: &Quotas,
-    change: RoomChange,
-) -> Result<Room, StoreError> {
-    let mut tx = begin(writer).await?;
-    let mut room = select_room(&mut tx, id).await?;
-    let attached_before = room.logging_configuration_ids.clone();
-    change(&mut room).map_err(StoreError::Rejected)?;
-    update_room_row(&mut tx, id, &room).await?;
-    if room.logging_configuration_ids != attached_before {
-        attach_logging(&mut tx, &room, quotas).await?;
-    }
-    tx.commit()
-        .await
-        .store_context("committing a room update")?;
-    Ok(room)
-}
-
-async fn update_tags_tx(
-    writer: &SqlitePool,
-    kind: ResourceKind,
-    id: &str,
-    change: TagsChange,
-) -> Result<StringMap, StoreError> {
-    let table = match kind {
-        ResourceKind::Room => "rooms",
-        ResourceKind::LoggingConfiguration => "logging_configurations",
-    };
-    let mut tx = begin(writer).await?;
-    let current: Option<String> =
-        sqlx::query_scalar(&format!("SELECT tags FROM {table} WHERE id = ?"))
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await
-            .store_context("reading tags")?;
-    let Some(current) = current else {
-        return Err(StoreError::NotFound {
-            kind,
-            id: id.to_string(),
-        });
-    };
-    let mut tags: StringMap = from_json(&current)?;
-    change(&mut tags).map_err(StoreError::Rejected)?;
-    sqlx::query(&format!("UPDATE {table} SET tags = ? WHERE id = ?"))
-        .bind(to_json(&tags))
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .store_context("updating tags")?;
-    tx.commit()
-        .await
-        .store_context("committing a tags update")?;
-    Ok(tags)
-}
-
 #[async_trait]
 impl Store for SqliteStore {
     async fn insert_room(&self, room: &Room, quotas: &Quotas) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        if count(&mut tx, "SELECT COUNT(*) FROM rooms").await? >= quotas.rooms {
-            return Err(StoreError::QuotaExceeded {
-                what: "rooms",
-                limit: quotas.rooms,
-            });
-        }
-        insert_room_row(&mut tx, room).await?;
-        attach_logging(&mut tx, room, quotas).await?;
-        tx.commit().await.store_context("committing a new room")
+        self.sql.insert_room(room, quotas).await
     }
 
     async fn get_room(&self, id: &str) -> Result<Option<Room>, StoreError> {
@@ -407,12 +205,7 @@ impl Store for SqliteStore {
             Ok(room) => return Ok(Some(room)),
             Err(generation) => generation,
         };
-        let row: Option<RoomRow> = sqlx::query_as(&SELECT_ROOM)
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await
-            .store_context("reading a room")?;
-        let room = row.map(RoomRow::into_room).transpose()?;
+        let room = self.sql.get_room(id).await?;
         if let Some(room) = &room {
             self.rooms.fill(generation, room);
         }
@@ -425,14 +218,14 @@ impl Store for SqliteStore {
         quotas: &Quotas,
         change: RoomChange,
     ) -> Result<Room, StoreError> {
-        let (writer, rooms, id, quotas) = (
-            self.writer.clone(),
+        let (sql, rooms, id, quotas) = (
+            self.sql.clone(),
             self.rooms.clone(),
             id.to_string(),
             quotas.clone(),
         );
         to_completion(async move {
-            let result = update_room_tx(&writer, &id, &quotas, change).await;
+            let result = sql.update_room(&id, &quotas, change).await;
             rooms.invalidate(&id);
             result
         })
@@ -440,22 +233,11 @@ impl Store for SqliteStore {
     }
 
     async fn delete_room(&self, id: &str) -> Result<(), StoreError> {
-        let (writer, rooms, id) = (self.writer.clone(), self.rooms.clone(), id.to_string());
+        let (sql, rooms, id) = (self.sql.clone(), self.rooms.clone(), id.to_string());
         to_completion(async move {
-            // room_logging rows go with the room (ON DELETE CASCADE).
-            let done = sqlx::query("DELETE FROM rooms WHERE id = ?")
-                .bind(&id)
-                .execute(&writer)
-                .await
-                .store_context("deleting a room");
+            let result = sql.delete_room(&id).await;
             rooms.invalidate(&id);
-            if done?.rows_affected() == 0 {
-                return Err(StoreError::NotFound {
-                    kind: ResourceKind::Room,
-                    id,
-                });
-            }
-            Ok(())
+            result
         })
         .await
     }
@@ -466,42 +248,7 @@ impl Store for SqliteStore {
         after: Option<&PageCursor>,
         limit: usize,
     ) -> Result<Vec<Room>, StoreError> {
-        let mut sql =
-            QueryBuilder::<Sqlite>::new(format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE 1 = 1"));
-        if let Some(name) = &filter.name {
-            sql.push(" AND name = ").push_bind(name);
-        }
-        match filter.review_handler_uri.as_deref() {
-            Some("") => {
-                sql.push(" AND review_uri IS NULL");
-            }
-            Some(uri) => {
-                sql.push(" AND review_uri = ").push_bind(uri);
-            }
-            None => {}
-        }
-        if let Some(logging_id) = &filter.logging_configuration_id {
-            sql.push(" AND id IN (SELECT room_id FROM room_logging WHERE logging_id = ")
-                .push_bind(logging_id)
-                .push(")");
-        }
-        if let Some(cursor) = after {
-            sql.push(" AND (update_time < ")
-                .push_bind(cursor.update_time)
-                .push(" OR (update_time = ")
-                .push_bind(cursor.update_time)
-                .push(" AND id < ")
-                .push_bind(&cursor.id)
-                .push("))");
-        }
-        sql.push(" ORDER BY update_time DESC, id DESC LIMIT ")
-            .push_bind(limit as i64);
-        let rows: Vec<RoomRow> = sql
-            .build_query_as()
-            .fetch_all(&self.reader)
-            .await
-            .store_context("listing rooms")?;
-        rows.into_iter().map(RoomRow::into_room).collect()
+        self.sql.list_rooms(filter, after, limit).await
     }
 
     async fn insert_logging_configuration(
@@ -509,45 +256,14 @@ impl Store for SqliteStore {
         config: &LoggingConfiguration,
         quotas: &Quotas,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        let existing = count(&mut tx, "SELECT COUNT(*) FROM logging_configurations").await?;
-        if existing >= quotas.logging_configurations {
-            return Err(StoreError::QuotaExceeded {
-                what: "logging configurations",
-                limit: quotas.logging_configurations,
-            });
-        }
-        let row = LoggingRow::from_config(config);
-        sqlx::query(&format!(
-            "INSERT INTO logging_configurations ({LOGGING_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
-        ))
-        .bind(row.id)
-        .bind(row.name)
-        .bind(row.create_time)
-        .bind(row.update_time)
-        .bind(row.destination)
-        .bind(row.state)
-        .bind(row.tags)
-        .execute(&mut *tx)
-        .await
-        .store_context("inserting a logging configuration")?;
-        tx.commit()
-            .await
-            .store_context("committing a new logging configuration")
+        self.sql.insert_logging_configuration(config, quotas).await
     }
 
     async fn get_logging_configuration(
         &self,
         id: &str,
     ) -> Result<Option<LoggingConfiguration>, StoreError> {
-        let row: Option<LoggingRow> = sqlx::query_as(&format!(
-            "SELECT {LOGGING_COLUMNS} FROM logging_configurations WHERE id = ?"
-        ))
-        .bind(id)
-        .fetch_optional(&self.reader)
-        .await
-        .store_context("reading a logging configuration")?;
-        row.map(LoggingRow::into_config).transpose()
+        self.sql.get_logging_configuration(id).await
     }
 
     async fn update_logging_configuration(
@@ -555,58 +271,11 @@ impl Store for SqliteStore {
         id: &str,
         change: LoggingChange,
     ) -> Result<LoggingConfiguration, StoreError> {
-        let mut tx = self.begin().await?;
-        let mut config = select_logging(&mut tx, id).await?;
-        change(&mut config).map_err(StoreError::Rejected)?;
-        let row = LoggingRow::from_config(&config);
-        sqlx::query(
-            "UPDATE logging_configurations SET name = ?, update_time = ?, destination = ?, \
-             state = ?, tags = ? WHERE id = ?",
-        )
-        .bind(row.name)
-        .bind(row.update_time)
-        .bind(row.destination)
-        .bind(row.state)
-        .bind(row.tags)
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .store_context("updating a logging configuration")?;
-        tx.commit()
-            .await
-            .store_context("committing a logging configuration update")?;
-        Ok(config)
+        self.sql.update_logging_configuration(id, change).await
     }
 
     async fn delete_logging_configuration(&self, id: &str) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        let user: Option<String> = sqlx::query_scalar(
-            "SELECT room_id FROM room_logging WHERE logging_id = ? ORDER BY room_id LIMIT 1",
-        )
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await
-        .store_context("checking which rooms use a logging configuration")?;
-        if let Some(room_id) = user {
-            return Err(StoreError::InUse {
-                logging_id: id.to_string(),
-                room_id,
-            });
-        }
-        let done = sqlx::query("DELETE FROM logging_configurations WHERE id = ?")
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .store_context("deleting a logging configuration")?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound {
-                kind: ResourceKind::LoggingConfiguration,
-                id: id.to_string(),
-            });
-        }
-        tx.commit()
-            .await
-            .store_context("committing a logging configuration deletion")
+        self.sql.delete_logging_configuration(id).await
     }
 
     async fn list_logging_configurations(
@@ -614,26 +283,7 @@ impl Store for SqliteStore {
         after: Option<&PageCursor>,
         limit: usize,
     ) -> Result<Vec<LoggingConfiguration>, StoreError> {
-        let mut sql = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {LOGGING_COLUMNS} FROM logging_configurations"
-        ));
-        if let Some(cursor) = after {
-            sql.push(" WHERE (update_time < ")
-                .push_bind(cursor.update_time)
-                .push(" OR (update_time = ")
-                .push_bind(cursor.update_time)
-                .push(" AND id < ")
-                .push_bind(&cursor.id)
-                .push("))");
-        }
-        sql.push(" ORDER BY update_time DESC, id DESC LIMIT ")
-            .push_bind(limit as i64);
-        let rows: Vec<LoggingRow> = sql
-            .build_query_as()
-            .fetch_all(&self.reader)
-            .await
-            .store_context("listing logging configurations")?;
-        rows.into_iter().map(LoggingRow::into_config).collect()
+        self.sql.list_logging_configurations(after, limit).await
     }
 
     async fn update_tags(
@@ -643,13 +293,11 @@ impl Store for SqliteStore {
         change: TagsChange,
     ) -> Result<StringMap, StoreError> {
         match kind {
-            ResourceKind::LoggingConfiguration => {
-                update_tags_tx(&self.writer, kind, id, change).await
-            }
+            ResourceKind::LoggingConfiguration => self.sql.update_tags(kind, id, change).await,
             ResourceKind::Room => {
-                let (writer, rooms, id) = (self.writer.clone(), self.rooms.clone(), id.to_string());
+                let (sql, rooms, id) = (self.sql.clone(), self.rooms.clone(), id.to_string());
                 to_completion(async move {
-                    let result = update_tags_tx(&writer, kind, &id, change).await;
+                    let result = sql.update_tags(kind, &id, change).await;
                     rooms.invalidate(&id);
                     result
                 })
@@ -659,11 +307,7 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.reader)
-            .await
-            .store_context("pinging SQLite")?;
-        Ok(())
+        self.sql.ping().await
     }
 }
 
@@ -685,6 +329,20 @@ mod tests {
             tags: StringMap::new(),
             logging_configuration_ids: Vec::new(),
         }
+    }
+
+    /// A database created by a release must still open (see
+    /// `sql::assert_released_migrations_unchanged`).
+    #[test]
+    fn released_migrations_are_unchanged() {
+        crate::store::sql::assert_released_migrations_unchanged(
+            &MIGRATOR,
+            &[(
+                1,
+                "065d03ecee3c14006911cc77283b90fa983a2421a2c47272\
+                 a805b592ceeb1ba376a779bd7592bbee0c46c3445bae7d78",
+            )],
+        );
     }
 
     #[test]
