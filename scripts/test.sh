@@ -44,9 +44,13 @@ step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "Rust tests (unit + integration with aws-sdk-ivschat)"
+# cargo-nextest is not installed when missing: the tests themselves run in about 25 s on two
+# cores (most of this step is the build), so the most nextest could save is less than the few
+# minutes it takes to compile it from crates.io (no prebuilt binaries are reachable here).
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast
 else
+  echo "cargo-nextest not found: running cargo test (see scripts/test.sh for why it is not installed)"
   cargo test --workspace --locked --no-fail-fast
 fi
 
