@@ -637,6 +637,25 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_policies_parse() {
+        let readme = include_str!("../../../../README.md");
+        let section = readme
+            .split("## Credentials and permissions")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .unwrap();
+        let policies: Vec<&str> = section
+            .split("```json\n")
+            .skip(1)
+            .map(|block| block.split("```").next().unwrap())
+            .collect();
+        assert_eq!(policies.len(), 3);
+        for json in policies {
+            Policy::parse(json).unwrap_or_else(|e| panic!("{e}\n{json}"));
+        }
+    }
+
+    #[test]
     fn policy_variables_are_literal_text_in_version_2008() {
         let p = Policy::parse(
             r#"{"Statement":{"Effect":"Allow","Action":"*","Resource":"arn:aws:ivschat:*:*:room/${x}"}}"#,
