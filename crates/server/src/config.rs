@@ -12,6 +12,8 @@ use anyhow::{bail, Context};
 use clap::Parser;
 use serde::Deserialize;
 
+use crate::iam::users::{load_users, User, UserFile};
+
 /// Command-line flags. Every flag can also come from the environment variable named next to it.
 #[derive(Debug, Parser)]
 #[command(
@@ -273,6 +275,10 @@ pub struct Config {
     /// Where `GET /metrics` is served, if anywhere.
     pub metrics_listen: Option<SocketAddr>,
     pub log_format: LogFormat,
+
+    // Identities and permissions (`iam/`): kept apart to merge easily.
+    /// `[[users]]`: access keys limited by IAM policies (compiled at load).
+    pub users: Vec<User>,
 }
 
 impl Default for Config {
@@ -294,6 +300,7 @@ impl Default for Config {
             cluster_name: "ivschat".to_string(),
             metrics_listen: None,
             log_format: LogFormat::Text,
+            users: Vec::new(),
         }
     }
 }
@@ -324,6 +331,10 @@ struct FileConfig {
     cluster_name: Option<String>,
     metrics_listen: Option<SocketAddr>,
     log_format: Option<LogFormat>,
+
+    // Identities and permissions (`iam/`).
+    #[serde(default)]
+    users: Vec<UserFile>,
 }
 
 /// The access key accepted when none is configured and the server listens on loopback only,
@@ -338,6 +349,18 @@ impl Config {
             None => FileConfig::default(),
         };
         let defaults = Config::default();
+        let account_id = flags
+            .account_id
+            .clone()
+            .or(file.account_id.clone())
+            .unwrap_or(defaults.account_id.clone());
+        // Relative policy paths are relative to the configuration file.
+        let config_dir = flags
+            .config
+            .as_deref()
+            .and_then(Path::parent)
+            .unwrap_or(Path::new("."));
+        let users = load_users(file.users, config_dir, &account_id)?;
         let credentials = match &flags.credentials {
             Some(list) => parse_credential_list(list)?,
             None => file.credentials,
@@ -349,10 +372,7 @@ impl Config {
                 .or(file.data_dir)
                 .unwrap_or(defaults.data_dir),
             region: flags.region.or(file.region).unwrap_or(defaults.region),
-            account_id: flags
-                .account_id
-                .or(file.account_id)
-                .unwrap_or(defaults.account_id),
+            account_id,
             credentials,
             token_key: flags.token_key.map(Secret::new).or(file.token_key),
             quotas: file.quotas.unwrap_or_default(),
@@ -396,6 +416,7 @@ impl Config {
                 .log_format
                 .or(file.log_format)
                 .unwrap_or(defaults.log_format),
+            users,
         };
         config.check()?;
         Ok(config)
@@ -439,7 +460,8 @@ impl Config {
                 self.cluster_name
             );
         }
-        if self.credentials.is_empty() && !self.listen.ip().is_loopback() {
+        self.check_users()?;
+        if self.credentials.is_empty() && self.users.is_empty() && !self.listen.ip().is_loopback() {
             bail!(
                 "no credentials are configured and --listen {} is not a loopback address: \
                  anyone who can reach it could use the API. Configure credentials \
@@ -451,9 +473,53 @@ impl Config {
         Ok(())
     }
 
-    /// The credentials the server accepts: the configured ones, or `test`/`test` on loopback.
+    /// Users' account ids, and access key ids unique across users and `[[credentials]]`.
+    fn check_users(&self) -> anyhow::Result<()> {
+        let mut seen = std::collections::HashSet::new();
+        let keys = self
+            .credentials
+            .iter()
+            .map(|c| (&c.access_key_id, "[[credentials]]".to_string()));
+        let user_keys = self.users.iter().flat_map(|u| {
+            u.access_keys
+                .iter()
+                .map(move |k| (&k.access_key_id, format!("user {:?}", u.name)))
+        });
+        for (key, owner) in keys.chain(user_keys) {
+            if key.is_empty() {
+                bail!("{owner} has an empty access key id");
+            }
+            if !seen.insert(key) {
+                bail!("access key id {key:?} is configured twice (again for {owner})");
+            }
+        }
+        for user in &self.users {
+            if user.account_id != self.account_id {
+                bail!(
+                    "user {:?} has account_id {:?}, but this server serves one account, {:?}",
+                    user.name,
+                    user.account_id,
+                    self.account_id
+                );
+            }
+            if user
+                .access_keys
+                .iter()
+                .any(|k| k.secret_access_key.expose().is_empty())
+            {
+                bail!(
+                    "user {:?} has an access key with an empty secret",
+                    user.name
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The credentials the server accepts with full access: the configured ones, or
+    /// `test`/`test` on loopback when neither credentials nor users are configured.
     pub fn effective_credentials(&self) -> Vec<CredentialConfig> {
-        if self.credentials.is_empty() {
+        if self.credentials.is_empty() && self.users.is_empty() {
             vec![CredentialConfig {
                 access_key_id: DEV_ACCESS_KEY.to_string(),
                 secret_access_key: Secret::new(DEV_ACCESS_KEY),
@@ -568,6 +634,77 @@ mod tests {
         assert_eq!(c.credentials.len(), 1);
         assert_eq!(c.quotas.rooms, 5);
         assert_eq!(c.quotas.logging_configurations, 10);
+    }
+
+    fn config_file(toml: &str) -> (tempfile::TempDir, Flags) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, toml).unwrap();
+        let flags = flags(&["--config", path.to_str().unwrap()]);
+        (dir, flags)
+    }
+
+    const READ_ONLY: &str = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ivschat:Get*","Resource":"*"}}"#;
+
+    #[test]
+    fn users_come_from_the_file_with_inline_and_file_policies() {
+        let (dir, flags) = config_file(&format!(
+            "[[users]]\nname = \"auditor\"\n\
+             access_keys = [{{ access_key_id = \"AK1\", secret_access_key = \"SK1\" }}]\n\
+             policies = ['{READ_ONLY}', \"read.json\"]\n"
+        ));
+        std::fs::write(dir.path().join("read.json"), READ_ONLY).unwrap();
+        let c = Config::from_flags(flags).unwrap();
+        assert_eq!(c.users.len(), 1);
+        assert_eq!(c.users[0].account_id, "000000000000");
+        assert_eq!(c.users[0].policies.policies.len(), 2);
+        // With users configured, the loopback `test` key is not added.
+        assert!(c.effective_credentials().is_empty());
+    }
+
+    #[test]
+    fn a_bad_policy_stops_start_up_naming_user_statement_and_field() {
+        let (_dir, flags) = config_file(
+            "[[users]]\nname = \"mod\"\n\
+             access_keys = [{ access_key_id = \"AK1\", secret_access_key = \"SK1\" }]\n\
+             policies = ['{\"Statement\":{\"Sid\":\"S\",\"Effect\":\"Allow\",\"Action\":\"ivschat:*\",\"Resource\":\"rooms\"}}']\n",
+        );
+        let e = Config::from_flags(flags).unwrap_err().to_string();
+        assert!(
+            e.starts_with("user \"mod\", policies[0]: Statement[0] (Sid \"S\"), Resource:"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn access_keys_must_be_unique_and_users_in_the_server_account() {
+        let user = |name: &str, key: &str, extra: &str| {
+            format!(
+                "[[users]]\nname = \"{name}\"\n{extra}\
+                 access_keys = [{{ access_key_id = \"{key}\", secret_access_key = \"S\" }}]\n\
+                 policies = ['{READ_ONLY}']\n"
+            )
+        };
+        let (_dir, flags) = config_file(&format!(
+            "[[credentials]]\naccess_key_id = \"AK\"\nsecret_access_key = \"S\"\n{}",
+            user("a", "AK", "")
+        ));
+        let e = Config::from_flags(flags).unwrap_err().to_string();
+        assert!(e.contains("\"AK\" is configured twice"), "{e}");
+        let (_dir, flags) = config_file(&user("a", "AK", "account_id = \"111111111111\"\n"));
+        let e = Config::from_flags(flags).unwrap_err().to_string();
+        assert!(e.contains("serves one account"), "{e}");
+    }
+
+    #[test]
+    fn users_alone_allow_a_public_listen() {
+        let (_dir, mut flags) = config_file(&format!(
+            "[[users]]\nname = \"a\"\n\
+             access_keys = [{{ access_key_id = \"AK\", secret_access_key = \"S\" }}]\n\
+             policies = ['{READ_ONLY}']\n"
+        ));
+        flags.listen = Some("0.0.0.0:8080".parse().unwrap());
+        assert!(Config::from_flags(flags).is_ok());
     }
 
     #[test]

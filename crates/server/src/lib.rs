@@ -13,6 +13,7 @@ pub mod config;
 pub mod delivery;
 pub mod domain;
 pub mod http_server;
+pub mod iam;
 pub mod limits;
 pub mod metrics;
 pub mod store;

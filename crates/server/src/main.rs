@@ -13,7 +13,8 @@ async fn main() -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let config = Config::from_flags(Flags::parse())?;
     init_logging(config.log_format);
-    if config.credentials.is_empty() {
+    // The same test as `Config::effective_credentials`: the dev key exists only without both.
+    if config.credentials.is_empty() && config.users.is_empty() {
         tracing::warn!(
             "no credentials configured: accepting access key '{DEV_ACCESS_KEY}' with secret \
              '{DEV_ACCESS_KEY}' (loopback only). Set IVSCHAT_CREDENTIALS=AKID:SECRET to choose your own."

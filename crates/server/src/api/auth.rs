@@ -1,7 +1,8 @@
 //! SigV4 verification of control-plane requests, with the ivschat specifics
 //! (`docs/protocol/control-plane.md` §2): signing name `ivschat`, the server's region,
 //! double-encoded canonical URI, 15 minutes of clock skew. The algorithm lives in the
-//! `ivschat-sigv4` crate.
+//! `ivschat-sigv4` crate. A verified request yields its [`Principal`]: who signed it, and
+//! the policies (if any) that `authorize.rs` checks.
 
 use std::collections::HashMap;
 
@@ -12,10 +13,13 @@ use ivschat_sigv4::{
 
 use crate::config::Config;
 use crate::domain::clock::Clock;
+use crate::iam::Principal;
 
 /// The accepted credentials and the signing scope.
 pub struct Authenticator {
     credentials: HashMap<String, Credential>,
+    /// Who each access key belongs to.
+    principals: HashMap<String, Principal>,
     verifier: VerifierConfig,
     /// Signing keys derived per access key and day, instead of per request (four HMACs, most
     /// of a verification's hashing). The signature comparison is unchanged (constant time).
@@ -24,22 +28,51 @@ pub struct Authenticator {
 
 impl Authenticator {
     pub fn new(config: &Config) -> Authenticator {
-        let credentials = config
-            .effective_credentials()
-            .into_iter()
-            .map(|c| {
-                (
-                    c.access_key_id.clone(),
-                    Credential {
-                        access_key_id: c.access_key_id,
-                        secret: SecretKey::new(c.secret_access_key.expose()),
-                        session_token: c.session_token.map(|t| SecretKey::new(t.expose())),
+        let mut credentials = HashMap::new();
+        let mut principals = HashMap::new();
+        // `[[credentials]]` keys: full access, as before policies existed. AWS names a root
+        // user's ARN `arn:aws:iam::<account>:root`.
+        for c in config.effective_credentials() {
+            principals.insert(
+                c.access_key_id.clone(),
+                Principal {
+                    arn: format!("arn:aws:iam::{}:root", config.account_id),
+                    account_id: config.account_id.clone(),
+                    policies: None,
+                },
+            );
+            credentials.insert(
+                c.access_key_id.clone(),
+                Credential {
+                    access_key_id: c.access_key_id,
+                    secret: SecretKey::new(c.secret_access_key.expose()),
+                    session_token: c.session_token.map(|t| SecretKey::new(t.expose())),
+                },
+            );
+        }
+        for user in &config.users {
+            for key in &user.access_keys {
+                principals.insert(
+                    key.access_key_id.clone(),
+                    Principal {
+                        arn: Principal::user_arn(&user.account_id, &user.name),
+                        account_id: user.account_id.clone(),
+                        policies: Some(user.policies.clone()),
                     },
-                )
-            })
-            .collect();
+                );
+                credentials.insert(
+                    key.access_key_id.clone(),
+                    Credential {
+                        access_key_id: key.access_key_id.clone(),
+                        secret: SecretKey::new(key.secret_access_key.expose()),
+                        session_token: None,
+                    },
+                );
+            }
+        }
         Authenticator {
             credentials,
+            principals,
             verifier: VerifierConfig {
                 service: "ivschat".to_string(),
                 region: config.region.clone(),
@@ -50,13 +83,13 @@ impl Authenticator {
         }
     }
 
-    /// Checks the request's signature; on success returns the access key id that signed it.
+    /// Checks the request's signature; on success returns who signed it.
     pub fn verify(
         &self,
         parts: &http::request::Parts,
         body: &[u8],
         clock: &Clock,
-    ) -> Result<String, ServiceError> {
+    ) -> Result<&Principal, ServiceError> {
         let request = RequestParts {
             method: parts.method.as_str(),
             raw_path: parts.uri.path(),
@@ -71,8 +104,16 @@ impl Authenticator {
             clock.now(),
             &self.keys,
         )
-        .map(|verified| verified.access_key_id)
         .map_err(auth_error)
+        .and_then(|verified| {
+            // Every key in `credentials` is in `principals` (both are filled together).
+            self.principals.get(&verified.access_key_id).ok_or_else(|| {
+                ServiceError::new(
+                    ErrorKind::InternalServer,
+                    "a verified access key has no principal",
+                )
+            })
+        })
     }
 }
 

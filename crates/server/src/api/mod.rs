@@ -2,10 +2,12 @@
 //!
 //! The pipeline is the same for every operation (after Garage's `api_server.rs`):
 //! route → read the body → verify SigV4 → check media types → parse and validate the input
-//! against the model → one `match` to a thin handler per operation. Every answer carries
+//! against the model → authorize it against the signer's IAM policies → one `match` to a thin
+//! handler per operation. Every answer carries
 //! `x-amzn-RequestId`; every error carries `X-Amzn-Errortype` and a JSON body with `message`.
 
 mod auth;
+mod authorize;
 pub mod input; // public for the fuzz targets (fuzz/)
 mod logging;
 mod messaging;
@@ -23,11 +25,13 @@ use http::{header, HeaderValue, StatusCode};
 use ivschat_proto::errors::{ErrorKind, ServiceError};
 
 pub use auth::Authenticator;
+use authorize::{authorize, AuthorizationFacts};
 use input::{check_media_types, parse_input};
 use reply::{OpResult, Reply};
 use route::{route, Operation, RouteError, Routed};
 
 use crate::app::App;
+use crate::iam::Principal;
 
 /// Largest request body accepted. Control-plane inputs are small (the largest is a few KB of
 /// tags and attributes), so this only guards memory.
@@ -73,8 +77,8 @@ pub async fn handle(app: &App, request: axum::extract::Request, request_id: &str
         }
     };
     let result = match app.auth.verify(&parts, &body, &app.clock) {
-        Ok(_access_key) => match check_media_types(&parts.headers, &body) {
-            Ok(()) => dispatch(app, &routed, parts.uri.query(), &body).await,
+        Ok(principal) => match check_media_types(&parts.headers, &body) {
+            Ok(()) => dispatch(app, principal, &routed, parts.uri.query(), &body).await,
             Err(e) => Err(e),
         },
         Err(e) => Err(e),
@@ -98,41 +102,71 @@ pub async fn handle(app: &App, request: axum::extract::Request, request_id: &str
     response
 }
 
+/// The operation's input, parsed, validated and authorized.
+async fn input<T: serde::de::DeserializeOwned + AuthorizationFacts>(
+    app: &App,
+    principal: &Principal,
+    routed: &Routed,
+    query: Option<&str>,
+    body: &[u8],
+) -> Result<T, ServiceError> {
+    let input = parse_input(routed, query, body)?;
+    authorize(app, principal, routed.operation, &input).await?;
+    Ok(input)
+}
+
 /// One `match` from operation to handler.
-async fn dispatch(app: &App, routed: &Routed, query: Option<&str>, body: &[u8]) -> OpResult {
+async fn dispatch(
+    app: &App,
+    who: &Principal,
+    routed: &Routed,
+    query: Option<&str>,
+    body: &[u8],
+) -> OpResult {
     use Operation::*;
     match routed.operation {
         CreateChatToken => {
-            messaging::create_chat_token(app, parse_input(routed, query, body)?).await
+            messaging::create_chat_token(app, input(app, who, routed, query, body).await?).await
         }
         CreateLoggingConfiguration => {
-            logging::create_logging_configuration(app, parse_input(routed, query, body)?).await
+            logging::create_logging_configuration(app, input(app, who, routed, query, body).await?)
+                .await
         }
-        CreateRoom => rooms::create_room(app, parse_input(routed, query, body)?).await,
+        CreateRoom => rooms::create_room(app, input(app, who, routed, query, body).await?).await,
         DeleteLoggingConfiguration => {
-            logging::delete_logging_configuration(app, parse_input(routed, query, body)?).await
+            logging::delete_logging_configuration(app, input(app, who, routed, query, body).await?)
+                .await
         }
-        DeleteMessage => messaging::delete_message(app, parse_input(routed, query, body)?).await,
-        DeleteRoom => rooms::delete_room(app, parse_input(routed, query, body)?).await,
-        DisconnectUser => messaging::disconnect_user(app, parse_input(routed, query, body)?).await,
+        DeleteMessage => {
+            messaging::delete_message(app, input(app, who, routed, query, body).await?).await
+        }
+        DeleteRoom => rooms::delete_room(app, input(app, who, routed, query, body).await?).await,
+        DisconnectUser => {
+            messaging::disconnect_user(app, input(app, who, routed, query, body).await?).await
+        }
         GetLoggingConfiguration => {
-            logging::get_logging_configuration(app, parse_input(routed, query, body)?).await
+            logging::get_logging_configuration(app, input(app, who, routed, query, body).await?)
+                .await
         }
-        GetRoom => rooms::get_room(app, parse_input(routed, query, body)?).await,
+        GetRoom => rooms::get_room(app, input(app, who, routed, query, body).await?).await,
         ListLoggingConfigurations => {
-            logging::list_logging_configurations(app, parse_input(routed, query, body)?).await
+            logging::list_logging_configurations(app, input(app, who, routed, query, body).await?)
+                .await
         }
-        ListRooms => rooms::list_rooms(app, parse_input(routed, query, body)?).await,
+        ListRooms => rooms::list_rooms(app, input(app, who, routed, query, body).await?).await,
         ListTagsForResource => {
-            tags::list_tags_for_resource(app, parse_input(routed, query, body)?).await
+            tags::list_tags_for_resource(app, input(app, who, routed, query, body).await?).await
         }
-        SendEvent => messaging::send_event(app, parse_input(routed, query, body)?).await,
-        TagResource => tags::tag_resource(app, parse_input(routed, query, body)?).await,
-        UntagResource => tags::untag_resource(app, parse_input(routed, query, body)?).await,
+        SendEvent => messaging::send_event(app, input(app, who, routed, query, body).await?).await,
+        TagResource => tags::tag_resource(app, input(app, who, routed, query, body).await?).await,
+        UntagResource => {
+            tags::untag_resource(app, input(app, who, routed, query, body).await?).await
+        }
         UpdateLoggingConfiguration => {
-            logging::update_logging_configuration(app, parse_input(routed, query, body)?).await
+            logging::update_logging_configuration(app, input(app, who, routed, query, body).await?)
+                .await
         }
-        UpdateRoom => rooms::update_room(app, parse_input(routed, query, body)?).await,
+        UpdateRoom => rooms::update_room(app, input(app, who, routed, query, body).await?).await,
     }
 }
 

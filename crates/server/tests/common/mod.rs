@@ -137,11 +137,50 @@ pub mod raw {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> RawResponse {
+        send_signed(
+            endpoint,
+            ("test", "test"),
+            method,
+            path_and_query,
+            headers,
+            body,
+        )
+        .await
+    }
+
+    /// `POST`-style JSON request signed with another access key.
+    pub async fn send_as(
+        endpoint: &str,
+        key: (&str, &str),
+        method: &str,
+        path_and_query: &str,
+        body: &str,
+    ) -> RawResponse {
+        let headers = [("content-type", "application/json")];
+        send_signed(
+            endpoint,
+            key,
+            method,
+            path_and_query,
+            &headers,
+            body.as_bytes(),
+        )
+        .await
+    }
+
+    async fn send_signed(
+        endpoint: &str,
+        (access_key, secret): (&str, &str),
+        method: &str,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> RawResponse {
         let url = format!("{endpoint}{path_and_query}");
         let host = endpoint.trim_start_matches("http://").to_string();
         let mut all_headers: Vec<(String, String)> = vec![("host".into(), host)];
         all_headers.extend(headers.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let identity: Identity = Credentials::new("test", "test", None, None, "raw").into();
+        let identity: Identity = Credentials::new(access_key, secret, None, None, "raw").into();
         let params = v4::SigningParams::builder()
             .identity(&identity)
             .region("us-east-1")

@@ -1,0 +1,206 @@
+"""IAM policies per user through boto3 (README "Credentials and permissions").
+
+This module starts its own ivschat-server (binary: ``IVSCHAT_SERVER_BIN``, else
+``$CARGO_TARGET_DIR/debug/ivschat-server``) with a configuration holding one full-access
+``[[credentials]]`` key and several ``[[users]]`` with policies, one inline and one from a
+file (``policies/``), and checks what each key may do and the AccessDeniedException
+(HTTP 403) the others get, worded as AWS words it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import pytest
+from chatlog_helpers import AWS_ENV, free_port, server_binary, tail, wait_until, _stop_process
+from conftest import ACCOUNT, REGION, assert_client_error, make_client
+
+HERE = Path(__file__).resolve().parent
+
+READ_ONLY = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": ["ivschat:Get*", "ivschat:List*"], "Resource": "*"}]}
+MODERATION = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": ["ivschat:DeleteMessage", "ivschat:DisconnectUser"],
+     "Resource": "arn:aws:ivschat:*:*:room/*"}]}
+ALL_BUT_DELETE = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "ivschat:*", "Resource": "*"},
+    {"Sid": "KeepRooms", "Effect": "Deny", "Action": "ivschat:DeleteRoom", "Resource": "*"}]}
+NOT_ACTION = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "NotAction": ["ivschat:Delete*", "ivschat:Update*"], "Resource": "*"}]}
+CREATE_ONLY = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "ivschat:CreateRoom", "Resource": "*"}]}
+WEB_ROOMS_ONLY = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": ["ivschat:CreateRoom", "ivschat:TagResource"], "Resource": "*",
+     "Condition": {"StringEquals": {"aws:RequestTag/app": "web"},
+                   "ForAllValues:StringEquals": {"aws:TagKeys": ["app"]}}},
+    {"Effect": "Allow", "Action": "ivschat:UpdateRoom", "Resource": "*",
+     "Condition": {"StringEquals": {"aws:ResourceTag/app": "web"}}}]}
+
+USERS = {
+    # name: (access key, policies)
+    "app-backend": ("minter", ["policies/tokens-for-web-rooms.json"]),
+    "auditor": ("reader", [READ_ONLY]),
+    "moderator": ("moderator", [MODERATION]),
+    "operator": ("operator", [ALL_BUT_DELETE]),
+    "careful": ("careful", [NOT_ACTION]),
+    "creator": ("creator", [CREATE_ONLY]),
+    "web-team": ("webteam", [WEB_ROOMS_ONLY]),
+}
+
+
+def toml_string(s: str) -> str:
+    return json.dumps(s)  # a JSON string literal is a valid TOML basic string
+
+
+def config_text() -> str:
+    lines = ['[[credentials]]', 'access_key_id = "admin"', 'secret_access_key = "admin-secret"', ""]
+    for name, (key, policies) in USERS.items():
+        rendered = [toml_string(p if isinstance(p, str) else json.dumps(p)) for p in policies]
+        lines += ["[[users]]", f"name = {toml_string(name)}",
+                  f'access_keys = [{{ access_key_id = "{key}", secret_access_key = "{key}-secret" }}]',
+                  f"policies = [{', '.join(rendered)}]", ""]
+    return "\n".join(lines)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    binary = server_binary()
+    if not os.access(binary, os.X_OK):
+        pytest.fail(f"ivschat-server binary not found at {binary} (cargo build -p ivschat-server, or IVSCHAT_SERVER_BIN)")
+    work = tmp_path_factory.mktemp("permissions")
+    (work / "policies").mkdir()
+    for f in (HERE / "policies").iterdir():
+        (work / "policies" / f.name).write_text(f.read_text())
+    config = work / "ivschat.toml"
+    config.write_text(config_text())
+    log_path = work / "server.log"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IVSCHAT_") and not k.startswith("AWS_ENDPOINT_URL")}
+    env.update(AWS_ENV)
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [binary, "--listen", f"127.0.0.1:{port}", "--data-dir", str(work / "data"), "--config", str(config)],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+        )
+    url = f"http://127.0.0.1:{port}"
+
+    def ready():
+        if proc.poll() is not None:
+            raise AssertionError(f"ivschat-server exited with {proc.returncode}:\n{tail(log_path)}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
+                return resp.status == 200
+        except OSError:
+            return False
+
+    try:
+        wait_until(ready, 30.0, 0.1, "ivschat-server /health", lambda: tail(log_path))
+        yield url
+    finally:
+        _stop_process(proc)
+
+
+@pytest.fixture
+def as_key(server, monkeypatch):
+    monkeypatch.setenv("IVSCHAT_ENDPOINT", server)
+    return lambda key: make_client(key, f"{key}-secret")
+
+
+def room_pattern() -> str:
+    return f"arn:aws:ivschat:{REGION}:{ACCOUNT}:room/*"
+
+
+def assert_denied(excinfo, user: str, action: str, resource: str, explicit: bool = False):
+    resp = assert_client_error(excinfo, "AccessDeniedException", 403)
+    why = ("with an explicit deny in an identity-based policy" if explicit
+           else f"because no identity-based policy allows the {action} action")
+    assert resp["Error"]["Message"] == (
+        f"User: arn:aws:iam::{ACCOUNT}:user/{user} is not authorized to perform: {action} "
+        f"on resource: {resource} {why}"), resp
+
+
+def test_token_minting_key_is_limited_to_rooms_tagged_app_web(as_key):
+    admin, minter = as_key("admin"), as_key("minter")
+    web = admin.create_room(tags={"app": "web"})["arn"]
+    ops = admin.create_room(tags={"app": "ops"})["arn"]
+    assert minter.create_chat_token(roomIdentifier=web, userId="u1")["token"]
+    with pytest.raises(Exception) as ei:
+        minter.create_chat_token(roomIdentifier=ops, userId="u1")
+    assert_denied(ei, "app-backend", "ivschat:CreateChatToken", ops)
+    with pytest.raises(Exception) as ei:
+        minter.list_rooms()
+    assert_denied(ei, "app-backend", "ivschat:ListRooms", "*")
+
+
+def test_read_only_key(as_key):
+    admin, reader = as_key("admin"), as_key("reader")
+    arn = admin.create_room(tags={"app": "web"})["arn"]
+    assert reader.get_room(identifier=arn)["arn"] == arn
+    assert any(r["arn"] == arn for r in reader.list_rooms(maxResults=50)["rooms"])
+    assert reader.list_tags_for_resource(resourceArn=arn)["tags"] == {"app": "web"}
+    with pytest.raises(Exception) as ei:
+        reader.delete_room(identifier=arn)
+    assert_denied(ei, "auditor", "ivschat:DeleteRoom", arn)
+    with pytest.raises(Exception) as ei:
+        reader.create_room()
+    assert_denied(ei, "auditor", "ivschat:CreateRoom", room_pattern())
+
+
+def test_moderation_key(as_key):
+    admin, moderator = as_key("admin"), as_key("moderator")
+    arn = admin.create_room()["arn"]
+    moderator.disconnect_user(roomIdentifier=arn, userId="someone")
+    with pytest.raises(Exception) as ei:
+        moderator.send_event(roomIdentifier=arn, eventName="x")
+    assert_denied(ei, "moderator", "ivschat:SendEvent", arn)
+
+
+def test_explicit_deny_overrides_wildcard_allow(as_key):
+    operator = as_key("operator")
+    arn = operator.create_room(tags={"app": "web"})["arn"]
+    operator.update_room(identifier=arn, name="renamed")
+    with pytest.raises(Exception) as ei:
+        operator.delete_room(identifier=arn)
+    assert_denied(ei, "operator", "ivschat:DeleteRoom", arn, explicit=True)
+
+
+def test_not_action(as_key):
+    careful = as_key("careful")
+    arn = careful.create_room()["arn"]
+    careful.get_room(identifier=arn)
+    with pytest.raises(Exception) as ei:
+        careful.update_room(identifier=arn, name="x")
+    assert_denied(ei, "careful", "ivschat:UpdateRoom", arn)
+
+
+def test_create_with_tags_needs_tag_resource(as_key):
+    creator = as_key("creator")
+    creator.create_room()
+    with pytest.raises(Exception) as ei:
+        creator.create_room(tags={"app": "web"})
+    assert_denied(ei, "creator", "ivschat:TagResource", room_pattern())
+
+
+def test_request_and_resource_tag_conditions(as_key):
+    admin, team = as_key("admin"), as_key("webteam")
+    mine = team.create_room(tags={"app": "web"})["arn"]
+    for tags in ({"app": "ops"}, {}, {"app": "web", "owner": "me"}):
+        with pytest.raises(Exception) as ei:
+            team.create_room(tags=tags)
+        assert_client_error(ei, "AccessDeniedException", 403)
+    team.update_room(identifier=mine, name="ours")
+    other = admin.create_room(tags={"app": "ops"})["arn"]
+    with pytest.raises(Exception) as ei:
+        team.update_room(identifier=other, name="theirs")
+    assert_denied(ei, "web-team", "ivschat:UpdateRoom", other)
+
+
+def test_credentials_keep_full_access(as_key):
+    admin = as_key("admin")
+    arn = admin.create_room(tags={"app": "web"})["arn"]
+    admin.untag_resource(resourceArn=arn, tagKeys=["app"])
+    admin.delete_room(identifier=arn)
