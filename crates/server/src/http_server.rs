@@ -125,8 +125,9 @@ pub async fn serve(
         let stopping = stopping.clone();
         connections.spawn(async move {
             let mut connection = std::pin::pin!(connection);
-            // Armed at the first deadline; re-armed lazily when it fires (see `deadline.rs`).
-            let timer = tokio::time::sleep_until(accepted_at + deadlines.first_request);
+            // Armed at the earliest deadline there can be (idleness may come before the
+            // first-request deadline); re-armed lazily when it fires (see `deadline.rs`).
+            let timer = tokio::time::sleep_until(accepted_at + deadlines.first_check());
             tokio::pin!(timer);
             let mut closing = false;
             loop {

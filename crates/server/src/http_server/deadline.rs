@@ -44,6 +44,14 @@ pub struct Deadlines {
     pub idle: Duration,
 }
 
+impl Deadlines {
+    /// When a new connection's timer first fires: a quick first request may leave the
+    /// connection idle before its first-request deadline.
+    pub fn first_check(&self) -> Duration {
+        self.first_request.min(self.idle)
+    }
+}
+
 /// What the connection's task does when its timer fires.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Check {
