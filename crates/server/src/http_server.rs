@@ -97,11 +97,7 @@ pub async fn serve(
                 continue;
             }
         };
-        let _ = stream.set_nodelay(true);
-        if let Some(keepalive) = &keepalive {
-            // A peer that vanished without a FIN is found by the kernel's probes.
-            let _ = SockRef::from(&stream).set_tcp_keepalive(keepalive);
-        }
+        configure_accepted(&stream, keepalive.as_ref());
         // The chat upgrade needs the socket itself (`chat/socket.rs`).
         let (stream, raw) = SharedSocket::new(stream);
         let router = router.clone();
@@ -222,6 +218,15 @@ fn tcp_keepalive(idle_ms: u64) -> Option<TcpKeepalive> {
     )
 }
 
+/// Socket options of an accepted connection: no Nagle delay, and TCP keepalive so that a
+/// peer that vanished without a FIN is found by the kernel's probes.
+fn configure_accepted(stream: &tokio::net::TcpStream, keepalive: Option<&TcpKeepalive>) {
+    let _ = stream.set_nodelay(true);
+    if let Some(keepalive) = keepalive {
+        let _ = SockRef::from(stream).set_tcp_keepalive(keepalive);
+    }
+}
+
 /// Probes after the first, and how many go unanswered before the kernel gives up.
 const KEEPALIVE_PROBE_INTERVAL: Duration = Duration::from_secs(10);
 const KEEPALIVE_PROBES: u32 = 3;
@@ -325,4 +330,31 @@ fn text(status: StatusCode, body: &'static str) -> Response {
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn accepted_sockets_get_the_configured_tcp_keepalive() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (accepted, _client) =
+            tokio::join!(listener.accept(), tokio::net::TcpStream::connect(address));
+        let (stream, _) = accepted.unwrap();
+        configure_accepted(&stream, tcp_keepalive(60_000).as_ref());
+        let socket = SockRef::from(&stream);
+        assert!(socket.keepalive().unwrap());
+        assert_eq!(
+            socket.tcp_keepalive_time().unwrap(),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            socket.tcp_keepalive_interval().unwrap(),
+            Duration::from_secs(10)
+        );
+        assert_eq!(socket.tcp_keepalive_retries().unwrap(), 3);
+        assert!(tcp_keepalive(0).is_none(), "0 turns it off");
+    }
 }
