@@ -13,6 +13,9 @@
 //! | too slow (more than `ROOM_BACKLOG` frames waiting, or the socket full for `chat.write_timeout_ms`) | close 1008 with a reason, counted |
 //! | server shutdown | close 1001 |
 //! | a message or frame larger than `chat.max_message_bytes` | ERROR 413, then close 1009 (the rest of the frame cannot be skipped) |
+//! | no answer (pong or any frame) to a ping within `chat.pong_timeout_ms` | close 1001 with the reason (`session/keepalive.rs`) |
+//! | an RFC 6455 violation: invalid UTF-8, reserved bits, unmasked or unknown frames, … | close 1007 or 1002 (`session/violation.rs`) |
+//! | the client's close frame | the same close frame back (RFC 6455 §5.5.1), or 1002 for a code that may not be sent |
 //!
 //! Room frames do not pass through this task: the room's fan-out writes them to the socket
 //! (`fanout.rs`, `outbox.rs`). This task reads requests, writes its own frames through
@@ -39,6 +42,7 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tungstenite::{Message, Utf8Bytes};
 
+use self::keepalive::{Due, Keepalive};
 use super::fanout::Seat;
 use super::outbox::{Outbox, OutboxWriter, RoomEnding, SessionIo, Signal};
 use super::rate_limit::TokenBucket;
@@ -53,6 +57,9 @@ use crate::domain::resources::Room;
 use crate::domain::token::TokenClaims;
 use crate::limits::ConnectionPermit;
 use time::OffsetDateTime;
+
+mod keepalive;
+mod violation;
 
 /// "Rate of messaging requests per connection: 10 per second" (not adjustable).
 pub const REQUESTS_PER_SECOND_PER_CONNECTION: u32 = 10;
@@ -216,23 +223,34 @@ impl Session {
         // The 101 is out: room frames may now go to the socket.
         self.outbox.open();
         let outbox = self.outbox.clone();
-        let expiry = tokio::time::sleep_until(self.session_deadline());
-        tokio::pin!(expiry);
+        let mut keepalive = Keepalive::new(Instant::now(), &self.app.config.chat);
+        // One timer for session expiry and the keepalive's pings and deadlines.
+        let timer = tokio::time::sleep_until(self.next_wake(&keepalive));
+        tokio::pin!(timer);
         // Armed while the socket is full: the client must read within the write timeout.
         let stall = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(stall);
         let mut stalled = false;
         loop {
             if std::mem::take(&mut self.rearm_expiry) {
-                expiry.as_mut().reset(self.session_deadline());
+                timer.as_mut().reset(self.next_wake(&keepalive));
             }
             tokio::select! {
                 biased;
-                _ = &mut expiry => {
+                _ = &mut timer => {
                     if self.expired() {
                         return expired();
                     }
-                    expiry.as_mut().reset(self.session_deadline());
+                    match keepalive.on_timer(Instant::now()) {
+                        Due::Unanswered => return self.unanswered(keepalive.timeout()),
+                        Due::Ping => {
+                            if !self.ping().await {
+                                return Ending::Gone;
+                            }
+                        }
+                        Due::Nothing => {}
+                    }
+                    timer.as_mut().reset(self.next_wake(&keepalive));
                 }
                 signal = std::future::poll_fn(|cx| outbox.poll_signal(cx)) => match signal {
                     Signal::End(ending) => return self.room_ending(ending),
@@ -255,8 +273,15 @@ impl Session {
                                 reason: "message too big".into(),
                             };
                         }
-                        Some(Err(_)) | None => return Ending::Gone,
+                        Some(Err(e)) => {
+                            return match violation::close_for(&e) {
+                                Some((code, reason)) => close(code, reason),
+                                None => Ending::Gone,
+                            };
+                        }
+                        None => return Ending::Gone,
                     };
+                    keepalive.heard();
                     match message {
                         Message::Text(text) => {
                             // Boxed: handling a request (review, logging, the Redis bus) is a
@@ -269,9 +294,15 @@ impl Session {
                         Message::Binary(_) => {
                             self.send_error(None, ChatErrorCode::BadRequest, "send requests as JSON text frames".into());
                         }
-                        // Pings are answered by the WebSocket layer itself.
+                        // Pings are answered by the WebSocket layer itself; a pong has done its
+                        // job above (`keepalive.heard`).
                         Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
-                        Message::Close(_) => return Ending::Gone,
+                        Message::Close(_) => {
+                            // tungstenite queued the close frame back (RFC 6455 §5.5.1; 1002 for
+                            // a code that may not be sent); it goes out with this flush.
+                            let _ = self.flush().await;
+                            return Ending::Gone;
+                        }
                     }
                 }
             }
@@ -298,6 +329,27 @@ impl Session {
             }
             RoomEnding::Broken => Ending::Gone,
         }
+    }
+
+    /// The client answered no ping in time: it vanished, or it does not speak WebSocket.
+    fn unanswered(&self, timeout: Duration) -> Ending {
+        tracing::debug!(room = %self.room.id, peer = %self.peer, "chat connection answered no ping; closing");
+        close(
+            CLOSE_GOING_AWAY,
+            &format!("no answer to ping within {} ms", timeout.as_millis()),
+        )
+    }
+
+    /// Sends a ping without waiting for a full socket: what the socket does not take waits in
+    /// the outbox behind the room's frames, drained by the session loop and bounded by the
+    /// write timeout like everything else. False if the socket failed.
+    async fn ping(&mut self) -> bool {
+        let mut send = std::pin::pin!(self.socket.send(Message::Ping(Default::default())));
+        std::future::poll_fn(|cx| match std::future::Future::poll(send.as_mut(), cx) {
+            std::task::Poll::Ready(result) => std::task::Poll::Ready(result.is_ok()),
+            std::task::Poll::Pending => std::task::Poll::Ready(true),
+        })
+        .await
     }
 
     fn too_slow(&self, why: &str) -> Ending {
@@ -499,6 +551,13 @@ impl Session {
 
     fn expired(&self) -> bool {
         self.app.clock.now_micros() >= self.claims.session_expires
+    }
+
+    /// When the session's timer must fire next: session expiry or the keepalive's next ping
+    /// or deadline, whichever is first.
+    fn next_wake(&self, keepalive: &Keepalive) -> Instant {
+        let expiry = self.session_deadline();
+        keepalive.next_at().map_or(expiry, |at| at.min(expiry))
     }
 
     /// The monotonic instant at which the session expires, by the (advanceable) clock.

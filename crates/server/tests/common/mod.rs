@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 pub mod process;
+pub mod raw_h2;
+pub mod raw_ws;
 pub mod services;
 
 use std::net::SocketAddr;
