@@ -15,6 +15,7 @@ pub mod domain;
 pub mod http_server;
 pub mod limits;
 pub mod metrics;
+pub mod room;
 pub mod store;
 
 use std::future::Future;

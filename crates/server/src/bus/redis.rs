@@ -27,8 +27,9 @@ use redis::aio::ConnectionManager;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::wire::{decode_event, decode_update, encode_event, encode_update, RoomUpdate};
-use crate::chat::{Hub, RoomEvent};
+use super::wire::{decode_event, decode_update, encode_event, encode_update};
+use crate::chat::Hub;
+use crate::room::{RoomEvent, RoomUpdate};
 
 /// Token bucket: `rate` per second, capacity `rate`, refilled by Redis's own clock.
 const TOKEN_BUCKET: &str = r"
@@ -154,7 +155,7 @@ impl RedisBus {
     /// Room updates go on the room's channel: only nodes with connections in the room care,
     /// and the others read the room afresh when a connection joins.
     pub async fn publish_update(&self, update: &RoomUpdate) -> anyhow::Result<()> {
-        self.publish_on(&self.room_channel(&update.id), encode_update(update))
+        self.publish_on(&self.room_channel(&update.room_id), encode_update(update))
             .await
     }
 
@@ -348,7 +349,7 @@ async fn read(
         };
         if payload.first() == Some(&b'U') {
             if let Some(update) = decode_update(payload) {
-                hub.apply_local_update(&update.id, update.s);
+                hub.apply_local_update(&update.room_id, update.settings);
             }
             continue;
         }

@@ -12,20 +12,14 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::chat::frame::OutFrame;
-use crate::chat::{RoomEvent, RoomSettings};
+use crate::room::frame::OutFrame;
+use crate::room::{RoomEvent, RoomUpdate};
 
 #[derive(Serialize, Deserialize)]
 struct DisconnectBody {
     u: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     r: Option<String>,
-}
-
-#[derive(Serialize, Deserialize)]
-pub struct RoomUpdate {
-    pub id: String,
-    pub s: RoomSettings,
 }
 
 pub fn encode_event(event: &RoomEvent) -> Vec<u8> {
@@ -47,8 +41,6 @@ pub fn encode_event(event: &RoomEvent) -> Vec<u8> {
             out
         }
         RoomEvent::Deleted => vec![b'X'],
-        // Node-local events are never published; an empty payload decodes to nothing.
-        RoomEvent::Shutdown | RoomEvent::ClockChanged | RoomEvent::Direct { .. } => Vec::new(),
     }
 }
 

@@ -23,10 +23,10 @@ use tungstenite::protocol::WebSocketConfig;
 
 use super::session::{run_session, Membership, SessionParams};
 use super::socket::RawSocket;
-use super::RoomSettings;
 use crate::app::App;
 use crate::domain::token::TokenError;
 use crate::limits::ConnectionPermit;
+use crate::room::RoomSettings;
 
 /// Socket read chunk per connection, allocated up front for every connection: SDK requests
 /// are a few hundred bytes, and a larger frame reserves its own length when its header arrives.

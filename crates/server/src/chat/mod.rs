@@ -2,7 +2,7 @@
 //! (`spec/messaging.md`).
 //!
 //! * [`Hub`] knows the rooms that have at least one connection on this node. A frame is
-//!   serialised once, WebSocket header included (`frame.rs`), and `fanout.rs` writes those
+//!   serialised once, WebSocket header included (`room/frame.rs`), and `fanout.rs` writes those
 //!   same bytes to every connection's socket (`outbox.rs`), a shard of connections at a time.
 //! * A connection that falls more than [`ROOM_BACKLOG`] frames behind is disconnected with a
 //!   reason and counted (see `session.rs`); it never slows the room down or grows memory.
@@ -10,7 +10,6 @@
 //!   connection.
 
 pub mod fanout;
-pub mod frame;
 pub mod handshake;
 pub mod outbox;
 pub mod rate_limit;
@@ -23,21 +22,21 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use ivschat_proto::control::{FallbackResult, StringMap};
+use ivschat_proto::control::StringMap;
 use ivschat_proto::messaging::{to_json, EventFrame};
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::bus::redis::RedisBus;
-use crate::bus::wire::RoomUpdate;
 use crate::config::Quotas;
 use crate::delivery::{ChatLogger, RecordType};
 use crate::domain::clock::{format_time_nanos, Clock};
 use crate::domain::ids::new_id;
 use crate::domain::resources::{LoggingConfiguration, Room};
-use fanout::{Fanout, Seat};
-use frame::OutFrame;
+use crate::room::frame::OutFrame;
+use crate::room::{RoomEvent, RoomSettings, RoomUpdate};
+use fanout::{Fanout, NodeEvent, Seat};
 use outbox::Outbox;
 use rate_limit::TokenBucket;
 use redeemed::RedeemedTokens;
@@ -45,30 +44,6 @@ use redeemed::RedeemedTokens;
 /// Frames a connection may fall behind its room before it is disconnected as too slow.
 /// At the highest room rate (100 messages/s) plus events, this is several seconds of slack.
 pub const ROOM_BACKLOG: usize = 1024;
-
-/// What a room's connections receive.
-#[derive(Debug, Clone)]
-pub enum RoomEvent {
-    /// A MESSAGE or EVENT frame, encoded once for everyone.
-    Frame(OutFrame),
-    /// Close every connection of this user (after the `aws:DISCONNECT_USER` frame, which was
-    /// sent just before on the same channel, so it arrives first).
-    Disconnect {
-        user_id: Arc<str>,
-        reason: Option<Arc<str>>,
-    },
-    /// The room was deleted: ERROR 404, then close.
-    Deleted,
-    /// The server is shutting down: close 1001.
-    Shutdown,
-    /// The (test-advanceable) clock moved: sessions re-arm their expiry timers.
-    ClockChanged,
-    /// A frame for one connection only (its ERROR answers). It travels in the room's order,
-    /// so an answer never overtakes a room frame sent before it: a sender that sends two
-    /// messages into a room allowing one per second gets its first MESSAGE, then the ERROR 429
-    /// for the second, as clients expect. Node-local, never on the bus.
-    Direct { to: Arc<Outbox>, frame: OutFrame },
-}
 
 /// A room as the chat path addresses it: its id and where its records are logged.
 #[derive(Debug, Clone, Copy)]
@@ -82,31 +57,6 @@ impl<'a> RoomRef<'a> {
         RoomRef {
             id: &room.id,
             logging_ids: &room.logging_configuration_ids,
-        }
-    }
-}
-
-/// The room settings a live connection enforces; UpdateRoom replaces them at once.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct RoomSettings {
-    pub maximum_message_length: i32,
-    pub maximum_message_rate_per_second: i32,
-    pub review_handler_uri: Option<String>,
-    pub review_fallback: FallbackResult,
-    pub logging_configuration_ids: Vec<String>,
-    /// The room's `updateTime` these settings come from: older settings never replace newer.
-    pub version: i64,
-}
-
-impl RoomSettings {
-    pub fn of(room: &Room) -> RoomSettings {
-        RoomSettings {
-            version: room.update_time,
-            maximum_message_length: room.maximum_message_length,
-            maximum_message_rate_per_second: room.maximum_message_rate_per_second,
-            review_handler_uri: room.review_handler_uri.clone(),
-            review_fallback: room.review_fallback,
-            logging_configuration_ids: room.logging_configuration_ids.clone(),
         }
     }
 }
@@ -129,9 +79,9 @@ impl LiveRoom {
             .clone()
     }
 
-    /// Sends a frame to one member, in the room's order (see [`RoomEvent::Direct`]).
+    /// Sends a frame to one member, in the room's order (see [`NodeEvent::Direct`]).
     pub fn answer(&self, to: &Arc<Outbox>, json: &str) {
-        self.fanout.publish(RoomEvent::Direct {
+        self.fanout.publish(NodeEvent::Direct {
             to: to.clone(),
             frame: OutFrame::text(json),
         });
@@ -244,7 +194,7 @@ pub struct Hub {
     /// a handshake that saw no change while it joined need not read its room again.
     room_changes: AtomicU64,
     /// Cancelled at shutdown (background tasks watch it). Sessions learn of shutdown from
-    /// [`RoomEvent::Shutdown`] on their room's channel instead: a shared token's `cancelled()`
+    /// `NodeEvent::Shutdown` on their room's channel instead: a shared token's `cancelled()`
     /// future takes a global lock each time it is created and dropped, which every session
     /// did on every delivery (see [`Hub::shut_down`]).
     pub shutdown: CancellationToken,
@@ -330,7 +280,7 @@ impl Hub {
     /// A session that joins after this sees the token already cancelled when it starts.
     pub fn shut_down(&self) {
         self.shutdown.cancel();
-        self.tell_every_room(RoomEvent::Shutdown);
+        self.tell_every_room(NodeEvent::Shutdown);
     }
 
     /// Re-arms every session's expiry timer whenever the clock is advanced (tests only move
@@ -344,14 +294,14 @@ impl Hub {
                     if changed.is_err() {
                         return;
                     }
-                    self.tell_every_room(RoomEvent::ClockChanged);
+                    self.tell_every_room(NodeEvent::ClockChanged);
                 }
             }
         }
     }
 
     /// Delivers a node-local event to every live room on this node.
-    fn tell_every_room(&self, event: RoomEvent) {
+    fn tell_every_room(&self, event: NodeEvent) {
         let rooms: Vec<Arc<LiveRoom>> = self.rooms().values().cloned().collect();
         for room in rooms {
             room.fanout.publish(event.clone());
@@ -411,7 +361,7 @@ impl Hub {
             _ => self.live(room_id),
         };
         if let Some(room) = room {
-            room.fanout.publish(event);
+            room.fanout.publish(NodeEvent::Room(event));
         }
     }
 
@@ -591,8 +541,8 @@ impl Hub {
         self.apply_local_update(&room.id, settings.clone());
         if let Some(bus) = &self.bus {
             let update = RoomUpdate {
-                id: room.id.clone(),
-                s: settings,
+                room_id: room.id.clone(),
+                settings,
             };
             if let Err(e) = bus.publish_update(&update).await {
                 // Nodes that miss it read the room afresh at their next handshake; live

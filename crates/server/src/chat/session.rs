@@ -507,7 +507,7 @@ impl Session {
         Instant::now() + Duration::from_micros(remaining.max(0) as u64)
     }
 
-    /// Answers this connection only, in the room's order (see `RoomEvent::Direct`).
+    /// Answers this connection only, in the room's order (see `NodeEvent::Direct`).
     fn send_error(&self, request_id: Option<String>, code: ChatErrorCode, message: String) {
         let frame = ErrorFrame::new(new_id(), request_id, code, message);
         self.room.answer(&self.outbox, &to_json(&frame));
