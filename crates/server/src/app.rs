@@ -3,11 +3,9 @@
 use std::sync::Arc;
 
 use crate::api::Authenticator;
-use crate::bus::redis::RedisBus;
 use crate::chat::review::Reviewer;
 use crate::chat::Hub;
 use crate::config::Config;
-use crate::delivery::ChatLogger;
 use crate::domain::arn::ArnScope;
 use crate::domain::clock::Clock;
 use crate::domain::token::TokenKey;
@@ -33,8 +31,7 @@ impl App {
         clock: Clock,
         token_key: TokenKey,
         reviewer: Reviewer,
-        logger: Arc<ChatLogger>,
-        bus: Option<Arc<RedisBus>>,
+        chat: Arc<Hub>,
     ) -> App {
         App {
             scope: ArnScope {
@@ -43,7 +40,7 @@ impl App {
             },
             auth: Authenticator::new(&config),
             store,
-            chat: Arc::new(Hub::new(clock.clone(), &config.quotas, logger, bus)),
+            chat,
             clock,
             token_key,
             reviewer,

@@ -186,11 +186,9 @@ async fn ready(app: &App) -> Response {
         tracing::warn!(error = %e, "readiness check: the store does not answer");
         return text(StatusCode::SERVICE_UNAVAILABLE, "store unavailable");
     }
-    if let Some(bus) = app.chat.bus() {
-        if let Err(e) = bus.ping().await {
-            tracing::warn!(error = %format!("{e:#}"), "readiness check: Redis does not answer");
-            return text(StatusCode::SERVICE_UNAVAILABLE, "bus unavailable");
-        }
+    if let Err(e) = app.chat.bus().ping().await {
+        tracing::warn!(error = %format!("{e:#}"), "readiness check: the bus does not answer");
+        return text(StatusCode::SERVICE_UNAVAILABLE, "bus unavailable");
     }
     text(StatusCode::OK, "ready")
 }

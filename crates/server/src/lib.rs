@@ -17,6 +17,7 @@ pub mod limits;
 pub mod metrics;
 pub mod room;
 pub mod store;
+pub mod token_bucket;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -51,24 +52,22 @@ pub async fn build_app(config: Config, clock: Clock) -> anyhow::Result<Arc<App>>
         config.logging.clone(),
         clock.clone(),
     ));
-    let bus = match &config.bus_url {
-        Some(url) => Some(Arc::new(
-            bus::redis::RedisBus::connect(url.expose(), &config.cluster_name).await?,
-        )),
-        None => None,
-    };
-    let app = Arc::new(App::new(
-        config,
-        store,
-        clock,
-        token_key,
-        reviewer,
-        logger.clone(),
+    let stats = Arc::new(chat::ChatStats::default());
+    let rooms = Arc::new(chat::rooms::LiveRooms::new(stats.clone()));
+    let bus = bus::open(&config, rooms.clone()).await?;
+    let hub = Arc::new(chat::Hub::new(
+        rooms,
         bus.clone(),
+        stats,
+        clock.clone(),
+        &config.quotas,
+        logger.clone(),
     ));
-    if let Some(bus) = bus {
-        bus.start(Arc::downgrade(&app.chat), app.chat.shutdown.clone());
-    }
+    let app = Arc::new(App::new(config, store, clock, token_key, reviewer, hub));
+    bus.start(
+        &tokio_util::task::TaskTracker::new(),
+        app.chat.shutdown.clone(),
+    );
     tokio::spawn(app.chat.clone().forward_clock_changes());
     // Ships spooled chat log records until the server shuts down.
     tokio::spawn(logger.run(app.chat.shutdown.clone()));

@@ -12,15 +12,13 @@
 pub mod fanout;
 pub mod handshake;
 pub mod outbox;
-pub mod rate_limit;
-pub mod redeemed;
 pub mod review;
+pub mod rooms;
 pub mod session;
 pub mod socket;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 
 use ivschat_proto::control::StringMap;
 use ivschat_proto::messaging::{to_json, EventFrame};
@@ -28,7 +26,7 @@ use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::bus::redis::RedisBus;
+use crate::bus::{Bucket, Bus, NodeRooms};
 use crate::config::Quotas;
 use crate::delivery::{ChatLogger, RecordType};
 use crate::domain::clock::{format_time_nanos, Clock};
@@ -36,10 +34,8 @@ use crate::domain::ids::new_id;
 use crate::domain::resources::{LoggingConfiguration, Room};
 use crate::room::frame::OutFrame;
 use crate::room::{RoomEvent, RoomSettings, RoomUpdate};
-use fanout::{Fanout, NodeEvent, Seat};
-use outbox::Outbox;
-use rate_limit::TokenBucket;
-use redeemed::RedeemedTokens;
+use fanout::{NodeEvent, Seat};
+use rooms::{LiveRoom, LiveRooms};
 
 /// Frames a connection may fall behind its room before it is disconnected as too slow.
 /// At the highest room rate (100 messages/s) plus events, this is several seconds of slack.
@@ -61,58 +57,6 @@ impl<'a> RoomRef<'a> {
     }
 }
 
-/// A room with at least one connection on this node.
-#[derive(Debug)]
-pub struct LiveRoom {
-    pub id: String,
-    settings: RwLock<RoomSettings>,
-    /// `maximumMessageRatePerSecond`, shared by all the room's connections.
-    rate: Mutex<TokenBucket>,
-    fanout: Fanout,
-}
-
-impl LiveRoom {
-    pub fn settings(&self) -> RoomSettings {
-        self.settings
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    /// Sends a frame to one member, in the room's order (see [`NodeEvent::Direct`]).
-    pub fn answer(&self, to: &Arc<Outbox>, json: &str) {
-        self.fanout.publish(NodeEvent::Direct {
-            to: to.clone(),
-            frame: OutFrame::text(json),
-        });
-    }
-
-    /// Takes one message from the room's rate budget.
-    pub fn try_take_message(&self) -> bool {
-        self.rate
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .try_take()
-    }
-
-    /// Replaces the settings unless they are older than the current ones (a handshake's read
-    /// can race with an UpdateRoom).
-    pub fn apply(&self, settings: RoomSettings) {
-        let rate = settings.maximum_message_rate_per_second.max(1) as u32;
-        {
-            let mut current = self.settings.write().unwrap_or_else(|e| e.into_inner());
-            if settings.version < current.version {
-                return;
-            }
-            *current = settings;
-        }
-        self.rate
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .set_rate(rate);
-    }
-}
-
 /// Counters an operator wants to see.
 #[derive(Debug, Default)]
 pub struct ChatStats {
@@ -131,8 +75,14 @@ pub struct ChatStats {
 pub enum Refused {
     /// A rate (the room's, or an account quota) is exhausted for now.
     RateLimited { limit: u32 },
-    /// The cluster bus (Redis) cannot be reached: nothing that needs it is done.
+    /// The bus cannot be reached: nothing that needs it is done.
     Unavailable,
+}
+
+/// The one place a bus failure is reported: logged here, refused to the client.
+fn bus_unreachable(error: anyhow::Error) -> Refused {
+    tracing::error!(error = %format!("{error:#}"), "the bus cannot be reached; refusing what needs it");
+    Refused::Unavailable
 }
 
 /// Account-wide request rates (`spec/messaging.md` §9): DeleteMessage and DisconnectUser count
@@ -162,34 +112,16 @@ impl AccountQuota {
     }
 }
 
-/// Rate buckets kept on this node (single-node mode), by name.
-#[derive(Debug, Default)]
-struct LocalBuckets(Mutex<HashMap<&'static str, TokenBucket>>);
-
-impl LocalBuckets {
-    fn try_take(&self, name: &'static str, rate: u32) -> bool {
-        let mut buckets = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        buckets
-            .entry(name)
-            .or_insert_with(|| TokenBucket::new(rate))
-            .try_take()
-    }
-}
-
-/// Rooms' live connections on this node, and the way events reach them: directly (one node)
-/// or through the Redis bus (several nodes).
+/// Rooms' live connections on this node, and the way events reach them: through the bus
+/// ([`Bus`]), which delivers to this node's rooms as to every other node's.
 #[derive(Debug)]
 pub struct Hub {
-    // std Mutex: never held across .await; each critical section is one HashMap operation.
-    rooms: Mutex<HashMap<String, Arc<LiveRoom>>>,
+    rooms: Arc<LiveRooms>,
+    bus: Arc<dyn Bus>,
     clock: Clock,
     quotas: Quotas,
-    local_rates: LocalBuckets,
-    /// `None`: one node, events are delivered in-process.
-    bus: Option<Arc<RedisBus>>,
     pub logger: Arc<ChatLogger>,
-    pub redeemed: RedeemedTokens,
-    pub stats: ChatStats,
+    pub stats: Arc<ChatStats>,
     /// Bumped by every UpdateRoom and DeleteRoom on this node, before it reaches live rooms:
     /// a handshake that saw no change while it joined need not read its room again.
     room_changes: AtomicU64,
@@ -204,83 +136,57 @@ pub struct Hub {
 
 impl Hub {
     pub fn new(
+        rooms: Arc<LiveRooms>,
+        bus: Arc<dyn Bus>,
+        stats: Arc<ChatStats>,
         clock: Clock,
         quotas: &Quotas,
         logger: Arc<ChatLogger>,
-        bus: Option<Arc<RedisBus>>,
     ) -> Hub {
         Hub {
-            rooms: Mutex::new(HashMap::new()),
+            rooms,
+            bus,
             clock,
             quotas: quotas.clone(),
-            local_rates: LocalBuckets::default(),
-            bus,
             logger,
-            redeemed: RedeemedTokens::default(),
-            stats: ChatStats::default(),
+            stats,
             room_changes: AtomicU64::new(0),
             shutdown: CancellationToken::new(),
             sessions: TaskTracker::new(),
         }
     }
 
-    pub fn bus(&self) -> Option<&Arc<RedisBus>> {
-        self.bus.as_ref()
-    }
-
-    fn rooms(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<LiveRoom>>> {
-        self.rooms.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn live(&self, room_id: &str) -> Option<Arc<LiveRoom>> {
-        self.rooms().get(room_id).cloned()
+    pub fn bus(&self) -> &Arc<dyn Bus> {
+        &self.bus
     }
 
     /// Rooms with at least one connection on this node.
     pub fn live_rooms(&self) -> usize {
-        self.rooms().len()
+        self.rooms.count()
     }
 
     pub fn is_live(&self, room_id: &str) -> bool {
-        self.rooms().contains_key(room_id)
+        self.rooms.is_live(room_id)
     }
 
     /// Joins a connection to `room` (creating its live state if it is the first one). From here
     /// on the connection receives everything delivered to the room on this node, in its
-    /// outbox, which holds it until the session opens it; with a bus, [`Hub::subscribe`] must
-    /// also have returned before the client is told it is connected.
+    /// outbox, which holds it until the session opens it; [`Hub::subscribe`] must also have
+    /// returned before the client is told it is connected.
     pub fn join(
         &self,
         room: &Room,
         socket: Arc<tokio::net::TcpStream>,
         user_id: Arc<str>,
     ) -> (Arc<LiveRoom>, Seat) {
-        let mut rooms = self.rooms();
-        let live = rooms
-            .entry(room.id.clone())
-            .or_insert_with(|| {
-                Arc::new(LiveRoom {
-                    id: room.id.clone(),
-                    settings: RwLock::new(RoomSettings::of(room)),
-                    rate: Mutex::new(TokenBucket::new(
-                        room.maximum_message_rate_per_second.max(1) as u32,
-                    )),
-                    fanout: Fanout::new(self.stats.frames_out.clone()),
-                })
-            })
-            .clone();
-        // Joining under the map lock: `leave` cannot remove the room in between.
-        let seat = live
-            .fanout
-            .join(|first_seq| Outbox::new(socket, user_id, first_seq));
-        (live, seat)
+        self.rooms.join(room, socket, user_id)
     }
 
     /// Starts shutdown: cancels [`Hub::shutdown`], then tells every live session to close.
     /// A session that joins after this sees the token already cancelled when it starts.
     pub fn shut_down(&self) {
         self.shutdown.cancel();
-        self.tell_every_room(NodeEvent::Shutdown);
+        self.rooms.tell_every_room(NodeEvent::Shutdown);
     }
 
     /// Re-arms every session's expiry timer whenever the clock is advanced (tests only move
@@ -294,82 +200,30 @@ impl Hub {
                     if changed.is_err() {
                         return;
                     }
-                    self.tell_every_room(NodeEvent::ClockChanged);
+                    self.rooms.tell_every_room(NodeEvent::ClockChanged);
                 }
             }
         }
     }
 
-    /// Delivers a node-local event to every live room on this node.
-    fn tell_every_room(&self, event: NodeEvent) {
-        let rooms: Vec<Arc<LiveRoom>> = self.rooms().values().cloned().collect();
-        for room in rooms {
-            room.fanout.publish(event.clone());
-        }
-    }
-
-    /// Makes sure this node receives the room's events from the bus (no-op on one node).
+    /// Makes sure this node receives the room's events.
     pub async fn subscribe(&self, room_id: &str) -> Result<(), Refused> {
-        match &self.bus {
-            None => Ok(()),
-            Some(bus) => bus.ensure_subscribed(room_id).await.map_err(|e| {
-                tracing::error!(room = room_id, error = %format!("{e:#}"), "cannot subscribe to the room on the Redis bus");
-                Refused::Unavailable
-            }),
-        }
+        self.bus.subscribe(room_id).await.map_err(bus_unreachable)
     }
 
     /// Takes a connection out of its room: forgets the room when it was the last.
     pub fn leave(&self, room: &LiveRoom, seat: &Seat) {
-        let room_id = room.id.as_str();
-        let removed = {
-            let mut rooms = self.rooms();
-            // Under the map lock, so no connection can join in between.
-            let last = room.fanout.leave(seat) == 0
-                && rooms
-                    .get(room_id)
-                    .is_some_and(|live| std::ptr::eq(live.as_ref(), room));
-            last && rooms.remove(room_id).is_some()
-        };
-        if removed {
-            if let Some(bus) = &self.bus {
-                bus.release(room_id);
-            }
+        if self.rooms.leave(room, seat) {
+            self.bus.unsubscribe(&room.id);
         }
     }
 
-    /// Delivers to every connection of the room in the cluster: in-process on one node, through
-    /// the bus (which delivers back to this node too) on several.
+    /// Delivers to every connection of the room, on every node.
     pub async fn publish(&self, room_id: &str, event: RoomEvent) -> Result<(), Refused> {
-        match &self.bus {
-            None => {
-                self.deliver_local(room_id, event);
-                Ok(())
-            }
-            Some(bus) => bus.publish(room_id, &event).await.map_err(|e| {
-                tracing::error!(room = room_id, error = %format!("{e:#}"), "cannot publish on the Redis bus");
-                Refused::Unavailable
-            }),
-        }
-    }
-
-    /// Delivers to the room's connections on this node.
-    pub fn deliver_local(&self, room_id: &str, event: RoomEvent) {
-        let room = match event {
-            // A deleted room is forgotten at once; its sessions end on the event.
-            RoomEvent::Deleted => self.rooms().remove(room_id),
-            _ => self.live(room_id),
-        };
-        if let Some(room) = room {
-            room.fanout.publish(NodeEvent::Room(event));
-        }
-    }
-
-    /// New settings for a room that may be live on this node.
-    pub fn apply_local_update(&self, room_id: &str, settings: RoomSettings) {
-        if let Some(live) = self.live(room_id) {
-            live.apply(settings);
-        }
+        self.bus
+            .publish(room_id, event)
+            .await
+            .map_err(bus_unreachable)
     }
 
     /// Serialises a MESSAGE or EVENT frame once, spools its chat log records (durably, before
@@ -389,62 +243,49 @@ impl Hub {
             .await
     }
 
-    /// Takes one message from the room's `maximumMessageRatePerSecond`, cluster-wide.
+    /// Takes one message from the room's `maximumMessageRatePerSecond`, service-wide.
     pub async fn try_take_room_message(&self, room: &LiveRoom, rate: i32) -> Result<(), Refused> {
         let rate = rate.max(1) as u32;
-        let allowed = match &self.bus {
-            None => room.try_take_message(),
-            Some(bus) => bus
-                .try_take(&format!("room:{}", room.id), rate)
-                .await
-                .map_err(|e| {
-                    tracing::error!(error = %format!("{e:#}"), "cannot check the room rate in Redis");
-                    Refused::Unavailable
-                })?,
-        };
-        if allowed {
-            Ok(())
-        } else {
-            Err(Refused::RateLimited { limit: rate })
-        }
+        self.take(Bucket::Room {
+            id: &room.id,
+            rate,
+            on_this_node: &room.rate,
+        })
+        .await
     }
 
-    /// Takes one request from an account-wide quota, cluster-wide.
+    /// Takes one request from an account-wide quota, service-wide.
     pub async fn take_quota(&self, quota: AccountQuota) -> Result<(), Refused> {
-        let rate = quota.rate(&self.quotas);
-        let allowed = match &self.bus {
-            None => self.local_rates.try_take(quota.name(), rate),
-            Some(bus) => bus.try_take(quota.name(), rate).await.map_err(|e| {
-                tracing::error!(error = %format!("{e:#}"), "cannot check an account rate in Redis");
-                Refused::Unavailable
-            })?,
+        self.take(Bucket::Account {
+            name: quota.name(),
+            rate: quota.rate(&self.quotas),
+        })
+        .await
+    }
+
+    async fn take(&self, bucket: Bucket<'_>) -> Result<(), Refused> {
+        let limit = match bucket {
+            Bucket::Room { rate, .. } | Bucket::Account { rate, .. } => rate,
         };
-        if allowed {
-            Ok(())
-        } else {
-            Err(Refused::RateLimited { limit: rate })
+        match self.bus.try_take(bucket).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Refused::RateLimited { limit }),
+            Err(e) => Err(bus_unreachable(e)),
         }
     }
 
     /// Marks a chat token used; false if it was used before (on any node).
     pub async fn redeem(&self, token_id: &str, expires: i64, now: i64) -> Result<bool, Refused> {
-        match &self.bus {
-            None => Ok(self.redeemed.redeem(token_id, expires, now)),
-            Some(bus) => bus
-                .redeem(token_id, (expires - now) / 1000)
-                .await
-                .map_err(|e| {
-                    tracing::error!(error = %format!("{e:#}"), "cannot redeem a chat token in Redis");
-                    Refused::Unavailable
-                }),
-        }
+        self.bus
+            .redeem(token_id, expires, now)
+            .await
+            .map_err(bus_unreachable)
     }
 
     /// True when another connection would exceed the concurrent-connection quota.
     pub fn at_connection_quota(&self) -> bool {
         let mine = self.stats.connections_open.load(Ordering::Relaxed);
-        let others = self.bus.as_ref().map_or(0, |bus| bus.others_connections());
-        mine + others >= self.quotas.concurrent_connections
+        mine + self.bus.other_nodes_connections() >= self.quotas.concurrent_connections
     }
 
     /// SendEvent: delivers an EVENT to every connection of the room; returns its `Id`.
@@ -528,27 +369,24 @@ impl Hub {
     }
 
     /// Whether the settings a handshake read after taking `mark` can be stale now: true if
-    /// any room was updated or deleted on this node since, and always with a bus (another
-    /// node's change reaches this one a little later).
+    /// any room was updated or deleted on this node since, and always when other nodes share
+    /// the bus (their changes reach this one a little later).
     pub fn room_may_have_changed_since(&self, mark: u64) -> bool {
-        self.bus.is_some() || self.room_changes.load(Ordering::SeqCst) != mark
+        self.bus.spans_nodes() || self.room_changes.load(Ordering::SeqCst) != mark
     }
 
     /// UpdateRoom: new limits and review handler apply to live connections at once, on every node.
     pub async fn room_updated(&self, room: &Room) {
         self.room_changes.fetch_add(1, Ordering::SeqCst);
-        let settings = RoomSettings::of(room);
-        self.apply_local_update(&room.id, settings.clone());
-        if let Some(bus) = &self.bus {
-            let update = RoomUpdate {
-                room_id: room.id.clone(),
-                settings,
-            };
-            if let Err(e) = bus.publish_update(&update).await {
-                // Nodes that miss it read the room afresh at their next handshake; live
-                // connections there keep the old limits until then.
-                tracing::error!(room = %room.id, error = %format!("{e:#}"), "cannot publish a room update on the Redis bus");
-            }
+        let update = RoomUpdate {
+            room_id: room.id.clone(),
+            settings: RoomSettings::of(room),
+        };
+        self.rooms.apply(update.clone());
+        if let Err(e) = self.bus.share_update(update).await {
+            // Nodes that miss it read the room afresh at their next handshake; live
+            // connections there keep the old limits until then.
+            tracing::error!(room = %room.id, error = %format!("{e:#}"), "cannot send a room update to the other nodes");
         }
     }
 
@@ -557,7 +395,7 @@ impl Hub {
         self.room_changes.fetch_add(1, Ordering::SeqCst);
         if self.publish(room_id, RoomEvent::Deleted).await.is_err() {
             // Still end this node's sessions.
-            self.deliver_local(room_id, RoomEvent::Deleted);
+            self.rooms.deliver(room_id, RoomEvent::Deleted);
         }
     }
 

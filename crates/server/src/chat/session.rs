@@ -41,9 +41,9 @@ use tungstenite::{Message, Utf8Bytes};
 
 use super::fanout::Seat;
 use super::outbox::{Outbox, OutboxWriter, RoomEnding, SessionIo, Signal};
-use super::rate_limit::TokenBucket;
 use super::review::{Outcome, ReviewRequest, ReviewSender, Verdict};
-use super::{LiveRoom, Refused, RoomRef};
+use super::rooms::LiveRoom;
+use super::{Refused, RoomRef};
 use crate::app::App;
 use crate::delivery::RecordType;
 use crate::domain::arn::ResourceKind;
@@ -52,6 +52,7 @@ use crate::domain::ids::new_id;
 use crate::domain::resources::Room;
 use crate::domain::token::TokenClaims;
 use crate::limits::ConnectionPermit;
+use crate::token_bucket::TokenBucket;
 use time::OffsetDateTime;
 
 /// "Rate of messaging requests per connection: 10 per second" (not adjustable).
@@ -259,7 +260,7 @@ impl Session {
                     };
                     match message {
                         Message::Text(text) => {
-                            // Boxed: handling a request (review, logging, the Redis bus) is a
+                            // Boxed: handling a request (review, logging, the bus) is a
                             // deep future; inline, it made every idle session's task 3.4 KiB
                             // instead of a few hundred bytes. A request costs one allocation.
                             if let Some(ending) = Box::pin(self.handle_request(&text)).await {
