@@ -17,6 +17,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio_util::task::TaskTracker;
 use tower::Service;
 
 use crate::app::App;
@@ -48,11 +49,15 @@ pub fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(LISTEN_BACKLOG)
 }
 
+/// Accepts connections on `listener` until `shutdown` completes, running each on
+/// `connections`. Returns the handle that lets the connections still open finish their current
+/// request and close (the owner, `server.rs`, decides when and how long to wait).
 pub async fn serve(
     app: Arc<App>,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
+    connections: &TaskTracker,
+) -> GracefulShutdown {
     let router = Router::new().fallback(handle).with_state(app.clone());
     let limits = app.config.limits.clone();
     let limiter = ConnectionLimiter::new(limits.max_connections, limits.max_connections_per_ip);
@@ -84,7 +89,7 @@ pub async fn serve(
             Ok(permit) => permit,
             Err(refusal) => {
                 tracing::debug!(%peer, ?refusal, "connection refused by the listener limits");
-                tokio::spawn(refuse_connection(stream, refusal));
+                connections.spawn(refuse_connection(stream, refusal));
                 continue;
             }
         };
@@ -103,26 +108,12 @@ pub async fn serve(
             .serve_connection_with_upgrades(TokioIo::new(stream), service)
             .into_owned();
         let connection = graceful.watch(connection);
-        tokio::spawn(async move {
+        connections.spawn(async move {
             // Errors here are clients going away mid-request: nothing to report.
             let _ = connection.await;
         });
     }
-    // Chat sessions are upgraded connections, which the HTTP side no longer tracks: they watch
-    // their room's channel, send a close frame and end; wait (bounded) for both to drain.
-    app.chat.shut_down();
-    app.chat.sessions.close();
-    let drained = async {
-        graceful.shutdown().await;
-        app.chat.sessions.wait().await;
-    };
-    if tokio::time::timeout(SESSION_DRAIN_TIMEOUT, drained)
-        .await
-        .is_err()
-    {
-        tracing::warn!("some connections did not close within {SESSION_DRAIN_TIMEOUT:?}");
-    }
-    Ok(())
+    graceful
 }
 
 /// Answers a connection over the limits with a 503 and closes it.
@@ -142,9 +133,6 @@ async fn refuse_connection(mut stream: tokio::net::TcpStream, refusal: Refusal) 
     )
     .await;
 }
-
-/// How long shutdown waits for chat sessions to send their close frames.
-const SESSION_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 async fn handle(
     State(app): State<Arc<App>>,

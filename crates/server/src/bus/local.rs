@@ -133,6 +133,71 @@ impl RedeemedTokens {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures_util::FutureExt;
+
+    /// Records what the bus hands to this node's rooms.
+    #[derive(Default)]
+    struct Recorded(Mutex<Vec<String>>);
+
+    impl NodeRooms for Recorded {
+        fn deliver(&self, room_id: &str, event: RoomEvent) {
+            self.0.lock().unwrap().push(format!("{room_id}: {event:?}"));
+        }
+        fn apply(&self, update: RoomUpdate) {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("apply {}", update.room_id));
+        }
+        fn is_live(&self, _room_id: &str) -> bool {
+            true
+        }
+        fn connections_open(&self) -> u64 {
+            0
+        }
+    }
+
+    /// The embedded path stays direct: a publish reaches the room before the call returns,
+    /// and every call is ready on its first poll (no task, nothing to wait for).
+    #[test]
+    fn a_publish_goes_straight_into_the_room() {
+        let rooms = Arc::new(Recorded::default());
+        let bus = LocalBus::new(rooms.clone());
+        let published = bus.publish("r", RoomEvent::Deleted);
+        assert_eq!(*rooms.0.lock().unwrap(), ["r: Deleted"]);
+        assert!(published.now_or_never().unwrap().is_ok());
+        assert!(bus.subscribe("r").now_or_never().unwrap().is_ok());
+        assert!(bus.redeem("t", 100, 0).now_or_never().unwrap().unwrap());
+        assert!(!bus.redeem("t", 100, 1).now_or_never().unwrap().unwrap());
+    }
+
+    /// A room's rate is the live room's own bucket; account rates are kept here, by name.
+    #[test]
+    fn buckets_are_the_rooms_own_and_one_per_account_rate() {
+        let bus = LocalBus::new(Arc::new(Recorded::default()));
+        let room = Mutex::new(TokenBucket::new(1));
+        let take = |bucket| bus.try_take(bucket).now_or_never().unwrap().unwrap();
+        let in_room = Bucket::Room {
+            id: "r",
+            rate: 100,
+            on_this_node: &room,
+        };
+        assert!(take(in_room));
+        assert!(
+            !take(in_room),
+            "the room's bucket (rate 1) decides, not `rate`"
+        );
+        let send_event = Bucket::Account {
+            name: "account:send_event",
+            rate: 1,
+        };
+        assert!(take(send_event));
+        assert!(!take(send_event));
+        assert!(take(Bucket::Account {
+            name: "account:delete_message",
+            rate: 1
+        }));
+    }
 
     #[test]
     fn a_token_opens_one_connection() {

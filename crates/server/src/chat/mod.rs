@@ -17,14 +17,13 @@ pub mod rooms;
 pub mod session;
 pub mod socket;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use ivschat_proto::control::StringMap;
 use ivschat_proto::messaging::{to_json, EventFrame};
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use crate::bus::{Bucket, Bus, NodeRooms};
 use crate::config::Quotas;
@@ -125,13 +124,11 @@ pub struct Hub {
     /// Bumped by every UpdateRoom and DeleteRoom on this node, before it reaches live rooms:
     /// a handshake that saw no change while it joined need not read its room again.
     room_changes: AtomicU64,
-    /// Cancelled at shutdown (background tasks watch it). Sessions learn of shutdown from
-    /// `NodeEvent::Shutdown` on their room's channel instead: a shared token's `cancelled()`
-    /// future takes a global lock each time it is created and dropped, which every session
-    /// did on every delivery (see [`Hub::shut_down`]).
-    pub shutdown: CancellationToken,
-    /// Every running session, so shutdown can wait for their close frames to go out.
-    pub sessions: TaskTracker,
+    /// Set when shutdown closes the sessions. Sessions learn of it from `NodeEvent::Shutdown`
+    /// on their room's channel; only one that starts afterwards reads this (a shared
+    /// `CancellationToken`'s `cancelled()` future takes a global lock each time it is created
+    /// and dropped, which every session did on every delivery).
+    closing: AtomicBool,
 }
 
 impl Hub {
@@ -151,8 +148,7 @@ impl Hub {
             logger,
             stats,
             room_changes: AtomicU64::new(0),
-            shutdown: CancellationToken::new(),
-            sessions: TaskTracker::new(),
+            closing: AtomicBool::new(false),
         }
     }
 
@@ -182,20 +178,25 @@ impl Hub {
         self.rooms.join(room, socket, user_id)
     }
 
-    /// Starts shutdown: cancels [`Hub::shutdown`], then tells every live session to close.
-    /// A session that joins after this sees the token already cancelled when it starts.
-    pub fn shut_down(&self) {
-        self.shutdown.cancel();
+    /// Shutdown: tells every live session to close (1001). A session that starts after this
+    /// finds [`Hub::is_closing`] set and closes at once.
+    pub fn close_sessions(&self) {
+        self.closing.store(true, Ordering::SeqCst);
         self.rooms.tell_every_room(NodeEvent::Shutdown);
     }
 
-    /// Re-arms every session's expiry timer whenever the clock is advanced (tests only move
-    /// it; a session watching the clock itself would pay a lock per delivery, as above).
-    pub async fn forward_clock_changes(self: Arc<Self>) {
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::SeqCst)
+    }
+
+    /// Re-arms every session's expiry timer whenever the clock is advanced, until `stop`
+    /// (tests only move it; a session watching the clock itself would pay a lock per
+    /// delivery, as above).
+    pub async fn forward_clock_changes(self: Arc<Self>, stop: CancellationToken) {
         let mut changes = self.clock.changes();
         loop {
             tokio::select! {
-                _ = self.shutdown.cancelled() => return,
+                _ = stop.cancelled() => return,
                 changed = changes.changed() => {
                     if changed.is_err() {
                         return;

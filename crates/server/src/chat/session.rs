@@ -35,23 +35,24 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
+use tokio_util::task::TaskTracker;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tungstenite::{Message, Utf8Bytes};
 
 use super::fanout::Seat;
 use super::outbox::{Outbox, OutboxWriter, RoomEnding, SessionIo, Signal};
-use super::review::{Outcome, ReviewRequest, ReviewSender, Verdict};
+use super::review::{Outcome, ReviewRequest, ReviewSender, Reviewer, Verdict};
 use super::rooms::LiveRoom;
-use super::{Refused, RoomRef};
-use crate::app::App;
+use super::{Hub, Refused, RoomRef};
 use crate::delivery::RecordType;
-use crate::domain::arn::ResourceKind;
-use crate::domain::clock::format_time_nanos;
+use crate::domain::arn::{ArnScope, ResourceKind};
+use crate::domain::clock::{format_time_nanos, Clock};
 use crate::domain::ids::new_id;
 use crate::domain::resources::Room;
 use crate::domain::token::TokenClaims;
 use crate::limits::ConnectionPermit;
+use crate::metrics::Metrics;
 use crate::token_bucket::TokenBucket;
 use time::OffsetDateTime;
 
@@ -71,6 +72,22 @@ fn too_big(error: &tungstenite::Error) -> bool {
 /// The client's side of a chat connection, as tungstenite sees it.
 type ChatSocket = WebSocketStream<SessionIo<TokioIo<Upgraded>>>;
 
+/// What every chat session shares: built once by the server, handed to each session (and its
+/// review worker) by the handshake.
+pub struct Sessions {
+    pub hub: Arc<Hub>,
+    pub clock: Clock,
+    /// For the room ARN a review handler is sent.
+    pub scope: ArnScope,
+    pub reviewer: Reviewer,
+    /// Review outcomes are counted here.
+    pub metrics: Arc<Metrics>,
+    /// A write that cannot complete in this time means the client stopped reading.
+    pub write_timeout: Duration,
+    /// Every session and review worker, so shutdown can wait for their close frames.
+    pub tasks: TaskTracker,
+}
+
 pub struct SessionParams {
     pub claims: TokenClaims,
     pub membership: Membership,
@@ -82,7 +99,7 @@ pub struct SessionParams {
 /// A connection's place in a live room. Dropping it (session end, or an upgrade that never
 /// completed) leaves the room, which the hub forgets when its last member leaves.
 pub struct Membership {
-    app: Arc<App>,
+    hub: Arc<Hub>,
     pub room: Arc<LiveRoom>,
     seat: Seat,
 }
@@ -90,9 +107,9 @@ pub struct Membership {
 impl Membership {
     /// Joins the room with the connection's socket: from here on the room's frames for this
     /// connection wait in its outbox until the session opens it.
-    pub fn join(app: Arc<App>, room: &Room, socket: Arc<TcpStream>, user_id: &str) -> Membership {
-        let (room, seat) = app.chat.join(room, socket, Arc::from(user_id));
-        Membership { app, room, seat }
+    pub fn join(hub: Arc<Hub>, room: &Room, socket: Arc<TcpStream>, user_id: &str) -> Membership {
+        let (room, seat) = hub.join(room, socket, Arc::from(user_id));
+        Membership { hub, room, seat }
     }
 
     fn outbox(&self) -> &Arc<Outbox> {
@@ -103,7 +120,7 @@ impl Membership {
 impl Drop for Membership {
     fn drop(&mut self) {
         self.seat.outbox.seal();
-        self.app.chat.leave(&self.room, &self.seat);
+        self.hub.leave(&self.room, &self.seat);
     }
 }
 
@@ -120,12 +137,12 @@ enum Ending {
 }
 
 pub async fn run_session(
-    app: Arc<App>,
+    shared: Arc<Sessions>,
     upgraded: TokioIo<Upgraded>,
     config: WebSocketConfig,
     params: SessionParams,
 ) {
-    let hub = &app.chat;
+    let hub = shared.hub.clone();
     let membership = params.membership;
     let room = membership.room.clone();
     let outbox = membership.outbox().clone();
@@ -137,14 +154,15 @@ pub async fn run_session(
     hub.stats.connections_opened.fetch_add(1, Ordering::Relaxed);
     hub.stats.connections_open.fetch_add(1, Ordering::Relaxed);
     tracing::debug!(room = %room.id, peer = %params.peer, "chat connection opened");
+    let write_timeout = shared.write_timeout;
     let mut session = Session {
-        app: app.clone(),
+        shared,
         socket,
         outbox,
         room: room.clone(),
         claims: params.claims,
         requests: TokenBucket::new(REQUESTS_PER_SECOND_PER_CONNECTION),
-        write_timeout: Duration::from_millis(app.config.chat.write_timeout_ms),
+        write_timeout,
         peer: params.peer,
         reviews: None,
         rearm_expiry: false,
@@ -159,7 +177,7 @@ pub async fn run_session(
 }
 
 struct Session {
-    app: Arc<App>,
+    shared: Arc<Sessions>,
     socket: ChatSocket,
     /// Where the room's frames and this session's own frames queue for the socket.
     outbox: Arc<Outbox>,
@@ -209,9 +227,9 @@ struct PendingReview {
 
 impl Session {
     async fn serve(&mut self) -> Ending {
-        // Shutdown and clock changes arrive through the outbox (see `Hub::shut_down`); only a
-        // session that started after shutdown began must look at the token itself.
-        if self.app.chat.shutdown.is_cancelled() {
+        // Shutdown and clock changes arrive through the outbox (see `Hub::close_sessions`);
+        // only a session that started after shutdown began must ask the hub itself.
+        if self.shared.hub.is_closing() {
             return close(CLOSE_GOING_AWAY, "server shutting down");
         }
         // The 101 is out: room frames may now go to the socket.
@@ -302,14 +320,14 @@ impl Session {
     }
 
     fn too_slow(&self, why: &str) -> Ending {
-        self.app.chat.count_slow_disconnect();
+        self.shared.hub.count_slow_disconnect();
         close(CLOSE_POLICY, &format!("too slow: {why}"))
     }
 
     /// Handles one request. `Some` ends the session.
     async fn handle_request(&mut self, text: &str) -> Option<Ending> {
-        self.app
-            .chat
+        self.shared
+            .hub
             .stats
             .messages_in
             .fetch_add(1, Ordering::Relaxed);
@@ -355,7 +373,7 @@ impl Session {
 
     /// Checks and carries out a request. Success is answered by the broadcast itself.
     async fn perform(&mut self, request: Request) -> Result<(), (ChatErrorCode, String)> {
-        let hub = &self.app.chat;
+        let hub = &self.shared.hub;
         let Request { request_id, action } = request;
         match action {
             Action::SendMessage {
@@ -390,7 +408,7 @@ impl Session {
                         Refused::Unavailable => unavailable(),
                     })?;
                 let id = new_id();
-                let at = self.app.clock.now();
+                let at = self.shared.clock.now();
                 let sender = Sender {
                     user_id: self.claims.user_id.clone(),
                     attributes: self.claims.attributes.clone(),
@@ -400,7 +418,7 @@ impl Session {
                         request: ReviewRequest {
                             content,
                             message_id: id,
-                            room_arn: self.app.scope.arn(ResourceKind::Room, &self.room.id),
+                            room_arn: self.shared.scope.arn(ResourceKind::Room, &self.room.id),
                             attributes,
                             sender: ReviewSender {
                                 attributes: sender.attributes.clone(),
@@ -466,8 +484,8 @@ impl Session {
         let link = self.reviews.get_or_insert_with(|| {
             let (queue, queued) = mpsc::channel(REPLY_QUEUE);
             let (replies_tx, replies) = mpsc::channel(REPLY_QUEUE);
-            tokio::spawn(review_worker(
-                self.app.clone(),
+            self.shared.tasks.spawn(review_worker(
+                self.shared.clone(),
                 self.room.clone(),
                 queued,
                 replies_tx,
@@ -499,12 +517,12 @@ impl Session {
     }
 
     fn expired(&self) -> bool {
-        self.app.clock.now_micros() >= self.claims.session_expires
+        self.shared.clock.now_micros() >= self.claims.session_expires
     }
 
     /// The monotonic instant at which the session expires, by the (advanceable) clock.
     fn session_deadline(&self) -> Instant {
-        let remaining = self.claims.session_expires - self.app.clock.now_micros();
+        let remaining = self.claims.session_expires - self.shared.clock.now_micros();
         Instant::now() + Duration::from_micros(remaining.max(0) as u64)
     }
 
@@ -574,13 +592,13 @@ async fn within<E>(
 /// Reviews a connection's messages in order: delivers what the handler allows, and answers
 /// ERROR 406 to the sender for what it denies.
 async fn review_worker(
-    app: Arc<App>,
+    shared: Arc<Sessions>,
     room: Arc<LiveRoom>,
     mut queue: mpsc::Receiver<PendingReview>,
     replies: mpsc::Sender<Utf8Bytes>,
 ) {
     while let Some(pending) = queue.recv().await {
-        let (verdict, outcome) = app
+        let (verdict, outcome) = shared
             .reviewer
             .review(
                 &pending.function_arn,
@@ -597,7 +615,7 @@ async fn review_worker(
                 "fallback"
             }
         };
-        app.metrics.review_outcome(label);
+        shared.metrics.review_outcome(label);
         match verdict {
             Verdict::Allow {
                 content,
@@ -618,8 +636,8 @@ async fn review_worker(
                     id: &room.id,
                     logging_ids: &settings.logging_configuration_ids,
                 };
-                if app
-                    .chat
+                if shared
+                    .hub
                     .broadcast(target, RecordType::Message, &frame, pending.at)
                     .await
                     .is_err()

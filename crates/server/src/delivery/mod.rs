@@ -95,6 +95,12 @@ impl ChatLogger {
         &self.spool
     }
 
+    /// Shutdown, once nothing logs any more and [`ChatLogger::run`] has stopped: commits what
+    /// was spooled and closes the spool. Undelivered records stay in it for the next start.
+    pub async fn close(&self) {
+        self.spool.close().await;
+    }
+
     /// Subscribes to the count of delivered records.
     pub fn delivered(&self) -> watch::Receiver<u64> {
         self.delivered.subscribe()
@@ -126,15 +132,15 @@ impl ChatLogger {
         self.spool.append(records).await;
     }
 
-    /// Ships spooled records until `shutdown`.
-    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+    /// Ships spooled records until `stop` (a round in progress finishes first).
+    pub async fn run(self: Arc<Self>, stop: CancellationToken) {
         let mut tick =
             tokio::time::interval(Duration::from_millis(self.config.flush_interval_ms.max(10)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut retry_at: HashMap<String, (Instant, Duration)> = HashMap::new();
         loop {
             tokio::select! {
-                _ = shutdown.cancelled() => return,
+                _ = stop.cancelled() => return,
                 _ = tick.tick() => {}
             }
             let destinations = match self.spool.destinations().await {
