@@ -7,7 +7,7 @@
 //! 2. **Close the sessions**: every chat connection is closed with 1001, and HTTP requests in
 //!    flight finish (both bounded by [`DRAIN_TIMEOUT`]; whatever is still open then is left to
 //!    the runtime). Review workers and the clock forwarder end with them.
-//! 3. **Flush chat logging**: the shipper stops after its current round, then every spooled
+//! 3. **Flush chat logging**: the shipper stops (even mid-round), then every spooled
 //!    record is committed and the spool closed; undelivered records wait for the next start.
 //! 4. **Close the bus**: its tasks stop (the Redis bus takes this node's connection count out).
 //! 5. The store closes when its last handle goes (`Store` has no close of its own).
@@ -31,10 +31,10 @@ use crate::chat::review::Reviewer;
 use crate::chat::rooms::LiveRooms;
 use crate::chat::session::Sessions;
 use crate::chat::{ChatStats, Hub};
+use crate::chat_log::sinks::Sinks;
+use crate::chat_log::spool::Spool;
+use crate::chat_log::ChatLogger;
 use crate::config::Config;
-use crate::delivery::sinks::Sinks;
-use crate::delivery::spool::Spool;
-use crate::delivery::ChatLogger;
 use crate::domain::arn::ArnScope;
 use crate::domain::clock::Clock;
 use crate::domain::token::TokenKey;

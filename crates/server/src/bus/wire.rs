@@ -1,12 +1,12 @@
-//! How room events and room changes travel between nodes: one byte of kind, then the body.
-//! Frames are already JSON text, so they are sent as they are, never wrapped again.
+//! How the Redis bus encodes what it carries on a room's channel: one byte of kind, then the
+//! body. Frames are already JSON text, so they are sent as they are, never wrapped again.
 //!
-//! | kind | body | channel |
-//! |---|---|---|
-//! | `F` | the frame's JSON | the room's |
-//! | `D` | `{"u": user id, "r": reason?}` (close that user's connections) | the room's |
-//! | `X` | nothing (the room was deleted) | the room's |
-//! | `U` | `{"id": room id, "s": settings}` (UpdateRoom) | the control channel |
+//! | kind | body |
+//! |---|---|
+//! | `F` | the frame's JSON |
+//! | `D` | `{"u": user id, "r": reason?}` (close that user's connections) |
+//! | `X` | nothing (the room was deleted) |
+//! | `U` | `{"id": room id, "s": settings}` (UpdateRoom) |
 
 use std::sync::Arc;
 

@@ -1,18 +1,22 @@
-//! The chat side: rooms with live connections, and the events the control plane sends them
-//! (`spec/messaging.md`).
+//! The chat side (`spec/messaging.md`): this node's chat connections, and the [`Hub`] through
+//! which the control plane and the connections reach every connection of a room.
 //!
-//! * [`Hub`] knows the rooms that have at least one connection on this node. A frame is
-//!   serialised once, WebSocket header included (`room/frame.rs`), and `fanout.rs` writes those
-//!   same bytes to every connection's socket (`outbox.rs`), a shard of connections at a time.
+//! * [`Hub`] sends a room's events through the bus (`bus::Bus`, the only part of the bus it
+//!   knows), which delivers them to every node's live rooms, this one's included
+//!   (`rooms.rs`). A frame is serialised once, WebSocket header included (`room/frame.rs`), and
+//!   `fanout.rs` writes those same bytes to every connection's socket (`outbox.rs`), a shard
+//!   of connections at a time.
 //! * A connection that falls more than [`ROOM_BACKLOG`] frames behind is disconnected with a
 //!   reason and counted (see `session.rs`); it never slows the room down or grows memory.
-//! * `handshake.rs` checks the chat token during the HTTP upgrade; `session.rs` runs one
-//!   connection.
+//! * `handshake.rs` checks the chat token during the HTTP upgrade (`socket.rs` is the socket
+//!   it shares with the fan-out); `session.rs` runs one connection; `review.rs` calls a room's
+//!   review handler and `review_worker.rs` runs a connection's reviews in order.
 
 pub mod fanout;
 pub mod handshake;
 pub mod outbox;
 pub mod review;
+pub mod review_worker;
 pub mod rooms;
 pub mod session;
 pub mod socket;
@@ -26,11 +30,11 @@ use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::{Bucket, Bus, NodeRooms};
+use crate::chat_log::{ChatLogger, RecordType};
 use crate::config::Quotas;
-use crate::delivery::{ChatLogger, RecordType};
 use crate::domain::clock::{format_time_nanos, Clock};
 use crate::domain::ids::new_id;
-use crate::domain::resources::{LoggingConfiguration, Room};
+use crate::domain::resources::Room;
 use crate::room::frame::OutFrame;
 use crate::room::{RoomEvent, RoomSettings, RoomUpdate};
 use fanout::{NodeEvent, Seat};
@@ -69,9 +73,10 @@ pub struct ChatStats {
     pub frames_out: Arc<AtomicU64>,
 }
 
-/// Why the chat path refused a request it would otherwise carry out.
+/// Why the chat path declined a request it would otherwise carry out (a connection the
+/// listener turns away is a `limits::Refusal`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refused {
+pub enum Declined {
     /// A rate (the room's, or an account quota) is exhausted for now.
     RateLimited { limit: u32 },
     /// The bus cannot be reached: nothing that needs it is done.
@@ -79,9 +84,9 @@ pub enum Refused {
 }
 
 /// The one place a bus failure is reported: logged here, refused to the client.
-fn bus_unreachable(error: anyhow::Error) -> Refused {
+fn bus_unreachable(error: anyhow::Error) -> Declined {
     tracing::error!(error = %format!("{error:#}"), "the bus cannot be reached; refusing what needs it");
-    Refused::Unavailable
+    Declined::Unavailable
 }
 
 /// Account-wide request rates (`spec/messaging.md` §9): DeleteMessage and DisconnectUser count
@@ -208,7 +213,7 @@ impl Hub {
     }
 
     /// Makes sure this node receives the room's events.
-    pub async fn subscribe(&self, room_id: &str) -> Result<(), Refused> {
+    pub async fn subscribe(&self, room_id: &str) -> Result<(), Declined> {
         self.bus.subscribe(room_id).await.map_err(bus_unreachable)
     }
 
@@ -220,7 +225,7 @@ impl Hub {
     }
 
     /// Delivers to every connection of the room, on every node.
-    pub async fn publish(&self, room_id: &str, event: RoomEvent) -> Result<(), Refused> {
+    pub async fn publish(&self, room_id: &str, event: RoomEvent) -> Result<(), Declined> {
         self.bus
             .publish(room_id, event)
             .await
@@ -235,7 +240,7 @@ impl Hub {
         kind: RecordType,
         frame: &T,
         at: OffsetDateTime,
-    ) -> Result<(), Refused> {
+    ) -> Result<(), Declined> {
         let json = to_json(frame);
         self.logger
             .log(room.id, room.logging_ids, kind, &json, at)
@@ -245,7 +250,7 @@ impl Hub {
     }
 
     /// Takes one message from the room's `maximumMessageRatePerSecond`, service-wide.
-    pub async fn try_take_room_message(&self, room: &LiveRoom, rate: i32) -> Result<(), Refused> {
+    pub async fn try_take_room_message(&self, room: &LiveRoom, rate: i32) -> Result<(), Declined> {
         let rate = rate.max(1) as u32;
         self.take(Bucket::Room {
             id: &room.id,
@@ -256,7 +261,7 @@ impl Hub {
     }
 
     /// Takes one request from an account-wide quota, service-wide.
-    pub async fn take_quota(&self, quota: AccountQuota) -> Result<(), Refused> {
+    pub async fn take_quota(&self, quota: AccountQuota) -> Result<(), Declined> {
         self.take(Bucket::Account {
             name: quota.name(),
             rate: quota.rate(&self.quotas),
@@ -264,19 +269,19 @@ impl Hub {
         .await
     }
 
-    async fn take(&self, bucket: Bucket<'_>) -> Result<(), Refused> {
+    async fn take(&self, bucket: Bucket<'_>) -> Result<(), Declined> {
         let limit = match bucket {
             Bucket::Room { rate, .. } | Bucket::Account { rate, .. } => rate,
         };
         match self.bus.try_take(bucket).await {
             Ok(true) => Ok(()),
-            Ok(false) => Err(Refused::RateLimited { limit }),
+            Ok(false) => Err(Declined::RateLimited { limit }),
             Err(e) => Err(bus_unreachable(e)),
         }
     }
 
     /// Marks a chat token used; false if it was used before (on any node).
-    pub async fn redeem(&self, token_id: &str, expires: i64, now: i64) -> Result<bool, Refused> {
+    pub async fn redeem(&self, token_id: &str, expires: i64, now: i64) -> Result<bool, Declined> {
         self.bus
             .redeem(token_id, expires, now)
             .await
@@ -295,7 +300,7 @@ impl Hub {
         room: RoomRef<'_>,
         event_name: String,
         attributes: StringMap,
-    ) -> Result<String, Refused> {
+    ) -> Result<String, Declined> {
         self.take_quota(AccountQuota::SendEvent).await?;
         let id = new_id();
         let at = self.clock.now();
@@ -318,7 +323,7 @@ impl Hub {
         message_id: String,
         reason: Option<String>,
         request_id: Option<String>,
-    ) -> Result<String, Refused> {
+    ) -> Result<String, Declined> {
         self.take_quota(AccountQuota::DeleteMessage).await?;
         let id = new_id();
         let at = self.clock.now();
@@ -341,7 +346,7 @@ impl Hub {
         user_id: String,
         reason: Option<String>,
         request_id: Option<String>,
-    ) -> Result<String, Refused> {
+    ) -> Result<String, Declined> {
         self.take_quota(AccountQuota::DisconnectUser).await?;
         let id = new_id();
         let at = self.clock.now();
@@ -399,10 +404,6 @@ impl Hub {
             self.rooms.deliver(room_id, RoomEvent::Deleted);
         }
     }
-
-    /// Nothing on the chat path depends on a configuration's content: records are routed by
-    /// id when they are shipped.
-    pub fn logging_configuration_updated(&self, _config: &LoggingConfiguration) {}
 
     pub fn count_slow_disconnect(&self) {
         self.stats.slow_disconnects.fetch_add(1, Ordering::Relaxed);

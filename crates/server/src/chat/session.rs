@@ -17,7 +17,8 @@
 //! Room frames do not pass through this task: the room's fan-out writes them to the socket
 //! (`fanout.rs`, `outbox.rs`). This task reads requests, writes its own frames through
 //! tungstenite into the same outbox, drains the outbox when the socket was full, and ends the
-//! connection when the room says so.
+//! connection when the room says so. Messages for a room with a review handler go to the
+//! connection's review worker (`review_worker.rs`).
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -27,12 +28,11 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
-use ivschat_proto::control::{ChatTokenCapability, FallbackResult};
+use ivschat_proto::control::ChatTokenCapability;
 use ivschat_proto::messaging::{
     parse_request, to_json, Action, ChatErrorCode, ErrorFrame, MessageFrame, Request, Sender,
 };
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
 use tokio_util::task::TaskTracker;
@@ -42,10 +42,11 @@ use tungstenite::{Message, Utf8Bytes};
 
 use super::fanout::Seat;
 use super::outbox::{Outbox, OutboxWriter, RoomEnding, SessionIo, Signal};
-use super::review::{Outcome, ReviewRequest, ReviewSender, Reviewer, Verdict};
+use super::review::{ReviewRequest, ReviewSender, Reviewer};
+use super::review_worker::{next_reply, PendingReview, ReviewLink};
 use super::rooms::LiveRoom;
-use super::{Hub, Refused, RoomRef};
-use crate::delivery::RecordType;
+use super::{Declined, Hub, RoomRef};
+use crate::chat_log::RecordType;
 use crate::domain::arn::{ArnScope, ResourceKind};
 use crate::domain::clock::{format_time_nanos, Clock};
 use crate::domain::ids::new_id;
@@ -54,7 +55,6 @@ use crate::domain::token::TokenClaims;
 use crate::limits::ConnectionPermit;
 use crate::metrics::Metrics;
 use crate::token_bucket::TokenBucket;
-use time::OffsetDateTime;
 
 /// "Rate of messaging requests per connection: 10 per second" (not adjustable).
 pub const REQUESTS_PER_SECOND_PER_CONNECTION: u32 = 10;
@@ -124,8 +124,8 @@ impl Drop for Membership {
     }
 }
 
-/// Why the loop stopped, and what to tell the client.
-enum Ending {
+/// What the client is told as the session ends ([`RoomEnding`] is why the room ends it).
+enum Farewell {
     /// The client closed or the socket failed: nothing more to send.
     Gone,
     /// Send these frames (maybe none), then close with this code and reason.
@@ -167,10 +167,10 @@ pub async fn run_session(
         reviews: None,
         rearm_expiry: false,
     };
-    let ending = session.serve().await;
+    let farewell = session.serve().await;
     // Boxed, like `handle_request` below: a task's future is allocated at the size of its
     // largest state, for as long as the connection lives, so the rare paths must not be inline.
-    Box::pin(session.finish(ending)).await;
+    Box::pin(session.finish(farewell)).await;
     drop(membership);
     drop(params.permit);
     hub.stats.connections_open.fetch_sub(1, Ordering::Relaxed);
@@ -194,39 +194,8 @@ struct Session {
     rearm_expiry: bool,
 }
 
-/// Messages waiting for review, and answers waiting to be written; a connection has at most a
-/// few reviews in flight (10 requests per second, 200 ms each), so these never fill in practice.
-const REPLY_QUEUE: usize = 32;
-
-/// The session's side of its review worker.
-struct ReviewLink {
-    /// Messages to review, in the order they were sent.
-    queue: mpsc::Sender<PendingReview>,
-    /// Answers produced by the worker (ERROR 406 on DENY), written by the session loop.
-    replies: mpsc::Receiver<Utf8Bytes>,
-}
-
-/// The next answer from the review worker; never resolves while there is no worker.
-async fn next_reply(reviews: &mut Option<ReviewLink>) -> Option<Utf8Bytes> {
-    match reviews {
-        Some(link) => link.replies.recv().await,
-        None => std::future::pending().await,
-    }
-}
-
-/// A SEND_MESSAGE waiting for the room's review handler.
-struct PendingReview {
-    function_arn: String,
-    request: ReviewRequest,
-    request_id: Option<String>,
-    fallback: FallbackResult,
-    max_length: usize,
-    at: OffsetDateTime,
-    sender: Sender,
-}
-
 impl Session {
-    async fn serve(&mut self) -> Ending {
+    async fn serve(&mut self) -> Farewell {
         // Shutdown and clock changes arrive through the outbox (see `Hub::close_sessions`);
         // only a session that started after shutdown began must ask the hub itself.
         if self.shared.hub.is_closing() {
@@ -268,21 +237,21 @@ impl Session {
                     let message = match incoming {
                         Some(Ok(message)) => message,
                         Some(Err(e)) if too_big(&e) => {
-                            return Ending::Close {
+                            return Farewell::Close {
                                 error: Some((ChatErrorCode::PayloadTooLarge, "the message is larger than this server accepts")),
                                 code: CLOSE_TOO_BIG,
                                 reason: "message too big".into(),
                             };
                         }
-                        Some(Err(_)) | None => return Ending::Gone,
+                        Some(Err(_)) | None => return Farewell::Gone,
                     };
                     match message {
                         Message::Text(text) => {
                             // Boxed: handling a request (review, logging, the bus) is a
                             // deep future; inline, it made every idle session's task 3.4 KiB
                             // instead of a few hundred bytes. A request costs one allocation.
-                            if let Some(ending) = Box::pin(self.handle_request(&text)).await {
-                                return ending;
+                            if let Some(farewell) = Box::pin(self.handle_request(&text)).await {
+                                return farewell;
                             }
                         }
                         Message::Binary(_) => {
@@ -290,7 +259,7 @@ impl Session {
                         }
                         // Pings are answered by the WebSocket layer itself.
                         Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
-                        Message::Close(_) => return Ending::Gone,
+                        Message::Close(_) => return Farewell::Gone,
                     }
                 }
             }
@@ -299,13 +268,13 @@ impl Session {
 
     /// What the client is told when the room ends the session. Frames the room sent before
     /// are already queued ahead of it (the `aws:DISCONNECT_USER` event before its close).
-    fn room_ending(&self, ending: RoomEnding) -> Ending {
+    fn room_ending(&self, ending: RoomEnding) -> Farewell {
         match ending {
             RoomEnding::Disconnected(reason) => close(
                 CLOSE_GOING_AWAY,
                 reason.as_deref().unwrap_or("disconnected by a moderator"),
             ),
-            RoomEnding::Deleted => Ending::Close {
+            RoomEnding::Deleted => Farewell::Close {
                 error: Some((ChatErrorCode::NotFound, "the chat room was deleted")),
                 code: CLOSE_NORMAL,
                 reason: String::new(),
@@ -315,17 +284,17 @@ impl Session {
                 tracing::warn!(room = %self.room.id, why, "chat connection fell behind its room; disconnecting");
                 self.too_slow(why)
             }
-            RoomEnding::Broken => Ending::Gone,
+            RoomEnding::Broken => Farewell::Gone,
         }
     }
 
-    fn too_slow(&self, why: &str) -> Ending {
+    fn too_slow(&self, why: &str) -> Farewell {
         self.shared.hub.count_slow_disconnect();
         close(CLOSE_POLICY, &format!("too slow: {why}"))
     }
 
     /// Handles one request. `Some` ends the session.
-    async fn handle_request(&mut self, text: &str) -> Option<Ending> {
+    async fn handle_request(&mut self, text: &str) -> Option<Farewell> {
         self.shared
             .hub
             .stats
@@ -400,12 +369,12 @@ impl Session {
                 }
                 hub.try_take_room_message(&self.room, settings.maximum_message_rate_per_second)
                     .await
-                    .map_err(|refused| match refused {
-                        Refused::RateLimited { limit } => (
+                    .map_err(|declined| match declined {
+                        Declined::RateLimited { limit } => (
                             ChatErrorCode::TooManyRequests,
                             format!("too many messages: this room allows {limit} per second"),
                         ),
-                        Refused::Unavailable => unavailable(),
+                        Declined::Unavailable => unavailable(),
                     })?;
                 let id = new_id();
                 let at = self.shared.clock.now();
@@ -461,7 +430,7 @@ impl Session {
                 };
                 hub.delete_message(room, id, reason, request_id)
                     .await
-                    .map_err(|refused| account_limit("DELETE_MESSAGE", refused))?;
+                    .map_err(|declined| account_limit("DELETE_MESSAGE", declined))?;
             }
             Action::DisconnectUser { user_id, reason } => {
                 self.require(ChatTokenCapability::DisconnectUser, "DISCONNECT_USER")?;
@@ -472,33 +441,18 @@ impl Session {
                 };
                 hub.disconnect_user(room, user_id, reason, request_id)
                     .await
-                    .map_err(|refused| account_limit("DISCONNECT_USER", refused))?;
+                    .map_err(|declined| account_limit("DISCONNECT_USER", declined))?;
             }
         }
         Ok(())
     }
 
-    /// Hands a message to this connection's review worker, which reviews messages one at a
-    /// time so they are delivered in the order they were sent.
+    /// Hands a message to this connection's review worker (started on first use), which
+    /// reviews messages one at a time so they are delivered in the order they were sent.
     fn queue_review(&mut self, pending: PendingReview) -> Result<(), (ChatErrorCode, String)> {
-        let link = self.reviews.get_or_insert_with(|| {
-            let (queue, queued) = mpsc::channel(REPLY_QUEUE);
-            let (replies_tx, replies) = mpsc::channel(REPLY_QUEUE);
-            self.shared.tasks.spawn(review_worker(
-                self.shared.clone(),
-                self.room.clone(),
-                queued,
-                replies_tx,
-            ));
-            ReviewLink { queue, replies }
-        });
-        // Cannot fill within the per-connection rate limit; answer rather than drop.
-        link.queue.try_send(pending).map_err(|_| {
-            (
-                ChatErrorCode::TooManyRequests,
-                "too many messages waiting for review".to_string(),
-            )
-        })
+        self.reviews
+            .get_or_insert_with(|| ReviewLink::start(&self.shared, self.room.clone()))
+            .queue(pending)
     }
 
     fn require(
@@ -542,15 +496,16 @@ impl Session {
         within(limit, self.socket.flush()).await
     }
 
-    /// Sends what the ending calls for and the close frame, without waiting on a stuck client.
-    async fn finish(&mut self, ending: Ending) {
+    /// Sends what the farewell calls for and the close frame, without waiting on a stuck
+    /// client.
+    async fn finish(&mut self, farewell: Farewell) {
         // Nothing from the room after the close frame.
         self.outbox.seal();
-        let Ending::Close {
+        let Farewell::Close {
             error,
             code,
             reason,
-        } = ending
+        } = farewell
         else {
             return;
         };
@@ -589,105 +544,18 @@ async fn within<E>(
     }
 }
 
-/// Reviews a connection's messages in order: delivers what the handler allows, and answers
-/// ERROR 406 to the sender for what it denies.
-async fn review_worker(
-    shared: Arc<Sessions>,
-    room: Arc<LiveRoom>,
-    mut queue: mpsc::Receiver<PendingReview>,
-    replies: mpsc::Sender<Utf8Bytes>,
-) {
-    while let Some(pending) = queue.recv().await {
-        let (verdict, outcome) = shared
-            .reviewer
-            .review(
-                &pending.function_arn,
-                &pending.request,
-                pending.fallback,
-                pending.max_length,
-            )
-            .await;
-        let label = match outcome {
-            Outcome::Allowed => "allowed",
-            Outcome::Denied => "denied",
-            Outcome::Fallback(why) => {
-                tracing::debug!(room = %room.id, why, "review handler fallback applied");
-                "fallback"
-            }
-        };
-        shared.metrics.review_outcome(label);
-        match verdict {
-            Verdict::Allow {
-                content,
-                attributes,
-            } => {
-                // The id sent for review is the id the message is delivered with.
-                let frame = MessageFrame::new(
-                    pending.request.message_id,
-                    pending.request_id.clone(),
-                    content,
-                    attributes,
-                    format_time_nanos(pending.at),
-                    pending.sender,
-                );
-                // Logging configurations as they are now, at delivery.
-                let settings = room.settings();
-                let target = RoomRef {
-                    id: &room.id,
-                    logging_ids: &settings.logging_configuration_ids,
-                };
-                if shared
-                    .hub
-                    .broadcast(target, RecordType::Message, &frame, pending.at)
-                    .await
-                    .is_err()
-                {
-                    let (code, message) = unavailable();
-                    let frame = ErrorFrame::new(new_id(), pending.request_id, code, message);
-                    if replies
-                        .send(Utf8Bytes::from(to_json(&frame)))
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-            }
-            Verdict::Deny { reason } => {
-                let message = match reason {
-                    Some(reason) => format!("Message rejected by review handler: {reason}"),
-                    None => "Message rejected by review handler".to_string(),
-                };
-                let frame = ErrorFrame::new(
-                    new_id(),
-                    pending.request_id,
-                    ChatErrorCode::NotAcceptable,
-                    message,
-                );
-                if replies
-                    .send(Utf8Bytes::from(to_json(&frame)))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-            }
-        }
-    }
-}
-
-fn account_limit(action: &str, refused: Refused) -> (ChatErrorCode, String) {
-    match refused {
-        Refused::RateLimited { limit } => (
+fn account_limit(action: &str, declined: Declined) -> (ChatErrorCode, String) {
+    match declined {
+        Declined::RateLimited { limit } => (
             ChatErrorCode::TooManyRequests,
             format!("too many requests: {action} is limited to {limit} per second for the account"),
         ),
-        Refused::Unavailable => unavailable(),
+        Declined::Unavailable => unavailable(),
     }
 }
 
-/// The cluster bus is unreachable: the request was not carried out.
-fn unavailable() -> (ChatErrorCode, String) {
+/// The bus is unreachable: the request was not carried out.
+pub(super) fn unavailable() -> (ChatErrorCode, String) {
     (
         ChatErrorCode::InternalServerError,
         "chat is temporarily unavailable (the cluster bus cannot be reached); try again".into(),
@@ -696,17 +564,17 @@ fn unavailable() -> (ChatErrorCode, String) {
 
 const SESSION_EXPIRED: &str = "the chat session has expired; connect again with a new token";
 
-fn expired() -> Ending {
+fn expired() -> Farewell {
     let reason = to_json(&serde_json::json!({"ErrorCode": 401, "ErrorMessage": SESSION_EXPIRED}));
-    Ending::Close {
+    Farewell::Close {
         error: Some((ChatErrorCode::Unauthorized, SESSION_EXPIRED)),
         code: CLOSE_NORMAL,
         reason,
     }
 }
 
-fn close(code: u16, reason: &str) -> Ending {
-    Ending::Close {
+fn close(code: u16, reason: &str) -> Farewell {
+    Farewell::Close {
         error: None,
         code,
         reason: reason.to_string(),

@@ -35,6 +35,11 @@ pub struct SpooledRecord {
     pub body: String,
 }
 
+/// The spool sequence numbers of `records`: what [`Spool::remove`] takes.
+pub fn seqs(records: &[SpooledRecord]) -> Vec<i64> {
+    records.iter().map(|r| r.seq).collect()
+}
+
 /// A record to be spooled.
 #[derive(Debug, Clone)]
 pub struct NewRecord {
@@ -59,7 +64,7 @@ enum Command {
 /// Counters for operators.
 #[derive(Debug, Default)]
 pub struct SpoolStats {
-    /// Records currently waiting for delivery.
+    /// Records waiting to be shipped.
     pub pending: AtomicU64,
     /// Records dropped because the spool was full.
     pub dropped: AtomicU64,
