@@ -166,10 +166,6 @@ impl Hub {
         self.rooms.count()
     }
 
-    pub fn is_live(&self, room_id: &str) -> bool {
-        self.rooms.is_live(room_id)
-    }
-
     /// Joins a connection to `room` (creating its live state if it is the first one). From here
     /// on the connection receives everything delivered to the room on this node, in its
     /// outbox, which holds it until the session opens it; [`Hub::subscribe`] must also have
