@@ -27,6 +27,7 @@ use crate::app::App;
 use crate::chat::socket::SharedSocket;
 use crate::config::Config;
 use crate::limits::{ConnectionLimiter, Refusal};
+use crate::server::DRAIN_TIMEOUT;
 
 mod deadline;
 
@@ -57,11 +58,17 @@ pub fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(LISTEN_BACKLOG)
 }
 
+/// Accepts connections on `listener` until `shutdown` completes, running each on
+/// `connections`. When `stopping` is cancelled, the connections still open finish their current
+/// request and close, each within [`DRAIN_TIMEOUT`] (the owner, `server.rs`, decides when, and
+/// waits for `connections`).
 pub async fn serve(
     app: Arc<App>,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
+    connections: &TaskTracker,
+    stopping: &CancellationToken,
+) {
     let router = Router::new().fallback(handle).with_state(app.clone());
     let limits = app.config.limits.clone();
     let limiter = ConnectionLimiter::new(limits.max_connections, limits.max_connections_per_ip);
@@ -71,9 +78,6 @@ pub async fn serve(
         idle: Duration::from_millis(limits.idle_timeout_ms),
     };
     let keepalive = tcp_keepalive(limits.tcp_keepalive_ms);
-    // Connections still open at shutdown finish their current request first.
-    let stopping = CancellationToken::new();
-    let connections = TaskTracker::new();
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -93,7 +97,7 @@ pub async fn serve(
             Ok(permit) => permit,
             Err(refusal) => {
                 tracing::debug!(%peer, ?refusal, "connection refused by the listener limits");
-                tokio::spawn(refuse_connection(stream, refusal));
+                connections.spawn(refuse_connection(stream, refusal));
                 continue;
             }
         };
@@ -133,7 +137,7 @@ pub async fn serve(
                     _ = stopping.cancelled(), if !closing => {
                         connection.as_mut().graceful_shutdown();
                         closing = true;
-                        timer.as_mut().reset(Instant::now() + SESSION_DRAIN_TIMEOUT);
+                        timer.as_mut().reset(Instant::now() + DRAIN_TIMEOUT);
                     }
                     _ = &mut timer => {
                         if closing {
@@ -157,23 +161,6 @@ pub async fn serve(
             }
         });
     }
-    // Chat sessions are upgraded connections, which the HTTP side no longer tracks: they watch
-    // their room's channel, send a close frame and end; wait (bounded) for both to drain.
-    app.chat.shut_down();
-    app.chat.sessions.close();
-    stopping.cancel();
-    connections.close();
-    let drained = async {
-        connections.wait().await;
-        app.chat.sessions.wait().await;
-    };
-    if tokio::time::timeout(SESSION_DRAIN_TIMEOUT, drained)
-        .await
-        .is_err()
-    {
-        tracing::warn!("some connections did not close within {SESSION_DRAIN_TIMEOUT:?}");
-    }
-    Ok(())
 }
 
 /// hyper's HTTP/1 and HTTP/2 settings: the same head size and the same deadlines for both
@@ -249,9 +236,6 @@ async fn refuse_connection(mut stream: tokio::net::TcpStream, refusal: Refusal) 
     .await;
 }
 
-/// How long shutdown waits for chat sessions to send their close frames.
-const SESSION_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-
 async fn handle(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -292,11 +276,9 @@ async fn ready(app: &App) -> Response {
         tracing::warn!(error = %e, "readiness check: the store does not answer");
         return text(StatusCode::SERVICE_UNAVAILABLE, "store unavailable");
     }
-    if let Some(bus) = app.chat.bus() {
-        if let Err(e) = bus.ping().await {
-            tracing::warn!(error = %format!("{e:#}"), "readiness check: Redis does not answer");
-            return text(StatusCode::SERVICE_UNAVAILABLE, "bus unavailable");
-        }
+    if let Err(e) = app.chat.bus().ping().await {
+        tracing::warn!(error = %format!("{e:#}"), "readiness check: the bus does not answer");
+        return text(StatusCode::SERVICE_UNAVAILABLE, "bus unavailable");
     }
     text(StatusCode::OK, "ready")
 }
