@@ -1,13 +1,12 @@
-//! The server's shared state: configuration, store, clock, keys and the chat hub.
+//! What the request handlers share: configuration, store, clock, keys, the chat hub and what
+//! chat sessions share, and the recorded metrics. Built by `server.rs`.
 
 use std::sync::Arc;
 
 use crate::api::Authenticator;
-use crate::bus::redis::RedisBus;
-use crate::chat::review::Reviewer;
+use crate::chat::session::Sessions;
 use crate::chat::Hub;
 use crate::config::Config;
-use crate::delivery::ChatLogger;
 use crate::domain::arn::ArnScope;
 use crate::domain::clock::Clock;
 use crate::domain::token::TokenKey;
@@ -22,8 +21,9 @@ pub struct App {
     pub auth: Authenticator,
     pub token_key: TokenKey,
     pub chat: Arc<Hub>,
-    pub reviewer: Reviewer,
-    pub metrics: Metrics,
+    /// Handed to every chat session by the handshake.
+    pub sessions: Arc<Sessions>,
+    pub metrics: Arc<Metrics>,
 }
 
 impl App {
@@ -32,9 +32,9 @@ impl App {
         store: Arc<dyn Store>,
         clock: Clock,
         token_key: TokenKey,
-        reviewer: Reviewer,
-        logger: Arc<ChatLogger>,
-        bus: Option<Arc<RedisBus>>,
+        chat: Arc<Hub>,
+        sessions: Arc<Sessions>,
+        metrics: Arc<Metrics>,
     ) -> App {
         App {
             scope: ArnScope {
@@ -43,11 +43,11 @@ impl App {
             },
             auth: Authenticator::new(&config),
             store,
-            chat: Arc::new(Hub::new(clock.clone(), &config.quotas, logger, bus)),
+            chat,
             clock,
             token_key,
-            reviewer,
-            metrics: Metrics::default(),
+            sessions,
+            metrics,
             config,
         }
     }

@@ -161,6 +161,13 @@ pub struct ChatLimits {
     /// gets ERROR 413, then close 1009. Requests are a 500-character message plus 1 KB of
     /// attributes, so the default is ample.
     pub max_message_bytes: usize,
+    /// The server pings every chat connection this often (WebSocket ping frames: browsers and
+    /// Node's `ws` answer them by themselves, and no SDK shows them as messages); 0 = no pings.
+    pub ping_interval_ms: u64,
+    /// A chat connection from which nothing (no pong, no frame) arrives this long after a ping
+    /// is closed and its connection slots freed: a client that vanished without a FIN (a phone
+    /// that lost its network) is found within `ping_interval_ms + pong_timeout_ms`.
+    pub pong_timeout_ms: u64,
 }
 
 impl Default for ChatLimits {
@@ -168,6 +175,10 @@ impl Default for ChatLimits {
         ChatLimits {
             write_timeout_ms: 10_000,
             max_message_bytes: 64 * 1024,
+            // A mobile viewer survives a minute without signal; a vanished one is found within
+            // 60–90 s of silence.
+            ping_interval_ms: 30_000,
+            pong_timeout_ms: 60_000,
         }
     }
 }
@@ -181,12 +192,23 @@ pub struct ListenerLimits {
     /// Open TCP connections from one client IP address; 0 = no limit.
     pub max_connections_per_ip: usize,
     /// Time a client has to send a complete request head (slowloris defence); also bounds
-    /// the WebSocket handshake.
+    /// the WebSocket handshake. A new connection must have sent its first complete request
+    /// (HTTP/1 head, or HTTP/2 preface, settings and request headers) within this time of
+    /// being accepted, else it is closed.
     pub header_timeout_ms: u64,
-    /// Largest request head (request line + headers), in bytes.
+    /// Largest request head (request line + headers), in bytes; HTTP/2 header lists too.
     pub max_header_bytes: usize,
     /// Time a client has to send a request body once its head is in.
     pub body_timeout_ms: u64,
+    /// An HTTP connection with no request in progress for this long is closed (an HTTP/1
+    /// connection is also bound, between requests, by `header_timeout_ms`).
+    pub idle_timeout_ms: u64,
+    /// Requests one HTTP/2 connection may have in progress at once; more are refused with
+    /// `REFUSED_STREAM`.
+    pub max_streams_per_connection: u32,
+    /// TCP keepalive on accepted connections: the kernel probes a connection silent for this
+    /// long (then every 10 s, 3 probes) and closes it if the peer is gone; 0 = off.
+    pub tcp_keepalive_ms: u64,
 }
 
 impl Default for ListenerLimits {
@@ -197,6 +219,9 @@ impl Default for ListenerLimits {
             header_timeout_ms: 10_000,
             max_header_bytes: 64 * 1024,
             body_timeout_ms: 10_000,
+            idle_timeout_ms: 60_000,
+            max_streams_per_connection: 32,
+            tcp_keepalive_ms: 60_000,
         }
     }
 }
@@ -460,6 +485,21 @@ impl Config {
                 self.cluster_name
             );
         }
+        if self.limits.header_timeout_ms == 0 || self.limits.idle_timeout_ms == 0 {
+            bail!(
+                "[limits] header_timeout_ms and idle_timeout_ms must be above 0: every \
+                 connection would be closed at once"
+            );
+        }
+        if self.limits.max_streams_per_connection == 0 {
+            bail!("[limits] max_streams_per_connection must be at least 1");
+        }
+        if self.chat.ping_interval_ms > 0 && self.chat.pong_timeout_ms == 0 {
+            bail!(
+                "[chat] pong_timeout_ms must be above 0 when ping_interval_ms is set (or set \
+                 ping_interval_ms = 0 to send no pings)"
+            );
+        }
         self.check_users()?;
         if self.credentials.is_empty() && self.users.is_empty() && !self.listen.ip().is_loopback() {
             bail!(
@@ -705,6 +745,31 @@ mod tests {
         ));
         flags.listen = Some("0.0.0.0:8080".parse().unwrap());
         assert!(Config::from_flags(flags).is_ok());
+    }
+
+    #[test]
+    fn connection_deadlines_come_from_the_file_and_zero_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "[limits]\nidle_timeout_ms = 5\nmax_streams_per_connection = 2\n\
+             tcp_keepalive_ms = 0\n[chat]\nping_interval_ms = 7\npong_timeout_ms = 9\n",
+        )
+        .unwrap();
+        let c = Config::from_flags(flags(&["--config", path.to_str().unwrap()])).unwrap();
+        assert_eq!(c.limits.idle_timeout_ms, 5);
+        assert_eq!(c.limits.max_streams_per_connection, 2);
+        assert_eq!(c.limits.tcp_keepalive_ms, 0);
+        assert_eq!(c.limits.header_timeout_ms, 10_000);
+        assert_eq!((c.chat.ping_interval_ms, c.chat.pong_timeout_ms), (7, 9));
+
+        std::fs::write(&path, "[chat]\npong_timeout_ms = 0\n").unwrap();
+        let err = Config::from_flags(flags(&["--config", path.to_str().unwrap()])).unwrap_err();
+        assert!(err.to_string().contains("pong_timeout_ms"), "{err}");
+        std::fs::write(&path, "[limits]\nheader_timeout_ms = 0\n").unwrap();
+        let err = Config::from_flags(flags(&["--config", path.to_str().unwrap()])).unwrap_err();
+        assert!(err.to_string().contains("header_timeout_ms"), "{err}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The HTTP listener: one handler for every request, which sends chat WebSocket upgrades to
 //! the chat side, answers health probes and CORS preflights, and passes everything else to
-//! the control plane.
+//! the control plane. Every connection has a deadline in every state until it becomes a chat
+//! session (`http_server/deadline.rs`), and HTTP/2 is held to HTTP/1's head size.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -15,13 +16,22 @@ use http::{header, HeaderValue, Method, StatusCode};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use socket2::{SockRef, TcpKeepalive};
 use tokio::net::TcpListener;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tower::Service;
 
 use crate::app::App;
 use crate::chat::socket::SharedSocket;
+use crate::config::Config;
 use crate::limits::{ConnectionLimiter, Refusal};
+use crate::server::DRAIN_TIMEOUT;
+
+mod deadline;
+
+use deadline::{Activity, Check, Deadlines};
 
 /// Request headers a browser may send (Smithy `@cors` on the service, plus SigV4's).
 const CORS_ALLOW_HEADERS: &str = "Authorization, Content-Type, X-Amz-Date, X-Amz-Security-Token, \
@@ -48,24 +58,26 @@ pub fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(LISTEN_BACKLOG)
 }
 
+/// Accepts connections on `listener` until `shutdown` completes, running each on
+/// `connections`. When `stopping` is cancelled, the connections still open finish their current
+/// request and close, each within [`DRAIN_TIMEOUT`] (the owner, `server.rs`, decides when, and
+/// waits for `connections`).
 pub async fn serve(
     app: Arc<App>,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
+    connections: &TaskTracker,
+    stopping: &CancellationToken,
+) {
     let router = Router::new().fallback(handle).with_state(app.clone());
     let limits = app.config.limits.clone();
     let limiter = ConnectionLimiter::new(limits.max_connections, limits.max_connections_per_ip);
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        // Slowloris: the whole request head (and so the WebSocket handshake) must arrive in time.
-        .header_read_timeout(Duration::from_millis(limits.header_timeout_ms))
-        .max_buf_size(limits.max_header_bytes.max(8192));
-    let builder = Arc::new(builder);
-    // Connections still open at shutdown finish their current request first.
-    let graceful = GracefulShutdown::new();
+    let builder = Arc::new(http_builder(&app.config));
+    let deadlines = Deadlines {
+        first_request: Duration::from_millis(limits.header_timeout_ms),
+        idle: Duration::from_millis(limits.idle_timeout_ms),
+    };
+    let keepalive = tcp_keepalive(limits.tcp_keepalive_ms);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -80,50 +92,131 @@ pub async fn serve(
                 }
             },
         };
+        let accepted_at = Instant::now();
         let permit = match limiter.admit(peer.ip()) {
             Ok(permit) => permit,
             Err(refusal) => {
                 tracing::debug!(%peer, ?refusal, "connection refused by the listener limits");
-                tokio::spawn(refuse_connection(stream, refusal));
+                connections.spawn(refuse_connection(stream, refusal));
                 continue;
             }
         };
-        let _ = stream.set_nodelay(true);
+        configure_accepted(&stream, keepalive.as_ref());
         // The chat upgrade needs the socket itself (`chat/socket.rs`).
         let (stream, raw) = SharedSocket::new(stream);
         let router = router.clone();
+        let activity = Activity::new(accepted_at);
+        let requests = activity.clone();
         let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo(peer));
             request.extensions_mut().insert(permit.clone());
             request.extensions_mut().insert(raw.clone());
+            let in_flight = requests.begin();
             let mut router = router.clone();
-            async move { router.call(request.map(Body::new)).await }
+            async move {
+                let response = router.call(request.map(Body::new)).await;
+                drop(in_flight);
+                response
+            }
         });
         let connection = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), service)
             .into_owned();
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            // Errors here are clients going away mid-request: nothing to report.
-            let _ = connection.await;
+        let stopping = stopping.clone();
+        connections.spawn(async move {
+            let mut connection = std::pin::pin!(connection);
+            // Armed at the earliest deadline there can be (idleness may come before the
+            // first-request deadline); re-armed lazily when it fires (see `deadline.rs`).
+            let timer = tokio::time::sleep_until(accepted_at + deadlines.first_check());
+            tokio::pin!(timer);
+            let mut closing = false;
+            loop {
+                tokio::select! {
+                    // Errors here are clients going away mid-request: nothing to report.
+                    _ = connection.as_mut() => return,
+                    _ = stopping.cancelled(), if !closing => {
+                        connection.as_mut().graceful_shutdown();
+                        closing = true;
+                        timer.as_mut().reset(Instant::now() + DRAIN_TIMEOUT);
+                    }
+                    _ = &mut timer => {
+                        if closing {
+                            // The graceful close did not finish (a peer that ignores GOAWAY).
+                            return;
+                        }
+                        match activity.check(Instant::now(), deadlines) {
+                            Check::RecheckAt(at) => timer.as_mut().reset(at),
+                            Check::NeverSpoke => {
+                                tracing::debug!(%peer, "connection closed: no request within the header timeout");
+                                return;
+                            }
+                            Check::Idle => {
+                                connection.as_mut().graceful_shutdown();
+                                closing = true;
+                                timer.as_mut().reset(Instant::now() + deadlines.first_request);
+                            }
+                        }
+                    }
+                }
+            }
         });
     }
-    // Chat sessions are upgraded connections, which the HTTP side no longer tracks: they watch
-    // their room's channel, send a close frame and end; wait (bounded) for both to drain.
-    app.chat.shut_down();
-    app.chat.sessions.close();
-    let drained = async {
-        graceful.shutdown().await;
-        app.chat.sessions.wait().await;
-    };
-    if tokio::time::timeout(SESSION_DRAIN_TIMEOUT, drained)
-        .await
-        .is_err()
-    {
-        tracing::warn!("some connections did not close within {SESSION_DRAIN_TIMEOUT:?}");
-    }
-    Ok(())
 }
+
+/// hyper's HTTP/1 and HTTP/2 settings: the same head size and the same deadlines for both
+/// (bodies are bounded in `api::handle`, whichever the protocol).
+fn http_builder(config: &Config) -> auto::Builder<TokioExecutor> {
+    let limits = &config.limits;
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        // Slowloris: the whole request head (and so the WebSocket handshake) must arrive in time.
+        .header_read_timeout(Duration::from_millis(limits.header_timeout_ms))
+        .max_buf_size(limits.max_header_bytes.max(8192));
+    let mut http2 = builder.http2();
+    http2
+        .timer(TokioTimer::new())
+        // hyper's default is 16 KiB whatever HTTP/1's limit is.
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+        // hyper's default is 200, each buffering a body of up to 256 KiB before the signature
+        // is checked.
+        .max_concurrent_streams(limits.max_streams_per_connection);
+    if config.chat.ping_interval_ms > 0 {
+        // A peer that vanishes during a request: HTTP/2 PINGs on the chat's schedule.
+        http2
+            .keep_alive_interval(Duration::from_millis(config.chat.ping_interval_ms))
+            .keep_alive_timeout(Duration::from_millis(config.chat.pong_timeout_ms));
+    }
+    builder
+}
+
+/// The TCP keepalive of accepted sockets (`[limits] tcp_keepalive_ms`; 0 = off).
+fn tcp_keepalive(idle_ms: u64) -> Option<TcpKeepalive> {
+    if idle_ms == 0 {
+        return None;
+    }
+    let idle = Duration::from_millis(idle_ms);
+    Some(
+        TcpKeepalive::new()
+            .with_time(idle)
+            .with_interval(idle.min(KEEPALIVE_PROBE_INTERVAL))
+            .with_retries(KEEPALIVE_PROBES),
+    )
+}
+
+/// Socket options of an accepted connection: no Nagle delay, and TCP keepalive so that a
+/// peer that vanished without a FIN is found by the kernel's probes.
+fn configure_accepted(stream: &tokio::net::TcpStream, keepalive: Option<&TcpKeepalive>) {
+    let _ = stream.set_nodelay(true);
+    if let Some(keepalive) = keepalive {
+        let _ = SockRef::from(stream).set_tcp_keepalive(keepalive);
+    }
+}
+
+/// Probes after the first, and how many go unanswered before the kernel gives up.
+const KEEPALIVE_PROBE_INTERVAL: Duration = Duration::from_secs(10);
+const KEEPALIVE_PROBES: u32 = 3;
 
 /// Answers a connection over the limits with a 503 and closes it.
 async fn refuse_connection(mut stream: tokio::net::TcpStream, refusal: Refusal) {
@@ -142,9 +235,6 @@ async fn refuse_connection(mut stream: tokio::net::TcpStream, refusal: Refusal) 
     )
     .await;
 }
-
-/// How long shutdown waits for chat sessions to send their close frames.
-const SESSION_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 async fn handle(
     State(app): State<Arc<App>>,
@@ -186,11 +276,9 @@ async fn ready(app: &App) -> Response {
         tracing::warn!(error = %e, "readiness check: the store does not answer");
         return text(StatusCode::SERVICE_UNAVAILABLE, "store unavailable");
     }
-    if let Some(bus) = app.chat.bus() {
-        if let Err(e) = bus.ping().await {
-            tracing::warn!(error = %format!("{e:#}"), "readiness check: Redis does not answer");
-            return text(StatusCode::SERVICE_UNAVAILABLE, "bus unavailable");
-        }
+    if let Err(e) = app.chat.bus().ping().await {
+        tracing::warn!(error = %format!("{e:#}"), "readiness check: the bus does not answer");
+        return text(StatusCode::SERVICE_UNAVAILABLE, "bus unavailable");
     }
     text(StatusCode::OK, "ready")
 }
@@ -224,4 +312,31 @@ fn text(status: StatusCode, body: &'static str) -> Response {
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn accepted_sockets_get_the_configured_tcp_keepalive() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (accepted, _client) =
+            tokio::join!(listener.accept(), tokio::net::TcpStream::connect(address));
+        let (stream, _) = accepted.unwrap();
+        configure_accepted(&stream, tcp_keepalive(60_000).as_ref());
+        let socket = SockRef::from(&stream);
+        assert!(socket.keepalive().unwrap());
+        assert_eq!(
+            socket.tcp_keepalive_time().unwrap(),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            socket.tcp_keepalive_interval().unwrap(),
+            Duration::from_secs(10)
+        );
+        assert_eq!(socket.tcp_keepalive_retries().unwrap(), 3);
+        assert!(tcp_keepalive(0).is_none(), "0 turns it off");
+    }
 }

@@ -1,9 +1,11 @@
-//! `ivschat-server`: flags → configuration → logging → serve until Ctrl-C / SIGTERM.
+//! `ivschat-server`: flags → configuration → logging → open → ready line → serve until
+//! Ctrl-C / SIGTERM, then shut down in order (`server.rs`).
 
 use anyhow::Context;
 use clap::Parser;
 use ivschat_server::config::{Config, Flags, LogFormat, DEV_ACCESS_KEY};
 use ivschat_server::domain::clock::Clock;
+use ivschat_server::Server;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -23,13 +25,9 @@ async fn main() -> anyhow::Result<()> {
     let listener = ivschat_server::http_server::bind(config.listen)
         .with_context(|| format!("binding {}", config.listen))?;
     let address = listener.local_addr()?;
-    let metrics_listener = ivschat_server::metrics::bind(config.metrics_listen)
-        .await
-        .context("binding --metrics-listen")?;
-    let app = ivschat_server::build_app(config.clone(), Clock::system()).await?;
-    if let Some(listener) = metrics_listener {
-        tracing::info!(address = %listener.local_addr()?, "Prometheus metrics at /metrics");
-        tokio::spawn(ivschat_server::metrics::serve(app.clone(), listener));
+    let server = Server::open(config.clone(), Clock::system()).await?;
+    if let Some(address) = server.metrics_address() {
+        tracing::info!(%address, "Prometheus metrics at /metrics");
     }
     tracing::info!(
         %address,
@@ -39,7 +37,7 @@ async fn main() -> anyhow::Result<()> {
         startup_ms = started.elapsed().as_secs_f64() * 1000.0,
         "ivschat-server ready: control plane http://{address}, chat ws://{address}"
     );
-    ivschat_server::run(app, listener, shutdown_signal()).await
+    server.run(listener, shutdown_signal()).await
 }
 
 fn init_logging(format: LogFormat) {

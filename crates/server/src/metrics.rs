@@ -19,8 +19,10 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
-use crate::app::App;
+use crate::chat::Hub;
+use crate::chat_log::spool::SpoolStats;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
@@ -90,10 +92,19 @@ fn counter_of(value: &AtomicU64) -> Counter {
     counter
 }
 
-/// The exposition text: recorded metrics plus the counters the chat side keeps itself.
-pub fn render(app: &App) -> String {
+/// What `/metrics` reads: the recorded metrics, and the counters the chat side and the chat
+/// logging spool keep themselves.
+#[derive(Clone)]
+pub struct Sources {
+    pub recorded: Arc<Metrics>,
+    pub hub: Arc<Hub>,
+    pub spool: Arc<SpoolStats>,
+}
+
+/// The exposition text.
+pub fn render(sources: &Sources) -> String {
     let mut registry = Registry::with_prefix("ivschat");
-    let m = &app.metrics;
+    let m = &sources.recorded;
     registry.register(
         "requests",
         "Control-plane requests by operation and HTTP status",
@@ -109,7 +120,7 @@ pub fn render(app: &App) -> String {
         "Message review handler outcomes (allowed, denied, fallback)",
         m.review_outcomes.clone(),
     );
-    let chat = &app.chat.stats;
+    let chat = &sources.hub.stats;
     registry.register(
         "chat_connections",
         "Open chat connections on this node",
@@ -123,7 +134,7 @@ pub fn render(app: &App) -> String {
     registry.register(
         "chat_live_rooms",
         "Rooms with at least one connection on this node",
-        gauge_of(app.chat.live_rooms() as u64),
+        gauge_of(sources.hub.live_rooms() as u64),
     );
     registry.register(
         "chat_requests_in",
@@ -140,7 +151,7 @@ pub fn render(app: &App) -> String {
         "Connections closed for falling behind or not reading",
         counter_of(&chat.slow_disconnects),
     );
-    let spool = &app.chat.logger.spool().stats;
+    let spool = &sources.spool;
     registry.register(
         "logging_backlog_records",
         "Chat log records waiting in the spool",
@@ -162,15 +173,14 @@ pub fn render(app: &App) -> String {
     text
 }
 
-/// Serves `GET /metrics` on `listener` until the chat side shuts down.
-pub async fn serve(app: Arc<App>, listener: TcpListener) {
-    let shutdown = app.chat.shutdown.clone();
+/// Serves `GET /metrics` on `listener` until `stop`.
+pub async fn serve(sources: Sources, listener: TcpListener, stop: CancellationToken) {
     let router = Router::new().route(
         "/metrics",
         get(move || {
-            let app = app.clone();
+            let sources = sources.clone();
             async move {
-                let mut response = render(&app).into_response();
+                let mut response = render(&sources).into_response();
                 response.headers_mut().insert(
                     header::CONTENT_TYPE,
                     HeaderValue::from_static(
@@ -182,7 +192,7 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) {
         }),
     );
     let served = axum::serve(listener, router)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .with_graceful_shutdown(async move { stop.cancelled().await })
         .await;
     if let Err(e) = served {
         tracing::error!(error = %e, "metrics listener failed");

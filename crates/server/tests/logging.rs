@@ -271,3 +271,34 @@ async fn rooms_without_logging_write_nothing() {
     );
     assert!(files_under(&dir.path().join("logs")).is_empty());
 }
+
+/// Shutdown is not held up by a destination that takes the connection and never answers:
+/// shipping stops mid-round, and the record stays spooled for the next start.
+#[tokio::test]
+async fn a_destination_that_never_answers_does_not_hold_up_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut config = config(dir.path());
+    config.logging.aws_endpoint = Some(format!("http://{}", silent.local_addr().unwrap()));
+    let server = TestServer::start_with(config).await;
+    let (room, _) = logged_room(&server).await;
+    let mut user = server.join(&room, "u", &["SEND_MESSAGE"]).await;
+    user.send(json!({"Action":"SEND_MESSAGE","Content":"m"}))
+        .await;
+    user.frame_of("MESSAGE").await;
+    // A shipment is under way once the destination has its connection; no answer will come.
+    let (_held, _) = silent.accept().await.unwrap();
+    let logger = server.app.chat.logger.clone();
+    // A hang guard only: without the fix, shutdown waited for the shipment forever.
+    tokio::time::timeout(std::time::Duration::from_secs(20), server.stop())
+        .await
+        .expect("shutdown waited for a destination that never answers");
+    assert_eq!(
+        logger
+            .spool()
+            .stats
+            .pending
+            .load(std::sync::atomic::Ordering::Relaxed),
+        3
+    );
+}

@@ -81,7 +81,6 @@ pub async fn update_logging_configuration(
         )
         .await
         .map_err(|e| from_store(e, id))?;
-    app.chat.logging_configuration_updated(&config);
     Ok(Reply::json(&config.to_output(&app.scope)))
 }
 

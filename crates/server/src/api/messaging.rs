@@ -10,7 +10,7 @@ use ivschat_proto::errors::{ErrorKind, ServiceError};
 use super::reply::{from_store, OpResult, Reply};
 use super::rooms::resolve_room;
 use crate::app::App;
-use crate::chat::{Refused, RoomRef};
+use crate::chat::{Declined, RoomRef};
 use crate::domain::clock::format_time_millis;
 use crate::domain::resources::Room;
 use crate::domain::token::{attributes_size, TokenClaims, MAX_ATTRIBUTES_BYTES};
@@ -55,7 +55,7 @@ pub async fn send_event(app: &App, req: SendEventRequest) -> OpResult {
         .chat
         .send_event(RoomRef::of(&room), req.event_name, attributes)
         .await
-        .map_err(|refused| refusal(&room.id, "SendEvent", refused))?;
+        .map_err(|declined| service_error(&room.id, "SendEvent", declined))?;
     Ok(Reply::json(&IdResponse { id }))
 }
 
@@ -65,7 +65,7 @@ pub async fn delete_message(app: &App, req: DeleteMessageRequest) -> OpResult {
         .chat
         .delete_message(RoomRef::of(&room), req.id, req.reason, None)
         .await
-        .map_err(|refused| refusal(&room.id, "DeleteMessage", refused))?;
+        .map_err(|declined| service_error(&room.id, "DeleteMessage", declined))?;
     Ok(Reply::json(&IdResponse { id }))
 }
 
@@ -74,21 +74,21 @@ pub async fn disconnect_user(app: &App, req: DisconnectUserRequest) -> OpResult 
     app.chat
         .disconnect_user(RoomRef::of(&room), req.user_id, req.reason, None)
         .await
-        .map_err(|refused| refusal(&room.id, "DisconnectUser", refused))?;
+        .map_err(|declined| service_error(&room.id, "DisconnectUser", declined))?;
     Ok(Reply::json(&EmptyResponse {}))
 }
 
 /// ThrottlingException for an account-wide rate quota (`docs/protocol/messaging.md` §9), or
 /// InternalServerException when the cluster bus is unreachable.
-fn refusal(room_id: &str, operation: &str, refused: Refused) -> ServiceError {
-    match refused {
-        Refused::RateLimited { limit } => ServiceError::over_limit(
+fn service_error(room_id: &str, operation: &str, declined: Declined) -> ServiceError {
+    match declined {
+        Declined::RateLimited { limit } => ServiceError::over_limit(
             ErrorKind::Throttling,
             room_id,
             i64::from(limit),
             format!("{operation} is limited to {limit} requests per second for the account"),
         ),
-        Refused::Unavailable => ServiceError::new(
+        Declined::Unavailable => ServiceError::new(
             ErrorKind::InternalServer,
             format!("{operation} could not be delivered: the cluster bus is unreachable; retry"),
         ),

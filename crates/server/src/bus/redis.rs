@@ -1,4 +1,4 @@
-//! The Redis bus: what makes several nodes one chat service.
+//! The Redis bus ([`Bus`] for several nodes): what makes them one chat service.
 //!
 //! * **Fan-out.** Every room event is PUBLISHed on the room's channel
 //!   (`<cluster>:room:<id>`); each node SUBSCRIBEs to the rooms it has connections in, and
@@ -6,6 +6,7 @@
 //!   so every node delivers a room's events in the same order, once.
 //! * **Room changes.** UpdateRoom and DeleteRoom go out on the room's channel too: only the
 //!   nodes with connections in the room need them (the others read the room at the next join).
+//!   There is no other channel.
 //! * **Cluster-wide rules.** Room and account rates are token buckets kept in Redis (one Lua
 //!   script call per request); a chat token is redeemed with `SET NX`; each node publishes its
 //!   connection count so the concurrent-connection quota counts the whole cluster.
@@ -18,7 +19,7 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -26,9 +27,11 @@ use futures_util::StreamExt;
 use redis::aio::ConnectionManager;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-use super::wire::{decode_event, decode_update, encode_event, encode_update, RoomUpdate};
-use crate::chat::{Hub, RoomEvent};
+use super::wire::{decode_event, decode_update, encode_event, encode_update};
+use super::{waiting, Bucket, Bus, BusCall, NodeRooms};
+use crate::room::{RoomEvent, RoomUpdate};
 
 /// Token bucket: `rate` per second, capacity `rate`, refilled by Redis's own clock.
 const TOKEN_BUCKET: &str = r"
@@ -70,6 +73,8 @@ enum SubscriptionChange {
 }
 
 pub struct RedisBus {
+    /// Where what arrives on the subscribed channels goes.
+    rooms: Arc<dyn NodeRooms>,
     client: redis::Client,
     commands: ConnectionManager,
     prefix: String,
@@ -91,7 +96,11 @@ impl std::fmt::Debug for RedisBus {
 }
 
 impl RedisBus {
-    pub async fn connect(url: &str, cluster: &str) -> anyhow::Result<RedisBus> {
+    pub async fn connect(
+        url: &str,
+        cluster: &str,
+        rooms: Arc<dyn NodeRooms>,
+    ) -> anyhow::Result<RedisBus> {
         // Only Redis can be the bus (docs/scale-out.md says why not NATS): say so plainly
         // rather than let a `nats://` URL fail as a malformed Redis URL.
         if !url.starts_with("redis://") {
@@ -112,6 +121,7 @@ impl RedisBus {
             .context("connecting to Redis (--bus)")?;
         let (changes, changes_rx) = mpsc::unbounded_channel();
         Ok(RedisBus {
+            rooms,
             client,
             commands,
             prefix: cluster.to_string(),
@@ -127,51 +137,19 @@ impl RedisBus {
         format!("{}:room:{room_id}", self.prefix)
     }
 
-    /// Starts the subscription and reporting tasks; they stop at `shutdown`.
-    pub fn start(self: &Arc<Self>, hub: Weak<Hub>, shutdown: CancellationToken) {
-        let Some(changes) = self
-            .changes_rx
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        else {
-            return;
-        };
-        tokio::spawn(Subscriptions::run(
-            self.clone(),
-            hub.clone(),
-            changes,
-            shutdown.clone(),
-        ));
-        tokio::spawn(report_connections(self.clone(), hub, shutdown));
-    }
-
-    pub async fn publish(&self, room_id: &str, event: &RoomEvent) -> anyhow::Result<()> {
-        self.publish_on(&self.room_channel(room_id), encode_event(event))
-            .await
-    }
-
-    /// Room updates go on the room's channel: only nodes with connections in the room care,
-    /// and the others read the room afresh when a connection joins.
-    pub async fn publish_update(&self, update: &RoomUpdate) -> anyhow::Result<()> {
-        self.publish_on(&self.room_channel(&update.id), encode_update(update))
-            .await
-    }
-
-    async fn publish_on(&self, channel: &str, payload: Vec<u8>) -> anyhow::Result<()> {
+    async fn publish_on(&self, channel: String, payload: Vec<u8>) -> anyhow::Result<()> {
         let mut commands = self.commands.clone();
         let _: i64 = redis::cmd("PUBLISH")
             .arg(channel)
             .arg(payload)
             .query_async(&mut commands)
-            .await
-            .context("publishing on the Redis bus")?;
+            .await?;
         Ok(())
     }
 
     /// Subscribes this node to a room; returns once Redis has confirmed, so nothing published
     /// afterwards is missed.
-    pub async fn ensure_subscribed(&self, room_id: &str) -> anyhow::Result<()> {
+    async fn ensure_subscribed(&self, room_id: &str) -> anyhow::Result<()> {
         let (done, confirmed) = oneshot::channel();
         self.changes
             .send(SubscriptionChange::Ensure(room_id.to_string(), done))
@@ -180,53 +158,119 @@ impl RedisBus {
             .await
             .map_err(|_| anyhow::anyhow!("the Redis bus is shutting down"))?
     }
+}
 
-    pub fn release(&self, room_id: &str) {
+impl Bus for RedisBus {
+    fn publish<'a>(&'a self, room_id: &'a str, event: RoomEvent) -> BusCall<'a, ()> {
+        waiting(async move {
+            self.publish_on(self.room_channel(room_id), encode_event(&event))
+                .await
+                .with_context(|| format!("publishing to room {room_id} on the Redis bus"))
+        })
+    }
+
+    /// On the room's channel: only nodes with connections in the room care, and the others
+    /// read the room afresh when a connection joins.
+    fn share_update(&self, update: RoomUpdate) -> BusCall<'_, ()> {
+        waiting(async move {
+            self.publish_on(self.room_channel(&update.room_id), encode_update(&update))
+                .await
+                .with_context(|| {
+                    format!(
+                        "publishing an update of room {} on the Redis bus",
+                        update.room_id
+                    )
+                })
+        })
+    }
+
+    fn subscribe<'a>(&'a self, room_id: &'a str) -> BusCall<'a, ()> {
+        waiting(async move {
+            self.ensure_subscribed(room_id)
+                .await
+                .with_context(|| format!("subscribing to room {room_id} on the Redis bus"))
+        })
+    }
+
+    /// Unsubscribes unless a connection joined again meanwhile (see [`Subscriptions`]).
+    fn unsubscribe(&self, room_id: &str) {
         let _ = self
             .changes
             .send(SubscriptionChange::Release(room_id.to_string()));
     }
 
-    /// Takes one request from the cluster-wide bucket `name` (`rate` per second).
-    pub async fn try_take(&self, name: &str, rate: u32) -> anyhow::Result<bool> {
-        let mut commands = self.commands.clone();
-        let allowed: i64 = self
-            .bucket
-            .key(format!("{}:rate:{name}", self.prefix))
-            .arg(rate)
-            .invoke_async(&mut commands)
-            .await
-            .context("checking a rate limit in Redis")?;
-        Ok(allowed == 1)
+    fn try_take<'a>(&'a self, bucket: Bucket<'a>) -> BusCall<'a, bool> {
+        let (name, rate) = match bucket {
+            Bucket::Room { id, rate, .. } => (format!("room:{id}"), rate),
+            Bucket::Account { name, rate } => (name.to_string(), rate),
+        };
+        waiting(async move {
+            let mut commands = self.commands.clone();
+            let allowed: i64 = self
+                .bucket
+                .key(format!("{}:rate:{name}", self.prefix))
+                .arg(rate)
+                .invoke_async(&mut commands)
+                .await
+                .with_context(|| format!("checking the rate {name} in Redis"))?;
+            Ok(allowed == 1)
+        })
     }
 
-    /// Marks a chat token used, cluster-wide. False if some node already redeemed it.
-    pub async fn redeem(&self, token_id: &str, ttl_ms: i64) -> anyhow::Result<bool> {
-        let mut commands = self.commands.clone();
-        let set: Option<String> = redis::cmd("SET")
-            .arg(format!("{}:token:{token_id}", self.prefix))
-            .arg(1)
-            .arg("NX")
-            .arg("PX")
-            .arg(ttl_ms.max(1))
-            .query_async(&mut commands)
-            .await
-            .context("redeeming a chat token in Redis")?;
-        Ok(set.is_some())
+    fn redeem<'a>(&'a self, token_id: &'a str, expires: i64, now: i64) -> BusCall<'a, bool> {
+        let ttl_ms = ((expires - now) / 1000).max(1);
+        waiting(async move {
+            let mut commands = self.commands.clone();
+            let set: Option<String> = redis::cmd("SET")
+                .arg(format!("{}:token:{token_id}", self.prefix))
+                .arg(1)
+                .arg("NX")
+                .arg("PX")
+                .arg(ttl_ms)
+                .query_async(&mut commands)
+                .await
+                .context("redeeming a chat token in Redis")?;
+            Ok(set.is_some())
+        })
     }
 
-    /// Connections open on the other nodes (refreshed every couple of seconds).
-    pub fn others_connections(&self) -> u64 {
+    /// Refreshed every couple of seconds.
+    fn other_nodes_connections(&self) -> u64 {
         self.others_connections.load(Ordering::Relaxed)
     }
 
-    pub async fn ping(&self) -> anyhow::Result<()> {
-        let mut commands = self.commands.clone();
-        let _: String = redis::cmd("PING")
-            .query_async(&mut commands)
-            .await
-            .context("pinging Redis")?;
-        Ok(())
+    fn spans_nodes(&self) -> bool {
+        true
+    }
+
+    fn ping(&self) -> BusCall<'_, ()> {
+        waiting(async move {
+            let mut commands = self.commands.clone();
+            let _: String = redis::cmd("PING")
+                .query_async(&mut commands)
+                .await
+                .context("pinging Redis")?;
+            Ok(())
+        })
+    }
+
+    /// Starts the subscription and reporting tasks.
+    fn start(self: Arc<Self>, tasks: &TaskTracker, stop: CancellationToken) {
+        let Some(changes) = self
+            .changes_rx
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        else {
+            return;
+        };
+        tasks.spawn(Subscriptions::run(
+            self.clone(),
+            changes,
+            tasks.clone(),
+            stop.clone(),
+        ));
+        tasks.spawn(report_connections(self, stop));
     }
 }
 
@@ -236,14 +280,14 @@ struct Subscriptions;
 impl Subscriptions {
     async fn run(
         bus: Arc<RedisBus>,
-        hub: Weak<Hub>,
         mut changes: mpsc::UnboundedReceiver<SubscriptionChange>,
+        tasks: TaskTracker,
         shutdown: CancellationToken,
     ) {
         let mut subscribed: HashSet<String> = HashSet::new();
         let mut backoff = Duration::from_millis(100);
         'connect: loop {
-            // (Re)connect, then subscribe to the control channel and every live room.
+            // (Re)connect, then subscribe again to every room live on this node.
             let connected = async {
                 let pubsub = tokio::time::timeout(REDIS_TIMEOUT, bus.client.get_async_pubsub())
                     .await
@@ -275,7 +319,7 @@ impl Subscriptions {
             backoff = Duration::from_millis(100);
             tracing::info!(rooms = subscribed.len(), "Redis bus subscribed");
             let (dead, mut died) = oneshot::channel::<()>();
-            let reader = tokio::spawn(read(bus.clone(), hub.clone(), stream, dead));
+            let reader = tasks.spawn(read(bus.clone(), stream, dead));
             loop {
                 tokio::select! {
                     _ = shutdown.cancelled() => {
@@ -318,8 +362,7 @@ impl Subscriptions {
                                 }
                             }
                             SubscriptionChange::Release(room) => {
-                                let live = hub.upgrade().is_some_and(|hub| hub.is_live(&room));
-                                if !live && subscribed.remove(&room) {
+                                if !bus.rooms.is_live(&room) && subscribed.remove(&room) {
                                     let _ = sink.unsubscribe(bus.room_channel(&room)).await;
                                 }
                             }
@@ -332,15 +375,9 @@ impl Subscriptions {
 }
 
 /// Delivers what arrives on the subscribed channels to this node's connections.
-async fn read(
-    bus: Arc<RedisBus>,
-    hub: Weak<Hub>,
-    mut stream: redis::aio::PubSubStream,
-    dead: oneshot::Sender<()>,
-) {
+async fn read(bus: Arc<RedisBus>, mut stream: redis::aio::PubSubStream, dead: oneshot::Sender<()>) {
     let room_prefix = format!("{}:room:", bus.prefix);
     while let Some(message) = stream.next().await {
-        let Some(hub) = hub.upgrade() else { break };
         let channel = message.get_channel_name();
         let payload = message.get_payload_bytes();
         let Some(room_id) = channel.strip_prefix(&room_prefix) else {
@@ -348,12 +385,12 @@ async fn read(
         };
         if payload.first() == Some(&b'U') {
             if let Some(update) = decode_update(payload) {
-                hub.apply_local_update(&update.id, update.s);
+                bus.rooms.apply(update);
             }
             continue;
         }
         match decode_event(payload) {
-            Some(event) => hub.deliver_local(room_id, event),
+            Some(event) => bus.rooms.deliver(room_id, event),
             None => tracing::warn!(room = room_id, "ignoring a malformed Redis bus message"),
         }
     }
@@ -361,7 +398,7 @@ async fn read(
 }
 
 /// Publishes this node's connection count and reads the others'.
-async fn report_connections(bus: Arc<RedisBus>, hub: Weak<Hub>, shutdown: CancellationToken) {
+async fn report_connections(bus: Arc<RedisBus>, shutdown: CancellationToken) {
     let key = format!("{}:connections", bus.prefix);
     let mut tick = tokio::time::interval(CONNECTION_REPORT_EVERY);
     loop {
@@ -369,9 +406,7 @@ async fn report_connections(bus: Arc<RedisBus>, hub: Weak<Hub>, shutdown: Cancel
             _ = shutdown.cancelled() => break,
             _ = tick.tick() => {}
         }
-        let Some(hub) = hub.upgrade() else { break };
-        let mine = hub.stats.connections_open.load(Ordering::Relaxed);
-        drop(hub);
+        let mine = bus.rooms.connections_open();
         let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
         let mut commands = bus.commands.clone();
         let report: redis::RedisResult<()> = redis::cmd("HSET")

@@ -1,31 +1,25 @@
-//! How room events and room changes travel between nodes: one byte of kind, then the body.
-//! Frames are already JSON text, so they are sent as they are, never wrapped again.
+//! How the Redis bus encodes what it carries on a room's channel: one byte of kind, then the
+//! body. Frames are already JSON text, so they are sent as they are, never wrapped again.
 //!
-//! | kind | body | channel |
-//! |---|---|---|
-//! | `F` | the frame's JSON | the room's |
-//! | `D` | `{"u": user id, "r": reason?}` (close that user's connections) | the room's |
-//! | `X` | nothing (the room was deleted) | the room's |
-//! | `U` | `{"id": room id, "s": settings}` (UpdateRoom) | the control channel |
+//! | kind | body |
+//! |---|---|
+//! | `F` | the frame's JSON |
+//! | `D` | `{"u": user id, "r": reason?}` (close that user's connections) |
+//! | `X` | nothing (the room was deleted) |
+//! | `U` | `{"id": room id, "s": settings}` (UpdateRoom) |
 
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::chat::frame::OutFrame;
-use crate::chat::{RoomEvent, RoomSettings};
+use crate::room::frame::OutFrame;
+use crate::room::{RoomEvent, RoomUpdate};
 
 #[derive(Serialize, Deserialize)]
 struct DisconnectBody {
     u: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     r: Option<String>,
-}
-
-#[derive(Serialize, Deserialize)]
-pub struct RoomUpdate {
-    pub id: String,
-    pub s: RoomSettings,
 }
 
 pub fn encode_event(event: &RoomEvent) -> Vec<u8> {
@@ -47,8 +41,6 @@ pub fn encode_event(event: &RoomEvent) -> Vec<u8> {
             out
         }
         RoomEvent::Deleted => vec![b'X'],
-        // Node-local events are never published; an empty payload decodes to nothing.
-        RoomEvent::Shutdown | RoomEvent::ClockChanged | RoomEvent::Direct { .. } => Vec::new(),
     }
 }
 

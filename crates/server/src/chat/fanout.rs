@@ -20,16 +20,37 @@ use tokio::sync::broadcast::{
 };
 
 use super::outbox::{Outbox, RoomEnding};
-use super::{RoomEvent, ROOM_BACKLOG};
+use super::ROOM_BACKLOG;
+use crate::room::frame::OutFrame;
+use crate::room::RoomEvent;
 
 /// Connections per shard task. Small enough that a 10,000-viewer room spreads over both
 /// worker threads and a shard's turn stays well under a millisecond; large enough that 100
 /// rooms of 100 are 100 task wake-ups per round of messages, not 10,000.
 pub const SHARD_SIZE: usize = 128;
 
+/// What a room's fan-out hands its members on this node: the room's events (the same on every
+/// node) and this node's own, in one order.
+#[derive(Debug, Clone)]
+pub enum NodeEvent {
+    Room(RoomEvent),
+    /// A frame for one connection only (its ERROR answers). It travels in the room's order,
+    /// so an answer never overtakes a room frame sent before it: a sender that sends two
+    /// messages into a room allowing one per second gets its first MESSAGE, then the ERROR 429
+    /// for the second, as clients expect.
+    Direct {
+        to: Arc<Outbox>,
+        frame: OutFrame,
+    },
+    /// The server is shutting down: close 1001.
+    Shutdown,
+    /// The (test-advanceable) clock moved: sessions re-arm their expiry timers.
+    ClockChanged,
+}
+
 pub struct Fanout {
     members: Mutex<Members>,
-    events: broadcast::Sender<(u64, RoomEvent)>,
+    events: broadcast::Sender<(u64, NodeEvent)>,
     /// Frames handed to sockets (for `/metrics`), shared with the hub.
     frames_out: Arc<AtomicU64>,
 }
@@ -81,7 +102,7 @@ impl Fanout {
     }
 
     /// Sends an event to every member (now, and none that joins later).
-    pub fn publish(&self, event: RoomEvent) {
+    pub fn publish(&self, event: NodeEvent) {
         let mut members = self.lock();
         let seq = members.next_seq;
         members.next_seq += 1;
@@ -161,7 +182,7 @@ const BATCH: usize = 64;
 /// One shard: hands each room event to its members, in order. Ends when the room is dropped.
 async fn run_shard(
     shard: Arc<Shard>,
-    mut events: broadcast::Receiver<(u64, RoomEvent)>,
+    mut events: broadcast::Receiver<(u64, NodeEvent)>,
     frames_out: Arc<AtomicU64>,
 ) {
     let mut batch = Vec::with_capacity(BATCH);
@@ -207,20 +228,22 @@ async fn run_shard(
 
 /// Applies a batch of events to a shard's members, in order: each run of frames goes to a
 /// member in one write. Returns the number of frames handed to sockets.
-fn deliver(members: &[Arc<Outbox>], batch: &[(u64, RoomEvent)]) -> u64 {
+fn deliver(members: &[Arc<Outbox>], batch: &[(u64, NodeEvent)]) -> u64 {
     let mut written = 0;
     let mut rest = batch;
     let mut frames: Vec<&Bytes> = Vec::with_capacity(batch.len());
     while !rest.is_empty() {
         let run = rest
             .iter()
-            .take_while(|(_, event)| matches!(event, RoomEvent::Frame(_)))
+            .take_while(|(_, event)| matches!(event, NodeEvent::Room(RoomEvent::Frame(_))))
             .count();
         if run > 0 {
             for member in members {
                 frames.clear();
                 frames.extend(rest[..run].iter().filter_map(|(seq, event)| match event {
-                    RoomEvent::Frame(frame) if member.wants(*seq) => Some(frame.wire()),
+                    NodeEvent::Room(RoomEvent::Frame(frame)) if member.wants(*seq) => {
+                        Some(frame.wire())
+                    }
                     _ => None,
                 }));
                 if !frames.is_empty() {
@@ -233,20 +256,20 @@ fn deliver(members: &[Arc<Outbox>], batch: &[(u64, RoomEvent)]) -> u64 {
         let (seq, event) = &rest[0];
         for member in members.iter().filter(|m| m.wants(*seq)) {
             match event {
-                RoomEvent::Disconnect { user_id, reason } => {
+                NodeEvent::Room(RoomEvent::Disconnect { user_id, reason }) => {
                     if member.user_id() == &**user_id {
                         member.end(RoomEnding::Disconnected(reason.clone()));
                     }
                 }
-                RoomEvent::Deleted => member.end(RoomEnding::Deleted),
-                RoomEvent::Shutdown => member.end(RoomEnding::Shutdown),
-                RoomEvent::ClockChanged => member.clock_changed(),
-                RoomEvent::Direct { to, frame } => {
+                NodeEvent::Room(RoomEvent::Deleted) => member.end(RoomEnding::Deleted),
+                NodeEvent::Shutdown => member.end(RoomEnding::Shutdown),
+                NodeEvent::ClockChanged => member.clock_changed(),
+                NodeEvent::Direct { to, frame } => {
                     if Arc::ptr_eq(member, to) {
                         written += member.push_frames(&[frame.wire()]) as u64;
                     }
                 }
-                RoomEvent::Frame(_) => {}
+                NodeEvent::Room(RoomEvent::Frame(_)) => {}
             }
         }
         rest = &rest[1..];
@@ -257,7 +280,6 @@ fn deliver(members: &[Arc<Outbox>], batch: &[(u64, RoomEvent)]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chat::frame::OutFrame;
     use tokio::io::AsyncReadExt;
     use tokio::net::{TcpListener, TcpStream};
 
@@ -284,8 +306,8 @@ mod tests {
         String::from_utf8(payload).unwrap()
     }
 
-    fn frame(text: &str) -> RoomEvent {
-        RoomEvent::Frame(OutFrame::text(text))
+    fn frame(text: &str) -> NodeEvent {
+        NodeEvent::Room(RoomEvent::Frame(OutFrame::text(text)))
     }
 
     /// A connection that joins while a shard is still behind does not get the frames sent
@@ -360,10 +382,10 @@ mod tests {
         let kicked = join(&fanout, socket, "kicked");
         let (socket, _b) = socket_pair(&listener).await;
         let stays = join(&fanout, socket, "stays");
-        fanout.publish(RoomEvent::Disconnect {
+        fanout.publish(NodeEvent::Room(RoomEvent::Disconnect {
             user_id: Arc::from("kicked"),
             reason: Some(Arc::from("spam")),
-        });
+        }));
         let signal = poll_fn(|cx| kicked.outbox.poll_signal(cx)).await;
         assert_eq!(
             signal,

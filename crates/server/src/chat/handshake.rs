@@ -23,10 +23,10 @@ use tungstenite::protocol::WebSocketConfig;
 
 use super::session::{run_session, Membership, SessionParams};
 use super::socket::RawSocket;
-use super::RoomSettings;
 use crate::app::App;
 use crate::domain::token::TokenError;
 use crate::limits::ConnectionPermit;
+use crate::room::RoomSettings;
 
 /// Socket read chunk per connection, allocated up front for every connection: SDK requests
 /// are a few hundred bytes, and a larger frame reserves its own length when its header arrives.
@@ -102,7 +102,7 @@ pub async fn upgrade(app: Arc<App>, request: axum::extract::Request, peer: Socke
     // Join before the 101, then read the room again if it may have changed: an UpdateRoom or
     // DeleteRoom that committed after the first read is now either in this read or delivered
     // to the membership. On one node, a change counter tells whether there was one at all.
-    let membership = Membership::join(app.clone(), &room, socket, &claims.user_id);
+    let membership = Membership::join(app.chat.clone(), &room, socket, &claims.user_id);
     if app.chat.room_may_have_changed_since(mark) {
         match app.store.get_room(&claims.room).await {
             Ok(Some(fresh)) => membership.room.apply(RoomSettings::of(&fresh)),
@@ -158,13 +158,13 @@ pub async fn upgrade(app: Arc<App>, request: axum::extract::Request, peer: Socke
         .write_buffer_size(WRITE_BUFFER_BYTES)
         .max_message_size(Some(max_message_bytes))
         .max_frame_size(Some(max_message_bytes));
-    let tracker = app.chat.sessions.clone();
-    tokio::spawn(tracker.track_future(async move {
+    let sessions = app.sessions.clone();
+    sessions.tasks.clone().spawn(async move {
         // Resolves once hyper has written the 101; an error means the client went away.
         if let Ok(upgraded) = on_upgrade.await {
-            run_session(app, TokioIo::new(upgraded), config, params).await;
+            run_session(sessions, TokioIo::new(upgraded), config, params).await;
         }
-    }));
+    });
     let mut response = StatusCode::SWITCHING_PROTOCOLS.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));

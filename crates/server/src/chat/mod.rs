@@ -1,74 +1,48 @@
-//! The chat side: rooms with live connections, and the events the control plane sends them
-//! (`docs/protocol/messaging.md`).
+//! The chat side (`docs/protocol/messaging.md`): this node's chat connections, and the [`Hub`] through
+//! which the control plane and the connections reach every connection of a room.
 //!
-//! * [`Hub`] knows the rooms that have at least one connection on this node. A frame is
-//!   serialised once, WebSocket header included (`frame.rs`), and `fanout.rs` writes those
-//!   same bytes to every connection's socket (`outbox.rs`), a shard of connections at a time.
+//! * [`Hub`] sends a room's events through the bus (`bus::Bus`, the only part of the bus it
+//!   knows), which delivers them to every node's live rooms, this one's included
+//!   (`rooms.rs`). A frame is serialised once, WebSocket header included (`room/frame.rs`), and
+//!   `fanout.rs` writes those same bytes to every connection's socket (`outbox.rs`), a shard
+//!   of connections at a time.
 //! * A connection that falls more than [`ROOM_BACKLOG`] frames behind is disconnected with a
 //!   reason and counted (see `session.rs`); it never slows the room down or grows memory.
-//! * `handshake.rs` checks the chat token during the HTTP upgrade; `session.rs` runs one
-//!   connection.
+//! * `handshake.rs` checks the chat token during the HTTP upgrade (`socket.rs` is the socket
+//!   it shares with the fan-out); `session.rs` runs one connection; `review.rs` calls a room's
+//!   review handler and `review_worker.rs` runs a connection's reviews in order.
 
 pub mod fanout;
-pub mod frame;
 pub mod handshake;
 pub mod outbox;
-pub mod rate_limit;
-pub mod redeemed;
 pub mod review;
+pub mod review_worker;
+pub mod rooms;
 pub mod session;
 pub mod socket;
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 
-use ivschat_proto::control::{FallbackResult, StringMap};
+use ivschat_proto::control::StringMap;
 use ivschat_proto::messaging::{to_json, EventFrame};
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
-use crate::bus::redis::RedisBus;
-use crate::bus::wire::RoomUpdate;
+use crate::bus::{Bucket, Bus, NodeRooms};
+use crate::chat_log::{ChatLogger, RecordType};
 use crate::config::Quotas;
-use crate::delivery::{ChatLogger, RecordType};
 use crate::domain::clock::{format_time_nanos, Clock};
 use crate::domain::ids::new_id;
-use crate::domain::resources::{LoggingConfiguration, Room};
-use fanout::{Fanout, Seat};
-use frame::OutFrame;
-use outbox::Outbox;
-use rate_limit::TokenBucket;
-use redeemed::RedeemedTokens;
+use crate::domain::resources::Room;
+use crate::room::frame::OutFrame;
+use crate::room::{RoomEvent, RoomSettings, RoomUpdate};
+use fanout::{NodeEvent, Seat};
+use rooms::{LiveRoom, LiveRooms};
 
 /// Frames a connection may fall behind its room before it is disconnected as too slow.
 /// At the highest room rate (100 messages/s) plus events, this is several seconds of slack.
 pub const ROOM_BACKLOG: usize = 1024;
-
-/// What a room's connections receive.
-#[derive(Debug, Clone)]
-pub enum RoomEvent {
-    /// A MESSAGE or EVENT frame, encoded once for everyone.
-    Frame(OutFrame),
-    /// Close every connection of this user (after the `aws:DISCONNECT_USER` frame, which was
-    /// sent just before on the same channel, so it arrives first).
-    Disconnect {
-        user_id: Arc<str>,
-        reason: Option<Arc<str>>,
-    },
-    /// The room was deleted: ERROR 404, then close.
-    Deleted,
-    /// The server is shutting down: close 1001.
-    Shutdown,
-    /// The (test-advanceable) clock moved: sessions re-arm their expiry timers.
-    ClockChanged,
-    /// A frame for one connection only (its ERROR answers). It travels in the room's order,
-    /// so an answer never overtakes a room frame sent before it: a sender that sends two
-    /// messages into a room allowing one per second gets its first MESSAGE, then the ERROR 429
-    /// for the second, as clients expect. Node-local, never on the bus.
-    Direct { to: Arc<Outbox>, frame: OutFrame },
-}
 
 /// A room as the chat path addresses it: its id and where its records are logged.
 #[derive(Debug, Clone, Copy)]
@@ -86,83 +60,6 @@ impl<'a> RoomRef<'a> {
     }
 }
 
-/// The room settings a live connection enforces; UpdateRoom replaces them at once.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct RoomSettings {
-    pub maximum_message_length: i32,
-    pub maximum_message_rate_per_second: i32,
-    pub review_handler_uri: Option<String>,
-    pub review_fallback: FallbackResult,
-    pub logging_configuration_ids: Vec<String>,
-    /// The room's `updateTime` these settings come from: older settings never replace newer.
-    pub version: i64,
-}
-
-impl RoomSettings {
-    pub fn of(room: &Room) -> RoomSettings {
-        RoomSettings {
-            version: room.update_time,
-            maximum_message_length: room.maximum_message_length,
-            maximum_message_rate_per_second: room.maximum_message_rate_per_second,
-            review_handler_uri: room.review_handler_uri.clone(),
-            review_fallback: room.review_fallback,
-            logging_configuration_ids: room.logging_configuration_ids.clone(),
-        }
-    }
-}
-
-/// A room with at least one connection on this node.
-#[derive(Debug)]
-pub struct LiveRoom {
-    pub id: String,
-    settings: RwLock<RoomSettings>,
-    /// `maximumMessageRatePerSecond`, shared by all the room's connections.
-    rate: Mutex<TokenBucket>,
-    fanout: Fanout,
-}
-
-impl LiveRoom {
-    pub fn settings(&self) -> RoomSettings {
-        self.settings
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    /// Sends a frame to one member, in the room's order (see [`RoomEvent::Direct`]).
-    pub fn answer(&self, to: &Arc<Outbox>, json: &str) {
-        self.fanout.publish(RoomEvent::Direct {
-            to: to.clone(),
-            frame: OutFrame::text(json),
-        });
-    }
-
-    /// Takes one message from the room's rate budget.
-    pub fn try_take_message(&self) -> bool {
-        self.rate
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .try_take()
-    }
-
-    /// Replaces the settings unless they are older than the current ones (a handshake's read
-    /// can race with an UpdateRoom).
-    pub fn apply(&self, settings: RoomSettings) {
-        let rate = settings.maximum_message_rate_per_second.max(1) as u32;
-        {
-            let mut current = self.settings.write().unwrap_or_else(|e| e.into_inner());
-            if settings.version < current.version {
-                return;
-            }
-            *current = settings;
-        }
-        self.rate
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .set_rate(rate);
-    }
-}
-
 /// Counters an operator wants to see.
 #[derive(Debug, Default)]
 pub struct ChatStats {
@@ -176,17 +73,24 @@ pub struct ChatStats {
     pub frames_out: Arc<AtomicU64>,
 }
 
-/// Why the chat path refused a request it would otherwise carry out.
+/// Why the chat path declined a request it would otherwise carry out (a connection the
+/// listener turns away is a `limits::Refusal`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refused {
+pub enum Declined {
     /// A rate (the room's, or an account quota) is exhausted for now.
     RateLimited { limit: u32 },
-    /// The cluster bus (Redis) cannot be reached: nothing that needs it is done.
+    /// The bus cannot be reached: nothing that needs it is done.
     Unavailable,
 }
 
-/// Account-wide request rates (`docs/protocol/messaging.md` §9): DeleteMessage and DisconnectUser
-/// count WebSocket and HTTP requests together; SendEvent is HTTP only.
+/// The one place a bus failure is reported: logged here, refused to the client.
+fn bus_unreachable(error: anyhow::Error) -> Declined {
+    tracing::error!(error = %format!("{error:#}"), "the bus cannot be reached; refusing what needs it");
+    Declined::Unavailable
+}
+
+/// Account-wide request rates (`docs/protocol/messaging.md` §9): DeleteMessage and DisconnectUser count
+/// WebSocket and HTTP requests together; SendEvent is HTTP only.
 #[derive(Debug, Clone, Copy)]
 pub enum AccountQuota {
     DeleteMessage,
@@ -212,214 +116,116 @@ impl AccountQuota {
     }
 }
 
-/// Rate buckets kept on this node (single-node mode), by name.
-#[derive(Debug, Default)]
-struct LocalBuckets(Mutex<HashMap<&'static str, TokenBucket>>);
-
-impl LocalBuckets {
-    fn try_take(&self, name: &'static str, rate: u32) -> bool {
-        let mut buckets = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        buckets
-            .entry(name)
-            .or_insert_with(|| TokenBucket::new(rate))
-            .try_take()
-    }
-}
-
-/// Rooms' live connections on this node, and the way events reach them: directly (one node)
-/// or through the Redis bus (several nodes).
+/// Rooms' live connections on this node, and the way events reach them: through the bus
+/// ([`Bus`]), which delivers to this node's rooms as to every other node's.
 #[derive(Debug)]
 pub struct Hub {
-    // std Mutex: never held across .await; each critical section is one HashMap operation.
-    rooms: Mutex<HashMap<String, Arc<LiveRoom>>>,
+    rooms: Arc<LiveRooms>,
+    bus: Arc<dyn Bus>,
     clock: Clock,
     quotas: Quotas,
-    local_rates: LocalBuckets,
-    /// `None`: one node, events are delivered in-process.
-    bus: Option<Arc<RedisBus>>,
     pub logger: Arc<ChatLogger>,
-    pub redeemed: RedeemedTokens,
-    pub stats: ChatStats,
+    pub stats: Arc<ChatStats>,
     /// Bumped by every UpdateRoom and DeleteRoom on this node, before it reaches live rooms:
     /// a handshake that saw no change while it joined need not read its room again.
     room_changes: AtomicU64,
-    /// Cancelled at shutdown (background tasks watch it). Sessions learn of shutdown from
-    /// [`RoomEvent::Shutdown`] on their room's channel instead: a shared token's `cancelled()`
-    /// future takes a global lock each time it is created and dropped, which every session
-    /// did on every delivery (see [`Hub::shut_down`]).
-    pub shutdown: CancellationToken,
-    /// Every running session, so shutdown can wait for their close frames to go out.
-    pub sessions: TaskTracker,
+    /// Set when shutdown closes the sessions. Sessions learn of it from `NodeEvent::Shutdown`
+    /// on their room's channel; only one that starts afterwards reads this (a shared
+    /// `CancellationToken`'s `cancelled()` future takes a global lock each time it is created
+    /// and dropped, which every session did on every delivery).
+    closing: AtomicBool,
 }
 
 impl Hub {
     pub fn new(
+        rooms: Arc<LiveRooms>,
+        bus: Arc<dyn Bus>,
+        stats: Arc<ChatStats>,
         clock: Clock,
         quotas: &Quotas,
         logger: Arc<ChatLogger>,
-        bus: Option<Arc<RedisBus>>,
     ) -> Hub {
         Hub {
-            rooms: Mutex::new(HashMap::new()),
+            rooms,
+            bus,
             clock,
             quotas: quotas.clone(),
-            local_rates: LocalBuckets::default(),
-            bus,
             logger,
-            redeemed: RedeemedTokens::default(),
-            stats: ChatStats::default(),
+            stats,
             room_changes: AtomicU64::new(0),
-            shutdown: CancellationToken::new(),
-            sessions: TaskTracker::new(),
+            closing: AtomicBool::new(false),
         }
     }
 
-    pub fn bus(&self) -> Option<&Arc<RedisBus>> {
-        self.bus.as_ref()
-    }
-
-    fn rooms(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<LiveRoom>>> {
-        self.rooms.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn live(&self, room_id: &str) -> Option<Arc<LiveRoom>> {
-        self.rooms().get(room_id).cloned()
+    pub fn bus(&self) -> &Arc<dyn Bus> {
+        &self.bus
     }
 
     /// Rooms with at least one connection on this node.
     pub fn live_rooms(&self) -> usize {
-        self.rooms().len()
-    }
-
-    pub fn is_live(&self, room_id: &str) -> bool {
-        self.rooms().contains_key(room_id)
+        self.rooms.count()
     }
 
     /// Joins a connection to `room` (creating its live state if it is the first one). From here
     /// on the connection receives everything delivered to the room on this node, in its
-    /// outbox, which holds it until the session opens it; with a bus, [`Hub::subscribe`] must
-    /// also have returned before the client is told it is connected.
+    /// outbox, which holds it until the session opens it; [`Hub::subscribe`] must also have
+    /// returned before the client is told it is connected.
     pub fn join(
         &self,
         room: &Room,
         socket: Arc<tokio::net::TcpStream>,
         user_id: Arc<str>,
     ) -> (Arc<LiveRoom>, Seat) {
-        let mut rooms = self.rooms();
-        let live = rooms
-            .entry(room.id.clone())
-            .or_insert_with(|| {
-                Arc::new(LiveRoom {
-                    id: room.id.clone(),
-                    settings: RwLock::new(RoomSettings::of(room)),
-                    rate: Mutex::new(TokenBucket::new(
-                        room.maximum_message_rate_per_second.max(1) as u32,
-                    )),
-                    fanout: Fanout::new(self.stats.frames_out.clone()),
-                })
-            })
-            .clone();
-        // Joining under the map lock: `leave` cannot remove the room in between.
-        let seat = live
-            .fanout
-            .join(|first_seq| Outbox::new(socket, user_id, first_seq));
-        (live, seat)
+        self.rooms.join(room, socket, user_id)
     }
 
-    /// Starts shutdown: cancels [`Hub::shutdown`], then tells every live session to close.
-    /// A session that joins after this sees the token already cancelled when it starts.
-    pub fn shut_down(&self) {
-        self.shutdown.cancel();
-        self.tell_every_room(RoomEvent::Shutdown);
+    /// Shutdown: tells every live session to close (1001). A session that starts after this
+    /// finds [`Hub::is_closing`] set and closes at once.
+    pub fn close_sessions(&self) {
+        self.closing.store(true, Ordering::SeqCst);
+        self.rooms.tell_every_room(NodeEvent::Shutdown);
     }
 
-    /// Re-arms every session's expiry timer whenever the clock is advanced (tests only move
-    /// it; a session watching the clock itself would pay a lock per delivery, as above).
-    pub async fn forward_clock_changes(self: Arc<Self>) {
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::SeqCst)
+    }
+
+    /// Re-arms every session's expiry timer whenever the clock is advanced, until `stop`
+    /// (tests only move it; a session watching the clock itself would pay a lock per
+    /// delivery, as above).
+    pub async fn forward_clock_changes(self: Arc<Self>, stop: CancellationToken) {
         let mut changes = self.clock.changes();
         loop {
             tokio::select! {
-                _ = self.shutdown.cancelled() => return,
+                _ = stop.cancelled() => return,
                 changed = changes.changed() => {
                     if changed.is_err() {
                         return;
                     }
-                    self.tell_every_room(RoomEvent::ClockChanged);
+                    self.rooms.tell_every_room(NodeEvent::ClockChanged);
                 }
             }
         }
     }
 
-    /// Delivers a node-local event to every live room on this node.
-    fn tell_every_room(&self, event: RoomEvent) {
-        let rooms: Vec<Arc<LiveRoom>> = self.rooms().values().cloned().collect();
-        for room in rooms {
-            room.fanout.publish(event.clone());
-        }
-    }
-
-    /// Makes sure this node receives the room's events from the bus (no-op on one node).
-    pub async fn subscribe(&self, room_id: &str) -> Result<(), Refused> {
-        match &self.bus {
-            None => Ok(()),
-            Some(bus) => bus.ensure_subscribed(room_id).await.map_err(|e| {
-                tracing::error!(room = room_id, error = %format!("{e:#}"), "cannot subscribe to the room on the Redis bus");
-                Refused::Unavailable
-            }),
-        }
+    /// Makes sure this node receives the room's events.
+    pub async fn subscribe(&self, room_id: &str) -> Result<(), Declined> {
+        self.bus.subscribe(room_id).await.map_err(bus_unreachable)
     }
 
     /// Takes a connection out of its room: forgets the room when it was the last.
     pub fn leave(&self, room: &LiveRoom, seat: &Seat) {
-        let room_id = room.id.as_str();
-        let removed = {
-            let mut rooms = self.rooms();
-            // Under the map lock, so no connection can join in between.
-            let last = room.fanout.leave(seat) == 0
-                && rooms
-                    .get(room_id)
-                    .is_some_and(|live| std::ptr::eq(live.as_ref(), room));
-            last && rooms.remove(room_id).is_some()
-        };
-        if removed {
-            if let Some(bus) = &self.bus {
-                bus.release(room_id);
-            }
+        if self.rooms.leave(room, seat) {
+            self.bus.unsubscribe(&room.id);
         }
     }
 
-    /// Delivers to every connection of the room in the cluster: in-process on one node, through
-    /// the bus (which delivers back to this node too) on several.
-    pub async fn publish(&self, room_id: &str, event: RoomEvent) -> Result<(), Refused> {
-        match &self.bus {
-            None => {
-                self.deliver_local(room_id, event);
-                Ok(())
-            }
-            Some(bus) => bus.publish(room_id, &event).await.map_err(|e| {
-                tracing::error!(room = room_id, error = %format!("{e:#}"), "cannot publish on the Redis bus");
-                Refused::Unavailable
-            }),
-        }
-    }
-
-    /// Delivers to the room's connections on this node.
-    pub fn deliver_local(&self, room_id: &str, event: RoomEvent) {
-        let room = match event {
-            // A deleted room is forgotten at once; its sessions end on the event.
-            RoomEvent::Deleted => self.rooms().remove(room_id),
-            _ => self.live(room_id),
-        };
-        if let Some(room) = room {
-            room.fanout.publish(event);
-        }
-    }
-
-    /// New settings for a room that may be live on this node.
-    pub fn apply_local_update(&self, room_id: &str, settings: RoomSettings) {
-        if let Some(live) = self.live(room_id) {
-            live.apply(settings);
-        }
+    /// Delivers to every connection of the room, on every node.
+    pub async fn publish(&self, room_id: &str, event: RoomEvent) -> Result<(), Declined> {
+        self.bus
+            .publish(room_id, event)
+            .await
+            .map_err(bus_unreachable)
     }
 
     /// Serialises a MESSAGE or EVENT frame once, spools its chat log records (durably, before
@@ -430,7 +236,7 @@ impl Hub {
         kind: RecordType,
         frame: &T,
         at: OffsetDateTime,
-    ) -> Result<(), Refused> {
+    ) -> Result<(), Declined> {
         let json = to_json(frame);
         self.logger
             .log(room.id, room.logging_ids, kind, &json, at)
@@ -439,62 +245,49 @@ impl Hub {
             .await
     }
 
-    /// Takes one message from the room's `maximumMessageRatePerSecond`, cluster-wide.
-    pub async fn try_take_room_message(&self, room: &LiveRoom, rate: i32) -> Result<(), Refused> {
+    /// Takes one message from the room's `maximumMessageRatePerSecond`, service-wide.
+    pub async fn try_take_room_message(&self, room: &LiveRoom, rate: i32) -> Result<(), Declined> {
         let rate = rate.max(1) as u32;
-        let allowed = match &self.bus {
-            None => room.try_take_message(),
-            Some(bus) => bus
-                .try_take(&format!("room:{}", room.id), rate)
-                .await
-                .map_err(|e| {
-                    tracing::error!(error = %format!("{e:#}"), "cannot check the room rate in Redis");
-                    Refused::Unavailable
-                })?,
-        };
-        if allowed {
-            Ok(())
-        } else {
-            Err(Refused::RateLimited { limit: rate })
-        }
+        self.take(Bucket::Room {
+            id: &room.id,
+            rate,
+            on_this_node: &room.rate,
+        })
+        .await
     }
 
-    /// Takes one request from an account-wide quota, cluster-wide.
-    pub async fn take_quota(&self, quota: AccountQuota) -> Result<(), Refused> {
-        let rate = quota.rate(&self.quotas);
-        let allowed = match &self.bus {
-            None => self.local_rates.try_take(quota.name(), rate),
-            Some(bus) => bus.try_take(quota.name(), rate).await.map_err(|e| {
-                tracing::error!(error = %format!("{e:#}"), "cannot check an account rate in Redis");
-                Refused::Unavailable
-            })?,
+    /// Takes one request from an account-wide quota, service-wide.
+    pub async fn take_quota(&self, quota: AccountQuota) -> Result<(), Declined> {
+        self.take(Bucket::Account {
+            name: quota.name(),
+            rate: quota.rate(&self.quotas),
+        })
+        .await
+    }
+
+    async fn take(&self, bucket: Bucket<'_>) -> Result<(), Declined> {
+        let limit = match bucket {
+            Bucket::Room { rate, .. } | Bucket::Account { rate, .. } => rate,
         };
-        if allowed {
-            Ok(())
-        } else {
-            Err(Refused::RateLimited { limit: rate })
+        match self.bus.try_take(bucket).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Declined::RateLimited { limit }),
+            Err(e) => Err(bus_unreachable(e)),
         }
     }
 
     /// Marks a chat token used; false if it was used before (on any node).
-    pub async fn redeem(&self, token_id: &str, expires: i64, now: i64) -> Result<bool, Refused> {
-        match &self.bus {
-            None => Ok(self.redeemed.redeem(token_id, expires, now)),
-            Some(bus) => bus
-                .redeem(token_id, (expires - now) / 1000)
-                .await
-                .map_err(|e| {
-                    tracing::error!(error = %format!("{e:#}"), "cannot redeem a chat token in Redis");
-                    Refused::Unavailable
-                }),
-        }
+    pub async fn redeem(&self, token_id: &str, expires: i64, now: i64) -> Result<bool, Declined> {
+        self.bus
+            .redeem(token_id, expires, now)
+            .await
+            .map_err(bus_unreachable)
     }
 
     /// True when another connection would exceed the concurrent-connection quota.
     pub fn at_connection_quota(&self) -> bool {
         let mine = self.stats.connections_open.load(Ordering::Relaxed);
-        let others = self.bus.as_ref().map_or(0, |bus| bus.others_connections());
-        mine + others >= self.quotas.concurrent_connections
+        mine + self.bus.other_nodes_connections() >= self.quotas.concurrent_connections
     }
 
     /// SendEvent: delivers an EVENT to every connection of the room; returns its `Id`.
@@ -503,7 +296,7 @@ impl Hub {
         room: RoomRef<'_>,
         event_name: String,
         attributes: StringMap,
-    ) -> Result<String, Refused> {
+    ) -> Result<String, Declined> {
         self.take_quota(AccountQuota::SendEvent).await?;
         let id = new_id();
         let at = self.clock.now();
@@ -526,7 +319,7 @@ impl Hub {
         message_id: String,
         reason: Option<String>,
         request_id: Option<String>,
-    ) -> Result<String, Refused> {
+    ) -> Result<String, Declined> {
         self.take_quota(AccountQuota::DeleteMessage).await?;
         let id = new_id();
         let at = self.clock.now();
@@ -549,7 +342,7 @@ impl Hub {
         user_id: String,
         reason: Option<String>,
         request_id: Option<String>,
-    ) -> Result<String, Refused> {
+    ) -> Result<String, Declined> {
         self.take_quota(AccountQuota::DisconnectUser).await?;
         let id = new_id();
         let at = self.clock.now();
@@ -578,27 +371,24 @@ impl Hub {
     }
 
     /// Whether the settings a handshake read after taking `mark` can be stale now: true if
-    /// any room was updated or deleted on this node since, and always with a bus (another
-    /// node's change reaches this one a little later).
+    /// any room was updated or deleted on this node since, and always when other nodes share
+    /// the bus (their changes reach this one a little later).
     pub fn room_may_have_changed_since(&self, mark: u64) -> bool {
-        self.bus.is_some() || self.room_changes.load(Ordering::SeqCst) != mark
+        self.bus.spans_nodes() || self.room_changes.load(Ordering::SeqCst) != mark
     }
 
     /// UpdateRoom: new limits and review handler apply to live connections at once, on every node.
     pub async fn room_updated(&self, room: &Room) {
         self.room_changes.fetch_add(1, Ordering::SeqCst);
-        let settings = RoomSettings::of(room);
-        self.apply_local_update(&room.id, settings.clone());
-        if let Some(bus) = &self.bus {
-            let update = RoomUpdate {
-                id: room.id.clone(),
-                s: settings,
-            };
-            if let Err(e) = bus.publish_update(&update).await {
-                // Nodes that miss it read the room afresh at their next handshake; live
-                // connections there keep the old limits until then.
-                tracing::error!(room = %room.id, error = %format!("{e:#}"), "cannot publish a room update on the Redis bus");
-            }
+        let update = RoomUpdate {
+            room_id: room.id.clone(),
+            settings: RoomSettings::of(room),
+        };
+        self.rooms.apply(update.clone());
+        if let Err(e) = self.bus.share_update(update).await {
+            // Nodes that miss it read the room afresh at their next handshake; live
+            // connections there keep the old limits until then.
+            tracing::error!(room = %room.id, error = %format!("{e:#}"), "cannot send a room update to the other nodes");
         }
     }
 
@@ -607,13 +397,9 @@ impl Hub {
         self.room_changes.fetch_add(1, Ordering::SeqCst);
         if self.publish(room_id, RoomEvent::Deleted).await.is_err() {
             // Still end this node's sessions.
-            self.deliver_local(room_id, RoomEvent::Deleted);
+            self.rooms.deliver(room_id, RoomEvent::Deleted);
         }
     }
-
-    /// Nothing on the chat path depends on a configuration's content: records are routed by
-    /// id when they are shipped.
-    pub fn logging_configuration_updated(&self, _config: &LoggingConfiguration) {}
 
     pub fn count_slow_disconnect(&self) {
         self.stats.slow_disconnects.fetch_add(1, Ordering::Relaxed);

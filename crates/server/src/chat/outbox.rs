@@ -5,7 +5,8 @@
 //!   per receiver, nothing is formatted per receiver;
 //! * the session task (`session.rs`) writes its pongs and close frame through tungstenite,
 //!   whose writes land here via [`OutboxWriter`]. Its ERROR answers go through the room's
-//!   channel (`RoomEvent::Direct`), so they keep their place behind earlier room frames.
+//!   channel (`NodeEvent::Direct` in `fanout.rs`), so they keep their place behind earlier
+//!   room frames.
 //!
 //! Whatever the socket does not take at once waits in one queue, in order, and everything
 //! after it queues behind it, so frames never interleave. The session task drains the queue

@@ -13,11 +13,15 @@
 //! | too slow (more than `ROOM_BACKLOG` frames waiting, or the socket full for `chat.write_timeout_ms`) | close 1008 with a reason, counted |
 //! | server shutdown | close 1001 |
 //! | a message or frame larger than `chat.max_message_bytes` | ERROR 413, then close 1009 (the rest of the frame cannot be skipped) |
+//! | no answer (pong or any frame) to a ping within `chat.pong_timeout_ms` | close 1001 with the reason (`session/keepalive.rs`) |
+//! | an RFC 6455 violation: invalid UTF-8, reserved bits, unmasked or unknown frames, … | close 1007 or 1002 (`session/violation.rs`) |
+//! | the client's close frame | the same close frame back (RFC 6455 §5.5.1), or 1002 for a code that may not be sent |
 //!
 //! Room frames do not pass through this task: the room's fan-out writes them to the socket
 //! (`fanout.rs`, `outbox.rs`). This task reads requests, writes its own frames through
 //! tungstenite into the same outbox, drains the outbox when the socket was full, and ends the
-//! connection when the room says so.
+//! connection when the room says so. Messages for a room with a review handler go to the
+//! connection's review worker (`review_worker.rs`).
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -27,32 +31,38 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
-use ivschat_proto::control::{ChatTokenCapability, FallbackResult};
+use ivschat_proto::control::ChatTokenCapability;
 use ivschat_proto::messaging::{
     parse_request, to_json, Action, ChatErrorCode, ErrorFrame, MessageFrame, Request, Sender,
 };
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
+use tokio_util::task::TaskTracker;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tungstenite::{Message, Utf8Bytes};
 
+use self::keepalive::{Due, Keepalive};
 use super::fanout::Seat;
 use super::outbox::{Outbox, OutboxWriter, RoomEnding, SessionIo, Signal};
-use super::rate_limit::TokenBucket;
-use super::review::{Outcome, ReviewRequest, ReviewSender, Verdict};
-use super::{LiveRoom, Refused, RoomRef};
-use crate::app::App;
-use crate::delivery::RecordType;
-use crate::domain::arn::ResourceKind;
-use crate::domain::clock::format_time_nanos;
+use super::review::{ReviewRequest, ReviewSender, Reviewer};
+use super::review_worker::{next_reply, PendingReview, ReviewLink};
+use super::rooms::LiveRoom;
+use super::{Declined, Hub, RoomRef};
+use crate::chat_log::RecordType;
+use crate::config::ChatLimits;
+use crate::domain::arn::{ArnScope, ResourceKind};
+use crate::domain::clock::{format_time_nanos, Clock};
 use crate::domain::ids::new_id;
 use crate::domain::resources::Room;
 use crate::domain::token::TokenClaims;
 use crate::limits::ConnectionPermit;
-use time::OffsetDateTime;
+use crate::metrics::Metrics;
+use crate::token_bucket::TokenBucket;
+
+mod keepalive;
+mod violation;
 
 /// "Rate of messaging requests per connection: 10 per second" (not adjustable).
 pub const REQUESTS_PER_SECOND_PER_CONNECTION: u32 = 10;
@@ -70,6 +80,24 @@ fn too_big(error: &tungstenite::Error) -> bool {
 /// The client's side of a chat connection, as tungstenite sees it.
 type ChatSocket = WebSocketStream<SessionIo<TokioIo<Upgraded>>>;
 
+/// What every chat session shares: built once by the server, handed to each session (and its
+/// review worker) by the handshake.
+pub struct Sessions {
+    pub hub: Arc<Hub>,
+    pub clock: Clock,
+    /// For the room ARN a review handler is sent.
+    pub scope: ArnScope,
+    pub reviewer: Reviewer,
+    /// Review outcomes are counted here.
+    pub metrics: Arc<Metrics>,
+    /// A write that cannot complete in this time means the client stopped reading.
+    pub write_timeout: Duration,
+    /// Pings and their deadline (`session/keepalive.rs`).
+    pub limits: ChatLimits,
+    /// Every session and review worker, so shutdown can wait for their close frames.
+    pub tasks: TaskTracker,
+}
+
 pub struct SessionParams {
     pub claims: TokenClaims,
     pub membership: Membership,
@@ -81,7 +109,7 @@ pub struct SessionParams {
 /// A connection's place in a live room. Dropping it (session end, or an upgrade that never
 /// completed) leaves the room, which the hub forgets when its last member leaves.
 pub struct Membership {
-    app: Arc<App>,
+    hub: Arc<Hub>,
     pub room: Arc<LiveRoom>,
     seat: Seat,
 }
@@ -89,9 +117,9 @@ pub struct Membership {
 impl Membership {
     /// Joins the room with the connection's socket: from here on the room's frames for this
     /// connection wait in its outbox until the session opens it.
-    pub fn join(app: Arc<App>, room: &Room, socket: Arc<TcpStream>, user_id: &str) -> Membership {
-        let (room, seat) = app.chat.join(room, socket, Arc::from(user_id));
-        Membership { app, room, seat }
+    pub fn join(hub: Arc<Hub>, room: &Room, socket: Arc<TcpStream>, user_id: &str) -> Membership {
+        let (room, seat) = hub.join(room, socket, Arc::from(user_id));
+        Membership { hub, room, seat }
     }
 
     fn outbox(&self) -> &Arc<Outbox> {
@@ -102,12 +130,12 @@ impl Membership {
 impl Drop for Membership {
     fn drop(&mut self) {
         self.seat.outbox.seal();
-        self.app.chat.leave(&self.room, &self.seat);
+        self.hub.leave(&self.room, &self.seat);
     }
 }
 
-/// Why the loop stopped, and what to tell the client.
-enum Ending {
+/// What the client is told as the session ends ([`RoomEnding`] is why the room ends it).
+enum Farewell {
     /// The client closed or the socket failed: nothing more to send.
     Gone,
     /// Send these frames (maybe none), then close with this code and reason.
@@ -119,12 +147,12 @@ enum Ending {
 }
 
 pub async fn run_session(
-    app: Arc<App>,
+    shared: Arc<Sessions>,
     upgraded: TokioIo<Upgraded>,
     config: WebSocketConfig,
     params: SessionParams,
 ) {
-    let hub = &app.chat;
+    let hub = shared.hub.clone();
     let membership = params.membership;
     let room = membership.room.clone();
     let outbox = membership.outbox().clone();
@@ -136,29 +164,30 @@ pub async fn run_session(
     hub.stats.connections_opened.fetch_add(1, Ordering::Relaxed);
     hub.stats.connections_open.fetch_add(1, Ordering::Relaxed);
     tracing::debug!(room = %room.id, peer = %params.peer, "chat connection opened");
+    let write_timeout = shared.write_timeout;
     let mut session = Session {
-        app: app.clone(),
+        shared,
         socket,
         outbox,
         room: room.clone(),
         claims: params.claims,
         requests: TokenBucket::new(REQUESTS_PER_SECOND_PER_CONNECTION),
-        write_timeout: Duration::from_millis(app.config.chat.write_timeout_ms),
+        write_timeout,
         peer: params.peer,
         reviews: None,
         rearm_expiry: false,
     };
-    let ending = session.serve().await;
+    let farewell = session.serve().await;
     // Boxed, like `handle_request` below: a task's future is allocated at the size of its
     // largest state, for as long as the connection lives, so the rare paths must not be inline.
-    Box::pin(session.finish(ending)).await;
+    Box::pin(session.finish(farewell)).await;
     drop(membership);
     drop(params.permit);
     hub.stats.connections_open.fetch_sub(1, Ordering::Relaxed);
 }
 
 struct Session {
-    app: Arc<App>,
+    shared: Arc<Sessions>,
     socket: ChatSocket,
     /// Where the room's frames and this session's own frames queue for the socket.
     outbox: Arc<Outbox>,
@@ -175,64 +204,44 @@ struct Session {
     rearm_expiry: bool,
 }
 
-/// Messages waiting for review, and answers waiting to be written; a connection has at most a
-/// few reviews in flight (10 requests per second, 200 ms each), so these never fill in practice.
-const REPLY_QUEUE: usize = 32;
-
-/// The session's side of its review worker.
-struct ReviewLink {
-    /// Messages to review, in the order they were sent.
-    queue: mpsc::Sender<PendingReview>,
-    /// Answers produced by the worker (ERROR 406 on DENY), written by the session loop.
-    replies: mpsc::Receiver<Utf8Bytes>,
-}
-
-/// The next answer from the review worker; never resolves while there is no worker.
-async fn next_reply(reviews: &mut Option<ReviewLink>) -> Option<Utf8Bytes> {
-    match reviews {
-        Some(link) => link.replies.recv().await,
-        None => std::future::pending().await,
-    }
-}
-
-/// A SEND_MESSAGE waiting for the room's review handler.
-struct PendingReview {
-    function_arn: String,
-    request: ReviewRequest,
-    request_id: Option<String>,
-    fallback: FallbackResult,
-    max_length: usize,
-    at: OffsetDateTime,
-    sender: Sender,
-}
-
 impl Session {
-    async fn serve(&mut self) -> Ending {
-        // Shutdown and clock changes arrive through the outbox (see `Hub::shut_down`); only a
-        // session that started after shutdown began must look at the token itself.
-        if self.app.chat.shutdown.is_cancelled() {
+    async fn serve(&mut self) -> Farewell {
+        // Shutdown and clock changes arrive through the outbox (see `Hub::close_sessions`);
+        // only a session that started after shutdown began must ask the hub itself.
+        if self.shared.hub.is_closing() {
             return close(CLOSE_GOING_AWAY, "server shutting down");
         }
         // The 101 is out: room frames may now go to the socket.
         self.outbox.open();
         let outbox = self.outbox.clone();
-        let expiry = tokio::time::sleep_until(self.session_deadline());
-        tokio::pin!(expiry);
+        let mut keepalive = Keepalive::new(Instant::now(), &self.shared.limits);
+        // One timer for session expiry and the keepalive's pings and deadlines.
+        let timer = tokio::time::sleep_until(self.next_wake(&keepalive));
+        tokio::pin!(timer);
         // Armed while the socket is full: the client must read within the write timeout.
         let stall = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(stall);
         let mut stalled = false;
         loop {
             if std::mem::take(&mut self.rearm_expiry) {
-                expiry.as_mut().reset(self.session_deadline());
+                timer.as_mut().reset(self.next_wake(&keepalive));
             }
             tokio::select! {
                 biased;
-                _ = &mut expiry => {
+                _ = &mut timer => {
                     if self.expired() {
                         return expired();
                     }
-                    expiry.as_mut().reset(self.session_deadline());
+                    match keepalive.on_timer(Instant::now()) {
+                        Due::Unanswered => return self.unanswered(keepalive.timeout()),
+                        Due::Ping => {
+                            if !self.ping().await {
+                                return Farewell::Gone;
+                            }
+                        }
+                        Due::Nothing => {}
+                    }
+                    timer.as_mut().reset(self.next_wake(&keepalive));
                 }
                 signal = std::future::poll_fn(|cx| outbox.poll_signal(cx)) => match signal {
                     Signal::End(ending) => return self.room_ending(ending),
@@ -249,29 +258,42 @@ impl Session {
                     let message = match incoming {
                         Some(Ok(message)) => message,
                         Some(Err(e)) if too_big(&e) => {
-                            return Ending::Close {
+                            return Farewell::Close {
                                 error: Some((ChatErrorCode::PayloadTooLarge, "the message is larger than this server accepts")),
                                 code: CLOSE_TOO_BIG,
                                 reason: "message too big".into(),
                             };
                         }
-                        Some(Err(_)) | None => return Ending::Gone,
+                        Some(Err(e)) => {
+                            return match violation::close_for(&e) {
+                                Some((code, reason)) => close(code, reason),
+                                None => Farewell::Gone,
+                            };
+                        }
+                        None => return Farewell::Gone,
                     };
+                    keepalive.heard();
                     match message {
                         Message::Text(text) => {
-                            // Boxed: handling a request (review, logging, the Redis bus) is a
+                            // Boxed: handling a request (review, logging, the bus) is a
                             // deep future; inline, it made every idle session's task 3.4 KiB
                             // instead of a few hundred bytes. A request costs one allocation.
-                            if let Some(ending) = Box::pin(self.handle_request(&text)).await {
-                                return ending;
+                            if let Some(farewell) = Box::pin(self.handle_request(&text)).await {
+                                return farewell;
                             }
                         }
                         Message::Binary(_) => {
                             self.send_error(None, ChatErrorCode::BadRequest, "send requests as JSON text frames".into());
                         }
-                        // Pings are answered by the WebSocket layer itself.
+                        // Pings are answered by the WebSocket layer itself; a pong has done its
+                        // job above (`keepalive.heard`).
                         Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
-                        Message::Close(_) => return Ending::Gone,
+                        Message::Close(_) => {
+                            // tungstenite queued the close frame back (RFC 6455 §5.5.1; 1002 for
+                            // a code that may not be sent); it goes out with this flush.
+                            let _ = self.flush().await;
+                            return Farewell::Gone;
+                        }
                     }
                 }
             }
@@ -280,13 +302,13 @@ impl Session {
 
     /// What the client is told when the room ends the session. Frames the room sent before
     /// are already queued ahead of it (the `aws:DISCONNECT_USER` event before its close).
-    fn room_ending(&self, ending: RoomEnding) -> Ending {
+    fn room_ending(&self, ending: RoomEnding) -> Farewell {
         match ending {
             RoomEnding::Disconnected(reason) => close(
                 CLOSE_GOING_AWAY,
                 reason.as_deref().unwrap_or("disconnected by a moderator"),
             ),
-            RoomEnding::Deleted => Ending::Close {
+            RoomEnding::Deleted => Farewell::Close {
                 error: Some((ChatErrorCode::NotFound, "the chat room was deleted")),
                 code: CLOSE_NORMAL,
                 reason: String::new(),
@@ -296,19 +318,40 @@ impl Session {
                 tracing::warn!(room = %self.room.id, why, "chat connection fell behind its room; disconnecting");
                 self.too_slow(why)
             }
-            RoomEnding::Broken => Ending::Gone,
+            RoomEnding::Broken => Farewell::Gone,
         }
     }
 
-    fn too_slow(&self, why: &str) -> Ending {
-        self.app.chat.count_slow_disconnect();
+    /// The client answered no ping in time: it vanished, or it does not speak WebSocket.
+    fn unanswered(&self, timeout: Duration) -> Farewell {
+        tracing::debug!(room = %self.room.id, peer = %self.peer, "chat connection answered no ping; closing");
+        close(
+            CLOSE_GOING_AWAY,
+            &format!("no answer to ping within {} ms", timeout.as_millis()),
+        )
+    }
+
+    /// Sends a ping without waiting for a full socket: what the socket does not take waits in
+    /// the outbox behind the room's frames, drained by the session loop and bounded by the
+    /// write timeout like everything else. False if the socket failed.
+    async fn ping(&mut self) -> bool {
+        let mut send = std::pin::pin!(self.socket.send(Message::Ping(Default::default())));
+        std::future::poll_fn(|cx| match std::future::Future::poll(send.as_mut(), cx) {
+            std::task::Poll::Ready(result) => std::task::Poll::Ready(result.is_ok()),
+            std::task::Poll::Pending => std::task::Poll::Ready(true),
+        })
+        .await
+    }
+
+    fn too_slow(&self, why: &str) -> Farewell {
+        self.shared.hub.count_slow_disconnect();
         close(CLOSE_POLICY, &format!("too slow: {why}"))
     }
 
     /// Handles one request. `Some` ends the session.
-    async fn handle_request(&mut self, text: &str) -> Option<Ending> {
-        self.app
-            .chat
+    async fn handle_request(&mut self, text: &str) -> Option<Farewell> {
+        self.shared
+            .hub
             .stats
             .messages_in
             .fetch_add(1, Ordering::Relaxed);
@@ -354,7 +397,7 @@ impl Session {
 
     /// Checks and carries out a request. Success is answered by the broadcast itself.
     async fn perform(&mut self, request: Request) -> Result<(), (ChatErrorCode, String)> {
-        let hub = &self.app.chat;
+        let hub = &self.shared.hub;
         let Request { request_id, action } = request;
         match action {
             Action::SendMessage {
@@ -381,15 +424,15 @@ impl Session {
                 }
                 hub.try_take_room_message(&self.room, settings.maximum_message_rate_per_second)
                     .await
-                    .map_err(|refused| match refused {
-                        Refused::RateLimited { limit } => (
+                    .map_err(|declined| match declined {
+                        Declined::RateLimited { limit } => (
                             ChatErrorCode::TooManyRequests,
                             format!("too many messages: this room allows {limit} per second"),
                         ),
-                        Refused::Unavailable => unavailable(),
+                        Declined::Unavailable => unavailable(),
                     })?;
                 let id = new_id();
-                let at = self.app.clock.now();
+                let at = self.shared.clock.now();
                 let sender = Sender {
                     user_id: self.claims.user_id.clone(),
                     attributes: self.claims.attributes.clone(),
@@ -399,7 +442,7 @@ impl Session {
                         request: ReviewRequest {
                             content,
                             message_id: id,
-                            room_arn: self.app.scope.arn(ResourceKind::Room, &self.room.id),
+                            room_arn: self.shared.scope.arn(ResourceKind::Room, &self.room.id),
                             attributes,
                             sender: ReviewSender {
                                 attributes: sender.attributes.clone(),
@@ -442,7 +485,7 @@ impl Session {
                 };
                 hub.delete_message(room, id, reason, request_id)
                     .await
-                    .map_err(|refused| account_limit("DELETE_MESSAGE", refused))?;
+                    .map_err(|declined| account_limit("DELETE_MESSAGE", declined))?;
             }
             Action::DisconnectUser { user_id, reason } => {
                 self.require(ChatTokenCapability::DisconnectUser, "DISCONNECT_USER")?;
@@ -453,33 +496,18 @@ impl Session {
                 };
                 hub.disconnect_user(room, user_id, reason, request_id)
                     .await
-                    .map_err(|refused| account_limit("DISCONNECT_USER", refused))?;
+                    .map_err(|declined| account_limit("DISCONNECT_USER", declined))?;
             }
         }
         Ok(())
     }
 
-    /// Hands a message to this connection's review worker, which reviews messages one at a
-    /// time so they are delivered in the order they were sent.
+    /// Hands a message to this connection's review worker (started on first use), which
+    /// reviews messages one at a time so they are delivered in the order they were sent.
     fn queue_review(&mut self, pending: PendingReview) -> Result<(), (ChatErrorCode, String)> {
-        let link = self.reviews.get_or_insert_with(|| {
-            let (queue, queued) = mpsc::channel(REPLY_QUEUE);
-            let (replies_tx, replies) = mpsc::channel(REPLY_QUEUE);
-            tokio::spawn(review_worker(
-                self.app.clone(),
-                self.room.clone(),
-                queued,
-                replies_tx,
-            ));
-            ReviewLink { queue, replies }
-        });
-        // Cannot fill within the per-connection rate limit; answer rather than drop.
-        link.queue.try_send(pending).map_err(|_| {
-            (
-                ChatErrorCode::TooManyRequests,
-                "too many messages waiting for review".to_string(),
-            )
-        })
+        self.reviews
+            .get_or_insert_with(|| ReviewLink::start(&self.shared, self.room.clone()))
+            .queue(pending)
     }
 
     fn require(
@@ -498,16 +526,23 @@ impl Session {
     }
 
     fn expired(&self) -> bool {
-        self.app.clock.now_micros() >= self.claims.session_expires
+        self.shared.clock.now_micros() >= self.claims.session_expires
+    }
+
+    /// When the session's timer must fire next: session expiry or the keepalive's next ping
+    /// or deadline, whichever is first.
+    fn next_wake(&self, keepalive: &Keepalive) -> Instant {
+        let expiry = self.session_deadline();
+        keepalive.next_at().map_or(expiry, |at| at.min(expiry))
     }
 
     /// The monotonic instant at which the session expires, by the (advanceable) clock.
     fn session_deadline(&self) -> Instant {
-        let remaining = self.claims.session_expires - self.app.clock.now_micros();
+        let remaining = self.claims.session_expires - self.shared.clock.now_micros();
         Instant::now() + Duration::from_micros(remaining.max(0) as u64)
     }
 
-    /// Answers this connection only, in the room's order (see `RoomEvent::Direct`).
+    /// Answers this connection only, in the room's order (see `NodeEvent::Direct`).
     fn send_error(&self, request_id: Option<String>, code: ChatErrorCode, message: String) {
         let frame = ErrorFrame::new(new_id(), request_id, code, message);
         self.room.answer(&self.outbox, &to_json(&frame));
@@ -523,15 +558,16 @@ impl Session {
         within(limit, self.socket.flush()).await
     }
 
-    /// Sends what the ending calls for and the close frame, without waiting on a stuck client.
-    async fn finish(&mut self, ending: Ending) {
+    /// Sends what the farewell calls for and the close frame, without waiting on a stuck
+    /// client.
+    async fn finish(&mut self, farewell: Farewell) {
         // Nothing from the room after the close frame.
         self.outbox.seal();
-        let Ending::Close {
+        let Farewell::Close {
             error,
             code,
             reason,
-        } = ending
+        } = farewell
         else {
             return;
         };
@@ -570,105 +606,18 @@ async fn within<E>(
     }
 }
 
-/// Reviews a connection's messages in order: delivers what the handler allows, and answers
-/// ERROR 406 to the sender for what it denies.
-async fn review_worker(
-    app: Arc<App>,
-    room: Arc<LiveRoom>,
-    mut queue: mpsc::Receiver<PendingReview>,
-    replies: mpsc::Sender<Utf8Bytes>,
-) {
-    while let Some(pending) = queue.recv().await {
-        let (verdict, outcome) = app
-            .reviewer
-            .review(
-                &pending.function_arn,
-                &pending.request,
-                pending.fallback,
-                pending.max_length,
-            )
-            .await;
-        let label = match outcome {
-            Outcome::Allowed => "allowed",
-            Outcome::Denied => "denied",
-            Outcome::Fallback(why) => {
-                tracing::debug!(room = %room.id, why, "review handler fallback applied");
-                "fallback"
-            }
-        };
-        app.metrics.review_outcome(label);
-        match verdict {
-            Verdict::Allow {
-                content,
-                attributes,
-            } => {
-                // The id sent for review is the id the message is delivered with.
-                let frame = MessageFrame::new(
-                    pending.request.message_id,
-                    pending.request_id.clone(),
-                    content,
-                    attributes,
-                    format_time_nanos(pending.at),
-                    pending.sender,
-                );
-                // Logging configurations as they are now, at delivery.
-                let settings = room.settings();
-                let target = RoomRef {
-                    id: &room.id,
-                    logging_ids: &settings.logging_configuration_ids,
-                };
-                if app
-                    .chat
-                    .broadcast(target, RecordType::Message, &frame, pending.at)
-                    .await
-                    .is_err()
-                {
-                    let (code, message) = unavailable();
-                    let frame = ErrorFrame::new(new_id(), pending.request_id, code, message);
-                    if replies
-                        .send(Utf8Bytes::from(to_json(&frame)))
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-            }
-            Verdict::Deny { reason } => {
-                let message = match reason {
-                    Some(reason) => format!("Message rejected by review handler: {reason}"),
-                    None => "Message rejected by review handler".to_string(),
-                };
-                let frame = ErrorFrame::new(
-                    new_id(),
-                    pending.request_id,
-                    ChatErrorCode::NotAcceptable,
-                    message,
-                );
-                if replies
-                    .send(Utf8Bytes::from(to_json(&frame)))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-            }
-        }
-    }
-}
-
-fn account_limit(action: &str, refused: Refused) -> (ChatErrorCode, String) {
-    match refused {
-        Refused::RateLimited { limit } => (
+fn account_limit(action: &str, declined: Declined) -> (ChatErrorCode, String) {
+    match declined {
+        Declined::RateLimited { limit } => (
             ChatErrorCode::TooManyRequests,
             format!("too many requests: {action} is limited to {limit} per second for the account"),
         ),
-        Refused::Unavailable => unavailable(),
+        Declined::Unavailable => unavailable(),
     }
 }
 
-/// The cluster bus is unreachable: the request was not carried out.
-fn unavailable() -> (ChatErrorCode, String) {
+/// The bus is unreachable: the request was not carried out.
+pub(super) fn unavailable() -> (ChatErrorCode, String) {
     (
         ChatErrorCode::InternalServerError,
         "chat is temporarily unavailable (the cluster bus cannot be reached); try again".into(),
@@ -677,17 +626,17 @@ fn unavailable() -> (ChatErrorCode, String) {
 
 const SESSION_EXPIRED: &str = "the chat session has expired; connect again with a new token";
 
-fn expired() -> Ending {
+fn expired() -> Farewell {
     let reason = to_json(&serde_json::json!({"ErrorCode": 401, "ErrorMessage": SESSION_EXPIRED}));
-    Ending::Close {
+    Farewell::Close {
         error: Some((ChatErrorCode::Unauthorized, SESSION_EXPIRED)),
         code: CLOSE_NORMAL,
         reason,
     }
 }
 
-fn close(code: u16, reason: &str) -> Ending {
-    Ending::Close {
+fn close(code: u16, reason: &str) -> Farewell {
+    Farewell::Close {
         error: None,
         code,
         reason: reason.to_string(),

@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 pub mod process;
+pub mod raw_h2;
+pub mod raw_ws;
 pub mod services;
 
 use std::net::SocketAddr;
@@ -41,13 +43,14 @@ impl TestServer {
 
     pub async fn start_with(config: Config) -> TestServer {
         let clock = Clock::system();
-        let app = ivschat_server::build_app(config, clock.clone())
+        let server = ivschat_server::Server::open(config, clock.clone())
             .await
             .unwrap();
+        let app = server.app().clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(ivschat_server::run(app.clone(), listener, async move {
+        let task = tokio::spawn(server.run(listener, async move {
             let _ = rx.await;
         }));
         TestServer {

@@ -6,7 +6,9 @@
 //! moments may be lost. Writers hand records to one writer task, which commits whatever has
 //! queued up in one transaction (group commit), so many chat connections share each commit.
 //! The spool is capped; when the cap is reached new records are dropped, counted and logged,
-//! so a destination that stays down can never slow chat or fill the disk.
+//! so a destination that stays down can never slow chat or fill the disk. The writer task runs
+//! until [`Spool::close`] (shutdown), which commits what was handed to it and closes the
+//! database, or until the last handle is dropped.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -33,6 +35,11 @@ pub struct SpooledRecord {
     pub body: String,
 }
 
+/// The spool sequence numbers of `records`: what [`Spool::remove`] takes.
+pub fn seqs(records: &[SpooledRecord]) -> Vec<i64> {
+    records.iter().map(|r| r.seq).collect()
+}
+
 /// A record to be spooled.
 #[derive(Debug, Clone)]
 pub struct NewRecord {
@@ -47,10 +54,17 @@ struct Append {
     done: oneshot::Sender<()>,
 }
 
+/// What the writer task is asked to do.
+enum Command {
+    Append(Append),
+    /// Commit what came before, close the database, then answer.
+    Close(oneshot::Sender<()>),
+}
+
 /// Counters for operators.
 #[derive(Debug, Default)]
 pub struct SpoolStats {
-    /// Records currently waiting for delivery.
+    /// Records waiting to be shipped.
     pub pending: AtomicU64,
     /// Records dropped because the spool was full.
     pub dropped: AtomicU64,
@@ -61,7 +75,7 @@ pub struct SpoolStats {
 #[derive(Clone)]
 pub struct Spool {
     pool: SqlitePool,
-    appends: mpsc::Sender<Append>,
+    commands: mpsc::Sender<Command>,
     max_records: u64,
     pub stats: Arc<SpoolStats>,
 }
@@ -115,11 +129,11 @@ impl Spool {
         stats
             .pending
             .store(pending.max(0) as u64, Ordering::Relaxed);
-        let (appends, queue) = mpsc::channel(1024);
+        let (commands, queue) = mpsc::channel(1024);
         tokio::spawn(writer(pool.clone(), queue));
         Ok(Spool {
             pool,
-            appends,
+            commands,
             max_records,
             stats,
         })
@@ -147,10 +161,25 @@ impl Spool {
             return;
         }
         let (done, committed) = oneshot::channel();
-        if self.appends.send(Append { records, done }).await.is_err() {
+        let append = Command::Append(Append { records, done });
+        if self.commands.send(append).await.is_err() {
+            self.stats.pending.fetch_sub(n, Ordering::Relaxed);
+            tracing::warn!(
+                records = n,
+                "chat logging spool is closed (shutting down): dropping records"
+            );
             return;
         }
         let _ = committed.await;
+    }
+
+    /// Shutdown: returns once every record appended before is committed and the database is
+    /// closed. Appends after this are dropped (and logged).
+    pub async fn close(&self) {
+        let (done, closed) = oneshot::channel();
+        if self.commands.send(Command::Close(done)).await.is_ok() {
+            let _ = closed.await;
+        }
     }
 
     /// Destinations that have records waiting.
@@ -206,18 +235,33 @@ impl Spool {
 }
 
 /// Commits appends in groups: everything that queued up while the previous commit ran.
-async fn writer(pool: SqlitePool, mut queue: mpsc::Receiver<Append>) {
-    while let Some(first) = queue.recv().await {
-        let mut group = vec![first];
-        let mut count = group[0].records.len();
-        while count < MAX_GROUP {
-            match queue.try_recv() {
-                Ok(next) => {
-                    count += next.records.len();
-                    group.push(next);
+async fn writer(pool: SqlitePool, mut queue: mpsc::Receiver<Command>) {
+    let mut closing = None;
+    while closing.is_none() {
+        let Some(first) = queue.recv().await else {
+            return;
+        };
+        let mut group = Vec::new();
+        let mut count = 0;
+        let mut next = Some(first);
+        while let Some(command) = next.take() {
+            match command {
+                Command::Append(append) => {
+                    count += append.records.len();
+                    group.push(append);
                 }
-                Err(_) => break,
+                Command::Close(done) => {
+                    // Nothing is taken after this; what was sent before is still committed.
+                    queue.close();
+                    closing = Some(done);
+                }
             }
+            if count < MAX_GROUP || closing.is_some() {
+                next = queue.try_recv().ok();
+            }
+        }
+        if group.is_empty() {
+            continue;
         }
         if let Err(e) = commit(&pool, &group).await {
             // The records stay unwritten; chat goes on (the caller is released either way).
@@ -226,6 +270,10 @@ async fn writer(pool: SqlitePool, mut queue: mpsc::Receiver<Append>) {
         for append in group {
             let _ = append.done.send(());
         }
+    }
+    pool.close().await;
+    if let Some(done) = closing {
+        let _ = done.send(());
     }
 }
 
@@ -281,6 +329,32 @@ mod tests {
         let rest = spool.batch("L", 10).await.unwrap();
         assert_eq!(rest.len(), 1);
         assert_eq!(rest[0].body, "c");
+    }
+
+    /// Shutdown's flush: what was appended before `close` is committed, the database is
+    /// closed (it reopens with the records), and a late append returns at once, dropped.
+    #[tokio::test]
+    async fn close_commits_what_came_before_and_drops_what_comes_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path(), 100).await.unwrap();
+        // Polled in order: both appends are queued, not yet committed, when close is sent.
+        tokio::join!(
+            spool.append(vec![record("a")]),
+            spool.append(vec![record("b")]),
+            spool.close()
+        );
+        assert!(spool.pool.is_closed());
+        spool.append(vec![record("late")]).await;
+        assert_eq!(spool.stats.pending.load(Ordering::Relaxed), 2);
+        let reopened = Spool::open(dir.path(), 100).await.unwrap();
+        let bodies: Vec<String> = reopened
+            .batch("L", 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.body)
+            .collect();
+        assert_eq!(bodies, ["a", "b"]);
     }
 
     #[tokio::test]

@@ -1,8 +1,9 @@
-//! Chat logging (`docs/protocol/messaging.md` §8): every MESSAGE and EVENT delivered in a room with
-//! logging configurations becomes a record for each of them, spooled durably before delivery
-//! (`spool.rs`) and then shipped to its destination (`sinks.rs`) by one background loop, with
-//! retries and backoff while a destination is down. Delivery is at-least-once: a record whose
-//! delivery was cut off half-way may arrive twice.
+//! Chat logging (`docs/protocol/messaging.md` §8), owned by [`ChatLogger`]: every MESSAGE and EVENT
+//! sent in a room with logging configurations becomes a record for each of them, spooled
+//! durably before the room's connections get the frame (`spool.rs`), then shipped to its
+//! destination (`sinks.rs`) by one background loop, with retries and backoff while a
+//! destination is down. Shipping is at-least-once: a record whose shipping was cut off half-way
+//! may arrive twice. (The chat side's "deliver" is the fan-out to connections, not this.)
 
 pub mod sinks;
 pub mod spool;
@@ -11,7 +12,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ivschat_proto::control::DestinationConfiguration;
 use time::OffsetDateTime;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -21,7 +21,7 @@ use crate::config::LoggingConfig;
 use crate::domain::clock::{format_time_millis, to_micros, Clock};
 use crate::store::Store;
 use sinks::Sinks;
-use spool::{NewRecord, Spool, SpooledRecord};
+use spool::{seqs, NewRecord, Spool, SpooledRecord};
 
 /// Records read from the spool per destination per round.
 const MAX_BATCH: usize = 5000;
@@ -95,6 +95,12 @@ impl ChatLogger {
         &self.spool
     }
 
+    /// Shutdown, once nothing logs any more and [`ChatLogger::run`] has stopped: commits what
+    /// was spooled and closes the spool. Undelivered records stay in it for the next start.
+    pub async fn close(&self) {
+        self.spool.close().await;
+    }
+
     /// Subscribes to the count of delivered records.
     pub fn delivered(&self) -> watch::Receiver<u64> {
         self.delivered.subscribe()
@@ -126,57 +132,67 @@ impl ChatLogger {
         self.spool.append(records).await;
     }
 
-    /// Ships spooled records until `shutdown`.
-    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+    /// Ships spooled records until `stop`, which also cuts a round short: a record leaves the
+    /// spool only once its destination accepted it, so one cut off is shipped again at the next
+    /// start (at-least-once), and a destination that hangs cannot hold up shutdown.
+    pub async fn run(self: Arc<Self>, stop: CancellationToken) {
         let mut tick =
             tokio::time::interval(Duration::from_millis(self.config.flush_interval_ms.max(10)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut retry_at: HashMap<String, (Instant, Duration)> = HashMap::new();
         loop {
             tokio::select! {
-                _ = shutdown.cancelled() => return,
+                _ = stop.cancelled() => return,
                 _ = tick.tick() => {}
             }
-            let destinations = match self.spool.destinations().await {
-                Ok(d) => d,
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = self.round(&mut retry_at) => {}
+            }
+        }
+    }
+
+    /// Ships what is due for every destination that is not waiting to be retried.
+    async fn round(&self, retry_at: &mut HashMap<String, (Instant, Duration)>) {
+        let destinations = match self.spool.destinations().await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!(error = %e, "reading the chat logging spool failed");
+                return;
+            }
+        };
+        for logging_id in destinations {
+            if retry_at
+                .get(&logging_id)
+                .is_some_and(|(at, _)| Instant::now() < *at)
+            {
+                continue;
+            }
+            match self.ship(&logging_id).await {
+                Ok(()) => {
+                    retry_at.remove(&logging_id);
+                }
                 Err(e) => {
-                    tracing::error!(error = %e, "reading the chat logging spool failed");
-                    continue;
-                }
-            };
-            for logging_id in destinations {
-                if retry_at
-                    .get(&logging_id)
-                    .is_some_and(|(at, _)| Instant::now() < *at)
-                {
-                    continue;
-                }
-                match self.ship(&logging_id).await {
-                    Ok(()) => {
-                        retry_at.remove(&logging_id);
-                    }
-                    Err(e) => {
-                        let wait = retry_at
-                            .get(&logging_id)
-                            .map(|(_, wait)| (*wait * 2).min(MAX_BACKOFF))
-                            .unwrap_or(Duration::from_secs(1));
-                        tracing::warn!(
-                            logging_configuration = %logging_id,
-                            retry_in = ?wait,
-                            error = %format!("{e:#}"),
-                            "chat log delivery failed; records stay spooled"
-                        );
-                        retry_at.insert(logging_id, (Instant::now() + wait, wait));
-                    }
+                    let wait = retry_at
+                        .get(&logging_id)
+                        .map(|(_, wait)| (*wait * 2).min(MAX_BACKOFF))
+                        .unwrap_or(Duration::from_secs(1));
+                    tracing::warn!(
+                        logging_configuration = %logging_id,
+                        retry_in = ?wait,
+                        error = %format!("{e:#}"),
+                        "shipping chat log records failed; they stay spooled"
+                    );
+                    retry_at.insert(logging_id, (Instant::now() + wait, wait));
                 }
             }
         }
     }
 
-    /// Delivers what is due for one logging configuration.
+    /// Ships what is due for one logging configuration.
     async fn ship(&self, logging_id: &str) -> anyhow::Result<()> {
         let Some(config) = self.store.get_logging_configuration(logging_id).await? else {
-            // Deleted: nowhere to deliver to any more.
+            // Deleted: nowhere to ship to any more.
             let batch = self.spool.batch(logging_id, MAX_BATCH).await?;
             tracing::warn!(logging_configuration = %logging_id, records = batch.len(), "dropping chat log records of a deleted logging configuration");
             return self.spool.remove(&seqs(&batch)).await;
@@ -196,7 +212,7 @@ impl ChatLogger {
             let delivered = self
                 .sinks
                 .for_destination(&destination)
-                .deliver(&destination, &room_id, &records)
+                .ship(&destination, &room_id, &records)
                 .await?;
             self.spool.remove(&delivered).await?;
             let n = delivered.len() as u64;
@@ -217,10 +233,6 @@ impl ChatLogger {
     }
 }
 
-fn seqs(records: &[SpooledRecord]) -> Vec<i64> {
-    records.iter().map(|r| r.seq).collect()
-}
-
 /// Groups records by room, keeping their order (rooms in order of first appearance).
 fn by_room(records: &[SpooledRecord]) -> Vec<(String, Vec<SpooledRecord>)> {
     let mut groups: Vec<(String, Vec<SpooledRecord>)> = Vec::new();
@@ -231,15 +243,6 @@ fn by_room(records: &[SpooledRecord]) -> Vec<(String, Vec<SpooledRecord>)> {
         }
     }
     groups
-}
-
-/// The destination kind's name, for logs.
-pub fn destination_kind(destination: &DestinationConfiguration) -> &'static str {
-    match destination {
-        DestinationConfiguration::S3(_) => "s3",
-        DestinationConfiguration::CloudWatchLogs(_) => "cloudWatchLogs",
-        DestinationConfiguration::Firehose(_) => "firehose",
-    }
 }
 
 #[cfg(test)]

@@ -45,7 +45,7 @@ impl OutFrame {
         &self.wire
     }
 
-    /// The frame's JSON (what the Redis bus carries between nodes).
+    /// The frame's JSON (what the bus carries between nodes).
     pub fn json(&self) -> &[u8] {
         &self.wire[self.header_len..]
     }

@@ -17,16 +17,16 @@ use aws_sdk_firehose::types::Record;
 use ivschat_proto::control::DestinationConfiguration;
 use rand::RngCore;
 
-use super::spool::SpooledRecord;
+use super::spool::{seqs, SpooledRecord};
 use crate::aws_clients::{sdk_config, Endpoint};
 use crate::config::{Config, LoggingConfig};
 use crate::domain::clock::from_micros;
 
-/// Delivers one room's records to one destination. Returns the sequence numbers it delivered
-/// (all of them, or fewer when a destination accepts part of a batch); an error delivers none.
+/// Ships one room's records to one destination. Returns the sequence numbers the destination
+/// accepted (all of them, or fewer when it accepts part of a batch); an error ships none.
 #[async_trait]
 pub trait Sink: Send + Sync {
-    async fn deliver(
+    async fn ship(
         &self,
         destination: &DestinationConfiguration,
         room_id: &str,
@@ -158,10 +158,6 @@ fn gzip(bytes: &[u8]) -> anyhow::Result<Vec<u8>> {
     Ok(encoder.finish()?)
 }
 
-fn seqs(records: &[SpooledRecord]) -> Vec<i64> {
-    records.iter().map(|r| r.seq).collect()
-}
-
 // ---------------------------------------------------------------- local files
 
 /// The embedded default: the destinations' layout as files under `<data-dir>/logs`.
@@ -200,7 +196,7 @@ fn append_to(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 
 #[async_trait]
 impl Sink for FileSink {
-    async fn deliver(
+    async fn ship(
         &self,
         destination: &DestinationConfiguration,
         room_id: &str,
@@ -245,7 +241,7 @@ pub struct S3Sink {
 
 #[async_trait]
 impl Sink for S3Sink {
-    async fn deliver(
+    async fn ship(
         &self,
         destination: &DestinationConfiguration,
         room_id: &str,
@@ -279,7 +275,7 @@ const CLOUDWATCH_MAX_BYTES: usize = 1_048_576;
 
 #[async_trait]
 impl Sink for CloudWatchSink {
-    async fn deliver(
+    async fn ship(
         &self,
         destination: &DestinationConfiguration,
         room_id: &str,
@@ -379,7 +375,7 @@ const FIREHOSE_MAX_BYTES: usize = 4 * 1024 * 1024;
 
 #[async_trait]
 impl Sink for FirehoseSink {
-    async fn deliver(
+    async fn ship(
         &self,
         destination: &DestinationConfiguration,
         _room_id: &str,
@@ -453,7 +449,8 @@ fn chunks(
     out
 }
 
-/// Settings for the delivery loop, read once.
+/// How long a destination's records gather before they are shipped: S3 objects collect them
+/// for `logging.s3_batch_seconds` (AWS: about 5 minutes); streams take them at once.
 pub fn batch_window_ms(config: &LoggingConfig, destination: &DestinationConfiguration) -> i64 {
     match destination {
         DestinationConfiguration::S3(_) => config.s3_batch_seconds as i64 * 1000,

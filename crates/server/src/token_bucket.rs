@@ -1,5 +1,6 @@
-//! Token buckets: per room (`maximumMessageRatePerSecond`, shared by all its clients) and per
-//! connection (10 requests per second). A bucket holds up to one second of requests and
+//! The in-memory token bucket: a live room's `maximumMessageRatePerSecond` (shared by all its
+//! clients), a connection's 10 requests per second, and the account rates on one node (the
+//! Redis bus keeps the shared ones in Redis). A bucket holds up to one second of requests and
 //! refills continuously, so short bursts up to the limit pass and a sustained excess gets 429.
 
 use std::time::Instant;

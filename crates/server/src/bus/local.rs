@@ -1,0 +1,221 @@
+//! The in-process bus: one node, which is the whole service. A room's events go straight into
+//! this node's live room (no copy, no task, no allocation), and what would be shared between
+//! nodes is kept here: the account rate buckets, the redeemed chat tokens. A room's rate is the
+//! bucket the live room keeps itself ([`Bucket::Room`]'s `on_this_node`).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::{done, Bucket, Bus, BusCall, NodeRooms};
+use crate::room::{RoomEvent, RoomUpdate};
+use crate::token_bucket::TokenBucket;
+
+pub struct LocalBus {
+    rooms: Arc<dyn NodeRooms>,
+    // std Mutex: never held across .await; each critical section is one map operation.
+    accounts: Mutex<HashMap<&'static str, TokenBucket>>,
+    redeemed: RedeemedTokens,
+}
+
+impl std::fmt::Debug for LocalBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalBus").finish_non_exhaustive()
+    }
+}
+
+impl LocalBus {
+    pub fn new(rooms: Arc<dyn NodeRooms>) -> LocalBus {
+        LocalBus {
+            rooms,
+            accounts: Mutex::new(HashMap::new()),
+            redeemed: RedeemedTokens::default(),
+        }
+    }
+}
+
+impl Bus for LocalBus {
+    fn publish<'a>(&'a self, room_id: &'a str, event: RoomEvent) -> BusCall<'a, ()> {
+        self.rooms.deliver(room_id, event);
+        done(Ok(()))
+    }
+
+    /// There are no other nodes.
+    fn share_update(&self, _update: RoomUpdate) -> BusCall<'_, ()> {
+        done(Ok(()))
+    }
+
+    /// This node receives every room's events already.
+    fn subscribe<'a>(&'a self, _room_id: &'a str) -> BusCall<'a, ()> {
+        done(Ok(()))
+    }
+
+    fn unsubscribe(&self, _room_id: &str) {}
+
+    fn try_take<'a>(&'a self, bucket: Bucket<'a>) -> BusCall<'a, bool> {
+        let allowed = match bucket {
+            Bucket::Room { on_this_node, .. } => on_this_node
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .try_take(),
+            Bucket::Account { name, rate } => self
+                .accounts
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(name)
+                .or_insert_with(|| TokenBucket::new(rate))
+                .try_take(),
+        };
+        done(Ok(allowed))
+    }
+
+    fn redeem<'a>(&'a self, token_id: &'a str, expires: i64, now: i64) -> BusCall<'a, bool> {
+        done(Ok(self.redeemed.redeem(token_id, expires, now)))
+    }
+
+    fn other_nodes_connections(&self) -> u64 {
+        0
+    }
+
+    fn spans_nodes(&self) -> bool {
+        false
+    }
+
+    fn ping(&self) -> BusCall<'_, ()> {
+        done(Ok(()))
+    }
+
+    /// Nothing runs in the background.
+    fn start(self: Arc<Self>, _tasks: &TaskTracker, _stop: CancellationToken) {}
+}
+
+/// Single use of chat tokens: "Each token can be used only once to establish a connection"
+/// (`docs/protocol/messaging.md` §1.3). A token's id is remembered until the token expires (60 s), after
+/// which the token is refused for being expired anyway, so memory stays bounded by the
+/// connection rate × 60 s.
+
+#[derive(Debug, Default)]
+struct RedeemedTokens {
+    // std Mutex: never held across .await; each critical section is a map insert, plus an
+    // occasional sweep of expired entries.
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// token id → expiry (µs since the epoch)
+    seen: HashMap<String, i64>,
+    /// Sweep expired entries when the map reaches this size (amortised O(1) per insert).
+    sweep_at: usize,
+}
+
+impl RedeemedTokens {
+    /// Records `token_id` as used. Returns false if it was used before.
+    fn redeem(&self, token_id: &str, expires_micros: i64, now_micros: i64) -> bool {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if inner.seen.len() >= inner.sweep_at {
+            inner.seen.retain(|_, expires| *expires > now_micros);
+            inner.sweep_at = (inner.seen.len() * 2).max(1024);
+        }
+        let seen = &mut inner.seen;
+        match seen.get(token_id) {
+            Some(expires) if *expires > now_micros => false,
+            _ => {
+                seen.insert(token_id.to_string(), expires_micros);
+                true
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::FutureExt;
+
+    /// Records what the bus hands to this node's rooms.
+    #[derive(Default)]
+    struct Recorded(Mutex<Vec<String>>);
+
+    impl NodeRooms for Recorded {
+        fn deliver(&self, room_id: &str, event: RoomEvent) {
+            self.0.lock().unwrap().push(format!("{room_id}: {event:?}"));
+        }
+        fn apply(&self, update: RoomUpdate) {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("apply {}", update.room_id));
+        }
+        fn is_live(&self, _room_id: &str) -> bool {
+            true
+        }
+        fn connections_open(&self) -> u64 {
+            0
+        }
+    }
+
+    /// The embedded path stays direct: a publish reaches the room before the call returns,
+    /// and every call is ready on its first poll (no task, nothing to wait for).
+    #[test]
+    fn a_publish_goes_straight_into_the_room() {
+        let rooms = Arc::new(Recorded::default());
+        let bus = LocalBus::new(rooms.clone());
+        let published = bus.publish("r", RoomEvent::Deleted);
+        assert_eq!(*rooms.0.lock().unwrap(), ["r: Deleted"]);
+        assert!(published.now_or_never().unwrap().is_ok());
+        assert!(bus.subscribe("r").now_or_never().unwrap().is_ok());
+        assert!(bus.redeem("t", 100, 0).now_or_never().unwrap().unwrap());
+        assert!(!bus.redeem("t", 100, 1).now_or_never().unwrap().unwrap());
+    }
+
+    /// A room's rate is the live room's own bucket; account rates are kept here, by name.
+    #[test]
+    fn buckets_are_the_rooms_own_and_one_per_account_rate() {
+        let bus = LocalBus::new(Arc::new(Recorded::default()));
+        let room = Mutex::new(TokenBucket::new(1));
+        let take = |bucket| bus.try_take(bucket).now_or_never().unwrap().unwrap();
+        let in_room = Bucket::Room {
+            id: "r",
+            rate: 100,
+            on_this_node: &room,
+        };
+        assert!(take(in_room));
+        assert!(
+            !take(in_room),
+            "the room's bucket (rate 1) decides, not `rate`"
+        );
+        let send_event = Bucket::Account {
+            name: "account:send_event",
+            rate: 1,
+        };
+        assert!(take(send_event));
+        assert!(!take(send_event));
+        assert!(take(Bucket::Account {
+            name: "account:delete_message",
+            rate: 1
+        }));
+    }
+
+    #[test]
+    fn a_token_opens_one_connection() {
+        let r = RedeemedTokens::default();
+        assert!(r.redeem("a", 100, 0));
+        assert!(!r.redeem("a", 100, 50));
+        assert!(r.redeem("b", 100, 50));
+    }
+
+    #[test]
+    fn expired_entries_are_swept() {
+        let r = RedeemedTokens::default();
+        for i in 0..3000 {
+            assert!(r.redeem(&format!("early{i}"), 10, 0));
+        }
+        for i in 0..2000 {
+            assert!(r.redeem(&format!("late{i}"), 100, 20));
+        }
+        assert!(r.inner.lock().unwrap().seen.len() < 5000);
+    }
+}

@@ -1,0 +1,167 @@
+//! This node's live rooms: the rooms with at least one connection here, each with its
+//! settings, its rate bucket and its fan-out. A room is created by its first join and
+//! forgotten when its last connection leaves (or it is deleted). The bus delivers into them
+//! through [`NodeRooms`], which this registry implements.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use super::fanout::{Fanout, NodeEvent, Seat};
+use super::outbox::Outbox;
+use super::ChatStats;
+use crate::bus::NodeRooms;
+use crate::domain::resources::Room;
+use crate::room::frame::OutFrame;
+use crate::room::{RoomEvent, RoomSettings, RoomUpdate};
+use crate::token_bucket::TokenBucket;
+
+/// A room with at least one connection on this node.
+#[derive(Debug)]
+pub struct LiveRoom {
+    pub id: String,
+    settings: RwLock<RoomSettings>,
+    /// `maximumMessageRatePerSecond`, shared by all the room's connections on this node (the
+    /// room's bucket when this node is the whole service; see `bus::Bucket::Room`).
+    pub(super) rate: Mutex<TokenBucket>,
+    fanout: Fanout,
+}
+
+impl LiveRoom {
+    pub fn settings(&self) -> RoomSettings {
+        self.settings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Sends a frame to one member, in the room's order (see [`NodeEvent::Direct`]).
+    pub fn answer(&self, to: &Arc<Outbox>, json: &str) {
+        self.fanout.publish(NodeEvent::Direct {
+            to: to.clone(),
+            frame: OutFrame::text(json),
+        });
+    }
+
+    /// Replaces the settings unless they are older than the current ones (a handshake's read
+    /// can race with an UpdateRoom).
+    pub fn apply(&self, settings: RoomSettings) {
+        let rate = settings.maximum_message_rate_per_second.max(1) as u32;
+        {
+            let mut current = self.settings.write().unwrap_or_else(|e| e.into_inner());
+            if settings.version < current.version {
+                return;
+            }
+            *current = settings;
+        }
+        self.rate
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .set_rate(rate);
+    }
+}
+
+/// The live rooms on this node, by id.
+#[derive(Debug)]
+pub struct LiveRooms {
+    // std Mutex: never held across .await; each critical section is one HashMap operation.
+    rooms: Mutex<HashMap<String, Arc<LiveRoom>>>,
+    stats: Arc<ChatStats>,
+}
+
+impl LiveRooms {
+    pub fn new(stats: Arc<ChatStats>) -> LiveRooms {
+        LiveRooms {
+            rooms: Mutex::new(HashMap::new()),
+            stats,
+        }
+    }
+
+    fn rooms(&self) -> MutexGuard<'_, HashMap<String, Arc<LiveRoom>>> {
+        self.rooms.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn get(&self, room_id: &str) -> Option<Arc<LiveRoom>> {
+        self.rooms().get(room_id).cloned()
+    }
+
+    pub fn count(&self) -> usize {
+        self.rooms().len()
+    }
+
+    /// Joins a connection to `room`, creating its live state if it is the first one.
+    pub fn join(
+        &self,
+        room: &Room,
+        socket: Arc<tokio::net::TcpStream>,
+        user_id: Arc<str>,
+    ) -> (Arc<LiveRoom>, Seat) {
+        let mut rooms = self.rooms();
+        let live = rooms
+            .entry(room.id.clone())
+            .or_insert_with(|| {
+                Arc::new(LiveRoom {
+                    id: room.id.clone(),
+                    settings: RwLock::new(RoomSettings::of(room)),
+                    rate: Mutex::new(TokenBucket::new(
+                        room.maximum_message_rate_per_second.max(1) as u32,
+                    )),
+                    fanout: Fanout::new(self.stats.frames_out.clone()),
+                })
+            })
+            .clone();
+        // Joining under the map lock: `leave` cannot remove the room in between.
+        let seat = live
+            .fanout
+            .join(|first_seq| Outbox::new(socket, user_id, first_seq));
+        (live, seat)
+    }
+
+    /// Takes a connection out of its room; true if the room was forgotten (its last
+    /// connection left).
+    pub fn leave(&self, room: &LiveRoom, seat: &Seat) -> bool {
+        let room_id = room.id.as_str();
+        let mut rooms = self.rooms();
+        // Under the map lock, so no connection can join in between.
+        let last = room.fanout.leave(seat) == 0
+            && rooms
+                .get(room_id)
+                .is_some_and(|live| std::ptr::eq(live.as_ref(), room));
+        last && rooms.remove(room_id).is_some()
+    }
+
+    /// Hands a node-local event to every live room.
+    pub fn tell_every_room(&self, event: NodeEvent) {
+        let rooms: Vec<Arc<LiveRoom>> = self.rooms().values().cloned().collect();
+        for room in rooms {
+            room.fanout.publish(event.clone());
+        }
+    }
+}
+
+impl NodeRooms for LiveRooms {
+    fn deliver(&self, room_id: &str, event: RoomEvent) {
+        let room = match event {
+            // A deleted room is forgotten at once; its sessions end on the event.
+            RoomEvent::Deleted => self.rooms().remove(room_id),
+            _ => self.get(room_id),
+        };
+        if let Some(room) = room {
+            room.fanout.publish(NodeEvent::Room(event));
+        }
+    }
+
+    fn apply(&self, update: RoomUpdate) {
+        if let Some(live) = self.get(&update.room_id) {
+            live.apply(update.settings);
+        }
+    }
+
+    fn is_live(&self, room_id: &str) -> bool {
+        self.rooms().contains_key(room_id)
+    }
+
+    fn connections_open(&self) -> u64 {
+        self.stats.connections_open.load(Ordering::Relaxed)
+    }
+}
