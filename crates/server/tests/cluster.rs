@@ -30,28 +30,36 @@ impl Cluster {
 
     /// A cluster on the given Redis (the environment's PostgreSQL).
     fn start_on(nodes: usize, redis_url: &str) -> Option<Cluster> {
+        let token_key = hex::encode(rand::random::<[u8; 32]>());
+        Cluster::start_with(nodes, redis_url, Some(&token_key))
+    }
+
+    /// Started as README's scale-out section says: each node's data directory does not
+    /// exist yet, and without `--token-key` unless `token_key` is given.
+    fn start_with(nodes: usize, redis_url: &str, token_key: Option<&str>) -> Option<Cluster> {
         let database_url = common::services::database_url()?;
         let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-        let token_key = hex::encode(rand::random::<[u8; 32]>());
         let mut dirs = Vec::new();
         let mut started = Vec::new();
-        for _ in 0..nodes {
+        for node in 0..nodes {
             let dir = tempfile::tempdir().unwrap();
-            started.push(Node::start(
-                &[
-                    "--data-dir".to_string(),
-                    dir.path().display().to_string(),
-                    "--database-url".to_string(),
-                    database_url.clone(),
-                    "--bus".to_string(),
-                    redis_url.to_string(),
-                    "--cluster-name".to_string(),
-                    name.clone(),
-                    "--token-key".to_string(),
-                    token_key.clone(),
-                ],
-                &[],
-            ));
+            let mut args = vec![
+                "--data-dir".to_string(),
+                dir.path()
+                    .join(format!("node-{node}"))
+                    .display()
+                    .to_string(),
+                "--database-url".to_string(),
+                database_url.clone(),
+                "--bus".to_string(),
+                redis_url.to_string(),
+                "--cluster-name".to_string(),
+                name.clone(),
+            ];
+            if let Some(key) = token_key {
+                args.extend(["--token-key".to_string(), key.to_string()]);
+            }
+            started.push(Node::start(&args, &[]));
             dirs.push(dir);
         }
         Some(Cluster {
@@ -138,6 +146,28 @@ async fn token(node: &Node, room: &str, user: &str, caps: &[&str]) -> String {
         request = request.capabilities(aws_sdk_ivschat::types::ChatTokenCapability::from(*c));
     }
     request.send().await.unwrap().token.unwrap()
+}
+
+/// Issue 18: nodes started as README says (fresh data directories, no `--token-key`) start,
+/// and agree on the chat-token key through PostgreSQL: a token minted on one node opens a
+/// chat connection on every other.
+#[tokio::test]
+async fn nodes_without_a_token_key_flag_share_the_clusters_key() {
+    let Some(redis_url) = common::services::redis_url() else {
+        return;
+    };
+    let Some(cluster) = Cluster::start_with(3, &redis_url, None) else {
+        return;
+    };
+    let room = cluster.room(10).await;
+    for node in 0..3 {
+        let mut a = cluster
+            .join(&room, &format!("u{node}"), &["SEND_MESSAGE"], node)
+            .await;
+        a.send(json!({"Action":"SEND_MESSAGE","RequestId":"hi","Content":"x"}))
+            .await;
+        assert_eq!(a.frame_of("MESSAGE").await["RequestId"], "hi");
+    }
 }
 
 #[tokio::test]
