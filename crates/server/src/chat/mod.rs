@@ -228,8 +228,11 @@ impl Hub {
             .map_err(bus_unreachable)
     }
 
-    /// Serialises a MESSAGE or EVENT frame once, spools its chat log records (durably, before
-    /// anyone sees it), then delivers it to every connection of the room.
+    /// Serialises a MESSAGE or EVENT frame once, delivers it to every connection of the room,
+    /// then spools its chat log records: only what was delivered is logged (issue 18: a
+    /// record spooled before a publish that failed logged a message nobody received). A
+    /// crash between the two loses the record of a delivered message; a spool that cannot
+    /// write counts it (`logging_lost_records`).
     pub async fn broadcast<T: serde::Serialize>(
         &self,
         room: RoomRef<'_>,
@@ -238,11 +241,12 @@ impl Hub {
         at: OffsetDateTime,
     ) -> Result<(), Declined> {
         let json = to_json(frame);
+        self.publish(room.id, RoomEvent::Frame(OutFrame::text(&json)))
+            .await?;
         self.logger
             .log(room.id, room.logging_ids, kind, &json, at)
             .await;
-        self.publish(room.id, RoomEvent::Frame(OutFrame::text(&json)))
-            .await
+        Ok(())
     }
 
     /// Takes one message from the room's `maximumMessageRatePerSecond`, service-wide.
@@ -403,5 +407,91 @@ impl Hub {
 
     pub fn count_slow_disconnect(&self) {
         self.stats.slow_disconnects.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bus::{done, Bucket, BusCall};
+    use crate::chat_log::sinks::Sinks;
+    use crate::chat_log::spool::Spool;
+    use crate::config::Config;
+    use crate::room::RoomUpdate;
+    use tokio_util::sync::CancellationToken;
+    use tokio_util::task::TaskTracker;
+
+    /// A bus that cannot be reached (Redis down, connection dropped).
+    #[derive(Debug)]
+    struct Unreachable;
+
+    impl Bus for Unreachable {
+        fn publish<'a>(&'a self, _room_id: &'a str, _event: RoomEvent) -> BusCall<'a, ()> {
+            done(Err(anyhow::anyhow!("unreachable")))
+        }
+        fn share_update(&self, _update: RoomUpdate) -> BusCall<'_, ()> {
+            done(Err(anyhow::anyhow!("unreachable")))
+        }
+        fn subscribe<'a>(&'a self, _room_id: &'a str) -> BusCall<'a, ()> {
+            done(Err(anyhow::anyhow!("unreachable")))
+        }
+        fn unsubscribe(&self, _room_id: &str) {}
+        fn try_take<'a>(&'a self, _bucket: Bucket<'a>) -> BusCall<'a, bool> {
+            done(Ok(true))
+        }
+        fn redeem<'a>(&'a self, _token_id: &'a str, _expires: i64, _now: i64) -> BusCall<'a, bool> {
+            done(Ok(true))
+        }
+        fn other_nodes_connections(&self) -> u64 {
+            0
+        }
+        fn spans_nodes(&self) -> bool {
+            true
+        }
+        fn ping(&self) -> BusCall<'_, ()> {
+            done(Err(anyhow::anyhow!("unreachable")))
+        }
+        fn start(self: Arc<Self>, _tasks: &TaskTracker, _stop: CancellationToken) {}
+    }
+
+    /// Issue 18: a record was spooled before its publish, so a message refused with ERROR
+    /// 500 (nobody received it) was still logged.
+    #[tokio::test]
+    async fn a_message_the_bus_refused_is_not_logged() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::for_tests(dir.path());
+        let clock = Clock::system();
+        let spool = Spool::open(dir.path(), 100).await.unwrap();
+        let logger = Arc::new(ChatLogger::new(
+            spool,
+            Sinks::from_config(&config).await,
+            crate::store::open(&config).await.unwrap(),
+            config.logging.clone(),
+            clock.clone(),
+        ));
+        let stats = Arc::new(ChatStats::default());
+        let hub = Hub::new(
+            Arc::new(LiveRooms::new(stats.clone())),
+            Arc::new(Unreachable),
+            stats,
+            clock.clone(),
+            &config.quotas,
+            logger.clone(),
+        );
+        let logging_ids = ["lc".to_string()];
+        let room = RoomRef {
+            id: "g1H2I3j4k5L6",
+            logging_ids: &logging_ids,
+        };
+        let sent = hub
+            .broadcast(
+                room,
+                RecordType::Message,
+                &serde_json::json!({"Type": "MESSAGE"}),
+                clock.now(),
+            )
+            .await;
+        assert_eq!(sent, Err(Declined::Unavailable));
+        assert_eq!(logger.spool().stats.pending.load(Ordering::Relaxed), 0);
     }
 }

@@ -1,5 +1,6 @@
-//! The logging spool: every chat log record is written here before the frame it describes is
-//! delivered, and removed only once its destination has accepted it (at-least-once).
+//! The logging spool: every chat log record is written here once the frame it describes has
+//! been delivered, and removed only once its destination has accepted it (at-least-once).
+//! A record that cannot be written (disk full) is counted as lost and logged.
 //!
 //! It is a SQLite database (`spool.db` in the data directory, WAL, `synchronous = NORMAL`): a
 //! committed record survives a crash or `kill -9` of the server; after a power loss the last
@@ -70,6 +71,9 @@ pub struct SpoolStats {
     pub dropped: AtomicU64,
     /// Records handed to destinations successfully.
     pub delivered: AtomicU64,
+    /// Records lost because the spool could not commit them (disk full, I/O error): their
+    /// frames were delivered, but they will never be logged (issue 18).
+    pub lost: AtomicU64,
 }
 
 #[derive(Clone)]
@@ -130,7 +134,7 @@ impl Spool {
             .pending
             .store(pending.max(0) as u64, Ordering::Relaxed);
         let (commands, queue) = mpsc::channel(1024);
-        tokio::spawn(writer(pool.clone(), queue));
+        tokio::spawn(writer(pool.clone(), queue, stats.clone()));
         Ok(Spool {
             pool,
             commands,
@@ -235,7 +239,7 @@ impl Spool {
 }
 
 /// Commits appends in groups: everything that queued up while the previous commit ran.
-async fn writer(pool: SqlitePool, mut queue: mpsc::Receiver<Command>) {
+async fn writer(pool: SqlitePool, mut queue: mpsc::Receiver<Command>, stats: Arc<SpoolStats>) {
     let mut closing = None;
     while closing.is_none() {
         let Some(first) = queue.recv().await else {
@@ -265,7 +269,17 @@ async fn writer(pool: SqlitePool, mut queue: mpsc::Receiver<Command>) {
         }
         if let Err(e) = commit(&pool, &group).await {
             // The records stay unwritten; chat goes on (the caller is released either way).
-            tracing::error!(error = %e, records = count, "chat logging spool write failed");
+            // They no longer wait in the spool: without this, a full disk would leave the
+            // pending count high and the spool refusing every record until restart.
+            let n = count as u64;
+            stats.pending.fetch_sub(n, Ordering::Relaxed);
+            let lost = stats.lost.fetch_add(n, Ordering::Relaxed) + n;
+            tracing::error!(
+                error = %format!("{e:#}"),
+                records = count,
+                lost_since_start = lost,
+                "chat logging spool write failed: these records are lost"
+            );
         }
         for append in group {
             let _ = append.done.send(());
@@ -355,6 +369,25 @@ mod tests {
             .map(|r| r.body)
             .collect();
         assert_eq!(bodies, ["a", "b"]);
+    }
+
+    /// Issue 18: a failed commit left `pending` counting records that were never written, so
+    /// the spool later counted as full and dropped everything until restart.
+    #[tokio::test]
+    async fn a_failed_commit_is_counted_as_lost_and_not_as_pending() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path(), 2).await.unwrap();
+        // Any commit fails from now on.
+        sqlx::query("DROP TABLE records")
+            .execute(&spool.pool)
+            .await
+            .unwrap();
+        for _ in 0..3 {
+            spool.append(vec![record("a"), record("b")]).await;
+        }
+        assert_eq!(spool.stats.pending.load(Ordering::Relaxed), 0);
+        assert_eq!(spool.stats.lost.load(Ordering::Relaxed), 6);
+        assert_eq!(spool.stats.dropped.load(Ordering::Relaxed), 0);
     }
 
     #[tokio::test]
