@@ -156,6 +156,11 @@ impl Server {
         bus.clone().start(&bus_tasks, stop_bus.clone());
         logging.spawn(logger.clone().run(stop_logging.clone()));
         chat.spawn(hub.clone().forward_clock_changes(stop_chat.clone()));
+        chat.spawn(crate::chat::reconcile::run(
+            hub.clone(),
+            app.store.clone(),
+            stop_chat.clone(),
+        ));
         if let Some(listener) = metrics_listener {
             let sources = metrics::Sources {
                 recorded: app.metrics.clone(),

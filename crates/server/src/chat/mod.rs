@@ -15,6 +15,7 @@
 pub mod fanout;
 pub mod handshake;
 pub mod outbox;
+pub mod reconcile;
 pub mod review;
 pub mod review_worker;
 pub mod rooms;
@@ -390,9 +391,10 @@ impl Hub {
         };
         self.rooms.apply(update.clone());
         if let Err(e) = self.bus.share_update(update).await {
-            // Nodes that miss it read the room afresh at their next handshake; live
-            // connections there keep the old limits until then.
-            tracing::error!(room = %room.id, error = %format!("{e:#}"), "cannot send a room update to the other nodes");
+            // The change is committed, so it is acknowledged: nodes that miss it apply it
+            // from the store at their next reconciliation (`reconcile.rs`, within
+            // RECONCILE_EVERY), and read it afresh at their next handshake.
+            tracing::error!(room = %room.id, error = %format!("{e:#}"), "cannot send a room update to the other nodes; they apply it at their next reconciliation");
         }
     }
 
@@ -400,7 +402,9 @@ impl Hub {
     pub async fn room_deleted(&self, room_id: &str) {
         self.room_changes.fetch_add(1, Ordering::SeqCst);
         if self.publish(room_id, RoomEvent::Deleted).await.is_err() {
-            // Still end this node's sessions.
+            // Still end this node's sessions; the other nodes end theirs at their next
+            // reconciliation (`reconcile.rs`): the deletion is committed, so it is
+            // acknowledged.
             self.rooms.deliver(room_id, RoomEvent::Deleted);
         }
     }
@@ -454,18 +458,16 @@ mod tests {
         fn start(self: Arc<Self>, _tasks: &TaskTracker, _stop: CancellationToken) {}
     }
 
-    /// Issue 18: a record was spooled before its publish, so a message refused with ERROR
-    /// 500 (nobody received it) was still logged.
-    #[tokio::test]
-    async fn a_message_the_bus_refused_is_not_logged() {
-        let dir = tempfile::tempdir().unwrap();
-        let config = Config::for_tests(dir.path());
+    /// A hub on a bus that cannot be reached, with a SQLite store in `dir`.
+    async fn hub_on_unreachable_bus(dir: &std::path::Path) -> (Hub, Arc<dyn crate::store::Store>) {
+        let config = Config::for_tests(dir);
         let clock = Clock::system();
-        let spool = Spool::open(dir.path(), 100).await.unwrap();
+        let store = crate::store::open(&config).await.unwrap();
+        let spool = Spool::open(dir, 100).await.unwrap();
         let logger = Arc::new(ChatLogger::new(
             spool,
             Sinks::from_config(&config).await,
-            crate::store::open(&config).await.unwrap(),
+            store.clone(),
             config.logging.clone(),
             clock.clone(),
         ));
@@ -474,10 +476,76 @@ mod tests {
             Arc::new(LiveRooms::new(stats.clone())),
             Arc::new(Unreachable),
             stats,
-            clock.clone(),
+            clock,
             &config.quotas,
-            logger.clone(),
+            logger,
         );
+        (hub, store)
+    }
+
+    async fn socket() -> Arc<tokio::net::TcpStream> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = tokio::net::TcpStream::connect(listener.local_addr().unwrap());
+        let (accepted, _client) = tokio::join!(listener.accept(), client);
+        Arc::new(accepted.unwrap().0)
+    }
+
+    /// Issue 18: DeleteRoom and UpdateRoom whose publish failed (or that a node's dead
+    /// subscription missed) reached that node's live connections only if they happened to
+    /// end; reconciliation applies them from the store.
+    #[tokio::test]
+    async fn reconciliation_applies_what_the_bus_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let (hub, store) = hub_on_unreachable_bus(dir.path()).await;
+        let quotas = Config::for_tests(dir.path()).quotas;
+        let mut rooms = Vec::new();
+        for _ in 0..2 {
+            let room = Room {
+                id: new_id(),
+                name: "r".to_string(),
+                create_time: 1,
+                update_time: 1,
+                maximum_message_rate_per_second: 10,
+                maximum_message_length: 500,
+                review_handler_uri: None,
+                review_fallback: ivschat_proto::control::FallbackResult::Allow,
+                tags: StringMap::new(),
+                logging_configuration_ids: Vec::new(),
+            };
+            store.insert_room(&room, &quotas).await.unwrap();
+            let (live, _seat) = hub.join(&room, socket().await, Arc::from("u"));
+            rooms.push((room, live));
+        }
+        let (updated, deleted) = (&rooms[0], &rooms[1]);
+        store
+            .update_room(
+                &updated.0.id,
+                &quotas,
+                Box::new(|room| {
+                    room.maximum_message_length = 42;
+                    room.update_time = 2;
+                    Ok(())
+                }),
+            )
+            .await
+            .unwrap();
+        store.delete_room(&deleted.0.id).await.unwrap();
+        // The bus lost both changes: nothing live on this node knows.
+        assert!(hub.rooms.is_live(&deleted.0.id));
+        assert_eq!(updated.1.settings().maximum_message_length, 500);
+
+        assert_eq!(reconcile::reconcile(&hub, store.as_ref()).await, 1);
+        assert!(!hub.rooms.is_live(&deleted.0.id));
+        assert_eq!(updated.1.settings().maximum_message_length, 42);
+    }
+
+    /// Issue 18: a record was spooled before its publish, so a message refused with ERROR
+    /// 500 (nobody received it) was still logged.
+    #[tokio::test]
+    async fn a_message_the_bus_refused_is_not_logged() {
+        let dir = tempfile::tempdir().unwrap();
+        let (hub, _) = hub_on_unreachable_bus(dir.path()).await;
+        let (clock, logger) = (hub.clock.clone(), hub.logger.clone());
         let logging_ids = ["lc".to_string()];
         let room = RoomRef {
             id: "g1H2I3j4k5L6",

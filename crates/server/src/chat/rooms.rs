@@ -85,6 +85,11 @@ impl LiveRooms {
         self.rooms().get(room_id).cloned()
     }
 
+    /// The ids of the rooms live on this node.
+    pub fn ids(&self) -> Vec<String> {
+        self.rooms().keys().cloned().collect()
+    }
+
     pub fn count(&self) -> usize {
         self.rooms().len()
     }
