@@ -541,3 +541,106 @@ async fn a_redis_outage_is_reported_refused_and_recovered_from_without_restart()
     }
     assert!(delivered, "chat did not recover after Redis came back");
 }
+
+/// A TCP proxy in front of Redis that can go silent on the connections that subscribed: their
+/// bytes are swallowed both ways and nothing is closed, as when a Redis failover or a NAT drops
+/// a connection without telling either end. The other connections keep working.
+struct SilencingProxy {
+    port: u16,
+    silent: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl SilencingProxy {
+    fn start(redis_url: &str) -> SilencingProxy {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let target = redis_url
+            .trim_start_matches("redis://")
+            .trim_end_matches('/')
+            .to_string();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let silent = Arc::new(AtomicBool::new(false));
+        let silencing = silent.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = std::net::TcpStream::connect(&target) else {
+                    continue;
+                };
+                let subscribed = Arc::new(AtomicBool::new(false));
+                for (mut from, mut to, upstream) in [
+                    (
+                        client.try_clone().unwrap(),
+                        server.try_clone().unwrap(),
+                        true,
+                    ),
+                    (server, client, false),
+                ] {
+                    let (silent, subscribed) = (silencing.clone(), subscribed.clone());
+                    std::thread::spawn(move || {
+                        use std::io::{Read, Write};
+                        let mut buffer = [0u8; 16 * 1024];
+                        loop {
+                            let n = match from.read(&mut buffer) {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => n,
+                            };
+                            let bytes = &buffer[..n];
+                            if upstream
+                                && bytes
+                                    .windows(9)
+                                    .any(|w| w.eq_ignore_ascii_case(b"SUBSCRIBE"))
+                            {
+                                subscribed.store(true, Ordering::SeqCst);
+                            }
+                            if silent.load(Ordering::SeqCst) && subscribed.load(Ordering::SeqCst) {
+                                continue;
+                            }
+                            if to.write_all(bytes).is_err() {
+                                break;
+                            }
+                        }
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        SilencingProxy { port, silent }
+    }
+
+    fn silence(&self, silent: bool) {
+        self.silent
+            .store(silent, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Issue 18: a subscription connection that goes silent without closing left the node
+/// reporting ready while it received nothing from the other nodes. The heartbeat notices:
+/// `/ready` answers 503, the node reconnects, and chat across nodes works again.
+#[tokio::test]
+async fn a_silently_dropped_subscription_makes_the_node_unready_until_it_recovers() {
+    let Some(redis_url) = common::services::redis_url() else {
+        return;
+    };
+    let proxy = SilencingProxy::start(&redis_url);
+    let Some(cluster) = Cluster::start_on(2, &format!("redis://127.0.0.1:{}", proxy.port)) else {
+        return;
+    };
+    let room = cluster.room(100).await;
+    let mut a = cluster.join(&room, "a", &["SEND_MESSAGE"], 0).await;
+    let mut b = cluster.join(&room, "b", &[], 1).await;
+    wait_ready(&cluster.nodes[0], 200).await;
+
+    proxy.silence(true);
+    wait_ready(&cluster.nodes[0], 503).await;
+    wait_ready(&cluster.nodes[1], 503).await;
+
+    proxy.silence(false);
+    wait_ready(&cluster.nodes[0], 200).await;
+    wait_ready(&cluster.nodes[1], 200).await;
+    // Ready means subscribed again (the rooms are subscribed before the heartbeat can arrive).
+    a.send(json!({"Action":"SEND_MESSAGE","RequestId":"back","Content":"x"}))
+        .await;
+    assert_eq!(a.frame_of("MESSAGE").await["RequestId"], "back");
+    assert_eq!(b.frame_of("MESSAGE").await["RequestId"], "back");
+}
