@@ -229,11 +229,9 @@ impl Hub {
             .map_err(bus_unreachable)
     }
 
-    /// Serialises a MESSAGE or EVENT frame once, delivers it to every connection of the room,
-    /// then spools its chat log records: only what was delivered is logged (issue 18: a
-    /// record spooled before a publish that failed logged a message nobody received). A
-    /// crash between the two loses the record of a delivered message; a spool that cannot
-    /// write counts it (`logging_lost_records`).
+    /// Serialises a MESSAGE or EVENT frame once, spools its chat log records (durably, before
+    /// anyone sees it), then delivers it to every connection of the room. If the bus refuses
+    /// it, the records are taken back: the log holds no message nobody received (issue 18).
     pub async fn broadcast<T: serde::Serialize>(
         &self,
         room: RoomRef<'_>,
@@ -242,12 +240,17 @@ impl Hub {
         at: OffsetDateTime,
     ) -> Result<(), Declined> {
         let json = to_json(frame);
-        self.publish(room.id, RoomEvent::Frame(OutFrame::text(&json)))
-            .await?;
-        self.logger
+        let spooled = self
+            .logger
             .log(room.id, room.logging_ids, kind, &json, at)
             .await;
-        Ok(())
+        let published = self
+            .publish(room.id, RoomEvent::Frame(OutFrame::text(&json)))
+            .await;
+        if published.is_err() {
+            self.logger.retract(spooled).await;
+        }
+        published
     }
 
     /// Takes one message from the room's `maximumMessageRatePerSecond`, service-wide.
