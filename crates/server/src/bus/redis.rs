@@ -123,7 +123,10 @@ impl RedisBus {
                 "--bus must be a redis:// URL (the cluster bus is Redis; see docs/scale-out.md)"
             );
         }
-        let client = redis::Client::open(url).context("parsing the --bus Redis URL")?;
+        let info = redis::IntoConnectionInfo::into_connection_info(url)
+            .context("parsing the --bus Redis URL")?;
+        let client = redis::Client::open(info.set_tcp_settings(tcp_settings()))
+            .context("parsing the --bus Redis URL")?;
         // Fail fast while Redis is away, so requests get a clear refusal instead of waiting;
         // the manager reconnects by itself on the next command.
         let manager_config = redis::aio::ConnectionManagerConfig::new()
@@ -480,6 +483,16 @@ async fn publish_heartbeats(bus: Arc<RedisBus>, shutdown: CancellationToken) {
         // A failure shows as a missing heartbeat; the commands report their own.
         let _ = bus.publish_on(channel.clone(), Vec::new()).await;
     }
+}
+
+/// TCP keepalive on every Redis connection, so a peer that vanished without a word is found
+/// out by the kernel too (the heartbeat covers the subscription connection within seconds).
+fn tcp_settings() -> redis::io::tcp::TcpSettings {
+    use redis::io::tcp::socket2::TcpKeepalive;
+    let keepalive = TcpKeepalive::new()
+        .with_time(Duration::from_secs(10))
+        .with_interval(Duration::from_secs(5));
+    redis::io::tcp::TcpSettings::default().set_keepalive(keepalive)
 }
 
 fn now_ms() -> i64 {
