@@ -38,6 +38,25 @@ impl Cluster {
     /// exist yet, and without `--token-key` unless `token_key` is given.
     fn start_with(nodes: usize, redis_url: &str, token_key: Option<&str>) -> Option<Cluster> {
         let database_url = common::services::database_url()?;
+        Some(Cluster::start_through(
+            nodes,
+            &database_url,
+            &database_url,
+            redis_url,
+            token_key,
+        ))
+    }
+
+    /// Nodes that reach PostgreSQL at `node_database_url` (a proxy, say) while the test
+    /// cleans up through `database_url`.
+    fn start_through(
+        nodes: usize,
+        database_url: &str,
+        node_database_url: &str,
+        redis_url: &str,
+        token_key: Option<&str>,
+    ) -> Cluster {
+        let database_url = database_url.to_string();
         let name = format!("t_{}", uuid::Uuid::new_v4().simple());
         let mut dirs = Vec::new();
         let mut started = Vec::new();
@@ -50,7 +69,7 @@ impl Cluster {
                     .display()
                     .to_string(),
                 "--database-url".to_string(),
-                database_url.clone(),
+                node_database_url.to_string(),
                 "--bus".to_string(),
                 redis_url.to_string(),
                 "--cluster-name".to_string(),
@@ -62,13 +81,13 @@ impl Cluster {
             started.push(Node::start(&args, &[]));
             dirs.push(dir);
         }
-        Some(Cluster {
+        Cluster {
             name,
             database_url,
             redis_url: redis_url.to_string(),
             nodes: started,
             _dirs: dirs,
-        })
+        }
     }
 
     async fn room(&self, rate: i32) -> String {
@@ -542,28 +561,36 @@ async fn a_redis_outage_is_reported_refused_and_recovered_from_without_restart()
     assert!(delivered, "chat did not recover after Redis came back");
 }
 
-/// A TCP proxy in front of Redis that can go silent on the connections that subscribed: their
-/// bytes are swallowed both ways and nothing is closed, as when a Redis failover or a NAT drops
-/// a connection without telling either end. The other connections keep working.
-struct SilencingProxy {
+/// A TCP proxy in front of Redis or PostgreSQL that injects two faults: going silent on the
+/// connections that subscribed (their bytes are swallowed both ways and nothing is closed, as
+/// when a Redis failover or a NAT drops a connection without telling either end; the other
+/// connections keep working), and going down (every connection closed, as when the server is
+/// stopped).
+struct FaultProxy {
     port: u16,
     silent: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Down: connections are closed at their next byte and new ones at once, as when the
+    /// server behind is stopped.
+    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
-impl SilencingProxy {
-    fn start(redis_url: &str) -> SilencingProxy {
+impl FaultProxy {
+    /// In front of `target` (`host:port`).
+    fn start(target: &str) -> FaultProxy {
         use std::sync::atomic::{AtomicBool, Ordering};
         use std::sync::Arc;
-        let target = redis_url
-            .trim_start_matches("redis://")
-            .trim_end_matches('/')
-            .to_string();
+        let target = target.to_string();
+        let down = Arc::new(AtomicBool::new(false));
+        let is_down = down.clone();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let silent = Arc::new(AtomicBool::new(false));
         let silencing = silent.clone();
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
+                if is_down.load(Ordering::SeqCst) {
+                    continue; // dropped: closed at once
+                }
                 let Ok(server) = std::net::TcpStream::connect(&target) else {
                     continue;
                 };
@@ -577,6 +604,7 @@ impl SilencingProxy {
                     (server, client, false),
                 ] {
                     let (silent, subscribed) = (silencing.clone(), subscribed.clone());
+                    let down = is_down.clone();
                     std::thread::spawn(move || {
                         use std::io::{Read, Write};
                         let mut buffer = [0u8; 16 * 1024];
@@ -585,6 +613,9 @@ impl SilencingProxy {
                                 Ok(0) | Err(_) => break,
                                 Ok(n) => n,
                             };
+                            if down.load(Ordering::SeqCst) {
+                                break;
+                            }
                             let bytes = &buffer[..n];
                             if upstream
                                 && bytes
@@ -605,7 +636,11 @@ impl SilencingProxy {
                 }
             }
         });
-        SilencingProxy { port, silent }
+        FaultProxy { port, silent, down }
+    }
+
+    fn set_down(&self, down: bool) {
+        self.down.store(down, std::sync::atomic::Ordering::SeqCst);
     }
 
     fn silence(&self, silent: bool) {
@@ -622,7 +657,7 @@ async fn a_silently_dropped_subscription_makes_the_node_unready_until_it_recover
     let Some(redis_url) = common::services::redis_url() else {
         return;
     };
-    let proxy = SilencingProxy::start(&redis_url);
+    let proxy = FaultProxy::start(host_and_port(&redis_url));
     let Some(cluster) = Cluster::start_on(2, &format!("redis://127.0.0.1:{}", proxy.port)) else {
         return;
     };
@@ -643,4 +678,63 @@ async fn a_silently_dropped_subscription_makes_the_node_unready_until_it_recover
         .await;
     assert_eq!(a.frame_of("MESSAGE").await["RequestId"], "back");
     assert_eq!(b.frame_of("MESSAGE").await["RequestId"], "back");
+}
+
+/// `host:port` of a `scheme://[user@]host:port[/path]` URL.
+fn host_and_port(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, rest)| rest);
+    rest.split('/').next().unwrap_or(rest)
+}
+
+/// PostgreSQL stopped and started again (as the nodes see it: every connection reset, new ones
+/// refused): `/ready` answers 503 and control-plane writes are refused with
+/// InternalServerException while it is away; chat between connected clients goes on (it needs
+/// Redis, not PostgreSQL); the nodes recover by themselves.
+#[tokio::test]
+async fn a_postgres_outage_is_reported_refused_and_recovered_from_without_restart() {
+    let (Some(database_url), Some(redis_url)) = (
+        common::services::database_url(),
+        common::services::redis_url(),
+    ) else {
+        return;
+    };
+    let proxy = FaultProxy::start(host_and_port(&database_url));
+    let through_proxy = database_url.replacen(
+        host_and_port(&database_url),
+        &format!("127.0.0.1:{}", proxy.port),
+        1,
+    );
+    let cluster = Cluster::start_through(2, &database_url, &through_proxy, &redis_url, None);
+    let room = cluster.room(100).await;
+    let mut a = cluster.join(&room, "a", &["SEND_MESSAGE"], 0).await;
+    let mut b = cluster.join(&room, "b", &[], 1).await;
+    wait_ready(&cluster.nodes[0], 200).await;
+
+    proxy.set_down(true);
+    wait_ready(&cluster.nodes[0], 503).await;
+    wait_ready(&cluster.nodes[1], 503).await;
+    let refused = cluster.nodes[0]
+        .client()
+        .create_room()
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.raw_response().map(|r| r.status().as_u16()),
+        Some(500)
+    );
+    a.send(json!({"Action":"SEND_MESSAGE","RequestId":"during","Content":"x"}))
+        .await;
+    assert_eq!(b.frame_of("MESSAGE").await["RequestId"], "during");
+
+    proxy.set_down(false);
+    wait_ready(&cluster.nodes[0], 200).await;
+    wait_ready(&cluster.nodes[1], 200).await;
+    cluster.nodes[1]
+        .client()
+        .create_room()
+        .send()
+        .await
+        .unwrap();
 }
