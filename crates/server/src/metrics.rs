@@ -167,6 +167,11 @@ pub fn render(sources: &Sources) -> String {
         "Chat log records dropped because the spool was full",
         counter_of(&spool.dropped),
     );
+    registry.register(
+        "logging_lost_records",
+        "Chat log records lost because the spool could not write them (disk full, I/O error)",
+        counter_of(&spool.lost),
+    );
     let mut text = String::new();
     // Writing into a String cannot fail.
     let _ = encode(&mut text, &registry);

@@ -37,7 +37,7 @@ use crate::chat_log::ChatLogger;
 use crate::config::Config;
 use crate::domain::arn::ArnScope;
 use crate::domain::clock::Clock;
-use crate::domain::token::TokenKey;
+use crate::domain::token::{self, TokenKey};
 use crate::metrics::{self, Metrics};
 use crate::{http_server, store};
 
@@ -59,14 +59,13 @@ impl Server {
     /// Opens the store, keys, chat logging spool and bus `config` names, and binds the
     /// metrics listener if one is configured. `clock` is the system clock, or one a test moves.
     pub async fn open(config: Config, clock: Clock) -> anyhow::Result<Server> {
+        // Whatever the store: the token key file and the spool live here (issue 18).
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
         let store = store::open(&config).await?;
-        let token_key = TokenKey::load_or_create(
-            config.token_key.as_ref().map(|k| k.expose()),
-            &config.data_dir,
-            &config.region,
-            &config.account_id,
-        )
-        .context("loading the chat token key")?;
+        let token_key = open_token_key(&config, store.as_ref())
+            .await
+            .context("loading the chat token key")?;
         let reviewer = Reviewer::from_config(&config).await;
         let spool = Spool::open(&config.data_dir, config.logging.spool_max_records)
             .await
@@ -157,6 +156,11 @@ impl Server {
         bus.clone().start(&bus_tasks, stop_bus.clone());
         logging.spawn(logger.clone().run(stop_logging.clone()));
         chat.spawn(hub.clone().forward_clock_changes(stop_chat.clone()));
+        chat.spawn(crate::chat::reconcile::run(
+            hub.clone(),
+            app.store.clone(),
+            stop_chat.clone(),
+        ));
         if let Some(listener) = metrics_listener {
             let sources = metrics::Sources {
                 recorded: app.metrics.clone(),
@@ -204,6 +208,29 @@ impl Server {
         finish(bus_tasks).await;
         Ok(())
     }
+}
+
+/// The key that seals chat tokens: `--token-key` if given; else the cluster's key kept in a
+/// shared store (PostgreSQL), so every node agrees without a flag; else the key file in the
+/// data directory, created on first start (docs/scale-out.md, "The chat-token key").
+async fn open_token_key(config: &Config, store: &dyn store::Store) -> anyhow::Result<TokenKey> {
+    let (region, account) = (&config.region, &config.account_id);
+    if config.token_key.is_none() {
+        let shared = store
+            .shared_token_key(&token::random_key_hex())
+            .await
+            .context("reading the cluster's chat-token key from the store")?;
+        if let Some(hex_key) = shared {
+            return TokenKey::from_hex(&hex_key, region, account)
+                .context("the cluster's chat-token key in the store");
+        }
+    }
+    TokenKey::load_or_create(
+        config.token_key.as_ref().map(|k| k.expose()),
+        &config.data_dir,
+        region,
+        account,
+    )
 }
 
 /// Waits for every task on `tasks` (each has been told to stop).

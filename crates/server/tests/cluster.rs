@@ -30,37 +30,64 @@ impl Cluster {
 
     /// A cluster on the given Redis (the environment's PostgreSQL).
     fn start_on(nodes: usize, redis_url: &str) -> Option<Cluster> {
-        let database_url = common::services::database_url()?;
-        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
         let token_key = hex::encode(rand::random::<[u8; 32]>());
+        Cluster::start_with(nodes, redis_url, Some(&token_key))
+    }
+
+    /// Started as README's scale-out section says: each node's data directory does not
+    /// exist yet, and without `--token-key` unless `token_key` is given.
+    fn start_with(nodes: usize, redis_url: &str, token_key: Option<&str>) -> Option<Cluster> {
+        let database_url = common::services::database_url()?;
+        Some(Cluster::start_through(
+            nodes,
+            &database_url,
+            &database_url,
+            redis_url,
+            token_key,
+        ))
+    }
+
+    /// Nodes that reach PostgreSQL at `node_database_url` (a proxy, say) while the test
+    /// cleans up through `database_url`.
+    fn start_through(
+        nodes: usize,
+        database_url: &str,
+        node_database_url: &str,
+        redis_url: &str,
+        token_key: Option<&str>,
+    ) -> Cluster {
+        let database_url = database_url.to_string();
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
         let mut dirs = Vec::new();
         let mut started = Vec::new();
-        for _ in 0..nodes {
+        for node in 0..nodes {
             let dir = tempfile::tempdir().unwrap();
-            started.push(Node::start(
-                &[
-                    "--data-dir".to_string(),
-                    dir.path().display().to_string(),
-                    "--database-url".to_string(),
-                    database_url.clone(),
-                    "--bus".to_string(),
-                    redis_url.to_string(),
-                    "--cluster-name".to_string(),
-                    name.clone(),
-                    "--token-key".to_string(),
-                    token_key.clone(),
-                ],
-                &[],
-            ));
+            let mut args = vec![
+                "--data-dir".to_string(),
+                dir.path()
+                    .join(format!("node-{node}"))
+                    .display()
+                    .to_string(),
+                "--database-url".to_string(),
+                node_database_url.to_string(),
+                "--bus".to_string(),
+                redis_url.to_string(),
+                "--cluster-name".to_string(),
+                name.clone(),
+            ];
+            if let Some(key) = token_key {
+                args.extend(["--token-key".to_string(), key.to_string()]);
+            }
+            started.push(Node::start(&args, &[]));
             dirs.push(dir);
         }
-        Some(Cluster {
+        Cluster {
             name,
             database_url,
             redis_url: redis_url.to_string(),
             nodes: started,
             _dirs: dirs,
-        })
+        }
     }
 
     async fn room(&self, rate: i32) -> String {
@@ -138,6 +165,28 @@ async fn token(node: &Node, room: &str, user: &str, caps: &[&str]) -> String {
         request = request.capabilities(aws_sdk_ivschat::types::ChatTokenCapability::from(*c));
     }
     request.send().await.unwrap().token.unwrap()
+}
+
+/// Issue 18: nodes started as README says (fresh data directories, no `--token-key`) start,
+/// and agree on the chat-token key through PostgreSQL: a token minted on one node opens a
+/// chat connection on every other.
+#[tokio::test]
+async fn nodes_without_a_token_key_flag_share_the_clusters_key() {
+    let Some(redis_url) = common::services::redis_url() else {
+        return;
+    };
+    let Some(cluster) = Cluster::start_with(3, &redis_url, None) else {
+        return;
+    };
+    let room = cluster.room(10).await;
+    for node in 0..3 {
+        let mut a = cluster
+            .join(&room, &format!("u{node}"), &["SEND_MESSAGE"], node)
+            .await;
+        a.send(json!({"Action":"SEND_MESSAGE","RequestId":"hi","Content":"x"}))
+            .await;
+        assert_eq!(a.frame_of("MESSAGE").await["RequestId"], "hi");
+    }
 }
 
 #[tokio::test]
@@ -510,4 +559,182 @@ async fn a_redis_outage_is_reported_refused_and_recovered_from_without_restart()
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(delivered, "chat did not recover after Redis came back");
+}
+
+/// A TCP proxy in front of Redis or PostgreSQL that injects two faults: going silent on the
+/// connections that subscribed (their bytes are swallowed both ways and nothing is closed, as
+/// when a Redis failover or a NAT drops a connection without telling either end; the other
+/// connections keep working), and going down (every connection closed, as when the server is
+/// stopped).
+struct FaultProxy {
+    port: u16,
+    silent: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Down: connections are closed at their next byte and new ones at once, as when the
+    /// server behind is stopped.
+    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl FaultProxy {
+    /// In front of `target` (`host:port`).
+    fn start(target: &str) -> FaultProxy {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let target = target.to_string();
+        let down = Arc::new(AtomicBool::new(false));
+        let is_down = down.clone();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let silent = Arc::new(AtomicBool::new(false));
+        let silencing = silent.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                if is_down.load(Ordering::SeqCst) {
+                    continue; // dropped: closed at once
+                }
+                let Ok(server) = std::net::TcpStream::connect(&target) else {
+                    continue;
+                };
+                let subscribed = Arc::new(AtomicBool::new(false));
+                for (mut from, mut to, upstream) in [
+                    (
+                        client.try_clone().unwrap(),
+                        server.try_clone().unwrap(),
+                        true,
+                    ),
+                    (server, client, false),
+                ] {
+                    let (silent, subscribed) = (silencing.clone(), subscribed.clone());
+                    let down = is_down.clone();
+                    std::thread::spawn(move || {
+                        use std::io::{Read, Write};
+                        let mut buffer = [0u8; 16 * 1024];
+                        loop {
+                            let n = match from.read(&mut buffer) {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => n,
+                            };
+                            if down.load(Ordering::SeqCst) {
+                                break;
+                            }
+                            let bytes = &buffer[..n];
+                            if upstream
+                                && bytes
+                                    .windows(9)
+                                    .any(|w| w.eq_ignore_ascii_case(b"SUBSCRIBE"))
+                            {
+                                subscribed.store(true, Ordering::SeqCst);
+                            }
+                            if silent.load(Ordering::SeqCst) && subscribed.load(Ordering::SeqCst) {
+                                continue;
+                            }
+                            if to.write_all(bytes).is_err() {
+                                break;
+                            }
+                        }
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        FaultProxy { port, silent, down }
+    }
+
+    fn set_down(&self, down: bool) {
+        self.down.store(down, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn silence(&self, silent: bool) {
+        self.silent
+            .store(silent, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Issue 18: a subscription connection that goes silent without closing left the node
+/// reporting ready while it received nothing from the other nodes. The heartbeat notices:
+/// `/ready` answers 503, the node reconnects, and chat across nodes works again.
+#[tokio::test]
+async fn a_silently_dropped_subscription_makes_the_node_unready_until_it_recovers() {
+    let Some(redis_url) = common::services::redis_url() else {
+        return;
+    };
+    let proxy = FaultProxy::start(host_and_port(&redis_url));
+    let Some(cluster) = Cluster::start_on(2, &format!("redis://127.0.0.1:{}", proxy.port)) else {
+        return;
+    };
+    let room = cluster.room(100).await;
+    let mut a = cluster.join(&room, "a", &["SEND_MESSAGE"], 0).await;
+    let mut b = cluster.join(&room, "b", &[], 1).await;
+    wait_ready(&cluster.nodes[0], 200).await;
+
+    proxy.silence(true);
+    wait_ready(&cluster.nodes[0], 503).await;
+    wait_ready(&cluster.nodes[1], 503).await;
+
+    proxy.silence(false);
+    wait_ready(&cluster.nodes[0], 200).await;
+    wait_ready(&cluster.nodes[1], 200).await;
+    // Ready means subscribed again (the rooms are subscribed before the heartbeat can arrive).
+    a.send(json!({"Action":"SEND_MESSAGE","RequestId":"back","Content":"x"}))
+        .await;
+    assert_eq!(a.frame_of("MESSAGE").await["RequestId"], "back");
+    assert_eq!(b.frame_of("MESSAGE").await["RequestId"], "back");
+}
+
+/// `host:port` of a `scheme://[user@]host:port[/path]` URL.
+fn host_and_port(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, rest)| rest);
+    rest.split('/').next().unwrap_or(rest)
+}
+
+/// PostgreSQL stopped and started again (as the nodes see it: every connection reset, new ones
+/// refused): `/ready` answers 503 and control-plane writes are refused with
+/// InternalServerException while it is away; chat between connected clients goes on (it needs
+/// Redis, not PostgreSQL); the nodes recover by themselves.
+#[tokio::test]
+async fn a_postgres_outage_is_reported_refused_and_recovered_from_without_restart() {
+    let (Some(database_url), Some(redis_url)) = (
+        common::services::database_url(),
+        common::services::redis_url(),
+    ) else {
+        return;
+    };
+    let proxy = FaultProxy::start(host_and_port(&database_url));
+    let through_proxy = database_url.replacen(
+        host_and_port(&database_url),
+        &format!("127.0.0.1:{}", proxy.port),
+        1,
+    );
+    let cluster = Cluster::start_through(2, &database_url, &through_proxy, &redis_url, None);
+    let room = cluster.room(100).await;
+    let mut a = cluster.join(&room, "a", &["SEND_MESSAGE"], 0).await;
+    let mut b = cluster.join(&room, "b", &[], 1).await;
+    wait_ready(&cluster.nodes[0], 200).await;
+
+    proxy.set_down(true);
+    wait_ready(&cluster.nodes[0], 503).await;
+    wait_ready(&cluster.nodes[1], 503).await;
+    let refused = cluster.nodes[0]
+        .client()
+        .create_room()
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.raw_response().map(|r| r.status().as_u16()),
+        Some(500)
+    );
+    a.send(json!({"Action":"SEND_MESSAGE","RequestId":"during","Content":"x"}))
+        .await;
+    assert_eq!(b.frame_of("MESSAGE").await["RequestId"], "during");
+
+    proxy.set_down(false);
+    wait_ready(&cluster.nodes[0], 200).await;
+    wait_ready(&cluster.nodes[1], 200).await;
+    cluster.nodes[1]
+        .client()
+        .create_room()
+        .send()
+        .await
+        .unwrap();
 }

@@ -1199,7 +1199,8 @@ async fn postgres_nodes_opening_a_new_schema_together() {
         .fetch_one(&mut conn)
         .await
         .unwrap();
-        assert_eq!(applied, 1);
+        // 0001_initial and 0002_chat_token_key.
+        assert_eq!(applied, 2);
         let tables: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM pg_tables WHERE schemaname = $1 AND tablename IN \
              ('rooms', 'logging_configurations', 'room_logging')",
@@ -1218,6 +1219,42 @@ async fn postgres_nodes_opening_a_new_schema_together() {
         for store in &stores {
             assert_eq!(store.get_room(&r.id).await.unwrap(), Some(r.clone()));
         }
+    })
+    .await;
+}
+
+/// Nodes starting together agree on one chat-token key, each offering its own candidate
+/// (issue 18); SQLite, one node's own store, keeps none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_nodes_agree_on_one_chat_token_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = SqliteStore::open(dir.path()).await.unwrap();
+    assert_eq!(sqlite.shared_token_key("00").await.unwrap(), None);
+    let Some(database_url) = common::services::database_url() else {
+        return; // skipped, and said so
+    };
+    let url = &database_url;
+    in_fresh_schema(url, |schema| async move {
+        let store = Arc::new(PostgresStore::open(url, &schema).await.unwrap());
+        let asks: Vec<_> = (0..8)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let candidate = format!("{i:064x}");
+                    store.shared_token_key(&candidate).await.unwrap()
+                })
+            })
+            .collect();
+        let mut keys = BTreeSet::new();
+        for ask in asks {
+            keys.insert(ask.await.unwrap().expect("PostgreSQL keeps the key"));
+        }
+        assert_eq!(keys.len(), 1, "{keys:?}");
+        let reopened = PostgresStore::open(url, &schema).await.unwrap();
+        assert_eq!(
+            reopened.shared_token_key("ff").await.unwrap().as_ref(),
+            keys.first()
+        );
     })
     .await;
 }

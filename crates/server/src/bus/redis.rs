@@ -11,6 +11,13 @@
 //!   script call per request); a chat token is redeemed with `SET NX`; each node publishes its
 //!   connection count so the concurrent-connection quota counts the whole cluster.
 //!
+//! * **Liveness.** A subscription connection can go deaf without closing (a Redis failover, a
+//!   TCP connection dropped silently on the way). Each node publishes a heartbeat on a channel
+//!   of its own (`<cluster>:heartbeat:<node>`) every [`HEARTBEAT_EVERY`] and subscribes to it
+//!   on its subscription connection: when none has come back for [`HEARTBEAT_TIMEOUT`], the
+//!   connection is dropped and made again, and meanwhile `/ready` answers 503 (`ping`). Room
+//!   changes missed meanwhile are applied by the periodic reconciliation (`chat/reconcile.rs`).
+//!
 //! Subscriptions change in one task ([`Subscriptions`]) that checks, when it acts, whether
 //! the room is still live on this node; so a join and a leave racing for the same room cannot
 //! leave it unsubscribed. When Redis goes away the task reconnects with backoff and
@@ -18,7 +25,7 @@
 //! requests that need it are refused with a clear error.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -64,6 +71,11 @@ const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
 const CONNECTION_REPORT_EVERY: Duration = Duration::from_secs(2);
 const CONNECTION_REPORT_STALE_MS: i64 = 10_000;
 
+/// How often a node publishes its heartbeat, and how long its subscription may go without
+/// receiving one before the node counts as deaf to the bus (not ready, reconnecting).
+pub const HEARTBEAT_EVERY: Duration = Duration::from_millis(500);
+pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(3);
+
 #[derive(Debug)]
 enum SubscriptionChange {
     /// Subscribe to the room (if not yet) and answer once Redis has confirmed.
@@ -84,6 +96,9 @@ pub struct RedisBus {
     changes_rx: std::sync::Mutex<Option<mpsc::UnboundedReceiver<SubscriptionChange>>>,
     /// Connections open on the other nodes, as last reported.
     others_connections: AtomicU64,
+    /// When this node's subscription connection last received its heartbeat (ms since the
+    /// epoch); 0 while it is not connected.
+    heard_at_ms: AtomicI64,
 }
 
 impl std::fmt::Debug for RedisBus {
@@ -108,7 +123,10 @@ impl RedisBus {
                 "--bus must be a redis:// URL (the cluster bus is Redis; see docs/scale-out.md)"
             );
         }
-        let client = redis::Client::open(url).context("parsing the --bus Redis URL")?;
+        let info = redis::IntoConnectionInfo::into_connection_info(url)
+            .context("parsing the --bus Redis URL")?;
+        let client = redis::Client::open(info.set_tcp_settings(tcp_settings()))
+            .context("parsing the --bus Redis URL")?;
         // Fail fast while Redis is away, so requests get a clear refusal instead of waiting;
         // the manager reconnects by itself on the next command.
         let manager_config = redis::aio::ConnectionManagerConfig::new()
@@ -130,6 +148,25 @@ impl RedisBus {
             changes,
             changes_rx: std::sync::Mutex::new(Some(changes_rx)),
             others_connections: AtomicU64::new(0),
+            heard_at_ms: AtomicI64::new(0),
+        })
+    }
+
+    fn heartbeat_channel(&self) -> String {
+        format!("{}:heartbeat:{}", self.prefix, self.node_id)
+    }
+
+    /// Why this node cannot count on receiving the bus now, if it cannot.
+    fn deafness(&self) -> Option<String> {
+        let heard_at = self.heard_at_ms.load(Ordering::Relaxed);
+        if heard_at == 0 {
+            return Some("the Redis subscription connection is down".to_string());
+        }
+        let silent_ms = now_ms() - heard_at;
+        (silent_ms > HEARTBEAT_TIMEOUT.as_millis() as i64).then(|| {
+            format!(
+                "the Redis subscription connection has received no heartbeat for {silent_ms} ms"
+            )
         })
     }
 
@@ -245,6 +282,9 @@ impl Bus for RedisBus {
 
     fn ping(&self) -> BusCall<'_, ()> {
         waiting(async move {
+            if let Some(why) = self.deafness() {
+                anyhow::bail!("not receiving the bus: {why}");
+            }
             let mut commands = self.commands.clone();
             let _: String = redis::cmd("PING")
                 .query_async(&mut commands)
@@ -270,6 +310,7 @@ impl Bus for RedisBus {
             tasks.clone(),
             stop.clone(),
         ));
+        tasks.spawn(publish_heartbeats(self.clone(), stop.clone()));
         tasks.spawn(report_connections(self, stop));
     }
 }
@@ -293,8 +334,16 @@ impl Subscriptions {
                     .await
                     .map_err(|_| anyhow::anyhow!("timed out connecting to Redis"))??;
                 let (mut sink, stream) = pubsub.split();
+                // Each SUBSCRIBE is bounded: on a connection that went silent, an unbounded
+                // one would hang this task for good.
+                let timed_out = || anyhow::anyhow!("timed out subscribing on Redis");
+                tokio::time::timeout(REDIS_TIMEOUT, sink.subscribe(bus.heartbeat_channel()))
+                    .await
+                    .map_err(|_| timed_out())??;
                 for room in &subscribed {
-                    sink.subscribe(bus.room_channel(room)).await?;
+                    tokio::time::timeout(REDIS_TIMEOUT, sink.subscribe(bus.room_channel(room)))
+                        .await
+                        .map_err(|_| timed_out())??;
                 }
                 anyhow::Ok((sink, stream))
             };
@@ -303,6 +352,7 @@ impl Subscriptions {
                 result = connected => match result {
                     Ok(pair) => pair,
                     Err(e) => {
+                        bus.heard_at_ms.store(0, Ordering::Relaxed);
                         tracing::error!(error = %format!("{e:#}"), retry_in = ?backoff, "Redis bus subscription failed");
                         // Answer waiting joins at once rather than leaving them hanging.
                         while let Ok(change) = changes.try_recv() {
@@ -318,8 +368,11 @@ impl Subscriptions {
             };
             backoff = Duration::from_millis(100);
             tracing::info!(rooms = subscribed.len(), "Redis bus subscribed");
+            // A fresh connection gets one timeout's grace to hear its first heartbeat.
+            bus.heard_at_ms.store(now_ms(), Ordering::Relaxed);
             let (dead, mut died) = oneshot::channel::<()>();
             let reader = tasks.spawn(read(bus.clone(), stream, dead));
+            let mut check = tokio::time::interval(HEARTBEAT_EVERY);
             loop {
                 tokio::select! {
                     _ = shutdown.cancelled() => {
@@ -327,8 +380,17 @@ impl Subscriptions {
                         return;
                     }
                     _ = &mut died => {
+                        bus.heard_at_ms.store(0, Ordering::Relaxed);
                         tracing::warn!("Redis bus connection lost; reconnecting");
                         continue 'connect;
+                    }
+                    _ = check.tick() => {
+                        if let Some(why) = bus.deafness() {
+                            bus.heard_at_ms.store(0, Ordering::Relaxed);
+                            tracing::error!("{why}: dropping it and reconnecting (not ready meanwhile)");
+                            reader.abort();
+                            continue 'connect;
+                        }
                     }
                     change = changes.recv() => {
                         let Some(change) = change else { return };
@@ -356,6 +418,7 @@ impl Subscriptions {
                                     }
                                     Err(e) => {
                                         let _ = done.send(Err(anyhow::Error::new(e).context("subscribing on the Redis bus")));
+                                        bus.heard_at_ms.store(0, Ordering::Relaxed);
                                         reader.abort();
                                         continue 'connect;
                                     }
@@ -363,7 +426,13 @@ impl Subscriptions {
                             }
                             SubscriptionChange::Release(room) => {
                                 if !bus.rooms.is_live(&room) && subscribed.remove(&room) {
-                                    let _ = sink.unsubscribe(bus.room_channel(&room)).await;
+                                    // Bounded like every call on this connection; a
+                                    // silent connection is the heartbeat's to notice.
+                                    let _ = tokio::time::timeout(
+                                        REDIS_TIMEOUT,
+                                        sink.unsubscribe(bus.room_channel(&room)),
+                                    )
+                                    .await;
                                 }
                             }
                         }
@@ -377,8 +446,13 @@ impl Subscriptions {
 /// Delivers what arrives on the subscribed channels to this node's connections.
 async fn read(bus: Arc<RedisBus>, mut stream: redis::aio::PubSubStream, dead: oneshot::Sender<()>) {
     let room_prefix = format!("{}:room:", bus.prefix);
+    let heartbeat = bus.heartbeat_channel();
     while let Some(message) = stream.next().await {
         let channel = message.get_channel_name();
+        if channel == heartbeat {
+            bus.heard_at_ms.store(now_ms(), Ordering::Relaxed);
+            continue;
+        }
         let payload = message.get_payload_bytes();
         let Some(room_id) = channel.strip_prefix(&room_prefix) else {
             continue;
@@ -395,6 +469,34 @@ async fn read(bus: Arc<RedisBus>, mut stream: redis::aio::PubSubStream, dead: on
         }
     }
     let _ = dead.send(());
+}
+
+/// Publishes this node's heartbeat (see the module documentation), until `shutdown`.
+async fn publish_heartbeats(bus: Arc<RedisBus>, shutdown: CancellationToken) {
+    let channel = bus.heartbeat_channel();
+    let mut tick = tokio::time::interval(HEARTBEAT_EVERY);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        // A failure shows as a missing heartbeat; the commands report their own.
+        let _ = bus.publish_on(channel.clone(), Vec::new()).await;
+    }
+}
+
+/// TCP keepalive on every Redis connection, so a peer that vanished without a word is found
+/// out by the kernel too (the heartbeat covers the subscription connection within seconds).
+fn tcp_settings() -> redis::io::tcp::TcpSettings {
+    use redis::io::tcp::socket2::TcpKeepalive;
+    let keepalive = TcpKeepalive::new()
+        .with_time(Duration::from_secs(10))
+        .with_interval(Duration::from_secs(5));
+    redis::io::tcp::TcpSettings::default().set_keepalive(keepalive)
+}
+
+fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 /// Publishes this node's connection count and reads the others'.

@@ -15,6 +15,7 @@
 pub mod fanout;
 pub mod handshake;
 pub mod outbox;
+pub mod reconcile;
 pub mod review;
 pub mod review_worker;
 pub mod rooms;
@@ -229,7 +230,8 @@ impl Hub {
     }
 
     /// Serialises a MESSAGE or EVENT frame once, spools its chat log records (durably, before
-    /// anyone sees it), then delivers it to every connection of the room.
+    /// anyone sees it), then delivers it to every connection of the room. If the bus refuses
+    /// it, the records are taken back: the log holds no message nobody received (issue 18).
     pub async fn broadcast<T: serde::Serialize>(
         &self,
         room: RoomRef<'_>,
@@ -238,11 +240,17 @@ impl Hub {
         at: OffsetDateTime,
     ) -> Result<(), Declined> {
         let json = to_json(frame);
-        self.logger
+        let spooled = self
+            .logger
             .log(room.id, room.logging_ids, kind, &json, at)
             .await;
-        self.publish(room.id, RoomEvent::Frame(OutFrame::text(&json)))
-            .await
+        let published = self
+            .publish(room.id, RoomEvent::Frame(OutFrame::text(&json)))
+            .await;
+        if published.is_err() {
+            self.logger.retract(spooled).await;
+        }
+        published
     }
 
     /// Takes one message from the room's `maximumMessageRatePerSecond`, service-wide.
@@ -386,9 +394,10 @@ impl Hub {
         };
         self.rooms.apply(update.clone());
         if let Err(e) = self.bus.share_update(update).await {
-            // Nodes that miss it read the room afresh at their next handshake; live
-            // connections there keep the old limits until then.
-            tracing::error!(room = %room.id, error = %format!("{e:#}"), "cannot send a room update to the other nodes");
+            // The change is committed, so it is acknowledged: nodes that miss it apply it
+            // from the store at their next reconciliation (`reconcile.rs`, within
+            // RECONCILE_EVERY), and read it afresh at their next handshake.
+            tracing::error!(room = %room.id, error = %format!("{e:#}"), "cannot send a room update to the other nodes; they apply it at their next reconciliation");
         }
     }
 
@@ -396,12 +405,164 @@ impl Hub {
     pub async fn room_deleted(&self, room_id: &str) {
         self.room_changes.fetch_add(1, Ordering::SeqCst);
         if self.publish(room_id, RoomEvent::Deleted).await.is_err() {
-            // Still end this node's sessions.
+            // Still end this node's sessions; the other nodes end theirs at their next
+            // reconciliation (`reconcile.rs`): the deletion is committed, so it is
+            // acknowledged.
             self.rooms.deliver(room_id, RoomEvent::Deleted);
         }
     }
 
     pub fn count_slow_disconnect(&self) {
         self.stats.slow_disconnects.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bus::{done, Bucket, BusCall};
+    use crate::chat_log::sinks::Sinks;
+    use crate::chat_log::spool::Spool;
+    use crate::config::Config;
+    use crate::room::RoomUpdate;
+    use tokio_util::sync::CancellationToken;
+    use tokio_util::task::TaskTracker;
+
+    /// A bus that cannot be reached (Redis down, connection dropped).
+    #[derive(Debug)]
+    struct Unreachable;
+
+    impl Bus for Unreachable {
+        fn publish<'a>(&'a self, _room_id: &'a str, _event: RoomEvent) -> BusCall<'a, ()> {
+            done(Err(anyhow::anyhow!("unreachable")))
+        }
+        fn share_update(&self, _update: RoomUpdate) -> BusCall<'_, ()> {
+            done(Err(anyhow::anyhow!("unreachable")))
+        }
+        fn subscribe<'a>(&'a self, _room_id: &'a str) -> BusCall<'a, ()> {
+            done(Err(anyhow::anyhow!("unreachable")))
+        }
+        fn unsubscribe(&self, _room_id: &str) {}
+        fn try_take<'a>(&'a self, _bucket: Bucket<'a>) -> BusCall<'a, bool> {
+            done(Ok(true))
+        }
+        fn redeem<'a>(&'a self, _token_id: &'a str, _expires: i64, _now: i64) -> BusCall<'a, bool> {
+            done(Ok(true))
+        }
+        fn other_nodes_connections(&self) -> u64 {
+            0
+        }
+        fn spans_nodes(&self) -> bool {
+            true
+        }
+        fn ping(&self) -> BusCall<'_, ()> {
+            done(Err(anyhow::anyhow!("unreachable")))
+        }
+        fn start(self: Arc<Self>, _tasks: &TaskTracker, _stop: CancellationToken) {}
+    }
+
+    /// A hub on a bus that cannot be reached, with a SQLite store in `dir`.
+    async fn hub_on_unreachable_bus(dir: &std::path::Path) -> (Hub, Arc<dyn crate::store::Store>) {
+        let config = Config::for_tests(dir);
+        let clock = Clock::system();
+        let store = crate::store::open(&config).await.unwrap();
+        let spool = Spool::open(dir, 100).await.unwrap();
+        let logger = Arc::new(ChatLogger::new(
+            spool,
+            Sinks::from_config(&config).await,
+            store.clone(),
+            config.logging.clone(),
+            clock.clone(),
+        ));
+        let stats = Arc::new(ChatStats::default());
+        let hub = Hub::new(
+            Arc::new(LiveRooms::new(stats.clone())),
+            Arc::new(Unreachable),
+            stats,
+            clock,
+            &config.quotas,
+            logger,
+        );
+        (hub, store)
+    }
+
+    async fn socket() -> Arc<tokio::net::TcpStream> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = tokio::net::TcpStream::connect(listener.local_addr().unwrap());
+        let (accepted, _client) = tokio::join!(listener.accept(), client);
+        Arc::new(accepted.unwrap().0)
+    }
+
+    /// Issue 18: DeleteRoom and UpdateRoom whose publish failed (or that a node's dead
+    /// subscription missed) reached that node's live connections only if they happened to
+    /// end; reconciliation applies them from the store.
+    #[tokio::test]
+    async fn reconciliation_applies_what_the_bus_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let (hub, store) = hub_on_unreachable_bus(dir.path()).await;
+        let quotas = Config::for_tests(dir.path()).quotas;
+        let mut rooms = Vec::new();
+        for _ in 0..2 {
+            let room = Room {
+                id: new_id(),
+                name: "r".to_string(),
+                create_time: 1,
+                update_time: 1,
+                maximum_message_rate_per_second: 10,
+                maximum_message_length: 500,
+                review_handler_uri: None,
+                review_fallback: ivschat_proto::control::FallbackResult::Allow,
+                tags: StringMap::new(),
+                logging_configuration_ids: Vec::new(),
+            };
+            store.insert_room(&room, &quotas).await.unwrap();
+            let (live, _seat) = hub.join(&room, socket().await, Arc::from("u"));
+            rooms.push((room, live));
+        }
+        let (updated, deleted) = (&rooms[0], &rooms[1]);
+        store
+            .update_room(
+                &updated.0.id,
+                &quotas,
+                Box::new(|room| {
+                    room.maximum_message_length = 42;
+                    room.update_time = 2;
+                    Ok(())
+                }),
+            )
+            .await
+            .unwrap();
+        store.delete_room(&deleted.0.id).await.unwrap();
+        // The bus lost both changes: nothing live on this node knows.
+        assert!(hub.rooms.is_live(&deleted.0.id));
+        assert_eq!(updated.1.settings().maximum_message_length, 500);
+
+        assert_eq!(reconcile::reconcile(&hub, store.as_ref()).await, 1);
+        assert!(!hub.rooms.is_live(&deleted.0.id));
+        assert_eq!(updated.1.settings().maximum_message_length, 42);
+    }
+
+    /// Issue 18: a record was spooled before its publish, so a message refused with ERROR
+    /// 500 (nobody received it) was still logged.
+    #[tokio::test]
+    async fn a_message_the_bus_refused_is_not_logged() {
+        let dir = tempfile::tempdir().unwrap();
+        let (hub, _) = hub_on_unreachable_bus(dir.path()).await;
+        let (clock, logger) = (hub.clock.clone(), hub.logger.clone());
+        let logging_ids = ["lc".to_string()];
+        let room = RoomRef {
+            id: "g1H2I3j4k5L6",
+            logging_ids: &logging_ids,
+        };
+        let sent = hub
+            .broadcast(
+                room,
+                RecordType::Message,
+                &serde_json::json!({"Type": "MESSAGE"}),
+                clock.now(),
+            )
+            .await;
+        assert_eq!(sent, Err(Declined::Unavailable));
+        assert_eq!(logger.spool().stats.pending.load(Ordering::Relaxed), 0);
     }
 }

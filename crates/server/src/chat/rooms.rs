@@ -85,6 +85,11 @@ impl LiveRooms {
         self.rooms().get(room_id).cloned()
     }
 
+    /// The ids of the rooms live on this node.
+    pub fn ids(&self) -> Vec<String> {
+        self.rooms().keys().cloned().collect()
+    }
+
     pub fn count(&self) -> usize {
         self.rooms().len()
     }
@@ -117,17 +122,22 @@ impl LiveRooms {
         (live, seat)
     }
 
-    /// Takes a connection out of its room; true if the room was forgotten (its last
-    /// connection left).
+    /// Takes a connection out of its room; true if this node no longer needs the room's
+    /// events: its last connection left, and the room is forgotten now or was already (a
+    /// DeleteRoom forgets the room before its members leave, issue 18).
     pub fn leave(&self, room: &LiveRoom, seat: &Seat) -> bool {
         let room_id = room.id.as_str();
         let mut rooms = self.rooms();
         // Under the map lock, so no connection can join in between.
-        let last = room.fanout.leave(seat) == 0
-            && rooms
-                .get(room_id)
-                .is_some_and(|live| std::ptr::eq(live.as_ref(), room));
-        last && rooms.remove(room_id).is_some()
+        if room.fanout.leave(seat) != 0 {
+            return false;
+        }
+        match rooms.get(room_id) {
+            Some(live) if std::ptr::eq(live.as_ref(), room) => rooms.remove(room_id).is_some(),
+            // A newer live state of the room holds its own members.
+            Some(_) => false,
+            None => true,
+        }
     }
 
     /// Hands a node-local event to every live room.
@@ -163,5 +173,63 @@ impl NodeRooms for LiveRooms {
 
     fn connections_open(&self) -> u64 {
         self.stats.connections_open.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ids::new_id;
+    use ivschat_proto::control::{FallbackResult, StringMap};
+    use tokio::net::{TcpListener, TcpStream};
+
+    fn room() -> Room {
+        Room {
+            id: new_id(),
+            name: "r".to_string(),
+            create_time: 1,
+            update_time: 1,
+            maximum_message_rate_per_second: 10,
+            maximum_message_length: 500,
+            review_handler_uri: None,
+            review_fallback: FallbackResult::Allow,
+            tags: StringMap::new(),
+            logging_configuration_ids: Vec::new(),
+        }
+    }
+
+    async fn socket() -> Arc<TcpStream> {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap());
+        let (accepted, client) = tokio::join!(listener.accept(), client);
+        drop(client);
+        Arc::new(accepted.unwrap().0)
+    }
+
+    /// Issue 18: after DeleteRoom the room was forgotten before its members left, so the last
+    /// leave did not report it and the bus never unsubscribed its channel.
+    #[tokio::test]
+    async fn the_last_leave_after_a_deletion_releases_the_room() {
+        let rooms = LiveRooms::new(Arc::new(ChatStats::default()));
+        let room = room();
+        let (live, first) = rooms.join(&room, socket().await, Arc::from("a"));
+        let (_, second) = rooms.join(&room, socket().await, Arc::from("b"));
+        rooms.deliver(&room.id, RoomEvent::Deleted);
+        assert!(!rooms.is_live(&room.id));
+        assert!(!rooms.leave(&live, &first), "a member is still there");
+        assert!(
+            rooms.leave(&live, &second),
+            "the last leave releases the room"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_last_leave_forgets_the_room() {
+        let rooms = LiveRooms::new(Arc::new(ChatStats::default()));
+        let room = room();
+        let (live, seat) = rooms.join(&room, socket().await, Arc::from("a"));
+        assert!(rooms.is_live(&room.id));
+        assert!(rooms.leave(&live, &seat));
+        assert!(!rooms.is_live(&room.id));
     }
 }

@@ -73,6 +73,11 @@ impl std::fmt::Debug for ChatLogger {
     }
 }
 
+/// Records [`ChatLogger::log`] spooled (their sequence numbers), for
+/// [`ChatLogger::retract`].
+#[derive(Debug)]
+pub struct Spooled(Vec<i64>);
+
 impl ChatLogger {
     pub fn new(
         spool: Spool,
@@ -106,7 +111,8 @@ impl ChatLogger {
         self.delivered.subscribe()
     }
 
-    /// Spools one record per logging configuration; returns once they are durable.
+    /// Spools one record per logging configuration; returns once they are durable, with
+    /// what [`ChatLogger::retract`] takes should the frame not be delivered after all.
     pub async fn log(
         &self,
         room_id: &str,
@@ -114,9 +120,9 @@ impl ChatLogger {
         kind: RecordType,
         frame_json: &str,
         at: OffsetDateTime,
-    ) {
+    ) -> Spooled {
         if logging_ids.is_empty() {
-            return;
+            return Spooled(Vec::new());
         }
         let body = record_json(at, kind, frame_json);
         let timestamp_ms = to_micros(at) / 1000;
@@ -129,7 +135,18 @@ impl ChatLogger {
                 body: body.clone(),
             })
             .collect();
-        self.spool.append(records).await;
+        Spooled(self.spool.append(records).await)
+    }
+
+    /// Takes back records whose frame was refused (the bus could not deliver it), so the log
+    /// holds no message nobody received. A record the shipper took meanwhile is already out.
+    pub async fn retract(&self, spooled: Spooled) {
+        if spooled.0.is_empty() {
+            return;
+        }
+        if let Err(e) = self.spool.remove(&spooled.0).await {
+            tracing::error!(error = %format!("{e:#}"), records = spooled.0.len(), "cannot retract chat log records of a message that was not delivered");
+        }
     }
 
     /// Ships spooled records until `stop`, which also cuts a round short: a record leaves the

@@ -1,5 +1,7 @@
 //! The logging spool: every chat log record is written here before the frame it describes is
-//! delivered, and removed only once its destination has accepted it (at-least-once).
+//! delivered, and removed once its destination has accepted it (at-least-once), or retracted
+//! when the frame could not be delivered after all. A record that cannot be written (disk
+//! full) is counted as lost and logged.
 //!
 //! It is a SQLite database (`spool.db` in the data directory, WAL, `synchronous = NORMAL`): a
 //! committed record survives a crash or `kill -9` of the server; after a power loss the last
@@ -51,7 +53,8 @@ pub struct NewRecord {
 
 struct Append {
     records: Vec<NewRecord>,
-    done: oneshot::Sender<()>,
+    /// Answered with the records' sequence numbers once committed (empty if the commit failed).
+    done: oneshot::Sender<Vec<i64>>,
 }
 
 /// What the writer task is asked to do.
@@ -70,6 +73,9 @@ pub struct SpoolStats {
     pub dropped: AtomicU64,
     /// Records handed to destinations successfully.
     pub delivered: AtomicU64,
+    /// Records lost because the spool could not commit them (disk full, I/O error): their
+    /// frames were delivered, but they will never be logged (issue 18).
+    pub lost: AtomicU64,
 }
 
 #[derive(Clone)]
@@ -130,7 +136,7 @@ impl Spool {
             .pending
             .store(pending.max(0) as u64, Ordering::Relaxed);
         let (commands, queue) = mpsc::channel(1024);
-        tokio::spawn(writer(pool.clone(), queue));
+        tokio::spawn(writer(pool.clone(), queue, stats.clone()));
         Ok(Spool {
             pool,
             commands,
@@ -139,11 +145,12 @@ impl Spool {
         })
     }
 
-    /// Makes the records durable; returns once they are committed (or were dropped because the
-    /// spool is full, which is counted and logged).
-    pub async fn append(&self, records: Vec<NewRecord>) {
+    /// Makes the records durable; returns once they are committed, with their sequence numbers
+    /// (for [`Spool::remove`]), or once they were dropped because the spool is full or lost
+    /// because it cannot write (both counted and logged; no sequence numbers then).
+    pub async fn append(&self, records: Vec<NewRecord>) -> Vec<i64> {
         if records.is_empty() {
-            return;
+            return Vec::new();
         }
         let n = records.len() as u64;
         let pending = self.stats.pending.fetch_add(n, Ordering::Relaxed);
@@ -158,7 +165,7 @@ impl Spool {
                     "chat logging spool is full (a destination has been down for long): dropping new records"
                 );
             }
-            return;
+            return Vec::new();
         }
         let (done, committed) = oneshot::channel();
         let append = Command::Append(Append { records, done });
@@ -168,9 +175,9 @@ impl Spool {
                 records = n,
                 "chat logging spool is closed (shutting down): dropping records"
             );
-            return;
+            return Vec::new();
         }
-        let _ = committed.await;
+        committed.await.unwrap_or_default()
     }
 
     /// Shutdown: returns once every record appended before is committed and the database is
@@ -217,25 +224,27 @@ impl Spool {
             .collect())
     }
 
-    /// Forgets delivered records.
+    /// Forgets records (delivered, or retracted because their frame was not). Only the
+    /// records still there count: one removed twice (retracted after the shipper delivered
+    /// it) does not lower `pending` twice.
     pub async fn remove(&self, seqs: &[i64]) -> anyhow::Result<()> {
         let mut tx = self.pool.begin().await?;
+        let mut removed = 0;
         for seq in seqs {
-            sqlx::query("DELETE FROM records WHERE seq = ?")
+            removed += sqlx::query("DELETE FROM records WHERE seq = ?")
                 .bind(seq)
                 .execute(&mut *tx)
-                .await?;
+                .await?
+                .rows_affected();
         }
         tx.commit().await?;
-        self.stats
-            .pending
-            .fetch_sub(seqs.len() as u64, Ordering::Relaxed);
+        self.stats.pending.fetch_sub(removed, Ordering::Relaxed);
         Ok(())
     }
 }
 
 /// Commits appends in groups: everything that queued up while the previous commit ran.
-async fn writer(pool: SqlitePool, mut queue: mpsc::Receiver<Command>) {
+async fn writer(pool: SqlitePool, mut queue: mpsc::Receiver<Command>, stats: Arc<SpoolStats>) {
     let mut closing = None;
     while closing.is_none() {
         let Some(first) = queue.recv().await else {
@@ -263,12 +272,27 @@ async fn writer(pool: SqlitePool, mut queue: mpsc::Receiver<Command>) {
         if group.is_empty() {
             continue;
         }
-        if let Err(e) = commit(&pool, &group).await {
-            // The records stay unwritten; chat goes on (the caller is released either way).
-            tracing::error!(error = %e, records = count, "chat logging spool write failed");
-        }
+        let mut seqs = match commit(&pool, &group).await {
+            Ok(seqs) => seqs,
+            Err(e) => {
+                // The records stay unwritten; chat goes on (the caller is released either way).
+                // They no longer wait in the spool: without this, a full disk would leave the
+                // pending count high and the spool refusing every record until restart.
+                let n = count as u64;
+                stats.pending.fetch_sub(n, Ordering::Relaxed);
+                let lost = stats.lost.fetch_add(n, Ordering::Relaxed) + n;
+                tracing::error!(
+                    error = %format!("{e:#}"),
+                    records = count,
+                    lost_since_start = lost,
+                    "chat logging spool write failed: these records are lost"
+                );
+                Vec::new()
+            }
+        };
         for append in group {
-            let _ = append.done.send(());
+            let rest = seqs.split_off(append.records.len().min(seqs.len()));
+            let _ = append.done.send(std::mem::replace(&mut seqs, rest));
         }
     }
     pool.close().await;
@@ -277,10 +301,12 @@ async fn writer(pool: SqlitePool, mut queue: mpsc::Receiver<Command>) {
     }
 }
 
-async fn commit(pool: &SqlitePool, group: &[Append]) -> anyhow::Result<()> {
+/// Commits the group's records; returns their sequence numbers, in order.
+async fn commit(pool: &SqlitePool, group: &[Append]) -> anyhow::Result<Vec<i64>> {
     let mut tx = pool.begin().await?;
+    let mut seqs = Vec::new();
     for record in group.iter().flat_map(|a| &a.records) {
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO records (logging_id, room_id, timestamp_ms, body) VALUES (?, ?, ?, ?)",
         )
         .bind(&record.logging_id)
@@ -289,9 +315,10 @@ async fn commit(pool: &SqlitePool, group: &[Append]) -> anyhow::Result<()> {
         .bind(&record.body)
         .execute(&mut *tx)
         .await?;
+        seqs.push(inserted.last_insert_rowid());
     }
     tx.commit().await?;
-    Ok(())
+    Ok(seqs)
 }
 
 #[cfg(test)]
@@ -355,6 +382,40 @@ mod tests {
             .map(|r| r.body)
             .collect();
         assert_eq!(bodies, ["a", "b"]);
+    }
+
+    /// Issue 18: a failed commit left `pending` counting records that were never written, so
+    /// the spool later counted as full and dropped everything until restart.
+    #[tokio::test]
+    async fn a_failed_commit_is_counted_as_lost_and_not_as_pending() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path(), 2).await.unwrap();
+        // Any commit fails from now on.
+        sqlx::query("DROP TABLE records")
+            .execute(&spool.pool)
+            .await
+            .unwrap();
+        for _ in 0..3 {
+            spool.append(vec![record("a"), record("b")]).await;
+        }
+        assert_eq!(spool.stats.pending.load(Ordering::Relaxed), 0);
+        assert_eq!(spool.stats.lost.load(Ordering::Relaxed), 6);
+        assert_eq!(spool.stats.dropped.load(Ordering::Relaxed), 0);
+    }
+
+    /// A record retracted after the shipper removed it must not lower `pending` twice.
+    #[tokio::test]
+    async fn removing_twice_counts_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path(), 10).await.unwrap();
+        let first = spool.append(vec![record("a"), record("b")]).await;
+        let second = spool.append(vec![record("c")]).await;
+        assert_eq!((first.len(), second.len()), (2, 1));
+        spool.remove(&first).await.unwrap();
+        spool.remove(&first).await.unwrap();
+        assert_eq!(spool.stats.pending.load(Ordering::Relaxed), 1);
+        spool.remove(&second).await.unwrap();
+        assert_eq!(spool.stats.pending.load(Ordering::Relaxed), 0);
     }
 
     #[tokio::test]

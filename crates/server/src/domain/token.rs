@@ -84,6 +84,11 @@ impl TokenKey {
         Ok(TokenKey::new(key, region, account_id))
     }
 
+    /// A key given as 64 hex characters (`--token-key`, or the cluster's key in PostgreSQL).
+    pub fn from_hex(hex_key: &str, region: &str, account_id: &str) -> anyhow::Result<TokenKey> {
+        Ok(TokenKey::new(parse_key(hex_key)?, region, account_id))
+    }
+
     pub fn seal(&self, claims: &TokenClaims) -> String {
         let mut nonce = [0u8; NONCE_LEN];
         rand::thread_rng().fill_bytes(&mut nonce);
@@ -141,15 +146,27 @@ fn parse_key(hex_key: &str) -> anyhow::Result<[u8; 32]> {
     Ok(key)
 }
 
+/// A new random key as 64 hex characters.
+pub fn random_key_hex() -> String {
+    let mut key = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut key);
+    hex::encode(key)
+}
+
 fn load_or_create_key_file(path: &Path) -> anyhow::Result<[u8; 32]> {
     match std::fs::read_to_string(path) {
         Ok(text) => parse_key(&text).with_context(|| format!("reading {}", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let mut key = [0u8; 32];
-            rand::thread_rng().fill_bytes(&mut key);
-            write_private_file(path, hex::encode(key).as_bytes())
+            let key = random_key_hex();
+            // The data directory may not exist yet (issue 18: with PostgreSQL nothing else
+            // had created it when the key was first written).
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating directory {}", dir.display()))?;
+            }
+            write_private_file(path, key.as_bytes())
                 .with_context(|| format!("creating {}", path.display()))?;
-            Ok(key)
+            parse_key(&key)
         }
         Err(e) => bail!("reading {}: {e}", path.display()),
     }
@@ -246,5 +263,27 @@ mod tests {
         let b = TokenKey::load_or_create(None, dir.path(), "r", "a").unwrap();
         assert_eq!(b.open(&token).unwrap(), claims());
         assert!(TokenKey::load_or_create(Some("zz"), dir.path(), "r", "a").is_err());
+    }
+
+    /// Issue 18: the data directory did not exist yet and the key write failed.
+    #[test]
+    fn key_file_creates_a_missing_data_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().join("node-2").join("nested");
+        let a = TokenKey::load_or_create(None, &data_dir, "r", "a").unwrap();
+        let b = TokenKey::load_or_create(None, &data_dir, "r", "a").unwrap();
+        assert_eq!(b.open(&a.seal(&claims())).unwrap(), claims());
+    }
+
+    /// A key that cannot be written says where and why, not just that it failed.
+    #[test]
+    fn key_file_errors_carry_their_cause() {
+        let dir = tempfile::tempdir().unwrap();
+        let not_a_dir = dir.path().join("file");
+        std::fs::write(&not_a_dir, b"x").unwrap();
+        let error = TokenKey::load_or_create(None, &not_a_dir.join("data"), "r", "a").unwrap_err();
+        let text = format!("{error:#}");
+        assert!(text.contains(&not_a_dir.display().to_string()), "{text}");
+        assert!(text.contains("os error"), "{text}");
     }
 }

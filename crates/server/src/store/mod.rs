@@ -121,6 +121,15 @@ pub trait Store: Send + Sync + 'static {
         change: TagsChange,
     ) -> Result<StringMap, StoreError>;
 
+    /// The chat-token key every node of the cluster shares (64 hex characters): the stored
+    /// one, or `candidate` if this is the first node to ask (docs/scale-out.md, "The chat-token
+    /// key"). `None` when the store is one node's own (SQLite): the key is then a file in the
+    /// data directory.
+    async fn shared_token_key(&self, candidate: &str) -> Result<Option<String>, StoreError> {
+        let _ = candidate;
+        Ok(None)
+    }
+
     /// True when the backend answers (the `/ready` probe).
     async fn ping(&self) -> Result<(), StoreError>;
 }

@@ -53,6 +53,7 @@ fn dialect(schema: &str) -> Dialect {
             rooms: lock(LOCK_ROOM_QUOTA),
             logging_configurations: lock(LOCK_LOGGING_QUOTA),
         }),
+        keeps_token_key: true,
     }
 }
 

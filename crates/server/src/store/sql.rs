@@ -46,6 +46,10 @@ pub struct Dialect {
     /// Statements that make quota checks take turns, run first in the transaction; `None`
     /// where write transactions never overlap.
     pub quota_locks: Option<QuotaLocks>,
+    /// True when every node of a cluster shares the database, which then keeps the cluster's
+    /// chat-token key (the `chat_token_key` table, PostgreSQL's migration 0002). SQLite is one
+    /// node's own: its key stays a file in the data directory.
+    pub keeps_token_key: bool,
 }
 
 /// One statement per quota (see [`Dialect::quota_locks`]).
@@ -70,6 +74,7 @@ struct Statements {
     list_rooms: String,
     list_logging: String,
     quota_locks: Option<QuotaLocks>,
+    keeps_token_key: bool,
 }
 
 impl Statements {
@@ -79,6 +84,7 @@ impl Statements {
             lock_to_delete,
             lock_referenced,
             quota_locks,
+            keeps_token_key,
         } = dialect;
         Statements {
             select_room: format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE id = $1"),
@@ -115,6 +121,7 @@ impl Statements {
                 "SELECT {LOGGING_COLUMNS} FROM logging_configurations WHERE TRUE"
             ),
             quota_locks,
+            keeps_token_key,
         }
     }
 }
@@ -138,6 +145,11 @@ const ATTACH_LOGGING: &str =
     "INSERT INTO room_logging (room_id, logging_id) VALUES ($1, $2) ON CONFLICT DO NOTHING";
 const FIRST_ROOM_USING_LOGGING: &str =
     "SELECT room_id FROM room_logging WHERE logging_id = $1 ORDER BY room_id LIMIT 1";
+/// The first node to start stores its candidate key; the others' inserts do nothing, and
+/// every node reads back the one that won (race-free without a lock: the primary key decides).
+const INSERT_TOKEN_KEY: &str = "INSERT INTO chat_token_key (id, key_hex, create_time) \
+                                VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING";
+const SELECT_TOKEN_KEY: &str = "SELECT key_hex FROM chat_token_key WHERE id = 1";
 /// Both lists: newest update first, id breaks ties (the index order, see the migrations).
 const PAGE_ORDER: &str = " ORDER BY update_time DESC, id DESC LIMIT ";
 
@@ -463,6 +475,28 @@ where
         Ok(tags)
     }
 
+    /// The cluster's chat-token key (see [`Store::shared_token_key`]).
+    pub async fn shared_token_key(&self, candidate: &str) -> Result<Option<String>, StoreError> {
+        if !self.sql.keeps_token_key {
+            return Ok(None);
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros() as i64)
+            .unwrap_or_default();
+        sqlx::query(INSERT_TOKEN_KEY)
+            .bind(candidate)
+            .bind(now)
+            .execute(&self.writer)
+            .await
+            .store_context("storing the cluster's chat-token key")?;
+        let key: String = sqlx::query_scalar(SELECT_TOKEN_KEY)
+            .fetch_one(&self.writer)
+            .await
+            .store_context("reading the cluster's chat-token key")?;
+        Ok(Some(key))
+    }
+
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1")
             .execute(&self.reader)
@@ -632,6 +666,10 @@ where
         change: TagsChange,
     ) -> Result<StringMap, StoreError> {
         SqlStore::update_tags(self, kind, id, change).await
+    }
+
+    async fn shared_token_key(&self, candidate: &str) -> Result<Option<String>, StoreError> {
+        SqlStore::shared_token_key(self, candidate).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

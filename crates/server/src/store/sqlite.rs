@@ -37,6 +37,7 @@ const DIALECT: Dialect = Dialect {
     lock_to_delete: "",
     lock_referenced: "",
     quota_locks: None,
+    keeps_token_key: false,
 };
 
 pub struct SqliteStore {
