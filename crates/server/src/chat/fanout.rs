@@ -266,6 +266,8 @@ fn deliver(members: &[Arc<Outbox>], batch: &[(u64, NodeEvent)]) -> u64 {
                 NodeEvent::ClockChanged => member.clock_changed(),
                 NodeEvent::Direct { to, frame } => {
                     if Arc::ptr_eq(member, to) {
+                        // Exactly one shard holds the member: counted down once.
+                        member.answer_delivered();
                         written += member.push_frames(&[frame.wire()]) as u64;
                     }
                 }
