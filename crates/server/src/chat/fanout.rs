@@ -373,6 +373,30 @@ mod tests {
         assert!(rest.is_empty(), "{rest:?}");
     }
 
+    /// A member's answers waiting in the room's channel are bounded, so one client cannot
+    /// fill the backlog every member shares; each answer handed over frees its place.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_members_answers_in_the_channel_are_bounded() {
+        use super::super::outbox::MAX_ANSWERS_PENDING;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let fanout = Fanout::new(Arc::default());
+        let (socket, mut client) = socket_pair(&listener).await;
+        let seat = join(&fanout, socket, "chatty");
+        // One thread and no await: the shard has handed over none of them yet.
+        for _ in 0..MAX_ANSWERS_PENDING {
+            assert!(seat.outbox.reserve_answer());
+            fanout.publish(NodeEvent::Direct {
+                to: seat.outbox.clone(),
+                frame: OutFrame::text("e"),
+            });
+        }
+        assert!(!seat.outbox.reserve_answer());
+        for _ in 0..MAX_ANSWERS_PENDING {
+            assert_eq!(read_frame(&mut client).await, "e");
+        }
+        assert!(seat.outbox.reserve_answer());
+    }
+
     /// Disconnect reaches only the named user's connections; the rest stay.
     #[tokio::test(flavor = "current_thread")]
     async fn disconnect_ends_only_the_named_users_connections() {
