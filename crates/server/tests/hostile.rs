@@ -430,16 +430,17 @@ async fn metrics(port: u16) -> String {
 }
 
 /// The close frame's code and reason, reading (and discarding) everything before it.
-async fn close_of(
-    stream: &mut (impl tokio::io::AsyncRead + Unpin),
-) -> Option<(u16, String)> {
+async fn close_of(stream: &mut (impl tokio::io::AsyncRead + Unpin)) -> Option<(u16, String)> {
     loop {
         let frame = tokio::time::timeout(HANG_GUARD, raw_ws::read_frame(stream))
             .await
             .expect("the server never closed the connection")?;
         if frame.opcode == raw_ws::CLOSE {
             let code = u16::from_be_bytes([frame.payload[0], frame.payload[1]]);
-            return Some((code, String::from_utf8_lossy(&frame.payload[2..]).into_owned()));
+            return Some((
+                code,
+                String::from_utf8_lossy(&frame.payload[2..]).into_owned(),
+            ));
         }
     }
 }
@@ -471,7 +472,12 @@ async fn a_viewer_flooding_junk_frames_is_closed_and_the_room_is_unaffected() {
     let (mut abuser_in, mut abuser_out) = abuser.into_split();
     let flood = tokio::spawn(async move {
         let junk = raw_ws::Frame::new(0x2, vec![0u8]).encode();
-        let all: Vec<u8> = junk.iter().copied().cycle().take(junk.len() * 5000).collect();
+        let all: Vec<u8> = junk
+            .iter()
+            .copied()
+            .cycle()
+            .take(junk.len() * 5000)
+            .collect();
         // The server closes it part way: the write may fail.
         let _ = abuser_out.write_all(&all).await;
         abuser_out
@@ -479,7 +485,10 @@ async fn a_viewer_flooding_junk_frames_is_closed_and_the_room_is_unaffected() {
     // The room's messages go out while the flood is on its way in.
     for i in 0..10 {
         let request = serde_json::json!({"Action": "SEND_MESSAGE", "RequestId": format!("r{i}"), "Content": format!("m{i}")});
-        sender.send(Message::Text(request.to_string().into())).await.unwrap();
+        sender
+            .send(Message::Text(request.to_string().into()))
+            .await
+            .unwrap();
     }
     let (code, reason) = close_of(&mut abuser_in)
         .await
@@ -500,8 +509,14 @@ async fn a_viewer_flooding_junk_frames_is_closed_and_the_room_is_unaffected() {
         }
     }
     let text = metrics(metrics_port).await;
-    assert!(text.contains("ivschat_chat_abuse_disconnects_total 1"), "{text}");
-    assert!(text.contains("ivschat_chat_slow_disconnects_total 0"), "{text}");
+    assert!(
+        text.contains("ivschat_chat_abuse_disconnects_total 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ivschat_chat_slow_disconnects_total 0"),
+        "{text}"
+    );
 }
 
 /// A used token replayed again and again is refused 401 before the handshake reads the store:
@@ -528,7 +543,9 @@ async fn a_spent_token_replayed_is_refused_before_any_store_read() {
     }
     let text = metrics(metrics_port).await;
     assert!(
-        text.contains(&format!("ivschat_chat_handshakes_spent_token_total {replays}")),
+        text.contains(&format!(
+            "ivschat_chat_handshakes_spent_token_total {replays}"
+        )),
         "{text}"
     );
 }
