@@ -702,6 +702,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_budget_close_reason_states_the_budget() {
+        let budget = format!("at most {FRAMES_PER_SECOND} per second (bursts of {FRAME_BURST})");
+        assert!(FRAME_BUDGET_SPENT.contains(&budget), "{FRAME_BUDGET_SPENT}");
+        assert!(FRAME_BUDGET_SPENT.len() <= 123);
+    }
+
+    #[test]
     fn close_reasons_fit_in_a_frame() {
         assert_eq!(truncate_reason("short"), "short");
         let long = "é".repeat(100);
