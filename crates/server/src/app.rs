@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::api::Authenticator;
+use crate::chat::handshake_rate::HandshakeRate;
 use crate::chat::session::Sessions;
 use crate::chat::Hub;
 use crate::config::Config;
@@ -24,6 +25,8 @@ pub struct App {
     /// Handed to every chat session by the handshake.
     pub sessions: Arc<Sessions>,
     pub metrics: Arc<Metrics>,
+    /// Chat upgrade attempts per client address (`[limits] handshakes_per_second`).
+    pub handshake_rate: HandshakeRate,
 }
 
 impl App {
@@ -42,6 +45,10 @@ impl App {
                 account_id: config.account_id.clone(),
             },
             auth: Authenticator::new(&config),
+            handshake_rate: HandshakeRate::new(
+                config.limits.handshakes_per_second,
+                config.limits.handshake_burst,
+            ),
             store,
             chat,
             clock,

@@ -209,6 +209,11 @@ pub struct ListenerLimits {
     /// TCP keepalive on accepted connections: the kernel probes a connection silent for this
     /// long (then every 10 s, 3 probes) and closes it if the peer is gone; 0 = off.
     pub tcp_keepalive_ms: u64,
+    /// Chat WebSocket upgrade attempts per second from one client IP address (a token bucket
+    /// holding `handshake_burst`); more are answered 429 before the token is looked at.
+    /// 0 = no limit.
+    pub handshakes_per_second: u32,
+    pub handshake_burst: u32,
 }
 
 impl Default for ListenerLimits {
@@ -222,6 +227,8 @@ impl Default for ListenerLimits {
             idle_timeout_ms: 60_000,
             max_streams_per_connection: 32,
             tcp_keepalive_ms: 60_000,
+            handshakes_per_second: 20,
+            handshake_burst: 50,
         }
     }
 }

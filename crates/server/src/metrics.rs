@@ -151,6 +151,21 @@ pub fn render(sources: &Sources) -> String {
         "Connections closed for falling behind or not reading",
         counter_of(&chat.slow_disconnects),
     );
+    registry.register(
+        "chat_abuse_disconnects",
+        "Connections closed (1008) for sending more frames than their budget",
+        counter_of(&chat.abuse_disconnects),
+    );
+    registry.register(
+        "chat_handshakes_rate_limited",
+        "Chat upgrade attempts refused (429) by the per-address handshake rate",
+        counter_of(&chat.handshakes_rate_limited),
+    );
+    registry.register(
+        "chat_handshakes_spent_token",
+        "Chat upgrade attempts refused (401) before any work: the token was used on this node",
+        counter_of(&chat.handshakes_spent_token),
+    );
     let spool = &sources.spool;
     registry.register(
         "logging_backlog_records",

@@ -399,3 +399,197 @@ async fn a_client_that_answers_no_ping_is_closed_and_its_slots_are_freed() {
         assert_eq!(frame["Content"], "still here", "{frame}");
     }
 }
+
+/// The binary with this `--config` file and its metrics on their own port (returned).
+fn node_with_metrics(config: &str) -> (Node, tempfile::TempDir, u16) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, config).unwrap();
+    let metrics_port = common::process::free_port();
+    let node = Node::start(
+        &[
+            "--config".to_string(),
+            path.display().to_string(),
+            "--data-dir".to_string(),
+            dir.path().display().to_string(),
+            "--metrics-listen".to_string(),
+            format!("127.0.0.1:{metrics_port}"),
+        ],
+        &[],
+    );
+    (node, dir, metrics_port)
+}
+
+async fn metrics(port: u16) -> String {
+    reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// The close frame's code and reason, reading (and discarding) everything before it.
+async fn close_of(stream: &mut (impl tokio::io::AsyncRead + Unpin)) -> Option<(u16, String)> {
+    loop {
+        let frame = tokio::time::timeout(HANG_GUARD, raw_ws::read_frame(stream))
+            .await
+            .expect("the server never closed the connection")?;
+        if frame.opcode == raw_ws::CLOSE {
+            let code = u16::from_be_bytes([frame.payload[0], frame.payload[1]]);
+            return Some((
+                code,
+                String::from_utf8_lossy(&frame.payload[2..]).into_owned(),
+            ));
+        }
+    }
+}
+
+/// A viewer token (no capabilities) sending thousands of tiny binary frames, reading and
+/// discarding the answers, used to get every other member closed "too slow: fell too far
+/// behind the room": each answer went through the room's shared channel. Now its frame budget
+/// closes it (1008, counted), and the others receive every message, in order, and stay.
+#[tokio::test]
+async fn a_viewer_flooding_junk_frames_is_closed_and_the_room_is_unaffected() {
+    let (node, _dir, metrics_port) = node_with_metrics("");
+    let api = node.client();
+    let room = api
+        .create_room()
+        .maximum_message_rate_per_second(100)
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    let reader_token = token(&api, &room, "reader", &[]).await;
+    let sender_token = token(&api, &room, "sender", &["SEND_MESSAGE"]).await;
+    let abuser_token = token(&api, &room, "abuser", &[]).await;
+    let (_reader_sink, mut reader) = innocent(&node, loopback(31), &reader_token).await;
+    let (mut sender, mut sender_frames) = innocent(&node, loopback(32), &sender_token).await;
+    let abuser = raw_ws::connect(loopback(33), node.addr(), &abuser_token)
+        .await
+        .unwrap();
+    let (mut abuser_in, mut abuser_out) = abuser.into_split();
+    let flood = tokio::spawn(async move {
+        let junk = raw_ws::Frame::new(0x2, vec![0u8]).encode();
+        let all: Vec<u8> = junk
+            .iter()
+            .copied()
+            .cycle()
+            .take(junk.len() * 5000)
+            .collect();
+        // The server closes it part way: the write may fail.
+        let _ = abuser_out.write_all(&all).await;
+        abuser_out
+    });
+    // The room's messages go out while the flood is on its way in.
+    for i in 0..10 {
+        let request = serde_json::json!({"Action": "SEND_MESSAGE", "RequestId": format!("r{i}"), "Content": format!("m{i}")});
+        sender
+            .send(Message::Text(request.to_string().into()))
+            .await
+            .unwrap();
+    }
+    let (code, reason) = close_of(&mut abuser_in)
+        .await
+        .expect("the abuser got no close frame");
+    assert_eq!(code, 1008, "{reason}");
+    assert!(reason.contains("too many frames"), "{reason}");
+    drop(flood);
+    for member in [&mut reader, &mut sender_frames] {
+        for i in 0..10 {
+            let frame = tokio::time::timeout(HANG_GUARD, member.recv())
+                .await
+                .unwrap()
+                .unwrap()
+                .expect("an innocent member was closed");
+            let frame: serde_json::Value = serde_json::from_str(&frame).unwrap();
+            assert_eq!(frame["Type"], "MESSAGE", "{frame}");
+            assert_eq!(frame["Content"], format!("m{i}"), "{frame}");
+        }
+    }
+    let text = metrics(metrics_port).await;
+    assert!(
+        text.contains("ivschat_chat_abuse_disconnects_total 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ivschat_chat_slow_disconnects_total 0"),
+        "{text}"
+    );
+}
+
+/// A used token replayed again and again is refused 401 before the handshake reads the store:
+/// with its room deleted since, a replay that read the store would get 404 instead. Each
+/// replay is counted as refused before any work.
+#[tokio::test]
+async fn a_spent_token_replayed_is_refused_before_any_store_read() {
+    let (node, _dir, metrics_port) = node_with_metrics("");
+    let api = node.client();
+    let room = create_room(&api).await;
+    let used = token(&api, &room, "viewer", &[]).await;
+    let mut first = raw_ws::connect(loopback(41), node.addr(), &used)
+        .await
+        .unwrap();
+    first.shutdown().await.unwrap();
+    until_closed(&mut first).await;
+    api.delete_room().identifier(&room).send().await.unwrap();
+    let replays = 40;
+    for _ in 0..replays {
+        let refused = raw_ws::connect(loopback(41), node.addr(), &used)
+            .await
+            .unwrap_err();
+        assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
+    }
+    let text = metrics(metrics_port).await;
+    assert!(
+        text.contains(&format!(
+            "ivschat_chat_handshakes_spent_token_total {replays}"
+        )),
+        "{text}"
+    );
+}
+
+/// Upgrade attempts from one address beyond `[limits] handshakes_per_second` (a bucket of
+/// `handshake_burst`) are answered 429 before the token is looked at; other addresses are not
+/// affected, and the address is served again once its bucket refills.
+#[tokio::test]
+async fn handshakes_over_the_per_address_rate_get_429_and_recover() {
+    let (node, _dir, metrics_port) =
+        node_with_metrics("[limits]\nhandshakes_per_second = 5\nhandshake_burst = 2\n");
+    let bogus = "not-a-token";
+    for _ in 0..2 {
+        let refused = raw_ws::connect(loopback(51), node.addr(), bogus)
+            .await
+            .unwrap_err();
+        assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
+    }
+    let limited = raw_ws::connect(loopback(51), node.addr(), bogus)
+        .await
+        .unwrap_err();
+    assert!(limited.starts_with("HTTP/1.1 429"), "{limited}");
+    let other = raw_ws::connect(loopback(52), node.addr(), bogus)
+        .await
+        .unwrap_err();
+    assert!(other.starts_with("HTTP/1.1 401"), "{other}");
+    // Refills at 5/s: waiting for time to pass is the event itself here.
+    let recovered = tokio::time::timeout(HANG_GUARD, async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let answer = raw_ws::connect(loopback(51), node.addr(), bogus)
+                .await
+                .unwrap_err();
+            if !answer.starts_with("HTTP/1.1 429") {
+                return answer;
+            }
+        }
+    })
+    .await
+    .expect("the address was never served again");
+    assert!(recovered.starts_with("HTTP/1.1 401"), "{recovered}");
+    let text = metrics(metrics_port).await;
+    assert!(
+        !text.contains("ivschat_chat_handshakes_rate_limited_total 0"),
+        "{text}"
+    );
+}

@@ -266,6 +266,8 @@ fn deliver(members: &[Arc<Outbox>], batch: &[(u64, NodeEvent)]) -> u64 {
                 NodeEvent::ClockChanged => member.clock_changed(),
                 NodeEvent::Direct { to, frame } => {
                     if Arc::ptr_eq(member, to) {
+                        // Exactly one shard holds the member: counted down once.
+                        member.answer_delivered();
                         written += member.push_frames(&[frame.wire()]) as u64;
                     }
                 }
@@ -369,6 +371,30 @@ mod tests {
         let mut rest = Vec::new();
         gone_client.read_to_end(&mut rest).await.unwrap();
         assert!(rest.is_empty(), "{rest:?}");
+    }
+
+    /// A member's answers waiting in the room's channel are bounded, so one client cannot
+    /// fill the backlog every member shares; each answer handed over frees its place.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_members_answers_in_the_channel_are_bounded() {
+        use super::super::outbox::MAX_ANSWERS_PENDING;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let fanout = Fanout::new(Arc::default());
+        let (socket, mut client) = socket_pair(&listener).await;
+        let seat = join(&fanout, socket, "chatty");
+        // One thread and no await: the shard has handed over none of them yet.
+        for _ in 0..MAX_ANSWERS_PENDING {
+            assert!(seat.outbox.reserve_answer());
+            fanout.publish(NodeEvent::Direct {
+                to: seat.outbox.clone(),
+                frame: OutFrame::text("e"),
+            });
+        }
+        assert!(!seat.outbox.reserve_answer());
+        for _ in 0..MAX_ANSWERS_PENDING {
+            assert_eq!(read_frame(&mut client).await, "e");
+        }
+        assert!(seat.outbox.reserve_answer());
     }
 
     /// Disconnect reaches only the named user's connections; the rest stay.

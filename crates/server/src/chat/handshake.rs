@@ -4,14 +4,20 @@
 //!
 //! | problem | status |
 //! |---|---|
+//! | too many upgrade attempts from this address (`[limits] handshakes_per_second`) | 429 |
 //! | no token, malformed, tampered, foreign, expired, already used | 401 |
 //! | the room no longer exists | 404 |
 //! | the concurrent connection quota is reached | 429 |
+//!
+//! The checks run cheapest first: the address's rate, then the token itself (its signature,
+//! its expiry, and whether this node saw it redeemed), all before any store read, room join
+//! or bus call, so a replayed or forged token costs a hash and a map lookup.
 //!
 //! The 101 echoes the token as the selected subprotocol; without that echo every browser and
 //! Node client aborts the connection.
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use axum::response::{IntoResponse, Response};
@@ -36,6 +42,8 @@ const READ_BUFFER_BYTES: usize = 1024;
 /// load each frame is written on its own anyway; only a backlog is batched.
 const WRITE_BUFFER_BYTES: usize = 4 * 1024;
 
+const ALREADY_USED: &str = "the chat token was already used";
+
 /// True when the request asks for a WebSocket upgrade.
 pub fn is_upgrade(request: &axum::extract::Request) -> bool {
     request
@@ -46,6 +54,16 @@ pub fn is_upgrade(request: &axum::extract::Request) -> bool {
 }
 
 pub async fn upgrade(app: Arc<App>, request: axum::extract::Request, peer: SocketAddr) -> Response {
+    if !app.handshake_rate.try_take(peer.ip()) {
+        app.chat
+            .stats
+            .handshakes_rate_limited
+            .fetch_add(1, Ordering::Relaxed);
+        return refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many chat connection attempts from this address; try again shortly",
+        );
+    }
     let (mut parts, _body) = request.into_parts();
     let token = match offered_token(&parts.headers) {
         Some(token) => token,
@@ -68,6 +86,13 @@ pub async fn upgrade(app: Arc<App>, request: axum::extract::Request, peer: Socke
             StatusCode::UNAUTHORIZED,
             "the chat token has expired; tokens open a connection within 60 seconds",
         );
+    }
+    if app.chat.known_spent(&claims.token_id) {
+        app.chat
+            .stats
+            .handshakes_spent_token
+            .fetch_add(1, Ordering::Relaxed);
+        return refuse(StatusCode::UNAUTHORIZED, ALREADY_USED);
     }
     let mark = app.chat.room_changes_mark();
     let room = match app.store.get_room(&claims.room).await {
@@ -134,7 +159,7 @@ pub async fn upgrade(app: Arc<App>, request: axum::extract::Request, peer: Socke
         .await
     {
         Ok(true) => {}
-        Ok(false) => return refuse(StatusCode::UNAUTHORIZED, "the chat token was already used"),
+        Ok(false) => return refuse(StatusCode::UNAUTHORIZED, ALREADY_USED),
         Err(_) => {
             return refuse(
                 StatusCode::SERVICE_UNAVAILABLE,

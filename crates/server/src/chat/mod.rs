@@ -14,6 +14,7 @@
 
 pub mod fanout;
 pub mod handshake;
+pub mod handshake_rate;
 pub mod outbox;
 pub mod reconcile;
 pub mod review;
@@ -21,6 +22,7 @@ pub mod review_worker;
 pub mod rooms;
 pub mod session;
 pub mod socket;
+pub mod spent;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -40,6 +42,7 @@ use crate::room::frame::OutFrame;
 use crate::room::{RoomEvent, RoomSettings, RoomUpdate};
 use fanout::{NodeEvent, Seat};
 use rooms::{LiveRoom, LiveRooms};
+use spent::SpentTokens;
 
 /// Frames a connection may fall behind its room before it is disconnected as too slow.
 /// At the highest room rate (100 messages/s) plus events, this is several seconds of slack.
@@ -69,6 +72,14 @@ pub struct ChatStats {
     /// Connections closed because they fell more than [`ROOM_BACKLOG`] frames behind or
     /// stopped reading.
     pub slow_disconnects: AtomicU64,
+    /// Connections closed for sending more than their budget of frames or answers
+    /// (`session.rs`).
+    pub abuse_disconnects: AtomicU64,
+    /// Upgrade attempts refused with 429 by the per-address handshake rate.
+    pub handshakes_rate_limited: AtomicU64,
+    /// Upgrade attempts refused because this node saw their token redeemed already: refused
+    /// before any store read, room join or bus call.
+    pub handshakes_spent_token: AtomicU64,
     pub messages_in: AtomicU64,
     /// Shared with every room's fan-out, which counts the frames it hands to sockets.
     pub frames_out: Arc<AtomicU64>,
@@ -135,6 +146,8 @@ pub struct Hub {
     /// `CancellationToken`'s `cancelled()` future takes a global lock each time it is created
     /// and dropped, which every session did on every delivery).
     closing: AtomicBool,
+    /// Tokens this node saw redeemed: a replay is refused before it costs anything.
+    spent: SpentTokens,
 }
 
 impl Hub {
@@ -155,6 +168,7 @@ impl Hub {
             stats,
             room_changes: AtomicU64::new(0),
             closing: AtomicBool::new(false),
+            spent: SpentTokens::default(),
         }
     }
 
@@ -286,10 +300,19 @@ impl Hub {
 
     /// Marks a chat token used; false if it was used before (on any node).
     pub async fn redeem(&self, token_id: &str, expires: i64, now: i64) -> Result<bool, Declined> {
-        self.bus
+        let redeemed = self
+            .bus
             .redeem(token_id, expires, now)
             .await
-            .map_err(bus_unreachable)
+            .map_err(bus_unreachable)?;
+        // Used now or before: either way, spent from here on.
+        self.spent.insert(token_id, expires, now);
+        Ok(redeemed)
+    }
+
+    /// Whether this node has seen the token redeemed (cheap; the bus stays the authority).
+    pub fn known_spent(&self, token_id: &str) -> bool {
+        self.spent.contains(token_id)
     }
 
     /// True when another connection would exceed the concurrent-connection quota.

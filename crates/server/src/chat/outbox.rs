@@ -17,6 +17,7 @@
 use std::collections::VecDeque;
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
@@ -67,7 +68,16 @@ pub struct Outbox {
     state: Mutex<State>,
     /// The session task, woken when there is a [`Signal`] for it.
     session: AtomicWaker,
+    /// This connection's answers published into the room's channel and not yet handed to it
+    /// by its shard: bounded, so one client's answers cannot fill the room's shared backlog
+    /// (see [`Outbox::reserve_answer`]).
+    answers_pending: AtomicUsize,
 }
+
+/// Answers of one connection that may wait in the room's channel at once. The channel holds
+/// [`ROOM_BACKLOG`] events for everyone; a client within its frame budget (`session.rs`) never
+/// has this many unless the room's fan-out is stuck.
+pub const MAX_ANSWERS_PENDING: usize = ROOM_BACKLOG / 16;
 
 #[derive(Default)]
 struct State {
@@ -101,6 +111,7 @@ impl Outbox {
             first_seq,
             state: Mutex::new(State::default()),
             session: AtomicWaker::new(),
+            answers_pending: AtomicUsize::new(0),
         }
     }
 
@@ -110,6 +121,21 @@ impl Outbox {
 
     pub fn user_id(&self) -> &str {
         &self.user_id
+    }
+
+    /// Counts an answer about to be published into the room's channel; false (and nothing
+    /// counted) if [`MAX_ANSWERS_PENDING`] are already on their way.
+    pub fn reserve_answer(&self) -> bool {
+        self.answers_pending
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |pending| {
+                (pending < MAX_ANSWERS_PENDING).then_some(pending + 1)
+            })
+            .is_ok()
+    }
+
+    /// The shard handed over one of this connection's answers.
+    pub fn answer_delivered(&self) {
+        self.answers_pending.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// Whether the room event numbered `seq` was sent after this connection joined.

@@ -35,12 +35,20 @@ impl LiveRoom {
             .clone()
     }
 
-    /// Sends a frame to one member, in the room's order (see [`NodeEvent::Direct`]).
-    pub fn answer(&self, to: &Arc<Outbox>, json: &str) {
+    /// Sends a frame to one member, in the room's order (see [`NodeEvent::Direct`]). False,
+    /// and nothing sent, when that member already has `outbox::MAX_ANSWERS_PENDING` answers
+    /// in the room's channel: its session must close it rather than let its answers crowd out
+    /// the room's backlog.
+    #[must_use]
+    pub fn answer(&self, to: &Arc<Outbox>, json: &str) -> bool {
+        if !to.reserve_answer() {
+            return false;
+        }
         self.fanout.publish(NodeEvent::Direct {
             to: to.clone(),
             frame: OutFrame::text(json),
         });
+        true
     }
 
     /// Replaces the settings unless they are older than the current ones (a handshake's read

@@ -11,6 +11,7 @@
 //! | DisconnectUser | the `aws:DISCONNECT_USER` EVENT, then close 1001 with the reason as text |
 //! | DeleteRoom | ERROR 404, then close 1000 |
 //! | too slow (more than `ROOM_BACKLOG` frames waiting, or the socket full for `chat.write_timeout_ms`) | close 1008 with a reason, counted |
+//! | more frames of any kind than its budget ([`FRAMES_PER_SECOND`], bursts of [`FRAME_BURST`]), or more than `outbox::MAX_ANSWERS_PENDING` answers not yet delivered | close 1008 with a reason, counted as abuse |
 //! | server shutdown | close 1001 |
 //! | a message or frame larger than `chat.max_message_bytes` | ERROR 413, then close 1009 (the rest of the frame cannot be skipped) |
 //! | no answer (pong or any frame) to a ping within `chat.pong_timeout_ms` | close 1001 with the reason (`session/keepalive.rs`) |
@@ -66,6 +67,14 @@ mod violation;
 
 /// "Rate of messaging requests per connection: 10 per second" (not adjustable).
 pub const REQUESTS_PER_SECOND_PER_CONNECTION: u32 = 10;
+/// Every frame a client sends (text, binary, ping, pong; valid or not) takes one from its
+/// frame budget, refilled at this rate. Beyond the request rate a client gets ERROR 429
+/// answers; a client that goes on at more than twice that rate is abusing the server, and
+/// every answer it gets costs its room's fan-out, so it is closed (1008) instead.
+pub const FRAMES_PER_SECOND: u32 = 2 * REQUESTS_PER_SECOND_PER_CONNECTION;
+/// Frames a client may send at once before its budget is spent (an SDK that reconnects and
+/// sends what it queued, a test sending 30 requests at once).
+pub const FRAME_BURST: u32 = 50;
 const CLOSE_NORMAL: u16 = 1000;
 const CLOSE_GOING_AWAY: u16 = 1001;
 const CLOSE_POLICY: u16 = 1008;
@@ -172,6 +181,8 @@ pub async fn run_session(
         room: room.clone(),
         claims: params.claims,
         requests: TokenBucket::new(REQUESTS_PER_SECOND_PER_CONNECTION),
+        frames: TokenBucket::with_burst(FRAMES_PER_SECOND, FRAME_BURST),
+        answers_refused: false,
         write_timeout,
         peer: params.peer,
         reviews: None,
@@ -194,6 +205,11 @@ struct Session {
     room: Arc<LiveRoom>,
     claims: TokenClaims,
     requests: TokenBucket,
+    /// Every frame the client sends, whatever it is (see [`FRAMES_PER_SECOND`]).
+    frames: TokenBucket,
+    /// Set when the room refused an answer for this connection (too many pending): the
+    /// session closes it.
+    answers_refused: bool,
     /// A write that cannot complete in this time means the client stopped reading.
     write_timeout: Duration,
     peer: SocketAddr,
@@ -253,7 +269,11 @@ impl Session {
                     Signal::Drained => stalled = false,
                 },
                 _ = &mut stall, if stalled => return self.too_slow("stopped reading"),
-                Some(reply) = next_reply(&mut self.reviews) => self.room.answer(&outbox, reply.as_str()),
+                Some(reply) = next_reply(&mut self.reviews) => {
+                    if !self.room.answer(&outbox, reply.as_str()) {
+                        return self.abusive("too many answers not yet delivered");
+                    }
+                }
                 incoming = self.socket.next() => {
                     let message = match incoming {
                         Some(Ok(message)) => message,
@@ -273,6 +293,10 @@ impl Session {
                         None => return Farewell::Gone,
                     };
                     keepalive.heard();
+                    // A close ends the connection anyway; everything else counts.
+                    if !matches!(message, Message::Close(_)) && !self.frames.try_take() {
+                        return self.abusive(FRAME_BUDGET_SPENT);
+                    }
                     match message {
                         Message::Text(text) => {
                             // Boxed: handling a request (review, logging, the bus) is a
@@ -294,6 +318,9 @@ impl Session {
                             let _ = self.flush().await;
                             return Farewell::Gone;
                         }
+                    }
+                    if self.answers_refused {
+                        return self.abusive("too many answers not yet delivered");
                     }
                 }
             }
@@ -341,6 +368,17 @@ impl Session {
             std::task::Poll::Pending => std::task::Poll::Ready(true),
         })
         .await
+    }
+
+    /// The client sent more than its budget: closed, whatever its requests were.
+    fn abusive(&self, why: &str) -> Farewell {
+        tracing::debug!(room = %self.room.id, peer = %self.peer, why, "chat connection over its budget; closing");
+        self.shared
+            .hub
+            .stats
+            .abuse_disconnects
+            .fetch_add(1, Ordering::Relaxed);
+        close(CLOSE_POLICY, why)
     }
 
     fn too_slow(&self, why: &str) -> Farewell {
@@ -543,9 +581,13 @@ impl Session {
     }
 
     /// Answers this connection only, in the room's order (see `NodeEvent::Direct`).
-    fn send_error(&self, request_id: Option<String>, code: ChatErrorCode, message: String) {
+    /// If the room refuses it (this connection has too many answers on their way), the
+    /// session closes the connection after the current frame.
+    fn send_error(&mut self, request_id: Option<String>, code: ChatErrorCode, message: String) {
         let frame = ErrorFrame::new(new_id(), request_id, code, message);
-        self.room.answer(&self.outbox, &to_json(&frame));
+        if !self.room.answer(&self.outbox, &to_json(&frame)) {
+            self.answers_refused = true;
+        }
     }
 
     async fn feed(&mut self, message: Message) -> bool {
@@ -624,6 +666,9 @@ pub(super) fn unavailable() -> (ChatErrorCode, String) {
     )
 }
 
+const FRAME_BUDGET_SPENT: &str =
+    "too many frames: at most 20 per second (bursts of 50) per connection";
+
 const SESSION_EXPIRED: &str = "the chat session has expired; connect again with a new token";
 
 fn expired() -> Farewell {
@@ -655,6 +700,13 @@ fn truncate_reason(reason: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_budget_close_reason_states_the_budget() {
+        let budget = format!("at most {FRAMES_PER_SECOND} per second (bursts of {FRAME_BURST})");
+        assert!(FRAME_BUDGET_SPENT.contains(&budget), "{FRAME_BUDGET_SPENT}");
+        assert!(FRAME_BUDGET_SPENT.len() <= 123);
+    }
 
     #[test]
     fn close_reasons_fit_in_a_frame() {

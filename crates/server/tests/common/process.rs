@@ -7,6 +7,12 @@ use std::process::{Child, Command, Stdio};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_ivschat-server");
 
+/// The server binary to run: `IVSCHAT_SERVER_BIN` if set (a release build for the ignored
+/// acceptance runs), else the one cargo built for these tests.
+fn server_bin() -> String {
+    std::env::var("IVSCHAT_SERVER_BIN").unwrap_or_else(|_| BIN.to_string())
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -28,7 +34,7 @@ impl Node {
     /// event, not a delay).
     pub fn start(args: &[String], envs: &[(&str, &str)]) -> Node {
         let port = free_port();
-        let mut command = Command::new(BIN);
+        let mut command = Command::new(server_bin());
         command
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .args(args)

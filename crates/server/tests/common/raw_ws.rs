@@ -5,7 +5,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
 pub const CONTINUATION: u8 = 0x0;
@@ -130,7 +130,7 @@ pub async fn connect(from: IpAddr, server: SocketAddr, token: &str) -> Result<Tc
 }
 
 /// The next frame from the server; `None` at the end of the stream.
-pub async fn read_frame(stream: &mut TcpStream) -> Option<ServerFrame> {
+pub async fn read_frame(stream: &mut (impl AsyncRead + Unpin)) -> Option<ServerFrame> {
     let mut header = [0u8; 2];
     stream.read_exact(&mut header).await.ok()?;
     let opcode = header[0] & 0x0f;
