@@ -179,5 +179,10 @@ services_stop() {
       >/dev/null 2>&1 || true
   fi
   services_pg_data=""
-  if [[ -n $services_root ]]; then rm -rf "$services_root"; services_root=""; fi
+  if [[ -n $services_root ]]; then
+    # A PostgreSQL that the same Ctrl-C or TERM already reached may still be writing its last
+    # files while it exits: one more try after it has had a moment.
+    rm -rf "$services_root" 2>/dev/null || { sleep 1; rm -rf "$services_root"; }
+    services_root=""
+  fi
 }

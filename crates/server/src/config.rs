@@ -211,7 +211,10 @@ pub struct ListenerLimits {
     pub tcp_keepalive_ms: u64,
     /// Chat WebSocket upgrade attempts per second from one client IP address (a token bucket
     /// holding `handshake_burst`); more are answered 429 before the token is looked at.
-    /// 0 = no limit.
+    /// 0 = no limit. The defaults leave room for many viewers behind one address (a carrier
+    /// NAT, an office, a reverse proxy on the same host: the official SDK's own test suite
+    /// opens dozens of connections a second from 127.0.0.1) while still bounding a token storm,
+    /// which costs little anyway now that spent tokens are refused before any work.
     pub handshakes_per_second: u32,
     pub handshake_burst: u32,
 }
@@ -227,8 +230,8 @@ impl Default for ListenerLimits {
             idle_timeout_ms: 60_000,
             max_streams_per_connection: 32,
             tcp_keepalive_ms: 60_000,
-            handshakes_per_second: 20,
-            handshake_burst: 50,
+            handshakes_per_second: 100,
+            handshake_burst: 1000,
         }
     }
 }
