@@ -9,6 +9,8 @@
 #                                                      list-rooms, list-tags-for-resource, health)
 # Environment: TOOL=perf|callgrind, SECONDS_=8 (sampling time), CONCURRENCY=32, PORT=18380,
 #              OUT=dir (default bench/results/profile-<op>-<timestamp>), SERVER_BIN=path,
+#              EXTRA_CONFIG=file (TOML appended to the server config, e.g. [[users]] with
+#              policies; sign as one of them with IVSCHAT_BENCH_ACCESS_KEY/_SECRET_KEY),
 #              CARGO_TARGET_DIR (default $HOME/.cache/ivschat-server/target)
 set -euo pipefail
 
@@ -37,6 +39,7 @@ config="$out/server.toml"
   awk '/^pub struct Quotas/,/^}/' crates/server/src/config.rs \
     | sed -n 's/^ *pub \([a-z_]*_per_second\): *u[0-9]*,.*/\1 = 1000000/p'
 } >"$config"
+[ -z "${EXTRA_CONFIG:-}" ] || { echo; cat "$EXTRA_CONFIG"; } >>"$config"
 
 data_dir="$(mktemp -d -t ivschat-profile-data.XXXXXX)"
 server_pid=""

@@ -23,6 +23,9 @@
 #   NOISY=25            a run during which other processes used more than this % of a core is
 #                       repeated (up to TRIES=3 times; noisy results kept as noisy-*.json and
 #                       left out of the medians). NOISY=0 keeps every run.
+#   EXTRA_CONFIG=file   TOML appended to the generated server config (e.g. [[credentials]] and
+#                       [[users]] with IAM policies); sign with another key through
+#                       IVSCHAT_BENCH_ACCESS_KEY / IVSCHAT_BENCH_SECRET_KEY (ivschat-cpbench)
 #   IVSCHAT_LOG=…       server log filter (default: the server's default, info: one line per
 #                       control-plane request, written to a file)
 #   CARGO_TARGET_DIR    default $HOME/.cache/ivschat-server/target
@@ -58,6 +61,7 @@ config="$out/server.toml"
   awk '/^pub struct Quotas/,/^}/' "$src/crates/server/src/config.rs" \
     | sed -n 's/^ *pub \([a-z_]*_per_second\): *u[0-9]*,.*/\1 = 1000000/p'
 } >"$config"
+[ -z "${EXTRA_CONFIG:-}" ] || { echo; cat "$EXTRA_CONFIG"; } >>"$config"
 echo "quotas raised ($config): $(grep -c per_second "$config") *_per_second keys" >&2
 
 server_pid=""
