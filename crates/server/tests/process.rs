@@ -91,6 +91,7 @@ fn refuses_a_bus_that_is_not_redis() {
         .args([
             "--listen",
             "127.0.0.1:0",
+            // Only parsed, never dialled: the server refuses the scheme before connecting.
             "--bus",
             "nats://127.0.0.1:4222",
             "--data-dir",

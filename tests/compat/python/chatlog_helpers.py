@@ -470,6 +470,46 @@ class Destinations:
         return calls
 
 
+@contextlib.contextmanager
+def configured_server(work: Path, config_text: str):
+    """An ivschat-server of this module's own (``server_binary()``) with ``config_text`` as its
+    TOML configuration, on a free loopback port with its data under ``work``; yields its URL once
+    ``/health`` answers, and stops it afterwards. ``IVSCHAT_*`` and ``AWS_ENDPOINT_URL*`` of the
+    caller's environment are not passed on, so only the file configures it."""
+    import pytest
+
+    binary = server_binary()
+    if not os.access(binary, os.X_OK):
+        pytest.fail(f"ivschat-server binary not found at {binary} (cargo build -p ivschat-server, or IVSCHAT_SERVER_BIN)")
+    config = work / "ivschat.toml"
+    config.write_text(config_text)
+    log_path = work / "server.log"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IVSCHAT_") and not k.startswith("AWS_ENDPOINT_URL")}
+    env.update(AWS_ENV)
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [binary, "--listen", f"127.0.0.1:{port}", "--data-dir", str(work / "data"), "--config", str(config)],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+        )
+    url = f"http://127.0.0.1:{port}"
+
+    def ready():
+        if proc.poll() is not None:
+            raise AssertionError(f"ivschat-server exited with {proc.returncode}:\n{tail(log_path)}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
+                return resp.status == 200
+        except OSError:
+            return False
+
+    try:
+        wait_until(ready, 30.0, 0.1, "ivschat-server /health", lambda: tail(log_path))
+        yield url
+    finally:
+        _stop_process(proc)
+
+
 def _list_keys(s3, bucket: str, prefix: str) -> list[str]:
     keys = []
     kwargs = {"Bucket": bucket, "Prefix": prefix}

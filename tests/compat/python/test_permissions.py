@@ -10,13 +10,10 @@ file (``policies/``), and checks what each key may do and the AccessDeniedExcept
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import urllib.request
 from pathlib import Path
 
 import pytest
-from chatlog_helpers import AWS_ENV, free_port, server_binary, tail, wait_until, _stop_process
+from chatlog_helpers import configured_server
 from conftest import ACCOUNT, REGION, assert_client_error, make_client
 
 HERE = Path(__file__).resolve().parent
@@ -68,40 +65,12 @@ def config_text() -> str:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    binary = server_binary()
-    if not os.access(binary, os.X_OK):
-        pytest.fail(f"ivschat-server binary not found at {binary} (cargo build -p ivschat-server, or IVSCHAT_SERVER_BIN)")
     work = tmp_path_factory.mktemp("permissions")
     (work / "policies").mkdir()
     for f in (HERE / "policies").iterdir():
         (work / "policies" / f.name).write_text(f.read_text())
-    config = work / "ivschat.toml"
-    config.write_text(config_text())
-    log_path = work / "server.log"
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IVSCHAT_") and not k.startswith("AWS_ENDPOINT_URL")}
-    env.update(AWS_ENV)
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            [binary, "--listen", f"127.0.0.1:{port}", "--data-dir", str(work / "data"), "--config", str(config)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-        )
-    url = f"http://127.0.0.1:{port}"
-
-    def ready():
-        if proc.poll() is not None:
-            raise AssertionError(f"ivschat-server exited with {proc.returncode}:\n{tail(log_path)}")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
-                return resp.status == 200
-        except OSError:
-            return False
-
-    try:
-        wait_until(ready, 30.0, 0.1, "ivschat-server /health", lambda: tail(log_path))
+    with configured_server(work, config_text()) as url:
         yield url
-    finally:
-        _stop_process(proc)
 
 
 @pytest.fixture

@@ -11,13 +11,11 @@ SendEvent requests per second, so this module starts its own ivschat-server (bin
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
-import urllib.request
 
 import pytest
-from chatlog_helpers import AWS_ENV, free_port, server_binary, tail, wait_until, _stop_process
+from chatlog_helpers import configured_server
 from conftest import ID_RE, assert_client_error, make_client, unique
 from test_cli import AWS, SERVICE_ERROR_EXIT, aws, cli_env
 
@@ -25,37 +23,9 @@ from test_cli import AWS, SERVICE_ERROR_EXIT, aws, cli_env
 @pytest.fixture(scope="module")
 def slow_server(tmp_path_factory):
     """An ivschat-server whose account SendEvent rate is 1 request per second."""
-    binary = server_binary()
-    if not os.access(binary, os.X_OK):
-        pytest.fail(f"ivschat-server binary not found at {binary} (cargo build -p ivschat-server, or IVSCHAT_SERVER_BIN)")
     work = tmp_path_factory.mktemp("throttle")
-    config = work / "ivschat.toml"
-    config.write_text("[quotas]\nsend_event_per_second = 1\n")
-    log_path = work / "server.log"
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IVSCHAT_") and not k.startswith("AWS_ENDPOINT_URL")}
-    env.update(AWS_ENV)
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            [binary, "--listen", f"127.0.0.1:{port}", "--data-dir", str(work / "data"), "--config", str(config)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-        )
-    url = f"http://127.0.0.1:{port}"
-
-    def ready():
-        if proc.poll() is not None:
-            raise AssertionError(f"ivschat-server exited with {proc.returncode}:\n{tail(log_path)}")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
-                return resp.status == 200
-        except OSError:
-            return False
-
-    try:
-        wait_until(ready, 30.0, 0.1, "ivschat-server /health", lambda: tail(log_path))
+    with configured_server(work, "[quotas]\nsend_event_per_second = 1\n") as url:
         yield url
-    finally:
-        _stop_process(proc)
 
 
 def test_boto3_throttling_exception(slow_server, monkeypatch):

@@ -11,10 +11,8 @@ use std::borrow::Cow;
 use ivschat_proto::control::*;
 use ivschat_proto::errors::{ErrorKind, ServiceError};
 
-use super::reply::from_store;
 use super::route::Operation;
 use crate::app::App;
-use crate::domain::arn::ResourceKind;
 use crate::iam::actions::{
     action_of, dependent_actions, new_resource_pattern, resource_of, Action, ResourceOf,
 };
@@ -146,20 +144,7 @@ async fn resource_tags(app: &App, arn: &str) -> Result<Option<StringMap>, Servic
     let Some((kind, id)) = app.scope.resolve_any(arn) else {
         return Ok(None);
     };
-    Ok(match kind {
-        ResourceKind::Room => app
-            .store
-            .get_room(id)
-            .await
-            .map_err(|e| from_store(e, id))?
-            .map(|r| r.tags),
-        ResourceKind::LoggingConfiguration => app
-            .store
-            .get_logging_configuration(id)
-            .await
-            .map_err(|e| from_store(e, id))?
-            .map(|c| c.tags),
-    })
+    super::tags::stored_tags(app, kind, id).await
 }
 
 /// AWS's wording, so that tools matching on it (and people used to it) see the same.

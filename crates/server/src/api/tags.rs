@@ -19,7 +19,19 @@ pub const MAX_TAGS: usize = 50;
 
 pub async fn list_tags_for_resource(app: &App, req: ListTagsForResourceRequest) -> OpResult {
     let (kind, id) = resolve(app, &req.resource_arn)?;
-    let tags = match kind {
+    let tags = stored_tags(app, kind, id)
+        .await?
+        .ok_or_else(|| ServiceError::not_found(id, kind.display_name()))?;
+    Ok(Reply::json(&ListTagsForResourceResponse { tags }))
+}
+
+/// The stored tags of a room or logging configuration; `None` when it does not exist.
+pub(crate) async fn stored_tags(
+    app: &App,
+    kind: ResourceKind,
+    id: &str,
+) -> Result<Option<StringMap>, ServiceError> {
+    Ok(match kind {
         ResourceKind::Room => app
             .store
             .get_room(id)
@@ -32,9 +44,7 @@ pub async fn list_tags_for_resource(app: &App, req: ListTagsForResourceRequest) 
             .await
             .map_err(|e| from_store(e, id))?
             .map(|c| c.tags),
-    }
-    .ok_or_else(|| ServiceError::not_found(id, kind.display_name()))?;
-    Ok(Reply::json(&ListTagsForResourceResponse { tags }))
+    })
 }
 
 pub async fn tag_resource(app: &App, req: TagResourceRequest) -> OpResult {
