@@ -45,6 +45,10 @@ fn init_logging(format: LogFormat) {
         EnvFilter::try_from_env("IVSCHAT_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // A log that cannot be written (full disk, closed pipe) loses its lines and nothing
+        // else: by default the writer reports its own failure with `eprintln!`, which panics
+        // inside whatever request was logging when standard error fails too.
+        .log_internal_errors(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
     match format {
         LogFormat::Json => builder.json().init(),

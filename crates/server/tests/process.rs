@@ -161,3 +161,51 @@ async fn prometheus_metrics_on_their_own_listener() {
         .unwrap();
     assert_ne!(public.status().as_u16(), 200);
 }
+
+/// A full disk (or a closed pipe) under the server's log must cost log lines, not requests:
+/// the log writer used to report its own write failure with `eprintln!`, which panics when
+/// standard error cannot be written either, inside whatever request was logging.
+#[tokio::test]
+async fn a_log_that_cannot_be_written_does_not_fail_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::process::free_port();
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    let mut child = Command::new(BIN)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--data-dir", &dir.path().display().to_string()])
+        .env_remove("IVSCHAT_CREDENTIALS")
+        .env("IVSCHAT_LOG", "debug")
+        .stdout(full())
+        .stderr(full())
+        .spawn()
+        .unwrap();
+    // No ready line can be read from /dev/full: wait for the port to answer instead.
+    let ready = format!("http://127.0.0.1:{port}/ready");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while reqwest::get(&ready).await.map(|r| r.status().as_u16()).ok() != Some(200) {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "server exited at start"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server never became ready"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let node = Node::adopt(port, child);
+    let api = node.client();
+    for _ in 0..5 {
+        api.create_room()
+            .send()
+            .await
+            .expect("CreateRoom with an unwritable log");
+    }
+    let rooms = api.list_rooms().send().await.unwrap();
+    assert_eq!(rooms.rooms().len(), 5);
+}

@@ -68,6 +68,15 @@ impl Node {
         }
     }
 
+    /// A server the test started itself (with its own stdio), on `port`.
+    pub fn adopt(port: u16, child: Child) -> Node {
+        Node {
+            port,
+            child,
+            startup_log: Vec::new(),
+        }
+    }
+
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
