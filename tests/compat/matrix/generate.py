@@ -13,6 +13,10 @@
     generate.py junit-from-libtest OUT.xml BINARY=LOG [BINARY=LOG ...]
         Converts `cargo test` (libtest) output into JUnit XML (test ids "BINARY::name").
 
+    generate.py junit-from-gotest OUT.xml LOG
+        Converts `go test -json` output into JUnit XML (test ids: the test's name, subtests
+        "Parent/sub"), and prints the output of every failed test.
+
 Only the standard library (Python 3.11: tomllib).
 """
 
@@ -90,6 +94,45 @@ def junit_from_libtest(out_path: Path, pairs: list[str]) -> int:
         f.write("</testsuite>\n")
     print(f"junit-from-libtest: {len(cases)} tests -> {out_path}", file=sys.stderr)
     return 0 if cases else 1
+
+
+def junit_from_gotest(out_path: Path, log: Path) -> int:
+    outcomes: dict[str, str] = {}
+    output: dict[str, list[str]] = {}
+    build_output: list[str] = []
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            build_output.append(line)  # compiler errors are not JSON
+            continue
+        test = event.get("Test")
+        action = event.get("Action")
+        if not test:
+            if action == "output":
+                build_output.append(event.get("Output", "").rstrip("\n"))
+            continue
+        if action == "output":
+            output.setdefault(test, []).append(event.get("Output", ""))
+        elif action in ("pass", "fail", "skip"):
+            outcomes[test] = action
+    with open(out_path, "w", encoding="utf-8") as f:
+        f.write('<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="go test">\n')
+        for name, outcome in outcomes.items():
+            attrs = f"name={quoteattr(name)}"
+            if outcome == "pass":
+                f.write(f"  <testcase {attrs}/>\n")
+            elif outcome == "skip":
+                f.write(f"  <testcase {attrs}><skipped/></testcase>\n")
+            else:
+                f.write(f'  <testcase {attrs}><failure message="FAILED"/></testcase>\n')
+                print(f"--- FAIL: {name}\n{''.join(output.get(name, []))}", file=sys.stderr)
+        f.write("</testsuite>\n")
+    failed = sum(1 for o in outcomes.values() if o == "fail")
+    print(f"junit-from-gotest: {len(outcomes)} tests, {failed} failed -> {out_path}", file=sys.stderr)
+    if not outcomes:
+        print("\n".join(build_output[-40:]), file=sys.stderr)
+    return 0 if outcomes and not failed else 1
 
 
 # ----------------------------------------------------------------------------- versions
@@ -345,6 +388,11 @@ def build(config: dict, results_dir: Path) -> tuple[str, list[str]]:
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["junit-from-gotest"]:
+        if len(argv) != 3:
+            print("usage: generate.py junit-from-gotest OUT.xml LOG", file=sys.stderr)
+            return 2
+        return junit_from_gotest(Path(argv[1]), Path(argv[2]))
     if argv[:1] == ["junit-from-libtest"]:
         if len(argv) < 3:
             print(__doc__, file=sys.stderr)
