@@ -79,6 +79,10 @@ step "Compatibility: boto3 and the AWS CLI against $endpoint"
 bash tests/compat/run-python.sh "$endpoint" || status=$?
 step "Compatibility: @aws-sdk/client-ivschat and amazon-ivs-chat-messaging against $endpoint"
 bash tests/compat/run-node.sh "$endpoint" || status=$?
+step "Compatibility: the AWS SDK for Java v1 and v2 against $endpoint"
+bash tests/compat/run-java.sh "$endpoint" || status=$?
+step "Compatibility: the AWS SDK for Go v2 against $endpoint"
+bash tests/compat/run-go.sh "$endpoint" || status=$?
 step "Compatibility: OpenAPI Generator 7.9.0 clients (javascript, cpp-qt-client) against $endpoint"
 bash tests/compat/run-openapi.sh "$endpoint" || status=$?
 # Reliability smoke runs (RELIABILITY.md): each bounded, about 3 minutes together on 2 cores

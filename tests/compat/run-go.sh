@@ -21,8 +21,10 @@ cache=${IVSCHAT_CACHE:-$HOME/.cache/ivschat-server}
 results=${IVSCHAT_RESULTS_DIR:-$cache/compat-results}
 mkdir -p "$results"
 rm -f "$results/go.xml"
-if ! command -v go >/dev/null; then
-    echo "error: the go command is required (Debian: apt-get install golang-go)" >&2
+# Go 1.24+ (what the pinned aws-sdk-go-v2 modules ask for): Debian 12's golang-go (1.19) is too
+# old, so the machine must provide it (README: "What the machine must have").
+if ! go version 2>/dev/null | grep -Eq 'go1\.(2[4-9]|[3-9][0-9])'; then
+    echo "error: Go 1.24 or newer is required (found: $(go version 2>/dev/null || echo none))" >&2
     exit 2
 fi
 

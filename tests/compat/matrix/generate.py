@@ -158,6 +158,29 @@ def cargo_locked(name: str) -> str:
     return ", ".join(versions)
 
 
+def maven_pinned(name: str) -> str:
+    """The version tests/compat/java/pom.xml pins for `group:artifact` (a property named in
+    its <version>, or the BOM's for software.amazon.awssdk artifacts)."""
+    pom = ET.parse(REPO / "tests/compat/java/pom.xml").getroot()
+    ns = {"m": "http://maven.apache.org/POM/4.0.0"}
+    props = {child.tag.split("}")[1]: (child.text or "") for child in pom.find("m:properties", ns)}
+    group, artifact = name.split(":")
+    for dep in pom.iterfind(".//m:dependency", ns):
+        if dep.findtext("m:groupId", namespaces=ns) == group and dep.findtext("m:artifactId", namespaces=ns) in (artifact, "bom"):
+            version = dep.findtext("m:version", namespaces=ns)
+            if version:
+                return re.sub(r"\$\{([^}]+)\}", lambda m: props[m.group(1)], version)
+    raise KeyError(f"{name} is not pinned in tests/compat/java/pom.xml")
+
+
+def go_required(module: str) -> str:
+    text = (REPO / "tests/compat/go/go.mod").read_text()
+    m = re.search(rf"^\s*(?:require\s+)?{re.escape(module)}\s+(v\S+)", text, re.M)
+    if not m:
+        raise KeyError(f"{module} is not required in tests/compat/go/go.mod")
+    return m.group(1)
+
+
 def client_version(spec: dict, environment: dict) -> str:
     parts = []
     for name in spec.get("pypi", []):
@@ -166,6 +189,10 @@ def client_version(spec: dict, environment: dict) -> str:
         parts.append(f"{name} {npm_locked(REPO / 'tests/compat/node/package-lock.json', name)}")
     for name in spec.get("cargo", []):
         parts.append(f"{name} {cargo_locked(name)}")
+    for name in spec.get("maven", []):
+        parts.append(f"{name} {maven_pinned(name)}")
+    for name in spec.get("go", []):
+        parts.append(f"{name} {go_required(name)}")
     if spec.get("generator"):
         pin = pypi_pins(REPO / "tests/compat/openapi/requirements.txt")["openapi-generator-cli"]
         parts.append(f"openapi-generator-cli {pin}")
