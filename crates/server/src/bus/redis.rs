@@ -621,3 +621,35 @@ async fn report_connections(bus: Arc<RedisBus>, shutdown: CancellationToken) {
         .query_async(&mut commands)
         .await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::client;
+
+    fn refusal(url: &str, ca_file: Option<&std::path::Path>) -> String {
+        format!("{:#}", client(url, ca_file).unwrap_err())
+    }
+
+    /// The URL and CA file are checked before anything is dialled (no Redis here).
+    #[test]
+    fn bus_urls_and_ca_files_are_checked_before_connecting() {
+        assert!(client("redis://127.0.0.1:6379", None).is_ok());
+        assert!(client("rediss://127.0.0.1:6380", None).is_ok());
+        assert!(refusal("nats://127.0.0.1:4222", None).contains("redis:// or rediss://"));
+        // The redis crate would skip the certificate check for this fragment.
+        assert!(refusal("rediss://127.0.0.1:6380/#insecure", None).contains("not accepted"));
+
+        let dir = tempfile::tempdir().unwrap();
+        let not_pem = dir.path().join("ca.pem");
+        std::fs::write(&not_pem, "not a certificate").unwrap();
+        let e = refusal("rediss://127.0.0.1:6380", Some(&not_pem));
+        assert!(e.contains("holds no PEM certificate"), "{e}");
+        let e = refusal("redis://127.0.0.1:6379", Some(&not_pem));
+        assert!(e.contains("rediss:// (TLS) bus only"), "{e}");
+        let e = refusal(
+            "rediss://127.0.0.1:6380",
+            Some(&dir.path().join("missing.pem")),
+        );
+        assert!(e.contains("reading --bus-ca-file"), "{e}");
+    }
+}
