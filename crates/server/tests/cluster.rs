@@ -836,3 +836,106 @@ async fn silent_postgres_connections_are_detected_and_replaced() {
         .expect("the node did not recover once PostgreSQL answered again");
     api.create_room().send().await.unwrap();
 }
+
+/// Issue 18: a store call whose connection goes silent while the call is in PostgreSQL's hands
+/// (here: UpdateRoom waiting on a row lock the test holds, whose answer the proxy then
+/// swallows) fails within the operation deadline (10 s) instead of waiting for an answer that
+/// never comes; the connection is closed and the node serves again once the network forwards.
+#[tokio::test]
+async fn a_store_call_in_flight_when_postgres_goes_silent_fails_within_its_deadline() {
+    use sqlx::Connection;
+    let (Some(database_url), Some(redis_url)) = (
+        common::services::database_url(),
+        common::services::redis_url(),
+    ) else {
+        return;
+    };
+    let proxy = FaultProxy::start(host_and_port(&database_url));
+    let through_proxy = database_url.replacen(
+        host_and_port(&database_url),
+        &format!("127.0.0.1:{}", proxy.port),
+        1,
+    );
+    let cluster = Cluster::start_through(1, &database_url, &through_proxy, &redis_url, None);
+    let node = &cluster.nodes[0];
+    let room = cluster.room(100).await;
+    let room_id = room.rsplit('/').next().unwrap().to_string();
+
+    // The test holds the room's row lock, directly (not through the proxy).
+    let mut holder = sqlx::PgConnection::connect(&database_url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
+    sqlx::query(&format!(
+        "SELECT id FROM \"{}\".rooms WHERE id = $1 FOR UPDATE",
+        cluster.name
+    ))
+    .bind(&room_id)
+    .execute(&mut holder)
+    .await
+    .unwrap();
+
+    let api = aws_sdk_ivschat::Client::from_conf(
+        node.client()
+            .config()
+            .to_builder()
+            .retry_config(aws_sdk_ivschat::config::retry::RetryConfig::disabled())
+            .build(),
+    );
+    let update = tokio::spawn({
+        let (api, room) = (api.clone(), room.clone());
+        async move {
+            tokio::time::timeout(
+                Duration::from_secs(60),
+                api.update_room().identifier(room).name("late").send(),
+            )
+            .await
+        }
+    });
+    // Once the node's UpdateRoom waits on the lock, its connection goes silent, then the lock
+    // is released: PostgreSQL answers, and the proxy swallows the answer. (Watched from a
+    // connection of its own: in the holder's transaction pg_stat_activity would not change.)
+    let mut watcher = sqlx::PgConnection::connect(&database_url).await.unwrap();
+    let mut waiting = false;
+    for _ in 0..200 {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
+             AND query LIKE '%FROM rooms WHERE id = $1 FOR NO KEY UPDATE%'",
+        )
+        .fetch_one(&mut watcher)
+        .await
+        .unwrap();
+        if n > 0 {
+            waiting = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(waiting, "UpdateRoom never waited on the row lock");
+    proxy.silence_all(true);
+    sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+
+    let answer = update
+        .await
+        .unwrap()
+        .expect("UpdateRoom hung on a silent connection");
+    let status = answer
+        .unwrap_err()
+        .raw_response()
+        .map(|r| r.status().as_u16());
+    assert_eq!(status, Some(500));
+
+    proxy.silence_all(false);
+    let recovered = async {
+        while api.get_room().identifier(&room).send().await.is_err() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), recovered)
+        .await
+        .expect("the node did not recover once PostgreSQL answered again");
+    api.update_room()
+        .identifier(&room)
+        .name("after")
+        .send()
+        .await
+        .unwrap();
+}
