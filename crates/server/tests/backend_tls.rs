@@ -347,7 +347,9 @@ async fn a_node_on_postgres_with_verify_full_serves_the_control_plane() {
         use sqlx::Connection;
         sqlx::PgConnection::connect(&postgres.url("sslmode=disable")).await
     };
-    let refused = refused.err().expect("a connection in clear was accepted");
+    let Err(refused) = refused else {
+        panic!("a connection in clear was accepted");
+    };
     assert!(refused.to_string().contains("no encryption"), "{refused}");
 
     let url = postgres.url(&format!(
