@@ -33,6 +33,12 @@ trap 'exit 143' TERM
 
 step "Services: private PostgreSQL and Redis (or the ones IVSCHAT_TEST_*_URL name)"
 services_start postgres redis
+# tests/backend_tls.rs starts TLS-only PostgreSQL and Redis servers of its own (with a CA it
+# makes with openssl), so their programs must be here even when the services above came from
+# IVSCHAT_TEST_*_URL.
+services_find_pg_bin >/dev/null
+services_require_command redis-server redis-server
+services_require_command openssl openssl
 # Tests that need a service fail when it is missing, instead of skipping (as a bare `cargo test`
 # without these variables does).
 export IVSCHAT_REQUIRE_SERVICES=1

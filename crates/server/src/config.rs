@@ -68,9 +68,14 @@ pub struct Flags {
     /// Shared database for scale-out: `postgres://user@host/db`. Unset: SQLite in the data dir.
     #[arg(long, env = "IVSCHAT_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
-    /// Cross-node bus for scale-out: `redis://host:6379`. Unset: in-memory (one node).
+    /// Cross-node bus for scale-out: `redis://host:6379`, or `rediss://host:6380` for TLS.
+    /// Unset: in-memory (one node).
     #[arg(long, env = "IVSCHAT_BUS", hide_env_values = true)]
     pub bus: Option<String>,
+    /// PEM file of the CA certificate(s) that sign the `rediss://` bus's certificate; they are
+    /// then the only ones trusted [default: the system's trusted roots].
+    #[arg(long, env = "IVSCHAT_BUS_CA_FILE")]
+    pub bus_ca_file: Option<PathBuf>,
     /// Prefix of every key and channel this cluster uses in Redis, and the PostgreSQL schema,
     /// so several clusters (or test runs) can share one Redis and one database [default: ivschat].
     #[arg(long, env = "IVSCHAT_CLUSTER_NAME")]
@@ -303,8 +308,10 @@ pub struct Config {
     pub logging: LoggingConfig,
     /// `postgres://…` for scale-out; `None` = SQLite in `data_dir`.
     pub database_url: Option<Secret>,
-    /// `redis://…` for scale-out; `None` = in-memory bus.
+    /// `redis://…` or `rediss://…` for scale-out; `None` = in-memory bus.
     pub bus_url: Option<Secret>,
+    /// The CA certificates a `rediss://` bus is checked against, instead of the system's.
+    pub bus_ca_file: Option<PathBuf>,
     /// Names this cluster's Redis keys/channels and PostgreSQL schema.
     pub cluster_name: String,
     /// Where `GET /metrics` is served, if anywhere.
@@ -332,6 +339,7 @@ impl Default for Config {
             logging: LoggingConfig::default(),
             database_url: None,
             bus_url: None,
+            bus_ca_file: None,
             cluster_name: "ivschat".to_string(),
             metrics_listen: None,
             log_format: LogFormat::Text,
@@ -363,6 +371,7 @@ struct FileConfig {
     logging: Option<LoggingConfig>,
     database_url: Option<Secret>,
     bus: Option<Secret>,
+    bus_ca_file: Option<PathBuf>,
     cluster_name: Option<String>,
     metrics_listen: Option<SocketAddr>,
     log_format: Option<LogFormat>,
@@ -442,6 +451,7 @@ impl Config {
             },
             database_url: flags.database_url.map(Secret::new).or(file.database_url),
             bus_url: flags.bus.map(Secret::new).or(file.bus),
+            bus_ca_file: flags.bus_ca_file.or(file.bus_ca_file),
             cluster_name: flags
                 .cluster_name
                 .or(file.cluster_name)
@@ -508,6 +518,17 @@ impl Config {
             bail!(
                 "[chat] pong_timeout_ms must be above 0 when ping_interval_ms is set (or set \
                  ping_interval_ms = 0 to send no pings)"
+            );
+        }
+        if self.bus_ca_file.is_some()
+            && !self
+                .bus_url
+                .as_ref()
+                .is_some_and(|url| url.expose().starts_with("rediss://"))
+        {
+            bail!(
+                "--bus-ca-file is set but --bus is not a rediss:// URL: the CA file only \
+                 applies to a Redis bus reached over TLS"
             );
         }
         self.check_users()?;
@@ -780,6 +801,26 @@ mod tests {
         std::fs::write(&path, "[limits]\nheader_timeout_ms = 0\n").unwrap();
         let err = Config::from_flags(flags(&["--config", path.to_str().unwrap()])).unwrap_err();
         assert!(err.to_string().contains("header_timeout_ms"), "{err}");
+    }
+
+    #[test]
+    fn a_bus_ca_file_needs_a_tls_bus() {
+        let err = Config::from_flags(flags(&[
+            "--bus",
+            "redis://127.0.0.1:6379",
+            "--bus-ca-file",
+            "ca.pem",
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("not a rediss:// URL"), "{err}");
+        let c = Config::from_flags(flags(&[
+            "--bus",
+            "rediss://127.0.0.1:6380",
+            "--bus-ca-file",
+            "ca.pem",
+        ]))
+        .unwrap();
+        assert_eq!(c.bus_ca_file, Some(PathBuf::from("ca.pem")));
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod http_server;
 pub mod iam;
 pub mod limits;
 pub mod metrics;
+pub mod private_files;
 pub mod room;
 pub mod server;
 pub mod store;

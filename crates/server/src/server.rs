@@ -39,7 +39,7 @@ use crate::domain::arn::ArnScope;
 use crate::domain::clock::Clock;
 use crate::domain::token::{self, TokenKey};
 use crate::metrics::{self, Metrics};
-use crate::{http_server, store};
+use crate::{http_server, private_files, store};
 
 /// How long shutdown waits for chat sessions to send their close frames and for HTTP
 /// requests in flight to finish.
@@ -59,9 +59,11 @@ impl Server {
     /// Opens the store, keys, chat logging spool and bus `config` names, and binds the
     /// metrics listener if one is configured. `clock` is the system clock, or one a test moves.
     pub async fn open(config: Config, clock: Clock) -> anyhow::Result<Server> {
-        // Whatever the store: the token key file and the spool live here (issue 18).
-        std::fs::create_dir_all(&config.data_dir)
+        // Whatever the store: the token key file and the spool live here (issue 18), and only
+        // this user may read them (issue 19: `private_files.rs`).
+        private_files::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+        private_files::warn_if_shared(&config.data_dir);
         let store = store::open(&config).await?;
         let token_key = open_token_key(&config, store.as_ref())
             .await

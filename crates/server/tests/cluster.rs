@@ -561,14 +561,16 @@ async fn a_redis_outage_is_reported_refused_and_recovered_from_without_restart()
     assert!(delivered, "chat did not recover after Redis came back");
 }
 
-/// A TCP proxy in front of Redis or PostgreSQL that injects two faults: going silent on the
+/// A TCP proxy in front of Redis or PostgreSQL that injects three faults: going silent on the
 /// connections that subscribed (their bytes are swallowed both ways and nothing is closed, as
 /// when a Redis failover or a NAT drops a connection without telling either end; the other
-/// connections keep working), and going down (every connection closed, as when the server is
-/// stopped).
+/// connections keep working), going silent on every connection, and going down (every
+/// connection closed, as when the server is stopped).
 struct FaultProxy {
     port: u16,
     silent: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Every connection's bytes swallowed, new connections' included.
+    silent_all: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Down: connections are closed at their next byte and new ones at once, as when the
     /// server behind is stopped.
     down: std::sync::Arc<std::sync::atomic::AtomicBool>,
@@ -586,6 +588,8 @@ impl FaultProxy {
         let port = listener.local_addr().unwrap().port();
         let silent = Arc::new(AtomicBool::new(false));
         let silencing = silent.clone();
+        let silent_all = Arc::new(AtomicBool::new(false));
+        let silencing_all = silent_all.clone();
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 if is_down.load(Ordering::SeqCst) {
@@ -604,6 +608,7 @@ impl FaultProxy {
                     (server, client, false),
                 ] {
                     let (silent, subscribed) = (silencing.clone(), subscribed.clone());
+                    let silent_all = silencing_all.clone();
                     let down = is_down.clone();
                     std::thread::spawn(move || {
                         use std::io::{Read, Write};
@@ -624,7 +629,10 @@ impl FaultProxy {
                             {
                                 subscribed.store(true, Ordering::SeqCst);
                             }
-                            if silent.load(Ordering::SeqCst) && subscribed.load(Ordering::SeqCst) {
+                            if silent_all.load(Ordering::SeqCst)
+                                || (silent.load(Ordering::SeqCst)
+                                    && subscribed.load(Ordering::SeqCst))
+                            {
                                 continue;
                             }
                             if to.write_all(bytes).is_err() {
@@ -636,7 +644,17 @@ impl FaultProxy {
                 }
             }
         });
-        FaultProxy { port, silent, down }
+        FaultProxy {
+            port,
+            silent,
+            silent_all,
+            down,
+        }
+    }
+
+    fn silence_all(&self, silent: bool) {
+        self.silent_all
+            .store(silent, std::sync::atomic::Ordering::SeqCst);
     }
 
     fn set_down(&self, down: bool) {
@@ -734,6 +752,189 @@ async fn a_postgres_outage_is_reported_refused_and_recovered_from_without_restar
     cluster.nodes[1]
         .client()
         .create_room()
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Issue 18 (liveness on every backend connection): PostgreSQL connections that go silent
+/// without closing (every byte swallowed both ways; TCP itself stays up, so no keepalive or
+/// retransmission timeout can notice) must not hang the node. Store calls fail within their
+/// deadline, `/ready` answers 503, and connections that stopped answering are closed rather
+/// than kept: once the network forwards again, the node serves again by itself. Before the
+/// deadlines, the requests made during the silence hung for good and held every pooled
+/// connection, so the node never recovered.
+#[tokio::test]
+async fn silent_postgres_connections_are_detected_and_replaced() {
+    let (Some(database_url), Some(redis_url)) = (
+        common::services::database_url(),
+        common::services::redis_url(),
+    ) else {
+        return;
+    };
+    let proxy = FaultProxy::start(host_and_port(&database_url));
+    let through_proxy = database_url.replacen(
+        host_and_port(&database_url),
+        &format!("127.0.0.1:{}", proxy.port),
+        1,
+    );
+    let cluster = Cluster::start_through(1, &database_url, &through_proxy, &redis_url, None);
+    let node = &cluster.nodes[0];
+    let room = cluster.room(100).await;
+    wait_ready(node, 200).await;
+
+    proxy.silence_all(true);
+    // More requests at once than the pool has connections (10), so every connection is in
+    // one of them. Each ends with an error within a bound (operation deadline: 10 s), never
+    // hangs: the outer timeout only turns a hang into a failure.
+    // Without the SDK's retries: each request is one store call.
+    let api = aws_sdk_ivschat::Client::from_conf(
+        node.client()
+            .config()
+            .to_builder()
+            .retry_config(aws_sdk_ivschat::config::retry::RetryConfig::disabled())
+            .build(),
+    );
+    let requests = (0..12).map(|_| {
+        let api = api.clone();
+        let room = room.clone();
+        async move {
+            tokio::time::timeout(
+                Duration::from_secs(60),
+                api.get_room().identifier(room).send(),
+            )
+            .await
+        }
+    });
+    for answer in futures_util::future::join_all(requests).await {
+        let answer = answer.expect("a store call hung on a silent connection");
+        let status = answer
+            .unwrap_err()
+            .raw_response()
+            .map(|r| r.status().as_u16());
+        assert_eq!(status, Some(500));
+    }
+    let ready = tokio::time::timeout(Duration::from_secs(30), ready_status(node))
+        .await
+        .expect("/ready hung on a silent connection");
+    assert_eq!(ready, 503);
+
+    proxy.silence_all(false);
+    // Recovered without a restart: ready, and reads and writes work (bounded).
+    let recovered = async {
+        loop {
+            if ready_status(node).await == 200
+                && api.get_room().identifier(&room).send().await.is_ok()
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), recovered)
+        .await
+        .expect("the node did not recover once PostgreSQL answered again");
+    api.create_room().send().await.unwrap();
+}
+
+/// Issue 18: a store call whose connection goes silent while the call is in PostgreSQL's hands
+/// (here: UpdateRoom waiting on a row lock the test holds, whose answer the proxy then
+/// swallows) fails within the operation deadline (10 s) instead of waiting for an answer that
+/// never comes; the connection is closed and the node serves again once the network forwards.
+#[tokio::test]
+async fn a_store_call_in_flight_when_postgres_goes_silent_fails_within_its_deadline() {
+    use sqlx::Connection;
+    let (Some(database_url), Some(redis_url)) = (
+        common::services::database_url(),
+        common::services::redis_url(),
+    ) else {
+        return;
+    };
+    let proxy = FaultProxy::start(host_and_port(&database_url));
+    let through_proxy = database_url.replacen(
+        host_and_port(&database_url),
+        &format!("127.0.0.1:{}", proxy.port),
+        1,
+    );
+    let cluster = Cluster::start_through(1, &database_url, &through_proxy, &redis_url, None);
+    let node = &cluster.nodes[0];
+    let room = cluster.room(100).await;
+    let room_id = room.rsplit('/').next().unwrap().to_string();
+
+    // The test holds the room's row lock, directly (not through the proxy).
+    let mut holder = sqlx::PgConnection::connect(&database_url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
+    sqlx::query(&format!(
+        "SELECT id FROM \"{}\".rooms WHERE id = $1 FOR UPDATE",
+        cluster.name
+    ))
+    .bind(&room_id)
+    .execute(&mut holder)
+    .await
+    .unwrap();
+
+    let api = aws_sdk_ivschat::Client::from_conf(
+        node.client()
+            .config()
+            .to_builder()
+            .retry_config(aws_sdk_ivschat::config::retry::RetryConfig::disabled())
+            .build(),
+    );
+    let update = tokio::spawn({
+        let (api, room) = (api.clone(), room.clone());
+        async move {
+            tokio::time::timeout(
+                Duration::from_secs(60),
+                api.update_room().identifier(room).name("late").send(),
+            )
+            .await
+        }
+    });
+    // Once the node's UpdateRoom waits on the lock, its connection goes silent, then the lock
+    // is released: PostgreSQL answers, and the proxy swallows the answer. (Watched from a
+    // connection of its own: in the holder's transaction pg_stat_activity would not change.)
+    let mut watcher = sqlx::PgConnection::connect(&database_url).await.unwrap();
+    let mut waiting = false;
+    for _ in 0..200 {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
+             AND query LIKE '%FROM rooms WHERE id = $1 FOR NO KEY UPDATE%'",
+        )
+        .fetch_one(&mut watcher)
+        .await
+        .unwrap();
+        if n > 0 {
+            waiting = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(waiting, "UpdateRoom never waited on the row lock");
+    proxy.silence_all(true);
+    sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+
+    let answer = update
+        .await
+        .unwrap()
+        .expect("UpdateRoom hung on a silent connection");
+    let status = answer
+        .unwrap_err()
+        .raw_response()
+        .map(|r| r.status().as_u16());
+    assert_eq!(status, Some(500));
+
+    proxy.silence_all(false);
+    let recovered = async {
+        while api.get_room().identifier(&room).send().await.is_err() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), recovered)
+        .await
+        .expect("the node did not recover once PostgreSQL answered again");
+    api.update_room()
+        .identifier(&room)
+        .name("after")
         .send()
         .await
         .unwrap();

@@ -101,7 +101,10 @@ fn refuses_a_bus_that_is_not_redis() {
         .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("--bus must be a redis:// URL"), "{stderr}");
+    assert!(
+        stderr.contains("--bus must be a redis:// or rediss:// URL"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -208,4 +211,175 @@ async fn a_log_that_cannot_be_written_does_not_fail_requests() {
     }
     let rooms = api.list_rooms().send().await.unwrap();
     assert_eq!(rooms.rooms().len(), 5);
+}
+
+/// Issue 19: what the server writes is its owner's only. A node started in a data directory
+/// that does not exist yet (as README says), with a room logged to all three file
+/// destinations and a message sent: every directory under the data directory is 0700 and every
+/// file (the database and its -wal/-shm, the spool and its, the chat-token key, the chat logs)
+/// is 0600, whatever the umask (the test's is the usual 022). No warning about the directory.
+#[tokio::test]
+async fn everything_in_the_data_directory_is_the_owners_only() {
+    use aws_sdk_ivschat::types::{
+        CloudWatchLogsDestinationConfiguration, DestinationConfiguration,
+        FirehoseDestinationConfiguration, S3DestinationConfiguration,
+    };
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("nested/data");
+    let config = root.path().join("c.toml");
+    std::fs::write(
+        &config,
+        "[logging]\ns3_batch_seconds = 0\nflush_interval_ms = 50\n",
+    )
+    .unwrap();
+    let node = Node::start(
+        &[
+            "--data-dir".to_string(),
+            data.display().to_string(),
+            "--config".to_string(),
+            config.display().to_string(),
+        ],
+        &[],
+    );
+    assert!(
+        !node.startup_log.iter().any(|l| l.contains("chmod 700")),
+        "{:?}",
+        node.startup_log
+    );
+    let api = node.client();
+    let mut logging = Vec::new();
+    for destination in [
+        DestinationConfiguration::S3(
+            S3DestinationConfiguration::builder()
+                .bucket_name("chat-bucket")
+                .build()
+                .unwrap(),
+        ),
+        DestinationConfiguration::CloudWatchLogs(
+            CloudWatchLogsDestinationConfiguration::builder()
+                .log_group_name("chat-group")
+                .build()
+                .unwrap(),
+        ),
+        DestinationConfiguration::Firehose(
+            FirehoseDestinationConfiguration::builder()
+                .delivery_stream_name("chat-stream")
+                .build()
+                .unwrap(),
+        ),
+    ] {
+        let created = api
+            .create_logging_configuration()
+            .destination_configuration(destination)
+            .send()
+            .await
+            .unwrap();
+        logging.push(created.arn.unwrap());
+    }
+    let room = api
+        .create_room()
+        .set_logging_configuration_identifiers(Some(logging))
+        .send()
+        .await
+        .unwrap();
+    let token = api
+        .create_chat_token()
+        .room_identifier(room.arn().unwrap())
+        .user_id("u")
+        .capabilities(aws_sdk_ivschat::types::ChatTokenCapability::SendMessage)
+        .send()
+        .await
+        .unwrap()
+        .token
+        .unwrap();
+    let mut chat = common::chat::ChatClient::connect(node.addr(), &token)
+        .await
+        .unwrap();
+    chat.send(serde_json::json!({"Action":"SEND_MESSAGE","RequestId":"r","Content":"x"}))
+        .await;
+    chat.frame_of("MESSAGE").await;
+
+    // The records reach the three destinations' files (polled, bounded: they are written by
+    // another process).
+    let room_id = room.id().unwrap();
+    let expected = [
+        data.join("logs/firehose/chat-stream"),
+        data.join(format!(
+            "logs/cloudwatch/chat-group/aws/IVSChatLogs/1.0/room_{room_id}"
+        )),
+        data.join("logs/s3/chat-bucket"),
+    ];
+    for _ in 0..600 {
+        if expected.iter().all(|p| p.exists()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let mut seen = Vec::new();
+    let mut shared = Vec::new();
+    walk(&data, &mut |path, mode, is_dir| {
+        seen.push(path.strip_prefix(&data).unwrap().display().to_string());
+        let wanted = if is_dir { 0o700 } else { 0o600 };
+        if mode != wanted {
+            shared.push(format!("{} {mode:o}", path.display()));
+        }
+    });
+    assert!(shared.is_empty(), "not the owner's only: {shared:?}");
+    for name in [
+        "ivschat.db",
+        "ivschat.db-wal",
+        "ivschat.db-shm",
+        "spool.db",
+        "spool.db-wal",
+        "spool.db-shm",
+        "chat-token.key",
+        "logs/firehose/chat-stream",
+    ] {
+        assert!(seen.iter().any(|s| s == name), "{name} missing in {seen:?}");
+    }
+    assert!(
+        seen.iter()
+            .any(|s| s.starts_with("logs/s3/chat-bucket/") && s.ends_with(".gz")),
+        "{seen:?}"
+    );
+    assert_eq!(mode_of(&data), 0o700);
+    // The directories made on the way to it too.
+    assert_eq!(mode_of(&root.path().join("nested")), 0o700);
+}
+
+/// Issue 19: an existing data directory that others can reach is named in a start-up warning
+/// with its mode (and left as it is).
+#[test]
+fn a_data_directory_others_can_read_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let node = node_in(dir.path());
+    let warning = node
+        .startup_log
+        .iter()
+        .find(|l| l.contains("WARN") && l.contains("chmod 700"))
+        .unwrap_or_else(|| panic!("no warning: {:?}", node.startup_log));
+    assert!(
+        warning.contains(&dir.path().display().to_string()) && warning.contains("0755"),
+        "{warning}"
+    );
+    assert_eq!(mode_of(dir.path()), 0o755);
+}
+
+fn mode_of(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+/// Calls `visit(path, mode, is_dir)` for everything under `dir`.
+fn walk(dir: &std::path::Path, visit: &mut dyn FnMut(&std::path::Path, u32, bool)) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let is_dir = path.is_dir();
+        visit(&path, mode_of(&path), is_dir);
+        if is_dir {
+            walk(&path, visit);
+        }
+    }
 }

@@ -121,9 +121,15 @@ pub trait NodeRooms: Send + Sync {
 /// Opens the bus `config` names: Redis for `--bus redis://…`, otherwise the in-process bus.
 pub async fn open(config: &Config, rooms: Arc<dyn NodeRooms>) -> anyhow::Result<Arc<dyn Bus>> {
     Ok(match &config.bus_url {
-        Some(url) => {
-            Arc::new(redis::RedisBus::connect(url.expose(), &config.cluster_name, rooms).await?)
-        }
+        Some(url) => Arc::new(
+            redis::RedisBus::connect(
+                url.expose(),
+                config.bus_ca_file.as_deref(),
+                &config.cluster_name,
+                rooms,
+            )
+            .await?,
+        ),
         None => Arc::new(local::LocalBus::new(rooms)),
     })
 }

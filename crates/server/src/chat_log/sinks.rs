@@ -182,9 +182,9 @@ fn safe_join(base: &Path, name: &str) -> PathBuf {
 
 fn append_to(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        crate::private_files::create_dir_all(dir)?;
     }
-    let mut file = std::fs::OpenOptions::new()
+    let mut file = crate::private_files::open_options()
         .create(true)
         .append(true)
         .open(path)
@@ -214,9 +214,9 @@ impl Sink for FileSink {
                 let body = gzip(&lines)?;
                 let tmp = path.with_extension("tmp");
                 if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir)?;
+                    crate::private_files::create_dir_all(dir)?;
                 }
-                std::fs::write(&tmp, body)?;
+                crate::private_files::write(&tmp, &body)?;
                 std::fs::rename(&tmp, &path)?;
             }
             DestinationConfiguration::CloudWatchLogs(cw) => {

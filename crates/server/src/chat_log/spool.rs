@@ -100,8 +100,11 @@ const MAX_GROUP: usize = 4096;
 
 impl Spool {
     pub async fn open(data_dir: &Path, max_records: u64) -> anyhow::Result<Spool> {
-        std::fs::create_dir_all(data_dir)?;
+        crate::private_files::create_dir_all(data_dir)?;
         let path = data_dir.join("spool.db");
+        // Made here so that it, and the -wal and -shm files SQLite gives its mode, are 0600.
+        crate::private_files::create_file(&path)
+            .with_context(|| format!("creating {}", path.display()))?;
         let options = SqliteConnectOptions::from_str("sqlite:")?
             .filename(&path)
             .create_if_missing(true)

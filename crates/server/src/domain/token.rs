@@ -161,7 +161,7 @@ fn load_or_create_key_file(path: &Path) -> anyhow::Result<[u8; 32]> {
             // The data directory may not exist yet (issue 18: with PostgreSQL nothing else
             // had created it when the key was first written).
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)
+                crate::private_files::create_dir_all(dir)
                     .with_context(|| format!("creating directory {}", dir.display()))?;
             }
             write_private_file(path, key.as_bytes())

@@ -11,20 +11,58 @@
 //! advisory lock for that quota: two nodes can never both see "one slot left" and both take
 //! it. Default PostgreSQL commits are durable (`synchronous_commit = on`).
 //!
+//! **Encryption.** `sslmode=` and `sslrootcert=` in the URL work as in libpq (rustls does the
+//! TLS): `require` encrypts without checking the certificate, `verify-ca` checks it against
+//! the trusted roots, `verify-full` also checks the host name. The trusted roots are Mozilla's
+//! (webpki-roots) plus the `sslrootcert` file.
+//!
+//! **Liveness.** A connection can die without a word (a failover, a NAT or firewall that
+//! forgets it, a partition), and sqlx 0.8 sets no TCP keepalive on its sockets, so every bound
+//! here is the application's own ([`liveness`] holds them; README and RELIABILITY.md state them):
+//! * every store operation has a deadline ([`OPERATION_TIMEOUT`], `/ready`'s ping
+//!   [`PING_TIMEOUT`]); one that passes it fails as a backend error (500) and its connection
+//!   goes back to the pool, which checks it (below);
+//! * a connection is pinged before each use and after each release, each ping bounded: one
+//!   that does not answer is closed and replaced, never handed out or kept;
+//! * idle connections are closed after [`IDLE_TIMEOUT`] (before a NAT or load balancer drops
+//!   them silently) and every connection after [`MAX_LIFETIME`];
+//! * the server side is told to probe this node with TCP keepalives and to end a transaction
+//!   left idle ([`server_side_liveness`]), so a node that vanished cannot hold row or advisory
+//!   locks for the kernel's default two hours.
+//!
 //! This file owns connecting, the schema and its migrations, and those locks.
 
 use std::str::FromStr;
 
 use anyhow::{bail, Context};
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions, PgSslMode};
 use sqlx::{Connection, Postgres};
 
-use super::sql::{Dialect, QuotaLocks, SqlStore};
+use super::sql::{Deadlines, Dialect, QuotaLocks, SqlStore};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Connections per node.
 const POOL_SIZE: u32 = 10;
+
+/// The liveness bounds (see the module doc).
+pub mod liveness {
+    use std::time::Duration;
+
+    /// A whole store operation (a transaction, a read), waiting for a connection included.
+    pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
+    /// `/ready`'s ping: a load balancer's probe must not wait long.
+    pub const PING_TIMEOUT: Duration = Duration::from_secs(3);
+    /// Waiting for a pooled connection, including its check before use (or making a new one).
+    pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+    /// The check of a connection handed back to the pool.
+    pub const RELEASE_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+    /// Idle connections are closed after this; a new one is made when needed.
+    pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+    /// Every connection is replaced after this.
+    pub const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
+}
+use liveness::*;
 
 /// Advisory locks, in the two-key form `(purpose, hashtext(schema))`: one lock per purpose
 /// and cluster, so clusters sharing a database do not wait for each other. (A hash collision
@@ -66,17 +104,28 @@ impl SqlStore<Postgres> {
         check_schema_name(schema)?;
         let options = PgConnectOptions::from_str(database_url)
             .context("parsing the PostgreSQL database URL")?
-            .options([("search_path", format!("\"{schema}\""))]);
+            .options([("search_path", format!("\"{schema}\""))])
+            .options(server_side_liveness());
+        let ssl_mode = ssl_mode_name(options.get_ssl_mode());
         let target = format!(
-            "PostgreSQL database {:?} on {}:{}",
+            "PostgreSQL database {:?} on {}:{} (sslmode={ssl_mode})",
             options.get_database().unwrap_or_default(),
             options.get_host(),
             options.get_port()
         );
+        if matches!(options.get_ssl_mode(), PgSslMode::Require) {
+            tracing::warn!(
+                "--database-url has sslmode=require: the connection is encrypted but the \
+                 server's certificate is not checked; use sslmode=verify-full (with \
+                 sslrootcert= for a private CA) to know whom you are talking to"
+            );
+        }
 
         // One connection holds the set-up lock while the schema is created and migrated.
-        let mut setup = PgConnection::connect_with(&options)
+        let mut setup = tokio::time::timeout(ACQUIRE_TIMEOUT, PgConnection::connect_with(&options))
             .await
+            .map_err(|_| anyhow::anyhow!("no answer within {ACQUIRE_TIMEOUT:?}"))
+            .and_then(|connected| Ok(connected?))
             .with_context(|| format!("connecting to {target}"))?;
         lock_schema_setup(&mut setup, schema, true)
             .await
@@ -84,8 +133,7 @@ impl SqlStore<Postgres> {
         create_schema(&mut setup, schema)
             .await
             .with_context(|| format!("creating schema {schema:?} in {target}"))?;
-        let pool = PgPoolOptions::new()
-            .max_connections(POOL_SIZE)
+        let pool = pool_options()
             .connect_with(options)
             .await
             .with_context(|| format!("connecting to {target}"))?;
@@ -95,8 +143,71 @@ impl SqlStore<Postgres> {
             .with_context(|| format!("migrating schema {schema:?} in {target}"))?;
         lock_schema_setup(&mut setup, schema, false).await?;
         setup.close().await?;
+        tracing::info!("store: {target}");
         // Nodes write concurrently: one pool for everything.
-        Ok(SqlStore::new(pool.clone(), pool, dialect(schema)))
+        Ok(
+            SqlStore::new(pool.clone(), pool, dialect(schema)).with_deadlines(Deadlines {
+                operation: OPERATION_TIMEOUT,
+                ping: PING_TIMEOUT,
+            }),
+        )
+    }
+}
+
+/// The pool, with the connection checks of the module doc.
+fn pool_options() -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(POOL_SIZE)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        // sqlx's default, stated: an idle connection is pinged before it is handed out (the
+        // ping is bounded by the acquire timeout; one that fails is closed).
+        .test_before_acquire(true)
+        .idle_timeout(Some(IDLE_TIMEOUT))
+        .max_lifetime(Some(MAX_LIFETIME))
+        // sqlx pings a released connection too, but without a bound: a connection whose
+        // operation passed its deadline on a silent network would hang there for good, holding
+        // its pool slot. This bounded ping comes first; an error closes the connection.
+        .after_release(|conn, _| {
+            Box::pin(async move {
+                match tokio::time::timeout(RELEASE_CHECK_TIMEOUT, conn.ping()).await {
+                    Ok(Ok(())) => Ok(true),
+                    Ok(Err(e)) => Err(e),
+                    Err(_) => Err(sqlx::Error::Io(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!(
+                            "PostgreSQL did not answer a ping within {RELEASE_CHECK_TIMEOUT:?}"
+                        ),
+                    ))),
+                }
+            })
+        })
+}
+
+/// Settings every session starts with so that the server finds out when this node is gone:
+/// TCP keepalive probes after 10 s of silence, every 5 s, 3 of them, and unacknowledged data
+/// given up after 25 s (so a vanished node's connection closes within about 25 s instead of
+/// the kernel's two hours), and a transaction left idle for 60 s ended (our transactions never
+/// wait between statements; one that does lost its node). All are settable by any user;
+/// PostgreSQL ignores the TCP ones on a Unix socket.
+fn server_side_liveness() -> [(&'static str, &'static str); 5] {
+    [
+        ("tcp_keepalives_idle", "10"),
+        ("tcp_keepalives_interval", "5"),
+        ("tcp_keepalives_count", "3"),
+        ("tcp_user_timeout", "25000"),
+        ("idle_in_transaction_session_timeout", "60000"),
+    ]
+}
+
+/// libpq's name of an `sslmode`.
+fn ssl_mode_name(mode: PgSslMode) -> &'static str {
+    match mode {
+        PgSslMode::Disable => "disable",
+        PgSslMode::Allow => "allow",
+        PgSslMode::Prefer => "prefer",
+        PgSslMode::Require => "require",
+        PgSslMode::VerifyCa => "verify-ca",
+        PgSslMode::VerifyFull => "verify-full",
     }
 }
 

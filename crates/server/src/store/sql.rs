@@ -160,6 +160,19 @@ pub struct SqlStore<DB: Database> {
     /// Runs the reads outside transactions (may be `writer`).
     reader: Pool<DB>,
     sql: Statements,
+    /// Bounds on each [`Store`] call; `None` runs them to completion (SQLite, a local file).
+    deadlines: Option<Deadlines>,
+}
+
+/// How long a [`Store`] call may take on a database across a network, which can go silent
+/// without closing (`postgres.rs`, "Liveness"). A call that runs out fails as a backend error;
+/// a transaction it had begun is rolled back (or, if its commit was already on its way, may
+/// have committed: the caller was told it failed, as for any lost reply).
+#[derive(Debug, Clone, Copy)]
+pub struct Deadlines {
+    pub operation: std::time::Duration,
+    /// `/ready`'s ping.
+    pub ping: std::time::Duration,
 }
 
 impl<DB> SqlStore<DB>
@@ -184,7 +197,24 @@ where
             writer,
             reader,
             sql: Statements::new(dialect),
+            deadlines: None,
         }
+    }
+
+    /// Bounds every [`Store`] call (see [`Deadlines`]).
+    pub fn with_deadlines(self, deadlines: Deadlines) -> SqlStore<DB> {
+        SqlStore {
+            deadlines: Some(deadlines),
+            ..self
+        }
+    }
+
+    /// Runs `call` within the operation deadline, if there is one.
+    async fn bounded<T>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        within(self.deadlines.map(|d| d.operation), call).await
     }
 
     async fn begin(&self) -> Result<Transaction<'static, DB>, StoreError> {
@@ -595,11 +625,12 @@ where
     DB::QueryResult: RowsAffected,
 {
     async fn insert_room(&self, room: &Room, quotas: &Quotas) -> Result<(), StoreError> {
-        SqlStore::insert_room(self, room, quotas).await
+        self.bounded(SqlStore::insert_room(self, room, quotas))
+            .await
     }
 
     async fn get_room(&self, id: &str) -> Result<Option<Room>, StoreError> {
-        SqlStore::get_room(self, id).await
+        self.bounded(SqlStore::get_room(self, id)).await
     }
 
     async fn update_room(
@@ -608,11 +639,12 @@ where
         quotas: &Quotas,
         change: RoomChange,
     ) -> Result<Room, StoreError> {
-        SqlStore::update_room(self, id, quotas, change).await
+        self.bounded(SqlStore::update_room(self, id, quotas, change))
+            .await
     }
 
     async fn delete_room(&self, id: &str) -> Result<(), StoreError> {
-        SqlStore::delete_room(self, id).await
+        self.bounded(SqlStore::delete_room(self, id)).await
     }
 
     async fn list_rooms(
@@ -621,7 +653,8 @@ where
         after: Option<&PageCursor>,
         limit: usize,
     ) -> Result<Vec<Room>, StoreError> {
-        SqlStore::list_rooms(self, filter, after, limit).await
+        self.bounded(SqlStore::list_rooms(self, filter, after, limit))
+            .await
     }
 
     async fn insert_logging_configuration(
@@ -629,14 +662,16 @@ where
         config: &LoggingConfiguration,
         quotas: &Quotas,
     ) -> Result<(), StoreError> {
-        SqlStore::insert_logging_configuration(self, config, quotas).await
+        self.bounded(SqlStore::insert_logging_configuration(self, config, quotas))
+            .await
     }
 
     async fn get_logging_configuration(
         &self,
         id: &str,
     ) -> Result<Option<LoggingConfiguration>, StoreError> {
-        SqlStore::get_logging_configuration(self, id).await
+        self.bounded(SqlStore::get_logging_configuration(self, id))
+            .await
     }
 
     async fn update_logging_configuration(
@@ -644,11 +679,13 @@ where
         id: &str,
         change: LoggingChange,
     ) -> Result<LoggingConfiguration, StoreError> {
-        SqlStore::update_logging_configuration(self, id, change).await
+        self.bounded(SqlStore::update_logging_configuration(self, id, change))
+            .await
     }
 
     async fn delete_logging_configuration(&self, id: &str) -> Result<(), StoreError> {
-        SqlStore::delete_logging_configuration(self, id).await
+        self.bounded(SqlStore::delete_logging_configuration(self, id))
+            .await
     }
 
     async fn list_logging_configurations(
@@ -656,7 +693,8 @@ where
         after: Option<&PageCursor>,
         limit: usize,
     ) -> Result<Vec<LoggingConfiguration>, StoreError> {
-        SqlStore::list_logging_configurations(self, after, limit).await
+        self.bounded(SqlStore::list_logging_configurations(self, after, limit))
+            .await
     }
 
     async fn update_tags(
@@ -665,16 +703,33 @@ where
         id: &str,
         change: TagsChange,
     ) -> Result<StringMap, StoreError> {
-        SqlStore::update_tags(self, kind, id, change).await
+        self.bounded(SqlStore::update_tags(self, kind, id, change))
+            .await
     }
 
     async fn shared_token_key(&self, candidate: &str) -> Result<Option<String>, StoreError> {
-        SqlStore::shared_token_key(self, candidate).await
+        self.bounded(SqlStore::shared_token_key(self, candidate))
+            .await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        SqlStore::ping(self).await
+        within(self.deadlines.map(|d| d.ping), SqlStore::ping(self)).await
     }
+}
+
+/// Runs `call`, failing it as a backend error once `limit` (if any) has passed.
+async fn within<T>(
+    limit: Option<std::time::Duration>,
+    call: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    let Some(limit) = limit else {
+        return call.await;
+    };
+    tokio::time::timeout(limit, call).await.unwrap_or_else(|_| {
+        Err(StoreError::Backend(anyhow::anyhow!(
+            "the database did not answer within {limit:?}"
+        )))
+    })
 }
 
 /// A list query, built per call since its filters vary: its text, with a `$N` placeholder

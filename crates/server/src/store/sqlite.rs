@@ -151,9 +151,12 @@ impl RoomCache {
 impl SqliteStore {
     /// Opens (creating if needed) `ivschat.db` in `data_dir` and brings its schema up to date.
     pub async fn open(data_dir: &Path) -> anyhow::Result<SqliteStore> {
-        std::fs::create_dir_all(data_dir)
+        crate::private_files::create_dir_all(data_dir)
             .with_context(|| format!("creating data directory {}", data_dir.display()))?;
         let path = data_dir.join("ivschat.db");
+        // Made here so that it, and the -wal and -shm files SQLite gives its mode, are 0600.
+        crate::private_files::create_file(&path)
+            .with_context(|| format!("creating {}", path.display()))?;
         let options = SqliteConnectOptions::from_str("sqlite:")?
             .filename(&path)
             .create_if_missing(true)
