@@ -176,3 +176,95 @@ impl TlsSocket {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::future::poll_fn;
+    use std::sync::Arc;
+
+    use rustls::pki_types::{PrivateKeyDer, ServerName};
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A TLS connection over loopback: (the server's [`TlsSocket`], the client's stream).
+    async fn pair() -> (TlsSocket, tokio_rustls::client::TlsStream<TcpStream>) {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let server = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.der().clone()],
+                PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
+            )
+            .unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(cert.der().clone()).unwrap();
+        let client = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let accept = async {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let stream = tokio_rustls::TlsAcceptor::from(Arc::new(server))
+                .accept(tcp)
+                .await
+                .unwrap();
+            let (tcp, connection) = stream.into_inner();
+            TlsSocket::new(tcp, connection)
+        };
+        let connect = async {
+            let tcp = TcpStream::connect(address).await.unwrap();
+            tokio_rustls::TlsConnector::from(Arc::new(client))
+                .connect(ServerName::try_from("localhost").unwrap(), tcp)
+                .await
+                .unwrap()
+        };
+        tokio::join!(accept, connect)
+    }
+
+    /// The fan-out's writes to a client that stopped reading: once the socket is full the
+    /// socket keeps sealed records back and refuses more (WouldBlock), never waits, and loses
+    /// nothing: when the client reads again, flushing delivers every byte taken, in order.
+    #[tokio::test]
+    async fn writes_to_a_full_socket_are_kept_back_in_order_and_flushed_later() {
+        let (server, mut client) = pair().await;
+        let chunk: Vec<u8> = (0..4096u32).map(|i| (i % 251) as u8).collect();
+        let mut taken = 0usize;
+        let mut refused = false;
+        // Bounded: a loopback socket's buffers hold a few MB at most.
+        for _ in 0..100_000 {
+            match server.try_write(&chunk) {
+                Ok(n) => taken += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    refused = true;
+                    break;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert!(refused, "the socket never filled");
+        assert!(server.has_backlog(), "records kept back once the socket is full");
+
+        let reading = async {
+            let mut received = vec![0u8; taken];
+            client.read_exact(&mut received).await.unwrap();
+            received
+        };
+        let (received, flushed) = tokio::join!(reading, poll_fn(|cx| server.poll_flush(cx)));
+        flushed.unwrap();
+        assert!(!server.has_backlog());
+        let expected: Vec<u8> = chunk.iter().copied().cycle().take(taken).collect();
+        assert!(received == expected, "bytes lost or out of order");
+    }
+}
