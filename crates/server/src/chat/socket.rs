@@ -20,7 +20,9 @@ use super::tls_socket::TlsSocket;
 /// An accepted connection's socket: what every writer of the connection writes to.
 pub enum ClientSocket {
     Plain(TcpStream),
-    Tls(TlsSocket),
+    /// Boxed: rustls's state is more than a kilobyte, and a plain connection (one per viewer)
+    /// must not pay for it.
+    Tls(Box<TlsSocket>),
 }
 
 impl From<TcpStream> for ClientSocket {

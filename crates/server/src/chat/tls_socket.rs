@@ -254,7 +254,10 @@ mod tests {
             }
         }
         assert!(refused, "the socket never filled");
-        assert!(server.has_backlog(), "records kept back once the socket is full");
+        assert!(
+            server.has_backlog(),
+            "records kept back once the socket is full"
+        );
 
         let reading = async {
             let mut received = vec![0u8; taken];

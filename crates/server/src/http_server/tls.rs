@@ -197,7 +197,7 @@ impl Tls {
                     _ => Protocol::Detect,
                 };
                 return Some(Secured {
-                    socket: ClientSocket::Tls(TlsSocket::new(tcp, connection)),
+                    socket: ClientSocket::Tls(Box::new(TlsSocket::new(tcp, connection))),
                     protocol,
                 });
             }
