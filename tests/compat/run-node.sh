@@ -15,7 +15,8 @@
 # Environment: IVSCHAT_CACHE (see above); NODE / NPM (interpreters to use);
 # IVSCHAT_STEP_TIMEOUT_MS (per-step timeout on chat SDK awaits, default 5000);
 # IVSCHAT_SDK_LOG=debug|info|error (echo the chat SDK's log lines to stderr);
-# IVSCHAT_SERVER_BIN (throttling.test.mjs starts its own server with a low account rate; default
+# IVSCHAT_SERVER_BIN (throttling.test.mjs starts its own server with a low account rate, and
+# tls.test.mjs one with a TLS certificate it makes with `openssl`; default
 # $CARGO_TARGET_DIR/debug/ivschat-server).
 set -euo pipefail
 
@@ -88,7 +89,7 @@ done
 
 cd "$suite"
 set +e
-"$node" --test --test-concurrency=1 "${reporter[@]}" "$@" control-plane.test.mjs messaging.test.mjs throttling.test.mjs
+"$node" --test --test-concurrency=1 "${reporter[@]}" "$@" control-plane.test.mjs messaging.test.mjs throttling.test.mjs tls.test.mjs
 status=$?
 set -e
 exit $status

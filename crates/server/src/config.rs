@@ -87,7 +87,34 @@ pub struct Flags {
     /// Log format: `text` or `json` [default: text].
     #[arg(long, env = "IVSCHAT_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
+    /// Serve `https://` and `wss://` on `--listen` with this certificate chain (PEM, the
+    /// server's certificate first, then intermediates); needs `--tls-key`. Reloaded when the
+    /// file changes and on SIGHUP [default: plain HTTP].
+    #[arg(long, env = "IVSCHAT_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of `--tls-cert` (PEM: PKCS#8, RSA or EC).
+    #[arg(long, env = "IVSCHAT_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// How often the TLS files are read to see whether they changed, in milliseconds; 0 =
+    /// only on SIGHUP [default: 2000].
+    #[arg(long, env = "IVSCHAT_TLS_RELOAD_POLL_MS")]
+    pub tls_reload_poll_ms: Option<u64>,
 }
+
+/// Where the TLS certificate chain and its key are (`--tls-cert`, `--tls-key`;
+/// `http_server/tls.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// PEM: the server's certificate first, then the intermediates.
+    pub cert: PathBuf,
+    /// PEM: PKCS#8, PKCS#1 (RSA) or SEC1 (EC) private key.
+    pub key: PathBuf,
+    /// How often the files are read to see whether they changed; 0 = only on SIGHUP.
+    pub reload_poll_ms: u64,
+}
+
+/// `tls_reload_poll_ms` when unset: a renewed certificate is served within seconds.
+pub const DEFAULT_TLS_RELOAD_POLL_MS: u64 = 2000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -317,6 +344,8 @@ pub struct Config {
     /// Where `GET /metrics` is served, if anywhere.
     pub metrics_listen: Option<SocketAddr>,
     pub log_format: LogFormat,
+    /// TLS on `listen`, if configured.
+    pub tls: Option<TlsFiles>,
 
     // Identities and permissions (`iam/`): kept apart to merge easily.
     /// `[[users]]`: access keys limited by IAM policies (compiled at load).
@@ -343,6 +372,7 @@ impl Default for Config {
             cluster_name: "ivschat".to_string(),
             metrics_listen: None,
             log_format: LogFormat::Text,
+            tls: None,
             users: Vec::new(),
         }
     }
@@ -375,6 +405,9 @@ struct FileConfig {
     cluster_name: Option<String>,
     metrics_listen: Option<SocketAddr>,
     log_format: Option<LogFormat>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    tls_reload_poll_ms: Option<u64>,
 
     // Identities and permissions (`iam/`).
     #[serde(default)]
@@ -409,7 +442,26 @@ impl Config {
             Some(list) => parse_credential_list(list)?,
             None => file.credentials,
         };
+        let tls = match (
+            flags.tls_cert.or(file.tls_cert),
+            flags.tls_key.or(file.tls_key),
+        ) {
+            (Some(cert), Some(key)) => Some(TlsFiles {
+                cert,
+                key,
+                reload_poll_ms: flags
+                    .tls_reload_poll_ms
+                    .or(file.tls_reload_poll_ms)
+                    .unwrap_or(DEFAULT_TLS_RELOAD_POLL_MS),
+            }),
+            (None, None) => None,
+            _ => bail!(
+                "--tls-cert and --tls-key go together (tls_cert and tls_key in the config \
+                 file): give both to serve https:// and wss://, or neither"
+            ),
+        };
         let config = Config {
+            tls,
             listen: flags.listen.or(file.listen).unwrap_or(defaults.listen),
             data_dir: flags
                 .data_dir
@@ -731,6 +783,33 @@ mod tests {
         assert_eq!(c.users[0].policies.policies.len(), 2);
         // With users configured, the loopback `test` key is not added.
         assert!(c.effective_credentials().is_empty());
+    }
+
+    #[test]
+    fn tls_files_come_from_flags_or_the_file_and_only_as_a_pair() {
+        let (_dir, flags_from_file) =
+            config_file("tls_cert = \"/etc/chat/cert.pem\"\ntls_key = \"/etc/chat/key.pem\"\n");
+        let c = Config::from_flags(flags_from_file).unwrap();
+        let tls = c.tls.unwrap();
+        assert_eq!(tls.cert, PathBuf::from("/etc/chat/cert.pem"));
+        assert_eq!(tls.key, PathBuf::from("/etc/chat/key.pem"));
+        assert_eq!(tls.reload_poll_ms, DEFAULT_TLS_RELOAD_POLL_MS);
+        let c = Config::from_flags(flags(&[
+            "--tls-cert",
+            "c.pem",
+            "--tls-key",
+            "k.pem",
+            "--tls-reload-poll-ms",
+            "0",
+        ]))
+        .unwrap();
+        let tls = c.tls.unwrap();
+        assert_eq!((tls.cert, tls.reload_poll_ms), (PathBuf::from("c.pem"), 0));
+        assert!(Config::from_flags(flags(&[])).unwrap().tls.is_none());
+        let e = Config::from_flags(flags(&["--tls-cert", "c.pem"]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--tls-cert and --tls-key go together"), "{e}");
     }
 
     #[test]

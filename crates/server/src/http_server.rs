@@ -1,7 +1,8 @@
 //! The HTTP listener: one handler for every request, which sends chat WebSocket upgrades to
 //! the chat side, answers health probes and CORS preflights, and passes everything else to
 //! the control plane. Every connection has a deadline in every state until it becomes a chat
-//! session (`http_server/deadline.rs`), and HTTP/2 is held to HTTP/1's head size.
+//! session (`http_server/deadline.rs`), and HTTP/2 is held to HTTP/1's head size. With
+//! `--tls-cert`, each connection is secured first (`http_server/tls.rs`).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -30,8 +31,10 @@ use crate::limits::{ConnectionLimiter, Refusal};
 use crate::server::DRAIN_TIMEOUT;
 
 mod deadline;
+pub mod tls;
 
 use deadline::{Activity, Check, Deadlines};
+use tls::{Protocol, Tls};
 
 /// Request headers a browser may send (Smithy `@cors` on the service, plus SigV4's).
 const CORS_ALLOW_HEADERS: &str = "Authorization, Content-Type, X-Amz-Date, X-Amz-Security-Token, \
@@ -65,6 +68,7 @@ pub fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
 pub async fn serve(
     app: Arc<App>,
     listener: TcpListener,
+    tls: Option<Arc<Tls>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
     connections: &TaskTracker,
     stopping: &CancellationToken,
@@ -72,7 +76,7 @@ pub async fn serve(
     let router = Router::new().fallback(handle).with_state(app.clone());
     let limits = app.config.limits.clone();
     let limiter = ConnectionLimiter::new(limits.max_connections, limits.max_connections_per_ip);
-    let builder = Arc::new(http_builder(&app.config));
+    let builders = Arc::new(Builders::new(&app.config));
     let deadlines = Deadlines {
         first_request: Duration::from_millis(limits.header_timeout_ms),
         idle: Duration::from_millis(limits.idle_timeout_ms),
@@ -97,33 +101,44 @@ pub async fn serve(
             Ok(permit) => permit,
             Err(refusal) => {
                 tracing::debug!(%peer, ?refusal, "connection refused by the listener limits");
-                connections.spawn(refuse_connection(stream, refusal));
+                // A TLS client could not read a plain-text 503: it is just closed.
+                if tls.is_none() {
+                    connections.spawn(refuse_connection(stream, refusal));
+                }
                 continue;
             }
         };
         configure_accepted(&stream, keepalive.as_ref());
-        // The chat upgrade needs the socket itself (`chat/socket.rs`).
-        let (stream, raw) = SharedSocket::new(stream);
         let router = router.clone();
-        let activity = Activity::new(accepted_at);
-        let requests = activity.clone();
-        let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-            request.extensions_mut().insert(ConnectInfo(peer));
-            request.extensions_mut().insert(permit.clone());
-            request.extensions_mut().insert(raw.clone());
-            let in_flight = requests.begin();
-            let mut router = router.clone();
-            async move {
-                let response = router.call(request.map(Body::new)).await;
-                drop(in_flight);
-                response
-            }
-        });
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
+        let (tls, builders) = (tls.clone(), builders.clone());
         let stopping = stopping.clone();
         connections.spawn(async move {
+            // The TLS handshake (if any) is part of the first-request deadline.
+            let secured = tokio::select! {
+                secured = tls::secure(tls.as_deref(), stream, accepted_at + deadlines.first_request, peer) => secured,
+                _ = stopping.cancelled() => None,
+            };
+            let Some(secured) = secured else { return };
+            // The chat upgrade needs the socket itself (`chat/socket.rs`).
+            let (stream, raw) = SharedSocket::new(secured.socket);
+            let activity = Activity::new(accepted_at);
+            let requests = activity.clone();
+            let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                request.extensions_mut().insert(permit.clone());
+                request.extensions_mut().insert(raw.clone());
+                let in_flight = requests.begin();
+                let mut router = router.clone();
+                async move {
+                    let response = router.call(request.map(Body::new)).await;
+                    drop(in_flight);
+                    response
+                }
+            });
+            let connection = builders
+                .for_protocol(secured.protocol)
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .into_owned();
             let mut connection = std::pin::pin!(connection);
             // Armed at the earliest deadline there can be (idleness may come before the
             // first-request deadline); re-armed lazily when it fires (see `deadline.rs`).
@@ -160,6 +175,33 @@ pub async fn serve(
                 }
             }
         });
+    }
+}
+
+/// hyper's connection builders: one that detects the protocol from the first bytes, and one
+/// for each protocol a TLS client chose by ALPN.
+struct Builders {
+    detect: auto::Builder<TokioExecutor>,
+    http1: auto::Builder<TokioExecutor>,
+    http2: auto::Builder<TokioExecutor>,
+}
+
+impl Builders {
+    fn new(config: &Config) -> Builders {
+        let detect = http_builder(config);
+        Builders {
+            http1: detect.clone().http1_only(),
+            http2: detect.clone().http2_only(),
+            detect,
+        }
+    }
+
+    fn for_protocol(&self, protocol: Protocol) -> &auto::Builder<TokioExecutor> {
+        match protocol {
+            Protocol::Detect => &self.detect,
+            Protocol::Http1 => &self.http1,
+            Protocol::Http2 => &self.http2,
+        }
     }
 }
 

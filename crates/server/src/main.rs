@@ -25,6 +25,7 @@ async fn main() -> anyhow::Result<()> {
     let listener = ivschat_server::http_server::bind(config.listen)
         .with_context(|| format!("binding {}", config.listen))?;
     let address = listener.local_addr()?;
+    let tls = config.tls.is_some();
     let server = Server::open(config.clone(), Clock::system()).await?;
     if let Some(address) = server.metrics_address() {
         tracing::info!(%address, "Prometheus metrics at /metrics");
@@ -35,7 +36,9 @@ async fn main() -> anyhow::Result<()> {
         region = %config.region,
         account_id = %config.account_id,
         startup_ms = started.elapsed().as_secs_f64() * 1000.0,
-        "ivschat-server ready: control plane http://{address}, chat ws://{address}"
+        "ivschat-server ready: control plane {http}://{address}, chat {ws}://{address}",
+        http = if tls { "https" } else { "http" },
+        ws = if tls { "wss" } else { "ws" },
     );
     server.run(listener, shutdown_signal()).await
 }

@@ -1,7 +1,7 @@
 //! Prometheus metrics, served on their own listener (`--metrics-listen`) so they never share
 //! the public port: control-plane requests by operation and status with latency histograms,
 //! chat connections, live rooms, messages in and frames out, slow-client disconnects,
-//! review-handler outcomes and the chat-logging backlog.
+//! review-handler outcomes, the chat-logging backlog, and TLS handshake failures and reloads.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -40,12 +40,21 @@ pub struct OutcomeLabel {
     pub outcome: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    pub reason: &'static str,
+}
+
 /// Metrics recorded where things happen (the request pipeline, the review worker).
 #[derive(Debug)]
 pub struct Metrics {
     pub requests: Family<RequestLabels, Counter>,
     pub request_seconds: Family<OperationLabel, Histogram>,
     pub review_outcomes: Family<OutcomeLabel, Counter>,
+    /// `timeout`, `refused` (not TLS, no common version or cipher suite) or `closed`.
+    pub tls_handshake_failures: Family<ReasonLabel, Counter>,
+    /// `loaded` or `refused`.
+    pub tls_reloads: Family<OutcomeLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -59,6 +68,8 @@ impl Default for Metrics {
                 ))
             }),
             review_outcomes: Family::default(),
+            tls_handshake_failures: Family::default(),
+            tls_reloads: Family::default(),
         }
     }
 }
@@ -71,6 +82,18 @@ impl Metrics {
         self.request_seconds
             .get_or_create(&OperationLabel { operation })
             .observe(seconds);
+    }
+
+    pub fn tls_handshake_failed(&self, reason: &'static str) {
+        self.tls_handshake_failures
+            .get_or_create(&ReasonLabel { reason })
+            .inc();
+    }
+
+    pub fn tls_reload(&self, outcome: &'static str) {
+        self.tls_reloads
+            .get_or_create(&OutcomeLabel { outcome })
+            .inc();
     }
 
     pub fn review_outcome(&self, outcome: &'static str) {
@@ -119,6 +142,16 @@ pub fn render(sources: &Sources) -> String {
         "review_outcomes",
         "Message review handler outcomes (allowed, denied, fallback)",
         m.review_outcomes.clone(),
+    );
+    registry.register(
+        "tls_handshake_failures",
+        "TLS handshakes that failed, by reason (timeout, refused, closed)",
+        m.tls_handshake_failures.clone(),
+    );
+    registry.register(
+        "tls_reloads",
+        "TLS certificate reloads, by outcome (loaded, refused)",
+        m.tls_reloads.clone(),
     );
     let chat = &sources.hub.stats;
     registry.register(

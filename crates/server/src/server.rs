@@ -38,6 +38,7 @@ use crate::config::Config;
 use crate::domain::arn::ArnScope;
 use crate::domain::clock::Clock;
 use crate::domain::token::{self, TokenKey};
+use crate::http_server::tls::Tls;
 use crate::metrics::{self, Metrics};
 use crate::{http_server, private_files, store};
 
@@ -53,6 +54,8 @@ pub struct Server {
     metrics_listener: Option<TcpListener>,
     /// Chat sessions and their review workers (the handshake starts them).
     sessions: TaskTracker,
+    /// TLS on the listener (`--tls-cert`), if configured.
+    tls: Option<Arc<Tls>>,
 }
 
 impl Server {
@@ -95,6 +98,10 @@ impl Server {
             .await
             .context("binding --metrics-listen")?;
         let recorded = Arc::new(Metrics::default());
+        let tls = match &config.tls {
+            Some(files) => Some(Arc::new(Tls::load(files.clone(), recorded.clone())?)),
+            None => None,
+        };
         let session_tasks = TaskTracker::new();
         let sessions = Arc::new(Sessions {
             hub: hub.clone(),
@@ -118,6 +125,7 @@ impl Server {
             bus,
             metrics_listener,
             sessions: session_tasks,
+            tls,
         })
     }
 
@@ -146,6 +154,7 @@ impl Server {
             bus,
             metrics_listener,
             sessions,
+            tls,
         } = self;
         let hub = app.chat.clone();
         // One tracker and one stop signal per step of the shutdown order.
@@ -171,12 +180,16 @@ impl Server {
             };
             listening.spawn(metrics::serve(sources, listener, stop_listening.clone()));
         }
+        if let Some(tls) = &tls {
+            listening.spawn(tls.clone().watch(stop_listening.clone()));
+        }
 
         // 1. Serve until told to stop; then stop accepting.
         let stop_connections = CancellationToken::new();
         http_server::serve(
             app.clone(),
             listener,
+            tls,
             shutdown,
             &connections,
             &stop_connections,

@@ -90,11 +90,25 @@ impl Authenticator {
         body: &[u8],
         clock: &Clock,
     ) -> Result<&Principal, ServiceError> {
+        // HTTP/2 carries the host as `:authority`, which `http` keeps in the URI: the signature
+        // covers it as `host` (see `RequestParts`).
+        let with_host;
+        let headers = match parts.uri.authority() {
+            Some(authority) if !parts.headers.contains_key(http::header::HOST) => {
+                let mut headers = parts.headers.clone();
+                if let Ok(host) = http::HeaderValue::from_str(authority.as_str()) {
+                    headers.insert(http::header::HOST, host);
+                }
+                with_host = headers;
+                &with_host
+            }
+            _ => &parts.headers,
+        };
         let request = RequestParts {
             method: parts.method.as_str(),
             raw_path: parts.uri.path(),
             raw_query: parts.uri.query(),
-            headers: &parts.headers,
+            headers,
             body,
         };
         ivschat_sigv4::verify_with_cache(

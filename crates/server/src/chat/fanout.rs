@@ -285,14 +285,16 @@ mod tests {
     use tokio::io::AsyncReadExt;
     use tokio::net::{TcpListener, TcpStream};
 
+    use crate::chat::socket::ClientSocket;
+
     /// A connected loopback pair: (the server's socket, the client's).
-    async fn socket_pair(listener: &TcpListener) -> (Arc<TcpStream>, TcpStream) {
+    async fn socket_pair(listener: &TcpListener) -> (Arc<ClientSocket>, TcpStream) {
         let client = TcpStream::connect(listener.local_addr().unwrap());
         let (accepted, client) = tokio::join!(listener.accept(), client);
-        (Arc::new(accepted.unwrap().0), client.unwrap())
+        (Arc::new(accepted.unwrap().0.into()), client.unwrap())
     }
 
-    fn join(fanout: &Fanout, socket: Arc<TcpStream>, user: &str) -> Seat {
+    fn join(fanout: &Fanout, socket: Arc<ClientSocket>, user: &str) -> Seat {
         let seat = fanout.join(|first| Outbox::new(socket, Arc::from(user), first));
         seat.outbox.open();
         seat

@@ -23,6 +23,7 @@ pub mod rooms;
 pub mod session;
 pub mod socket;
 pub mod spent;
+pub mod tls_socket;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -188,7 +189,7 @@ impl Hub {
     pub fn join(
         &self,
         room: &Room,
-        socket: Arc<tokio::net::TcpStream>,
+        socket: Arc<socket::ClientSocket>,
         user_id: Arc<str>,
     ) -> (Arc<LiveRoom>, Seat) {
         self.rooms.join(room, socket, user_id)
@@ -509,11 +510,11 @@ mod tests {
         (hub, store)
     }
 
-    async fn socket() -> Arc<tokio::net::TcpStream> {
+    async fn socket() -> Arc<socket::ClientSocket> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let client = tokio::net::TcpStream::connect(listener.local_addr().unwrap());
         let (accepted, _client) = tokio::join!(listener.accept(), client);
-        Arc::new(accepted.unwrap().0)
+        Arc::new(accepted.unwrap().0.into())
     }
 
     /// Issue 18: DeleteRoom and UpdateRoom whose publish failed (or that a node's dead

@@ -21,13 +21,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
+use super::socket::ClientSocket;
+use super::ROOM_BACKLOG;
 use bytes::{Buf, Bytes};
 use futures_util::task::AtomicWaker;
 use tokio::io::AsyncWrite;
-use tokio::net::TcpStream;
-
-use super::socket::{poll_write_shared, poll_write_vectored_shared};
-use super::ROOM_BACKLOG;
 
 /// Buffers in one `writev`: a shard's batch (`fanout::BATCH`) or a slice of the queue.
 const MAX_WRITE_SLICES: usize = 64;
@@ -61,7 +59,7 @@ pub enum Signal {
 }
 
 pub struct Outbox {
-    socket: Arc<TcpStream>,
+    socket: Arc<ClientSocket>,
     user_id: Arc<str>,
     /// Room events numbered below this were sent before the connection joined: not for it.
     first_seq: u64,
@@ -104,7 +102,7 @@ impl std::fmt::Debug for Outbox {
 }
 
 impl Outbox {
-    pub fn new(socket: Arc<TcpStream>, user_id: Arc<str>, first_seq: u64) -> Outbox {
+    pub fn new(socket: Arc<ClientSocket>, user_id: Arc<str>, first_seq: u64) -> Outbox {
         Outbox {
             socket,
             user_id,
@@ -195,7 +193,8 @@ impl Outbox {
                 written = 0;
             }
         }
-        if !state.queue.is_empty() {
+        // Over TLS the socket may have taken the frames and kept part of their records back.
+        if !state.queue.is_empty() || self.socket.has_backlog() {
             state.must_drain = true;
             drop(state);
             self.session.wake();
@@ -246,7 +245,12 @@ impl Outbox {
         if std::mem::take(&mut state.clock_changed) {
             return Poll::Ready(Signal::ClockChanged);
         }
-        if !state.open || (state.queue.is_empty() && !state.stalled && !state.must_drain) {
+        if !state.open
+            || (state.queue.is_empty()
+                && !state.stalled
+                && !state.must_drain
+                && !self.socket.has_backlog())
+        {
             return Poll::Pending;
         }
         state.must_drain = false;
@@ -279,7 +283,7 @@ impl Outbox {
                 *slot = io::IoSlice::new(chunk);
                 count += 1;
             }
-            let written = match poll_write_vectored_shared(&self.socket, cx, &slices[..count]) {
+            let written = match self.socket.poll_write_vectored(cx, &slices[..count]) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
                 Poll::Ready(Ok(n)) => n,
@@ -299,7 +303,8 @@ impl Outbox {
                 }
             }
         }
-        Poll::Ready(Ok(()))
+        // Drained only once the socket has sent what it took (TLS records kept back).
+        self.socket.poll_flush(cx)
     }
 
     /// The session's own write (through tungstenite): in order behind anything queued. Waits
@@ -315,7 +320,7 @@ impl Outbox {
             }
         }
         if state.queue.is_empty() {
-            match poll_write_shared(&self.socket, cx, buf) {
+            match self.socket.poll_write(cx, buf) {
                 Poll::Ready(Ok(n)) if n == buf.len() => return Poll::Ready(Ok(n)),
                 Poll::Ready(Ok(n)) => state.queue.push_back(Bytes::copy_from_slice(&buf[n..])),
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),

@@ -106,7 +106,7 @@ impl LiveRooms {
     pub fn join(
         &self,
         room: &Room,
-        socket: Arc<tokio::net::TcpStream>,
+        socket: Arc<super::socket::ClientSocket>,
         user_id: Arc<str>,
     ) -> (Arc<LiveRoom>, Seat) {
         let mut rooms = self.rooms();
@@ -206,12 +206,12 @@ mod tests {
         }
     }
 
-    async fn socket() -> Arc<TcpStream> {
+    async fn socket() -> Arc<crate::chat::socket::ClientSocket> {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap());
         let (accepted, client) = tokio::join!(listener.accept(), client);
         drop(client);
-        Arc::new(accepted.unwrap().0)
+        Arc::new(accepted.unwrap().0.into())
     }
 
     /// Issue 18: after DeleteRoom the room was forgotten before its members left, so the last

@@ -36,7 +36,6 @@ use ivschat_proto::control::ChatTokenCapability;
 use ivschat_proto::messaging::{
     parse_request, to_json, Action, ChatErrorCode, ErrorFrame, MessageFrame, Request, Sender,
 };
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
 use tokio_util::task::TaskTracker;
@@ -50,6 +49,7 @@ use super::outbox::{Outbox, OutboxWriter, RoomEnding, SessionIo, Signal};
 use super::review::{ReviewRequest, ReviewSender, Reviewer};
 use super::review_worker::{next_reply, PendingReview, ReviewLink};
 use super::rooms::LiveRoom;
+use super::socket::ClientSocket;
 use super::{Declined, Hub, RoomRef};
 use crate::chat_log::RecordType;
 use crate::config::ChatLimits;
@@ -126,7 +126,12 @@ pub struct Membership {
 impl Membership {
     /// Joins the room with the connection's socket: from here on the room's frames for this
     /// connection wait in its outbox until the session opens it.
-    pub fn join(hub: Arc<Hub>, room: &Room, socket: Arc<TcpStream>, user_id: &str) -> Membership {
+    pub fn join(
+        hub: Arc<Hub>,
+        room: &Room,
+        socket: Arc<ClientSocket>,
+        user_id: &str,
+    ) -> Membership {
         let (room, seat) = hub.join(room, socket, Arc::from(user_id));
         Membership { hub, room, seat }
     }

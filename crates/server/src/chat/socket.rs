@@ -1,9 +1,10 @@
-//! The TCP socket of an accepted connection, shared. hyper reads the request and writes the
-//! response through [`SharedSocket`]; after a chat upgrade, the room's fan-out writes frames to
-//! the same socket directly (`outbox.rs`), without going through hyper's upgraded stream or a
-//! per-connection task. hyper hands an upgraded connection back wrapped in its own (private)
-//! buffering type, so the socket cannot be recovered from it; the request carries a second
-//! handle, [`RawSocket`], instead.
+//! The socket of an accepted connection, plain TCP or TLS, shared. hyper reads the request
+//! and writes the response through [`SharedSocket`]; after a chat upgrade, the room's fan-out
+//! writes frames to the same socket directly (`outbox.rs`), without going through hyper's
+//! upgraded stream or a per-connection task. hyper hands an upgraded connection back wrapped
+//! in its own (private) buffering type, so the socket cannot be recovered from it; the request
+//! carries a second handle, [`RawSocket`], instead. Over TLS the writes are sealed into
+//! records on the way (`tls_socket.rs`); a plain socket is written as it is.
 
 use std::io::{self, Read};
 use std::pin::Pin;
@@ -14,17 +15,96 @@ use socket2::SockRef;
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 
+use super::tls_socket::TlsSocket;
+
+/// An accepted connection's socket: what every writer of the connection writes to.
+pub enum ClientSocket {
+    Plain(TcpStream),
+    /// Boxed: rustls's state is more than a kilobyte, and a plain connection (one per viewer)
+    /// must not pay for it.
+    Tls(Box<TlsSocket>),
+}
+
+impl From<TcpStream> for ClientSocket {
+    fn from(stream: TcpStream) -> ClientSocket {
+        ClientSocket::Plain(stream)
+    }
+}
+
+impl ClientSocket {
+    /// The TCP socket underneath.
+    pub fn tcp(&self) -> &TcpStream {
+        match self {
+            ClientSocket::Plain(tcp) => tcp,
+            ClientSocket::Tls(tls) => tls.tcp(),
+        }
+    }
+
+    /// Writes what the socket takes now, never waiting (`WouldBlock` if it takes nothing).
+    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            ClientSocket::Plain(tcp) => tcp.try_write(buf),
+            ClientSocket::Tls(tls) => tls.try_write(buf),
+        }
+    }
+
+    /// [`ClientSocket::try_write`] for several buffers in one `writev`.
+    pub fn try_write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            ClientSocket::Plain(tcp) => tcp.try_write_vectored(bufs),
+            ClientSocket::Tls(tls) => tls.try_write_vectored(bufs),
+        }
+    }
+
+    /// Writes as much of `buf` as the socket takes, waiting (with `cx`) until it takes some.
+    pub fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self {
+            ClientSocket::Plain(tcp) => poll_write_shared(tcp, cx, buf),
+            ClientSocket::Tls(tls) => tls.poll_write(cx, buf),
+        }
+    }
+
+    /// [`ClientSocket::poll_write`] for several buffers in one `writev`.
+    pub fn poll_write_vectored(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self {
+            ClientSocket::Plain(tcp) => poll_write_vectored_shared(tcp, cx, bufs),
+            ClientSocket::Tls(tls) => tls.poll_write_vectored(cx, bufs),
+        }
+    }
+
+    /// Whether bytes already taken still wait to be sent (TLS records the socket did not
+    /// take; a plain socket keeps nothing back).
+    pub fn has_backlog(&self) -> bool {
+        match self {
+            ClientSocket::Plain(_) => false,
+            ClientSocket::Tls(tls) => tls.has_backlog(),
+        }
+    }
+
+    /// Sends every byte already taken, waiting (with `cx`) for the socket.
+    pub fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            ClientSocket::Plain(_) => Poll::Ready(Ok(())),
+            ClientSocket::Tls(tls) => tls.poll_flush(cx),
+        }
+    }
+}
+
 /// An accepted connection's socket, as hyper's IO.
-pub struct SharedSocket(Arc<TcpStream>);
+pub struct SharedSocket(Arc<ClientSocket>);
 
 /// The same socket, in the request's extensions, for the chat upgrade.
 #[derive(Clone)]
-pub struct RawSocket(pub Arc<TcpStream>);
+pub struct RawSocket(pub Arc<ClientSocket>);
 
 impl SharedSocket {
-    pub fn new(stream: TcpStream) -> (SharedSocket, RawSocket) {
-        let stream = Arc::new(stream);
-        (SharedSocket(stream.clone()), RawSocket(stream))
+    pub fn new(socket: ClientSocket) -> (SharedSocket, RawSocket) {
+        let socket = Arc::new(socket);
+        (SharedSocket(socket.clone()), RawSocket(socket))
     }
 }
 
@@ -39,8 +119,12 @@ impl AsyncRead for SharedSocket {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        let tcp = match &*self.0 {
+            ClientSocket::Plain(tcp) => tcp,
+            ClientSocket::Tls(tls) => return tls.poll_read(cx, buf),
+        };
         loop {
-            ready!(self.0.poll_read_ready(cx))?;
+            ready!(tcp.poll_read_ready(cx))?;
             // Without `unsafe` (forbidden here) the unfilled part is zeroed first; hyper and
             // tungstenite read in chunks of a few KiB, so this is a small memset per read.
             let unfilled = buf.initialize_unfilled();
@@ -51,8 +135,8 @@ impl AsyncRead for SharedSocket {
             // (as its own `TcpStream::poll_read` does; a readiness event that came in since
             // is kept), so the next read waits for new bytes instead of making a `recv` that
             // finds none: one system call less per HTTP request and per chat frame.
-            let result = self.0.try_io(Interest::READABLE, || {
-                let n = (&*SockRef::from(&*self.0)).read(&mut unfilled[..])?;
+            let result = tcp.try_io(Interest::READABLE, || {
+                let n = (&*SockRef::from(tcp)).read(&mut unfilled[..])?;
                 got = n;
                 if n > 0 && n < wanted {
                     Err(io::ErrorKind::WouldBlock.into())
@@ -82,7 +166,7 @@ impl AsyncWrite for SharedSocket {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        poll_write_shared(&self.0, cx, buf)
+        self.0.poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -90,15 +174,15 @@ impl AsyncWrite for SharedSocket {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        poll_write_vectored_shared(&self.0, cx, bufs)
+        self.0.poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
         true
     }
 
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.0.poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -109,7 +193,7 @@ impl AsyncWrite for SharedSocket {
 }
 
 /// Writes as much of `buf` as the socket takes, waiting (with `cx`) until it takes some.
-pub fn poll_write_shared(
+fn poll_write_shared(
     socket: &TcpStream,
     cx: &mut Context<'_>,
     buf: &[u8],
@@ -124,7 +208,7 @@ pub fn poll_write_shared(
 }
 
 /// [`poll_write_shared`] for several buffers in one `writev`.
-pub fn poll_write_vectored_shared(
+fn poll_write_vectored_shared(
     socket: &TcpStream,
     cx: &mut Context<'_>,
     bufs: &[io::IoSlice<'_>],
@@ -155,7 +239,7 @@ mod tests {
             listener.accept(),
             TcpStream::connect(listener.local_addr().unwrap())
         );
-        let (mut socket, raw) = SharedSocket::new(accepted.unwrap().0);
+        let (mut socket, raw) = SharedSocket::new(accepted.unwrap().0.into());
         let mut client = client.unwrap();
 
         client.write_all(b"hello").await.unwrap();
@@ -163,7 +247,7 @@ mod tests {
         let n = socket.read(&mut buf).await.unwrap();
         assert_eq!(&buf[..n], b"hello");
         // Readiness is gone: polling it again is Pending (it was Ready before the fix).
-        let ready = poll_fn(|cx| Poll::Ready(raw.0.poll_read_ready(cx).is_ready())).await;
+        let ready = poll_fn(|cx| Poll::Ready(raw.0.tcp().poll_read_ready(cx).is_ready())).await;
         assert!(
             !ready,
             "readiness kept after a read that emptied the socket"

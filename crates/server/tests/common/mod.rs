@@ -173,14 +173,41 @@ pub mod raw {
 
     async fn send_signed(
         endpoint: &str,
-        (access_key, secret): (&str, &str),
+        key: (&str, &str),
         method: &str,
         path_and_query: &str,
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> RawResponse {
+        let request = signed_request(endpoint, key, method, path_and_query, headers, body);
+        let client = reqwest::Client::new();
+        let mut builder = client.request(request.method().clone(), request.uri().to_string());
+        for (k, v) in request.headers() {
+            builder = builder.header(k, v);
+        }
+        let response = builder.body(request.body().clone()).send().await.unwrap();
+        RawResponse {
+            status: response.status().as_u16(),
+            headers: response.headers().clone(),
+            body: response.text().await.unwrap(),
+        }
+    }
+
+    /// The request `send_signed` sends, signed as the SDKs sign (for clients other than
+    /// reqwest: HTTP/2, TLS). `endpoint` is `http://host:port` or `https://host:port`.
+    pub fn signed_request(
+        endpoint: &str,
+        (access_key, secret): (&str, &str),
+        method: &str,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> http::Request<Vec<u8>> {
         let url = format!("{endpoint}{path_and_query}");
-        let host = endpoint.trim_start_matches("http://").to_string();
+        let host = endpoint
+            .trim_start_matches("http://")
+            .trim_start_matches("https://")
+            .to_string();
         let mut all_headers: Vec<(String, String)> = vec![("host".into(), host)];
         all_headers.extend(headers.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let identity: Identity = Credentials::new(access_key, secret, None, None, "raw").into();
@@ -209,17 +236,7 @@ pub mod raw {
         }
         let mut request = request.body(body.to_vec()).unwrap();
         instructions.apply_to_request_http1x(&mut request);
-        let client = reqwest::Client::new();
-        let mut builder = client.request(request.method().clone(), request.uri().to_string());
-        for (k, v) in request.headers() {
-            builder = builder.header(k, v);
-        }
-        let response = builder.body(request.body().clone()).send().await.unwrap();
-        RawResponse {
-            status: response.status().as_u16(),
-            headers: response.headers().clone(),
-            body: response.text().await.unwrap(),
-        }
+        request
     }
 
     /// `POST /<operation>` with a JSON body.
