@@ -1,7 +1,9 @@
 //! The HTTP listener: one handler for every request, which sends chat WebSocket upgrades to
 //! the chat side, answers health probes and CORS preflights, and passes everything else to
 //! the control plane. Every connection has a deadline in every state until it becomes a chat
-//! session (`http_server/deadline.rs`), and HTTP/2 is held to HTTP/1's head size.
+//! session (`http_server/deadline.rs`), and HTTP/2 is held to HTTP/1's head size. Each
+//! connection's client address, behind proxies too, is settled first
+//! (`http_server/client_address.rs`).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -9,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Extension, Request, State};
 use axum::response::Response;
 use axum::Router;
 use http::{header, HeaderValue, Method, StatusCode};
@@ -29,8 +31,12 @@ use crate::config::Config;
 use crate::limits::{ConnectionLimiter, Refusal};
 use crate::server::DRAIN_TIMEOUT;
 
+pub mod client_address;
 mod deadline;
+pub mod forwarded;
+mod proxy_protocol;
 
+use client_address::ClientAddress;
 use deadline::{Activity, Check, Deadlines};
 
 /// Request headers a browser may send (Smithy `@cors` on the service, plus SigV4's).
@@ -78,6 +84,15 @@ pub async fn serve(
         idle: Duration::from_millis(limits.idle_timeout_ms),
     };
     let keepalive = tcp_keepalive(limits.tcp_keepalive_ms);
+    let listener_state = Arc::new(Listening {
+        router,
+        limiter,
+        builder,
+        deadlines,
+        keepalive,
+        policy: client_address::Policy::new(&app.config.client_address),
+        app: app.clone(),
+    });
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -93,73 +108,112 @@ pub async fn serve(
             },
         };
         let accepted_at = Instant::now();
-        let permit = match limiter.admit(peer.ip()) {
-            Ok(permit) => permit,
-            Err(refusal) => {
-                tracing::debug!(%peer, ?refusal, "connection refused by the listener limits");
-                connections.spawn(refuse_connection(stream, refusal));
-                continue;
+        connections.spawn(serve_connection(
+            listener_state.clone(),
+            stream,
+            peer,
+            accepted_at,
+            stopping.clone(),
+        ));
+    }
+}
+
+/// What every accepted connection is served with.
+struct Listening {
+    router: Router,
+    limiter: Arc<ConnectionLimiter>,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    deadlines: Deadlines,
+    keepalive: Option<TcpKeepalive>,
+    policy: client_address::Policy,
+    app: Arc<App>,
+}
+
+/// One accepted connection, from its client address to its close.
+async fn serve_connection(
+    listening: Arc<Listening>,
+    mut stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    accepted_at: Instant,
+    stopping: CancellationToken,
+) {
+    let deadlines = listening.deadlines;
+    // Before anything else reads the socket (and before TLS): the PROXY header, if configured.
+    let Some(origin) = client_address::arrive(
+        &mut stream,
+        peer,
+        &listening.policy,
+        accepted_at + deadlines.first_request,
+        &listening.app.metrics,
+    )
+    .await
+    else {
+        return;
+    };
+    let permit = match listening.limiter.admit(origin.counted_address()) {
+        Ok(permit) => permit,
+        Err(refusal) => {
+            tracing::debug!(client = %origin.address, ?refusal, "connection refused by the listener limits");
+            refuse_connection(stream, refusal).await;
+            return;
+        }
+    };
+    configure_accepted(&stream, listening.keepalive.as_ref());
+    // The chat upgrade needs the socket itself (`chat/socket.rs`).
+    let (stream, raw) = SharedSocket::new(stream);
+    let activity = Activity::new(accepted_at);
+    let requests = activity.clone();
+    let for_requests = listening.clone();
+    let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+        let client = origin.client(request.headers(), &for_requests.policy);
+        request.extensions_mut().insert(client);
+        request.extensions_mut().insert(permit.clone());
+        request.extensions_mut().insert(raw.clone());
+        let in_flight = requests.begin();
+        let mut router = for_requests.router.clone();
+        async move {
+            let response = router.call(request.map(Body::new)).await;
+            drop(in_flight);
+            response
+        }
+    });
+    let connection = listening
+        .builder
+        .serve_connection_with_upgrades(TokioIo::new(stream), service);
+    let mut connection = std::pin::pin!(connection);
+    // Armed at the earliest deadline there can be (idleness may come before the
+    // first-request deadline); re-armed lazily when it fires (see `deadline.rs`).
+    let timer = tokio::time::sleep_until(accepted_at + deadlines.first_check());
+    tokio::pin!(timer);
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            // Errors here are clients going away mid-request: nothing to report.
+            _ = connection.as_mut() => return,
+            _ = stopping.cancelled(), if !closing => {
+                connection.as_mut().graceful_shutdown();
+                closing = true;
+                timer.as_mut().reset(Instant::now() + DRAIN_TIMEOUT);
             }
-        };
-        configure_accepted(&stream, keepalive.as_ref());
-        // The chat upgrade needs the socket itself (`chat/socket.rs`).
-        let (stream, raw) = SharedSocket::new(stream);
-        let router = router.clone();
-        let activity = Activity::new(accepted_at);
-        let requests = activity.clone();
-        let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-            request.extensions_mut().insert(ConnectInfo(peer));
-            request.extensions_mut().insert(permit.clone());
-            request.extensions_mut().insert(raw.clone());
-            let in_flight = requests.begin();
-            let mut router = router.clone();
-            async move {
-                let response = router.call(request.map(Body::new)).await;
-                drop(in_flight);
-                response
-            }
-        });
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let stopping = stopping.clone();
-        connections.spawn(async move {
-            let mut connection = std::pin::pin!(connection);
-            // Armed at the earliest deadline there can be (idleness may come before the
-            // first-request deadline); re-armed lazily when it fires (see `deadline.rs`).
-            let timer = tokio::time::sleep_until(accepted_at + deadlines.first_check());
-            tokio::pin!(timer);
-            let mut closing = false;
-            loop {
-                tokio::select! {
-                    // Errors here are clients going away mid-request: nothing to report.
-                    _ = connection.as_mut() => return,
-                    _ = stopping.cancelled(), if !closing => {
+            _ = &mut timer => {
+                if closing {
+                    // The graceful close did not finish (a peer that ignores GOAWAY).
+                    return;
+                }
+                match activity.check(Instant::now(), deadlines) {
+                    Check::RecheckAt(at) => timer.as_mut().reset(at),
+                    Check::NeverSpoke => {
+                        tracing::debug!(client = %origin.address, "connection closed: no request within the header timeout");
+                        return;
+                    }
+                    Check::Idle => {
                         connection.as_mut().graceful_shutdown();
                         closing = true;
-                        timer.as_mut().reset(Instant::now() + DRAIN_TIMEOUT);
-                    }
-                    _ = &mut timer => {
-                        if closing {
-                            // The graceful close did not finish (a peer that ignores GOAWAY).
-                            return;
-                        }
-                        match activity.check(Instant::now(), deadlines) {
-                            Check::RecheckAt(at) => timer.as_mut().reset(at),
-                            Check::NeverSpoke => {
-                                tracing::debug!(%peer, "connection closed: no request within the header timeout");
-                                return;
-                            }
-                            Check::Idle => {
-                                connection.as_mut().graceful_shutdown();
-                                closing = true;
-                                timer.as_mut().reset(Instant::now() + deadlines.first_request);
-                            }
-                        }
+                        timer.as_mut().reset(Instant::now() + deadlines.first_request);
                     }
                 }
             }
-        });
+        }
     }
 }
 
@@ -238,11 +292,11 @@ async fn refuse_connection(mut stream: tokio::net::TcpStream, refusal: Refusal) 
 
 async fn handle(
     State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(client): Extension<ClientAddress>,
     request: Request,
 ) -> Response {
     if request.method() == Method::GET && crate::chat::handshake::is_upgrade(&request) {
-        return crate::chat::handshake::upgrade(app, request, peer).await;
+        return crate::chat::handshake::upgrade(app, request, client).await;
     }
     let request_id = crate::api::random_uuid().to_string();
     let has_origin = request.headers().contains_key(header::ORIGIN);

@@ -1,7 +1,8 @@
 //! Prometheus metrics, served on their own listener (`--metrics-listen`) so they never share
 //! the public port: control-plane requests by operation and status with latency histograms,
 //! chat connections, live rooms, messages in and frames out, slow-client disconnects,
-//! review-handler outcomes and the chat-logging backlog.
+//! review-handler outcomes, the chat-logging backlog and connections refused for a missing or
+//! invalid PROXY protocol header.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -40,12 +41,20 @@ pub struct OutcomeLabel {
     pub outcome: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    pub reason: &'static str,
+}
+
 /// Metrics recorded where things happen (the request pipeline, the review worker).
 #[derive(Debug)]
 pub struct Metrics {
     pub requests: Family<RequestLabels, Counter>,
     pub request_seconds: Family<OperationLabel, Histogram>,
     pub review_outcomes: Family<OutcomeLabel, Counter>,
+    /// Connections closed at accept for want of a valid PROXY protocol header, by reason
+    /// (`http_server/client_address.rs`).
+    pub proxy_protocol_rejections: Family<ReasonLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -59,6 +68,7 @@ impl Default for Metrics {
                 ))
             }),
             review_outcomes: Family::default(),
+            proxy_protocol_rejections: Family::default(),
         }
     }
 }
@@ -71,6 +81,12 @@ impl Metrics {
         self.request_seconds
             .get_or_create(&OperationLabel { operation })
             .observe(seconds);
+    }
+
+    pub fn proxy_protocol_rejected(&self, reason: &'static str) {
+        self.proxy_protocol_rejections
+            .get_or_create(&ReasonLabel { reason })
+            .inc();
     }
 
     pub fn review_outcome(&self, outcome: &'static str) {
@@ -119,6 +135,12 @@ pub fn render(sources: &Sources) -> String {
         "review_outcomes",
         "Message review handler outcomes (allowed, denied, fallback)",
         m.review_outcomes.clone(),
+    );
+    registry.register(
+        "proxy_protocol_rejected_connections",
+        "Connections closed at accept for want of a valid PROXY protocol header, by reason \
+         (source_not_allowed, invalid, timeout, closed)",
+        m.proxy_protocol_rejections.clone(),
     );
     let chat = &sources.hub.stats;
     registry.register(
