@@ -28,7 +28,7 @@ use tower::Service;
 use crate::app::App;
 use crate::chat::socket::SharedSocket;
 use crate::config::Config;
-use crate::limits::{ConnectionLimiter, Refusal};
+use crate::limits::{ConnectionLimiter, ConnectionPermit, Refusal};
 use crate::server::DRAIN_TIMEOUT;
 
 pub mod client_address;
@@ -36,7 +36,7 @@ mod deadline;
 pub mod forwarded;
 mod proxy_protocol;
 
-use client_address::ClientAddress;
+use client_address::{ClientAddress, Origin};
 use deadline::{Activity, Check, Deadlines};
 
 /// Request headers a browser may send (Smithy `@cors` on the service, plus SigV4's).
@@ -108,11 +108,25 @@ pub async fn serve(
             },
         };
         let accepted_at = Instant::now();
+        // Admitted here, in accept order, when the address is known at once; behind PROXY
+        // protocol, once the connection's task has read its header.
+        let admitted = match listener_state.policy.origin_at_accept(peer) {
+            Some(origin) => match listener_state.limiter.admit(origin.counted_address()) {
+                Ok(permit) => Some((origin, permit)),
+                Err(refusal) => {
+                    tracing::debug!(client = %origin.address, ?refusal, "connection refused by the listener limits");
+                    connections.spawn(refuse_connection(stream, refusal));
+                    continue;
+                }
+            },
+            None => None,
+        };
         connections.spawn(serve_connection(
             listener_state.clone(),
             stream,
             peer,
             accepted_at,
+            admitted,
             stopping.clone(),
         ));
     }
@@ -135,27 +149,33 @@ async fn serve_connection(
     mut stream: tokio::net::TcpStream,
     peer: SocketAddr,
     accepted_at: Instant,
+    admitted: Option<(Origin, ConnectionPermit)>,
     stopping: CancellationToken,
 ) {
     let deadlines = listening.deadlines;
-    // Before anything else reads the socket (and before TLS): the PROXY header, if configured.
-    let Some(origin) = client_address::arrive(
-        &mut stream,
-        peer,
-        &listening.policy,
-        accepted_at + deadlines.first_request,
-        &listening.app.metrics,
-    )
-    .await
-    else {
-        return;
-    };
-    let permit = match listening.limiter.admit(origin.counted_address()) {
-        Ok(permit) => permit,
-        Err(refusal) => {
-            tracing::debug!(client = %origin.address, ?refusal, "connection refused by the listener limits");
-            refuse_connection(stream, refusal).await;
-            return;
+    let (origin, permit) = match admitted {
+        Some(admitted) => admitted,
+        None => {
+            // Before anything else reads the socket (and before TLS): the PROXY header.
+            let Some(origin) = client_address::arrive(
+                &mut stream,
+                peer,
+                &listening.policy,
+                accepted_at + deadlines.first_request,
+                &listening.app.metrics,
+            )
+            .await
+            else {
+                return;
+            };
+            match listening.limiter.admit(origin.counted_address()) {
+                Ok(permit) => (origin, permit),
+                Err(refusal) => {
+                    tracing::debug!(client = %origin.address, ?refusal, "connection refused by the listener limits");
+                    refuse_connection(stream, refusal).await;
+                    return;
+                }
+            }
         }
     };
     configure_accepted(&stream, listening.keepalive.as_ref());

@@ -3,7 +3,7 @@
 //!
 //! Two steps, both opt-in (README, "Client addresses behind a proxy"):
 //!
-//! 1. **Per connection** ([`arrive`]), before anything else reads the socket (and before any
+//! 1. **Per connection** ([`Policy::origin_at_accept`], else [`arrive`]), before anything else reads the socket (and before any
 //!    TLS): with `--proxy-protocol`, the connection must come from `--proxy-protocol-from` and
 //!    start with a PROXY header (`proxy_protocol.rs`), whose source address becomes the
 //!    connection's. Otherwise it is closed, logged and counted
@@ -46,6 +46,20 @@ impl Policy {
             trusted_proxies: config.trusted_proxies.clone(),
             header: config.trusted_proxy_header,
         }
+    }
+
+    /// Where a connection comes from, when that is known at accept: always, unless a PROXY
+    /// header is expected ([`arrive`] reads it).
+    pub fn origin_at_accept(&self, peer: SocketAddr) -> Option<Origin> {
+        if self.proxy_protocol_from.is_some() {
+            return None;
+        }
+        let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
+        Some(Origin {
+            peer,
+            address: peer,
+            via_trusted_proxy: self.is_trusted_proxy(peer.ip()),
+        })
     }
 
     fn is_trusted_proxy(&self, ip: IpAddr) -> bool {
@@ -108,10 +122,10 @@ impl Origin {
     }
 }
 
-/// Establishes where an accepted connection comes from. With PROXY protocol on, reads its
-/// header, which must be complete by `deadline` (the connection's first-request deadline: the
-/// header and the first request share it); `None` means the connection was refused (logged and
-/// counted here) and is to be dropped.
+/// Establishes where an accepted connection comes from when [`Policy::origin_at_accept`]
+/// cannot: with PROXY protocol on, reads its header, which must be complete by `deadline` (the
+/// connection's first-request deadline: the header and the first request share it). `None`
+/// means the connection was refused (logged and counted here) and is to be dropped.
 pub async fn arrive(
     stream: &mut TcpStream,
     peer: SocketAddr,
@@ -172,12 +186,7 @@ mod tests {
     }
 
     fn origin(address: &str, policy: &Policy) -> Origin {
-        let address: SocketAddr = address.parse().unwrap();
-        Origin {
-            peer: address,
-            address,
-            via_trusted_proxy: policy.is_trusted_proxy(address.ip()),
-        }
+        policy.origin_at_accept(address.parse().unwrap()).unwrap()
     }
 
     fn with_xff(value: &str) -> HeaderMap {
@@ -209,6 +218,10 @@ mod tests {
                 }
             );
         }
+        // IPv4-mapped (a dual-stack listener) is the IPv4 address.
+        let mapped = origin("[::ffff:10.1.2.3]:40000", &policy);
+        assert!(mapped.via_trusted_proxy);
+        assert_eq!(mapped.address, "10.1.2.3:40000".parse().unwrap());
         let direct = origin("198.51.100.1:40000", &policy);
         assert_eq!(
             direct.counted_address(),
@@ -244,6 +257,9 @@ mod tests {
         let metrics = Metrics::default();
         let mut policy = policy(&["203.0.113.0/24"], ForwardedHeader::XForwardedFor);
         policy.proxy_protocol_from = Some(vec!["127.0.0.0/8".parse().unwrap()]);
+        assert!(policy
+            .origin_at_accept("127.0.0.1:1".parse().unwrap())
+            .is_none());
         let later = Instant::now() + std::time::Duration::from_secs(10);
 
         let (mut stream, peer, _client) =
