@@ -12,6 +12,7 @@ use anyhow::{bail, Context};
 use clap::Parser;
 use serde::Deserialize;
 
+use crate::http_server::forwarded::ForwardedHeader;
 use crate::iam::users::{load_users, User, UserFile};
 
 /// Command-line flags. Every flag can also come from the environment variable named next to it.
@@ -99,6 +100,20 @@ pub struct Flags {
     /// only on SIGHUP [default: 2000].
     #[arg(long, env = "IVSCHAT_TLS_RELOAD_POLL_MS")]
     pub tls_reload_poll_ms: Option<u64>,
+    /// Every connection must start with a PROXY protocol header (v1 or v2) naming the client,
+    /// and come from `--proxy-protocol-from`; others are closed [default: off].
+    #[arg(long, env = "IVSCHAT_PROXY_PROTOCOL")]
+    pub proxy_protocol: bool,
+    /// Networks (`CIDR,…`) that may send PROXY protocol headers [default: loopback and private:
+    /// 127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7].
+    #[arg(long, env = "IVSCHAT_PROXY_PROTOCOL_FROM")]
+    pub proxy_protocol_from: Option<String>,
+    /// Proxies (`CIDR,…`) whose `--trusted-proxy-header` names the client [default: none].
+    #[arg(long, env = "IVSCHAT_TRUSTED_PROXIES")]
+    pub trusted_proxies: Option<String>,
+    /// The header trusted proxies write the client into [default: x-forwarded-for].
+    #[arg(long, env = "IVSCHAT_TRUSTED_PROXY_HEADER")]
+    pub trusted_proxy_header: Option<ForwardedHeader>,
 }
 
 /// Where the TLS certificate chain and its key are (`--tls-cert`, `--tls-key`;
@@ -268,6 +283,57 @@ impl Default for ListenerLimits {
     }
 }
 
+/// Where client addresses come from behind proxies (`http_server/client_address.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientAddressConfig {
+    /// Every connection starts with a PROXY protocol header.
+    pub proxy_protocol: bool,
+    /// Peers that may send one; connections from elsewhere are closed.
+    pub proxy_protocol_from: Vec<ipnet::IpNet>,
+    /// Peers whose `trusted_proxy_header` names the client; empty: headers are never read.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub trusted_proxy_header: ForwardedHeader,
+}
+
+/// Loopback and private networks: where a load balancer in the same network or host connects
+/// from. Narrow it to the balancer's own addresses where other hosts share those networks.
+pub const DEFAULT_PROXY_PROTOCOL_FROM: &str =
+    "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7";
+
+impl Default for ClientAddressConfig {
+    fn default() -> Self {
+        ClientAddressConfig {
+            proxy_protocol: false,
+            proxy_protocol_from: parse_networks("", DEFAULT_PROXY_PROTOCOL_FROM.split(','))
+                .unwrap_or_default(),
+            trusted_proxies: Vec::new(),
+            trusted_proxy_header: ForwardedHeader::XForwardedFor,
+        }
+    }
+}
+
+/// `CIDR` or bare addresses (a single host); `setting` names the setting in errors.
+pub fn parse_networks<'a>(
+    setting: &str,
+    items: impl IntoIterator<Item = &'a str>,
+) -> anyhow::Result<Vec<ipnet::IpNet>> {
+    items
+        .into_iter()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|item| {
+            let network = item
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .with_context(|| {
+                    format!("{setting}: {item:?} is not a network like 10.0.0.0/8 or an address")
+                })?;
+            // 10.1.2.3/8 means 10.0.0.0/8; IPv4-mapped IPv6 peers are compared as IPv4.
+            Ok(network.trunc())
+        })
+        .collect()
+}
+
 /// Message review handlers (`docs/protocol/messaging.md` §7).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
@@ -346,6 +412,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// TLS on `listen`, if configured.
     pub tls: Option<TlsFiles>,
+    /// PROXY protocol and trusted proxies' headers.
+    pub client_address: ClientAddressConfig,
 
     // Identities and permissions (`iam/`): kept apart to merge easily.
     /// `[[users]]`: access keys limited by IAM policies (compiled at load).
@@ -373,6 +441,7 @@ impl Default for Config {
             metrics_listen: None,
             log_format: LogFormat::Text,
             tls: None,
+            client_address: ClientAddressConfig::default(),
             users: Vec::new(),
         }
     }
@@ -408,6 +477,10 @@ struct FileConfig {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     tls_reload_poll_ms: Option<u64>,
+    proxy_protocol: Option<bool>,
+    proxy_protocol_from: Option<Vec<String>>,
+    trusted_proxies: Option<Vec<String>>,
+    trusted_proxy_header: Option<ForwardedHeader>,
 
     // Identities and permissions (`iam/`).
     #[serde(default)]
@@ -426,6 +499,7 @@ impl Config {
             None => FileConfig::default(),
         };
         let defaults = Config::default();
+        let client_address = client_address_config(&flags, &file)?;
         let account_id = flags
             .account_id
             .clone()
@@ -513,6 +587,7 @@ impl Config {
                 .log_format
                 .or(file.log_format)
                 .unwrap_or(defaults.log_format),
+            client_address,
             users,
         };
         config.check()?;
@@ -667,6 +742,38 @@ fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading config file {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
+}
+
+/// `--proxy-protocol*` and `--trusted-proxies*` over the file's keys over the defaults.
+fn client_address_config(flags: &Flags, file: &FileConfig) -> anyhow::Result<ClientAddressConfig> {
+    let defaults = ClientAddressConfig::default();
+    let networks =
+        |setting: &str, flag: &Option<String>, key: &Option<Vec<String>>| match (flag, key) {
+            (Some(list), _) => parse_networks(setting, list.split(',')).map(Some),
+            (None, Some(list)) => {
+                parse_networks(setting, list.iter().map(String::as_str)).map(Some)
+            }
+            (None, None) => Ok(None),
+        };
+    Ok(ClientAddressConfig {
+        proxy_protocol: flags.proxy_protocol || file.proxy_protocol.unwrap_or(false),
+        proxy_protocol_from: networks(
+            "--proxy-protocol-from",
+            &flags.proxy_protocol_from,
+            &file.proxy_protocol_from,
+        )?
+        .unwrap_or(defaults.proxy_protocol_from),
+        trusted_proxies: networks(
+            "--trusted-proxies",
+            &flags.trusted_proxies,
+            &file.trusted_proxies,
+        )?
+        .unwrap_or_default(),
+        trusted_proxy_header: flags
+            .trusted_proxy_header
+            .or(file.trusted_proxy_header)
+            .unwrap_or(defaults.trusted_proxy_header),
+    })
 }
 
 fn parse_credential_list(list: &str) -> anyhow::Result<Vec<CredentialConfig>> {
@@ -900,6 +1007,54 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(c.bus_ca_file, Some(PathBuf::from("ca.pem")));
+    }
+
+    #[test]
+    fn client_address_settings_from_flags_and_file() {
+        let c = Config::from_flags(flags(&[])).unwrap();
+        assert!(!c.client_address.proxy_protocol);
+        assert!(c.client_address.trusted_proxies.is_empty());
+        assert_eq!(c.client_address.proxy_protocol_from.len(), 6);
+
+        let (_dir, file) = config_file(
+            "proxy_protocol = true\nproxy_protocol_from = [\"10.1.0.0/16\"]\n\
+             trusted_proxies = [\"192.0.2.1\", \"2001:db8::/32\"]\n\
+             trusted_proxy_header = \"forwarded\"\n",
+        );
+        let c = Config::from_flags(file).unwrap().client_address;
+        assert!(c.proxy_protocol);
+        assert_eq!(c.proxy_protocol_from, vec!["10.1.0.0/16".parse().unwrap()]);
+        assert_eq!(
+            c.trusted_proxies,
+            vec![
+                "192.0.2.1/32".parse().unwrap(),
+                "2001:db8::/32".parse().unwrap()
+            ]
+        );
+        assert_eq!(c.trusted_proxy_header, ForwardedHeader::Forwarded);
+
+        let c = Config::from_flags(flags(&[
+            "--proxy-protocol",
+            "--proxy-protocol-from",
+            "10.0.0.5/8, ::1",
+            "--trusted-proxies",
+            "172.16.0.0/12",
+            "--trusted-proxy-header",
+            "x-forwarded-for",
+        ]))
+        .unwrap()
+        .client_address;
+        assert!(c.proxy_protocol);
+        assert_eq!(
+            c.proxy_protocol_from,
+            vec!["10.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()]
+        );
+        assert_eq!(c.trusted_proxies, vec!["172.16.0.0/12".parse().unwrap()]);
+
+        let e = Config::from_flags(flags(&["--trusted-proxies", "10.0.0.0/33"]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("--trusted-proxies: \"10.0.0.0/33\""), "{e}");
     }
 
     #[test]

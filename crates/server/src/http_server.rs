@@ -1,8 +1,10 @@
 //! The HTTP listener: one handler for every request, which sends chat WebSocket upgrades to
 //! the chat side, answers health probes and CORS preflights, and passes everything else to
 //! the control plane. Every connection has a deadline in every state until it becomes a chat
-//! session (`http_server/deadline.rs`), and HTTP/2 is held to HTTP/1's head size. With
-//! `--tls-cert`, each connection is secured first (`http_server/tls.rs`).
+//! session (`http_server/deadline.rs`), and HTTP/2 is held to HTTP/1's head size. Each
+//! connection's client address, behind proxies too, is settled first
+//! (`http_server/client_address.rs`); then, with `--tls-cert`, the connection is secured
+//! (`http_server/tls.rs`).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -10,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Extension, Request, State};
 use axum::response::Response;
 use axum::Router;
 use http::{header, HeaderValue, Method, StatusCode};
@@ -27,12 +29,16 @@ use tower::Service;
 use crate::app::App;
 use crate::chat::socket::SharedSocket;
 use crate::config::Config;
-use crate::limits::{ConnectionLimiter, Refusal};
+use crate::limits::{ConnectionLimiter, ConnectionPermit, Refusal};
 use crate::server::DRAIN_TIMEOUT;
 
+pub mod client_address;
 mod deadline;
+pub mod forwarded;
+mod proxy_protocol;
 pub mod tls;
 
+use client_address::{ClientAddress, Origin};
 use deadline::{Activity, Check, Deadlines};
 use tls::{Protocol, Tls};
 
@@ -76,12 +82,22 @@ pub async fn serve(
     let router = Router::new().fallback(handle).with_state(app.clone());
     let limits = app.config.limits.clone();
     let limiter = ConnectionLimiter::new(limits.max_connections, limits.max_connections_per_ip);
-    let builders = Arc::new(Builders::new(&app.config));
+    let builders = Builders::new(&app.config);
     let deadlines = Deadlines {
         first_request: Duration::from_millis(limits.header_timeout_ms),
         idle: Duration::from_millis(limits.idle_timeout_ms),
     };
     let keepalive = tcp_keepalive(limits.tcp_keepalive_ms);
+    let listener_state = Arc::new(Listening {
+        router,
+        limiter,
+        builders,
+        tls,
+        deadlines,
+        keepalive,
+        policy: client_address::Policy::new(&app.config.client_address),
+        app: app.clone(),
+    });
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -97,84 +113,145 @@ pub async fn serve(
             },
         };
         let accepted_at = Instant::now();
-        let permit = match limiter.admit(peer.ip()) {
-            Ok(permit) => permit,
-            Err(refusal) => {
-                tracing::debug!(%peer, ?refusal, "connection refused by the listener limits");
-                // A TLS client could not read a plain-text 503: it is just closed.
-                if tls.is_none() {
-                    connections.spawn(refuse_connection(stream, refusal));
+        // Admitted here, in accept order, when the address is known at once; behind PROXY
+        // protocol, once the connection's task has read its header.
+        let admitted = match listener_state.policy.origin_at_accept(peer) {
+            Some(origin) => match listener_state.limiter.admit(origin.counted_address()) {
+                Ok(permit) => Some((origin, permit)),
+                Err(refusal) => {
+                    tracing::debug!(client = %origin.address, ?refusal, "connection refused by the listener limits");
+                    // A TLS client could not read a plain-text 503: it is just closed.
+                    if listener_state.tls.is_none() {
+                        connections.spawn(refuse_connection(stream, refusal));
+                    }
+                    continue;
                 }
-                continue;
-            }
+            },
+            None => None,
         };
-        configure_accepted(&stream, keepalive.as_ref());
-        let router = router.clone();
-        let (tls, builders) = (tls.clone(), builders.clone());
-        let stopping = stopping.clone();
-        connections.spawn(async move {
-            // The TLS handshake (if any) is part of the first-request deadline.
-            let secured = tokio::select! {
-                secured = tls::secure(tls.as_deref(), stream, accepted_at + deadlines.first_request, peer) => secured,
-                _ = stopping.cancelled() => None,
+        connections.spawn(serve_connection(
+            listener_state.clone(),
+            stream,
+            peer,
+            accepted_at,
+            admitted,
+            stopping.clone(),
+        ));
+    }
+}
+
+/// What every accepted connection is served with.
+struct Listening {
+    router: Router,
+    limiter: Arc<ConnectionLimiter>,
+    builders: Builders,
+    tls: Option<Arc<Tls>>,
+    deadlines: Deadlines,
+    keepalive: Option<TcpKeepalive>,
+    policy: client_address::Policy,
+    app: Arc<App>,
+}
+
+/// One accepted connection, from its client address to its close.
+async fn serve_connection(
+    listening: Arc<Listening>,
+    mut stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    accepted_at: Instant,
+    admitted: Option<(Origin, ConnectionPermit)>,
+    stopping: CancellationToken,
+) {
+    let deadlines = listening.deadlines;
+    let (origin, permit) = match admitted {
+        Some(admitted) => admitted,
+        None => {
+            // Before anything else reads the socket (and before TLS): the PROXY header.
+            let Some(origin) = client_address::arrive(
+                &mut stream,
+                peer,
+                &listening.policy,
+                accepted_at + deadlines.first_request,
+                &listening.app.metrics,
+            )
+            .await
+            else {
+                return;
             };
-            let Some(secured) = secured else { return };
-            // The chat upgrade needs the socket itself (`chat/socket.rs`).
-            let (stream, raw) = SharedSocket::new(secured.socket);
-            let activity = Activity::new(accepted_at);
-            let requests = activity.clone();
-            let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-                request.extensions_mut().insert(ConnectInfo(peer));
-                request.extensions_mut().insert(permit.clone());
-                request.extensions_mut().insert(raw.clone());
-                let in_flight = requests.begin();
-                let mut router = router.clone();
-                async move {
-                    let response = router.call(request.map(Body::new)).await;
-                    drop(in_flight);
-                    response
+            match listening.limiter.admit(origin.counted_address()) {
+                Ok(permit) => (origin, permit),
+                Err(refusal) => {
+                    tracing::debug!(client = %origin.address, ?refusal, "connection refused by the listener limits");
+                    if listening.tls.is_none() {
+                        refuse_connection(stream, refusal).await;
+                    }
+                    return;
                 }
-            });
-            let connection = builders
-                .for_protocol(secured.protocol)
-                .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                .into_owned();
-            let mut connection = std::pin::pin!(connection);
-            // Armed at the earliest deadline there can be (idleness may come before the
-            // first-request deadline); re-armed lazily when it fires (see `deadline.rs`).
-            let timer = tokio::time::sleep_until(accepted_at + deadlines.first_check());
-            tokio::pin!(timer);
-            let mut closing = false;
-            loop {
-                tokio::select! {
-                    // Errors here are clients going away mid-request: nothing to report.
-                    _ = connection.as_mut() => return,
-                    _ = stopping.cancelled(), if !closing => {
+            }
+        }
+    };
+    configure_accepted(&stream, listening.keepalive.as_ref());
+    // The TLS handshake (if any) is part of the first-request deadline.
+    let secured = tokio::select! {
+        secured = tls::secure(listening.tls.as_deref(), stream, accepted_at + deadlines.first_request, peer) => secured,
+        _ = stopping.cancelled() => None,
+    };
+    let Some(secured) = secured else { return };
+    // The chat upgrade needs the socket itself (`chat/socket.rs`).
+    let (stream, raw) = SharedSocket::new(secured.socket);
+    let activity = Activity::new(accepted_at);
+    let requests = activity.clone();
+    let for_requests = listening.clone();
+    let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+        let client = origin.client(request.headers(), &for_requests.policy);
+        request.extensions_mut().insert(client);
+        request.extensions_mut().insert(permit.clone());
+        request.extensions_mut().insert(raw.clone());
+        let in_flight = requests.begin();
+        let mut router = for_requests.router.clone();
+        async move {
+            let response = router.call(request.map(Body::new)).await;
+            drop(in_flight);
+            response
+        }
+    });
+    let connection = listening
+        .builders
+        .for_protocol(secured.protocol)
+        .serve_connection_with_upgrades(TokioIo::new(stream), service);
+    let mut connection = std::pin::pin!(connection);
+    // Armed at the earliest deadline there can be (idleness may come before the
+    // first-request deadline); re-armed lazily when it fires (see `deadline.rs`).
+    let timer = tokio::time::sleep_until(accepted_at + deadlines.first_check());
+    tokio::pin!(timer);
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            // Errors here are clients going away mid-request: nothing to report.
+            _ = connection.as_mut() => return,
+            _ = stopping.cancelled(), if !closing => {
+                connection.as_mut().graceful_shutdown();
+                closing = true;
+                timer.as_mut().reset(Instant::now() + DRAIN_TIMEOUT);
+            }
+            _ = &mut timer => {
+                if closing {
+                    // The graceful close did not finish (a peer that ignores GOAWAY).
+                    return;
+                }
+                match activity.check(Instant::now(), deadlines) {
+                    Check::RecheckAt(at) => timer.as_mut().reset(at),
+                    Check::NeverSpoke => {
+                        tracing::debug!(client = %origin.address, "connection closed: no request within the header timeout");
+                        return;
+                    }
+                    Check::Idle => {
                         connection.as_mut().graceful_shutdown();
                         closing = true;
-                        timer.as_mut().reset(Instant::now() + DRAIN_TIMEOUT);
-                    }
-                    _ = &mut timer => {
-                        if closing {
-                            // The graceful close did not finish (a peer that ignores GOAWAY).
-                            return;
-                        }
-                        match activity.check(Instant::now(), deadlines) {
-                            Check::RecheckAt(at) => timer.as_mut().reset(at),
-                            Check::NeverSpoke => {
-                                tracing::debug!(%peer, "connection closed: no request within the header timeout");
-                                return;
-                            }
-                            Check::Idle => {
-                                connection.as_mut().graceful_shutdown();
-                                closing = true;
-                                timer.as_mut().reset(Instant::now() + deadlines.first_request);
-                            }
-                        }
+                        timer.as_mut().reset(Instant::now() + deadlines.first_request);
                     }
                 }
             }
-        });
+        }
     }
 }
 
@@ -280,11 +357,11 @@ async fn refuse_connection(mut stream: tokio::net::TcpStream, refusal: Refusal) 
 
 async fn handle(
     State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(client): Extension<ClientAddress>,
     request: Request,
 ) -> Response {
     if request.method() == Method::GET && crate::chat::handshake::is_upgrade(&request) {
-        return crate::chat::handshake::upgrade(app, request, peer).await;
+        return crate::chat::handshake::upgrade(app, request, client).await;
     }
     let request_id = crate::api::random_uuid().to_string();
     let has_origin = request.headers().contains_key(header::ORIGIN);

@@ -1,6 +1,10 @@
 //! Limits against hostile or broken clients, on the listener itself: connections in total and
 //! per client IP. Each open TCP connection (and the chat session it becomes) holds a
 //! [`ConnectionPermit`]; dropping the last clone frees the slot.
+//!
+//! A connection from a trusted proxy is admitted under no address (it carries many clients);
+//! the chat session it becomes is counted under its client's address by
+//! [`ConnectionPermit::attributed_to`] (`http_server/client_address.rs`).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -35,19 +39,52 @@ pub struct ConnectionPermit(#[allow(dead_code)] Arc<PermitInner>);
 #[derive(Debug)]
 struct PermitInner {
     limiter: Arc<ConnectionLimiter>,
-    ip: IpAddr,
+    /// Counted in the total (the connection's own permit; not an attribution).
+    in_total: bool,
+    /// The address it is counted under, if any.
+    ip: Option<IpAddr>,
+    /// An attribution keeps the connection's permit it was made from.
+    _connection: Option<ConnectionPermit>,
 }
 
 impl Drop for PermitInner {
     fn drop(&mut self) {
         let mut open = self.limiter.open.lock().unwrap_or_else(|e| e.into_inner());
-        open.total = open.total.saturating_sub(1);
-        if let Some(n) = open.by_ip.get_mut(&self.ip) {
-            *n -= 1;
-            if *n == 0 {
-                open.by_ip.remove(&self.ip);
+        if self.in_total {
+            open.total = open.total.saturating_sub(1);
+        }
+        if let Some(ip) = self.ip {
+            if let Some(n) = open.by_ip.get_mut(&ip) {
+                *n -= 1;
+                if *n == 0 {
+                    open.by_ip.remove(&ip);
+                }
             }
         }
+    }
+}
+
+impl ConnectionPermit {
+    /// This connection counted under `ip` as well, if it is not yet counted under any
+    /// address: the permit to hold instead of this one (it keeps this one). A connection
+    /// already counted under an address is returned as it is.
+    pub fn attributed_to(&self, ip: IpAddr) -> Result<ConnectionPermit, Refusal> {
+        if self.0.ip.is_some() {
+            return Ok(self.clone());
+        }
+        let limiter = &self.0.limiter;
+        let mut open = limiter.open.lock().unwrap_or_else(|e| e.into_inner());
+        let from_ip = open.by_ip.entry(ip).or_insert(0);
+        if *from_ip >= limiter.max_per_ip {
+            return Err(Refusal::TooManyFromThisAddress);
+        }
+        *from_ip += 1;
+        Ok(ConnectionPermit(Arc::new(PermitInner {
+            limiter: limiter.clone(),
+            in_total: false,
+            ip: Some(ip),
+            _connection: Some(self.clone()),
+        })))
     }
 }
 
@@ -69,20 +106,26 @@ impl ConnectionLimiter {
         })
     }
 
-    pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<ConnectionPermit, Refusal> {
+    /// Admits a connection, counted in the total and under `ip` (none: under no address,
+    /// for a trusted proxy's connection).
+    pub fn admit(self: &Arc<Self>, ip: Option<IpAddr>) -> Result<ConnectionPermit, Refusal> {
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         if open.total >= self.max_total {
             return Err(Refusal::TooManyConnections);
         }
-        let from_ip = open.by_ip.entry(ip).or_insert(0);
-        if *from_ip >= self.max_per_ip {
-            return Err(Refusal::TooManyFromThisAddress);
+        if let Some(ip) = ip {
+            let from_ip = open.by_ip.entry(ip).or_insert(0);
+            if *from_ip >= self.max_per_ip {
+                return Err(Refusal::TooManyFromThisAddress);
+            }
+            *from_ip += 1;
         }
-        *from_ip += 1;
         open.total += 1;
         Ok(ConnectionPermit(Arc::new(PermitInner {
             limiter: self.clone(),
+            in_total: true,
             ip,
+            _connection: None,
         })))
     }
 
@@ -100,19 +143,48 @@ mod tests {
         let limiter = ConnectionLimiter::new(3, 2);
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "10.0.0.2".parse().unwrap();
-        let p1 = limiter.admit(a).unwrap();
-        let _p2 = limiter.admit(a).unwrap();
+        let p1 = limiter.admit(Some(a)).unwrap();
+        let _p2 = limiter.admit(Some(a)).unwrap();
         assert_eq!(
-            limiter.admit(a).unwrap_err(),
+            limiter.admit(Some(a)).unwrap_err(),
             Refusal::TooManyFromThisAddress
         );
-        let _p3 = limiter.admit(b).unwrap();
-        assert_eq!(limiter.admit(b).unwrap_err(), Refusal::TooManyConnections);
+        let _p3 = limiter.admit(Some(b)).unwrap();
+        assert_eq!(
+            limiter.admit(Some(b)).unwrap_err(),
+            Refusal::TooManyConnections
+        );
         let clone = p1.clone();
         drop(p1);
         assert_eq!(limiter.open_connections(), 3, "a clone keeps the slot");
         drop(clone);
         assert_eq!(limiter.open_connections(), 2);
-        assert!(limiter.admit(b).is_ok());
+        assert!(limiter.admit(Some(b)).is_ok());
+    }
+
+    #[test]
+    fn a_proxied_connection_counts_under_its_clients_address_once_attributed() {
+        let limiter = ConnectionLimiter::new(10, 1);
+        let client: IpAddr = "203.0.113.7".parse().unwrap();
+        let other: IpAddr = "203.0.113.8".parse().unwrap();
+        // Two connections from the proxy: neither counts under an address.
+        let first = limiter.admit(None).unwrap();
+        let second = limiter.admit(None).unwrap();
+        let session = first.attributed_to(client).unwrap();
+        assert_eq!(
+            second.attributed_to(client).unwrap_err(),
+            Refusal::TooManyFromThisAddress
+        );
+        assert!(second.attributed_to(other).is_ok());
+        // The session keeps the connection's slot in the total, and its address.
+        drop(first);
+        assert_eq!(limiter.open_connections(), 2);
+        drop(session);
+        assert_eq!(limiter.open_connections(), 1);
+        let again = limiter.admit(None).unwrap();
+        assert!(again.attributed_to(client).is_ok(), "the address was freed");
+        // A connection already counted under an address is not counted twice.
+        let direct = limiter.admit(Some(other)).unwrap();
+        assert!(direct.attributed_to(client).is_ok());
     }
 }

@@ -1,7 +1,8 @@
 //! Prometheus metrics, served on their own listener (`--metrics-listen`) so they never share
 //! the public port: control-plane requests by operation and status with latency histograms,
 //! chat connections, live rooms, messages in and frames out, slow-client disconnects,
-//! review-handler outcomes, the chat-logging backlog, and TLS handshake failures and reloads.
+//! review-handler outcomes, the chat-logging backlog, TLS handshake failures and reloads, and
+//! connections refused for a missing or invalid PROXY protocol header.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -55,6 +56,9 @@ pub struct Metrics {
     pub tls_handshake_failures: Family<ReasonLabel, Counter>,
     /// `loaded` or `refused`.
     pub tls_reloads: Family<OutcomeLabel, Counter>,
+    /// Connections closed at accept for want of a valid PROXY protocol header, by reason
+    /// (`http_server/client_address.rs`).
+    pub proxy_protocol_rejections: Family<ReasonLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -70,6 +74,7 @@ impl Default for Metrics {
             review_outcomes: Family::default(),
             tls_handshake_failures: Family::default(),
             tls_reloads: Family::default(),
+            proxy_protocol_rejections: Family::default(),
         }
     }
 }
@@ -86,6 +91,12 @@ impl Metrics {
 
     pub fn tls_handshake_failed(&self, reason: &'static str) {
         self.tls_handshake_failures
+            .get_or_create(&ReasonLabel { reason })
+            .inc();
+    }
+
+    pub fn proxy_protocol_rejected(&self, reason: &'static str) {
+        self.proxy_protocol_rejections
             .get_or_create(&ReasonLabel { reason })
             .inc();
     }
@@ -152,6 +163,12 @@ pub fn render(sources: &Sources) -> String {
         "tls_reloads",
         "TLS certificate reloads, by outcome (loaded, refused)",
         m.tls_reloads.clone(),
+    );
+    registry.register(
+        "proxy_protocol_rejected_connections",
+        "Connections closed at accept for want of a valid PROXY protocol header, by reason \
+         (source_not_allowed, invalid, timeout, closed)",
+        m.proxy_protocol_rejections.clone(),
     );
     let chat = &sources.hub.stats;
     registry.register(

@@ -92,9 +92,14 @@ pub async fn handle(app: &App, request: axum::extract::Request, request_id: &str
         response.status().as_u16(),
         started.elapsed().as_secs_f64(),
     );
+    let client = parts
+        .extensions
+        .get::<crate::http_server::client_address::ClientAddress>()
+        .map(|client| client.ip);
     tracing::info!(
         request_id,
         operation = operation.name(),
+        client = client.map(tracing::field::display),
         status = response.status().as_u16(),
         micros = started.elapsed().as_micros() as u64,
         "control-plane request"

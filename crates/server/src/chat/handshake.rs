@@ -5,18 +5,19 @@
 //! | problem | status |
 //! |---|---|
 //! | too many upgrade attempts from this address (`[limits] handshakes_per_second`) | 429 |
+//! | behind a trusted proxy: too many connections from the client's address (`[limits] max_connections_per_ip`) | 503 |
 //! | no token, malformed, tampered, foreign, expired, already used | 401 |
 //! | the room no longer exists | 404 |
 //! | the concurrent connection quota is reached | 429 |
 //!
-//! The checks run cheapest first: the address's rate, then the token itself (its signature,
+//! "This address" is the client's, behind proxies too (`http_server/client_address.rs`).
+//! The checks run cheapest first: the address's rate and connections, then the token itself (its signature,
 //! its expiry, and whether this node saw it redeemed), all before any store read, room join
 //! or bus call, so a replayed or forged token costs a hash and a map lookup.
 //!
 //! The 101 echoes the token as the selected subprotocol; without that echo every browser and
 //! Node client aborts the connection.
 
-use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -31,6 +32,7 @@ use super::session::{run_session, Membership, SessionParams};
 use super::socket::RawSocket;
 use crate::app::App;
 use crate::domain::token::TokenError;
+use crate::http_server::client_address::ClientAddress;
 use crate::limits::ConnectionPermit;
 use crate::room::RoomSettings;
 
@@ -53,8 +55,12 @@ pub fn is_upgrade(request: &axum::extract::Request) -> bool {
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
 }
 
-pub async fn upgrade(app: Arc<App>, request: axum::extract::Request, peer: SocketAddr) -> Response {
-    if !app.handshake_rate.try_take(peer.ip()) {
+pub async fn upgrade(
+    app: Arc<App>,
+    request: axum::extract::Request,
+    client: ClientAddress,
+) -> Response {
+    if !app.handshake_rate.try_take(client.ip) {
         app.chat
             .stats
             .handshakes_rate_limited
@@ -65,6 +71,22 @@ pub async fn upgrade(app: Arc<App>, request: axum::extract::Request, peer: Socke
         );
     }
     let (mut parts, _body) = request.into_parts();
+    // The TCP connection's slot in the listener limits stays taken while the session lives;
+    // a trusted proxy's connection is counted under its client's address from here on.
+    let permit = match parts
+        .extensions
+        .get::<ConnectionPermit>()
+        .map(|permit| permit.attributed_to(client.ip))
+        .transpose()
+    {
+        Ok(permit) => permit,
+        Err(_) => {
+            return refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many connections from this address",
+            )
+        }
+    };
     let token = match offered_token(&parts.headers) {
         Some(token) => token,
         None => {
@@ -172,9 +194,8 @@ pub async fn upgrade(app: Arc<App>, request: axum::extract::Request, peer: Socke
     let params = SessionParams {
         claims,
         membership,
-        peer,
-        // The TCP connection's slot in the listener limits stays taken while the session lives.
-        permit: parts.extensions.get::<ConnectionPermit>().cloned(),
+        client: client.ip,
+        permit,
     };
     let config = WebSocketConfig::default()
         // tungstenite's defaults (128 KiB read buffer allocated per connection) would cost

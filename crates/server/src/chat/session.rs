@@ -24,7 +24,7 @@
 //! connection when the room says so. Messages for a room with a review handler go to the
 //! connection's review worker (`review_worker.rs`).
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -110,7 +110,9 @@ pub struct Sessions {
 pub struct SessionParams {
     pub claims: TokenClaims,
     pub membership: Membership,
-    pub peer: SocketAddr,
+    /// The client's address (behind a proxy, the one the proxy reported:
+    /// `http_server/client_address.rs`): logs and the review handler's `Sender.Ip`.
+    pub client: IpAddr,
     /// Held for the session's lifetime (connection limits).
     pub permit: Option<ConnectionPermit>,
 }
@@ -177,7 +179,7 @@ pub async fn run_session(
     let socket = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
     hub.stats.connections_opened.fetch_add(1, Ordering::Relaxed);
     hub.stats.connections_open.fetch_add(1, Ordering::Relaxed);
-    tracing::debug!(room = %room.id, peer = %params.peer, "chat connection opened");
+    tracing::debug!(room = %room.id, client = %params.client, "chat connection opened");
     let write_timeout = shared.write_timeout;
     let mut session = Session {
         shared,
@@ -189,7 +191,7 @@ pub async fn run_session(
         frames: TokenBucket::with_burst(FRAMES_PER_SECOND, FRAME_BURST),
         answers_refused: false,
         write_timeout,
-        peer: params.peer,
+        client: params.client,
         reviews: None,
         rearm_expiry: false,
     };
@@ -217,7 +219,7 @@ struct Session {
     answers_refused: bool,
     /// A write that cannot complete in this time means the client stopped reading.
     write_timeout: Duration,
-    peer: SocketAddr,
+    client: IpAddr,
     /// This connection's review worker, started on first use (most connections never send,
     /// and two channels cost more than a kilobyte per connection).
     reviews: Option<ReviewLink>,
@@ -356,7 +358,7 @@ impl Session {
 
     /// The client answered no ping in time: it vanished, or it does not speak WebSocket.
     fn unanswered(&self, timeout: Duration) -> Farewell {
-        tracing::debug!(room = %self.room.id, peer = %self.peer, "chat connection answered no ping; closing");
+        tracing::debug!(room = %self.room.id, client = %self.client, "chat connection answered no ping; closing");
         close(
             CLOSE_GOING_AWAY,
             &format!("no answer to ping within {} ms", timeout.as_millis()),
@@ -377,7 +379,7 @@ impl Session {
 
     /// The client sent more than its budget: closed, whatever its requests were.
     fn abusive(&self, why: &str) -> Farewell {
-        tracing::debug!(room = %self.room.id, peer = %self.peer, why, "chat connection over its budget; closing");
+        tracing::debug!(room = %self.room.id, client = %self.client, why, "chat connection over its budget; closing");
         self.shared
             .hub
             .stats
@@ -490,7 +492,7 @@ impl Session {
                             sender: ReviewSender {
                                 attributes: sender.attributes.clone(),
                                 user_id: sender.user_id.clone(),
-                                ip: self.peer.ip().to_string(),
+                                ip: self.client.to_string(),
                             },
                         },
                         function_arn,

@@ -1,7 +1,9 @@
 //! An in-process `ivschat-server` on `127.0.0.1:0` for integration tests, and clients for it.
 #![allow(dead_code)]
 
+pub mod lambda;
 pub mod process;
+pub mod proxy_forwarder;
 pub mod raw_h2;
 pub mod raw_ws;
 pub mod services;
@@ -283,10 +285,22 @@ pub mod chat {
         /// Opens `ws://addr/` with `token` as the subprotocol. `Err(status)` if the server
         /// refused the upgrade.
         pub async fn connect(addr: std::net::SocketAddr, token: &str) -> Result<ChatClient, u16> {
+            ChatClient::connect_with(addr, token, &[]).await
+        }
+
+        /// As [`ChatClient::connect`], with extra request headers (`X-Forwarded-For`, …).
+        pub async fn connect_with(
+            addr: std::net::SocketAddr,
+            token: &str,
+            headers: &[(&'static str, &str)],
+        ) -> Result<ChatClient, u16> {
             let mut request = format!("ws://{addr}/").into_client_request().unwrap();
             request
                 .headers_mut()
                 .insert("sec-websocket-protocol", token.parse().unwrap());
+            for (name, value) in headers {
+                request.headers_mut().append(*name, value.parse().unwrap());
+            }
             match tokio_tungstenite::connect_async(request).await {
                 Ok((ws, response)) => Ok(ChatClient {
                     ws,
