@@ -16,7 +16,8 @@
 //!   of its own (`<cluster>:heartbeat:<node>`) every [`HEARTBEAT_EVERY`] and subscribes to it
 //!   on its subscription connection: when none has come back for [`HEARTBEAT_TIMEOUT`], the
 //!   connection is dropped and made again, and meanwhile `/ready` answers 503 (`ping`). Room
-//!   changes missed meanwhile are applied by the periodic reconciliation (`chat/reconcile.rs`).
+//!   changes missed meanwhile are applied by reconciliation (`chat/reconcile.rs`), at once
+//!   when the subscription is made again ([`Bus::recoveries`]).
 //!
 //! Subscriptions change in one task ([`Subscriptions`]) that checks, when it acts, whether
 //! the room is still live on this node; so a join and a leave racing for the same room cannot
@@ -32,7 +33,7 @@ use std::time::Duration;
 use anyhow::Context;
 use futures_util::StreamExt;
 use redis::aio::ConnectionManager;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -99,6 +100,8 @@ pub struct RedisBus {
     /// When this node's subscription connection last received its heartbeat (ms since the
     /// epoch); 0 while it is not connected.
     heard_at_ms: AtomicI64,
+    /// Bumped each time the subscription connection is made again after it was lost.
+    recovered: watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for RedisBus {
@@ -149,6 +152,7 @@ impl RedisBus {
             changes_rx: std::sync::Mutex::new(Some(changes_rx)),
             others_connections: AtomicU64::new(0),
             heard_at_ms: AtomicI64::new(0),
+            recovered: watch::Sender::new(0),
         })
     }
 
@@ -294,6 +298,10 @@ impl Bus for RedisBus {
         })
     }
 
+    fn recoveries(&self) -> watch::Receiver<u64> {
+        self.recovered.subscribe()
+    }
+
     /// Starts the subscription and reporting tasks.
     fn start(self: Arc<Self>, tasks: &TaskTracker, stop: CancellationToken) {
         let Some(changes) = self
@@ -327,6 +335,7 @@ impl Subscriptions {
     ) {
         let mut subscribed: HashSet<String> = HashSet::new();
         let mut backoff = Duration::from_millis(100);
+        let mut connected_before = false;
         'connect: loop {
             // (Re)connect, then subscribe again to every room live on this node.
             let connected = async {
@@ -368,6 +377,12 @@ impl Subscriptions {
             };
             backoff = Duration::from_millis(100);
             tracing::info!(rooms = subscribed.len(), "Redis bus subscribed");
+            // Subscribed again after an outage: what was published meanwhile is lost to this
+            // node (pub/sub does not replay); reconciliation reads room changes from the store.
+            if connected_before {
+                bus.recovered.send_modify(|n| *n += 1);
+            }
+            connected_before = true;
             // A fresh connection gets one timeout's grace to hear its first heartbeat.
             bus.heard_at_ms.store(now_ms(), Ordering::Relaxed);
             let (dead, mut died) = oneshot::channel::<()>();
