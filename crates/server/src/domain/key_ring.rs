@@ -176,7 +176,7 @@ impl KeyRing {
             .iter()
             .filter(usable)
             .find(|k| k.activate_micros <= now)
-            .or_else(|| self.keys.iter().filter(usable).last())
+            .or_else(|| self.keys.iter().rfind(|k| usable(k)))
             .unwrap_or(&self.keys[0])
     }
 
