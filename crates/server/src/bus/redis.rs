@@ -284,10 +284,18 @@ impl Bus for RedisBus {
         true
     }
 
+    /// Not ready exactly while the subscription connection is down: once a silent one has
+    /// been found out (by the subscription task, every [`HEARTBEAT_EVERY`]) it is dropped, so
+    /// being ready again always follows a reconnect, and with it a reconciliation
+    /// ([`Bus::recoveries`]). Judging the heartbeat here as well left a window in which a
+    /// connection that came back to life was reported unready without being made again, and
+    /// what it had missed was never reconciled.
     fn ping(&self) -> BusCall<'_, ()> {
         waiting(async move {
-            if let Some(why) = self.deafness() {
-                anyhow::bail!("not receiving the bus: {why}");
+            if self.heard_at_ms.load(Ordering::Relaxed) == 0 {
+                anyhow::bail!(
+                    "not receiving the bus: the Redis subscription connection is down or went silent (reconnecting)"
+                );
             }
             let mut commands = self.commands.clone();
             let _: String = redis::cmd("PING")
