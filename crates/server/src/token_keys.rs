@@ -273,6 +273,12 @@ fn parse_key_file(text: &str) -> anyhow::Result<Vec<StoredKey>> {
 }
 
 fn format_key_file(keys: &[StoredKey]) -> String {
+    // Never rotated: the bare key, as releases before rotation wrote and still read.
+    if let [only] = keys {
+        if *only == StoredKey::first(only.key_hex.clone()) {
+            return format!("{}\n", only.key_hex);
+        }
+    }
     let mut text = String::from(
         "# Chat-token keys (README, \"Rotating the chat-token key\"): one per line,\n\
          # <generation> <key> <seals from, µs since the epoch> <opens nothing from, or ->.\n\
@@ -421,7 +427,11 @@ mod tests {
 
     #[test]
     fn the_key_file_round_trips() {
-        let keys = plan_rotation(&[StoredKey::first(random_key_hex())], random_key_hex(), 7).keys;
+        let first = [StoredKey::first(random_key_hex())];
+        // A key never rotated is written as earlier releases wrote it, so they can still read it.
+        assert_eq!(format_key_file(&first), format!("{}\n", first[0].key_hex));
+        assert_eq!(parse_key_file(&format_key_file(&first)).unwrap(), first);
+        let keys = plan_rotation(&first, random_key_hex(), 7).keys;
         assert_eq!(parse_key_file(&format_key_file(&keys)).unwrap(), keys);
         assert!(parse_key_file("# nothing\n").is_err());
         assert!(parse_key_file("1 2 3\n").is_err());
