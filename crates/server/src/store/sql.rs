@@ -493,6 +493,11 @@ where
         if !self.sql.keeps_token_key {
             return Ok(None);
         }
+        // Every node reads this every few seconds: only a read once the first key exists.
+        let keys = Self::read_token_keys(&self.writer, "").await?;
+        if !keys.is_empty() {
+            return Ok(Some(keys));
+        }
         sqlx::query(INSERT_FIRST_TOKEN_KEY)
             .bind(candidate)
             .execute(&self.writer)
