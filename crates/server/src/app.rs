@@ -10,9 +10,9 @@ use crate::chat::Hub;
 use crate::config::Config;
 use crate::domain::arn::ArnScope;
 use crate::domain::clock::Clock;
-use crate::domain::token::TokenKey;
 use crate::metrics::Metrics;
 use crate::store::Store;
+use crate::token_keys::TokenKeys;
 
 pub struct App {
     pub config: Config,
@@ -20,7 +20,8 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub clock: Clock,
     pub auth: Authenticator,
-    pub token_key: TokenKey,
+    /// The chat-token keys, kept up to date with their source (`token_keys.rs`).
+    pub token_keys: Arc<TokenKeys>,
     pub chat: Arc<Hub>,
     /// Handed to every chat session by the handshake.
     pub sessions: Arc<Sessions>,
@@ -34,7 +35,7 @@ impl App {
         config: Config,
         store: Arc<dyn Store>,
         clock: Clock,
-        token_key: TokenKey,
+        token_keys: Arc<TokenKeys>,
         chat: Arc<Hub>,
         sessions: Arc<Sessions>,
         metrics: Arc<Metrics>,
@@ -52,7 +53,7 @@ impl App {
             store,
             chat,
             clock,
-            token_key,
+            token_keys,
             sessions,
             metrics,
             config,

@@ -24,13 +24,13 @@ use crate::iam::users::{load_users, User, UserFile};
 )]
 pub struct Flags {
     /// TOML configuration file (its keys are the flag names with `_` for `-`).
-    #[arg(long, env = "IVSCHAT_CONFIG")]
+    #[arg(long, env = "IVSCHAT_CONFIG", global = true)]
     pub config: Option<PathBuf>,
     /// Address to listen on for the control plane and the chat WebSocket [default: 127.0.0.1:8080].
     #[arg(long, env = "IVSCHAT_LISTEN")]
     pub listen: Option<SocketAddr>,
     /// Directory for the SQLite database and generated keys [default: ./ivschat-data].
-    #[arg(long, env = "IVSCHAT_DATA_DIR")]
+    #[arg(long, env = "IVSCHAT_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
     /// AWS region this server answers for (ARNs, SigV4 scope) [default: us-east-1].
     #[arg(long, env = "IVSCHAT_REGION")]
@@ -42,9 +42,14 @@ pub struct Flags {
     #[arg(long, env = "IVSCHAT_CREDENTIALS", hide_env_values = true)]
     pub credentials: Option<String>,
     /// Chat-token encryption key: 64 hex characters (32 bytes). Nodes of one cluster must share it.
-    /// Without it, a key is generated on first start and kept in the data directory.
-    #[arg(long, env = "IVSCHAT_TOKEN_KEY", hide_env_values = true)]
+    /// Without it, a key is generated on first start and kept in the data directory (or, with
+    /// --database-url, in PostgreSQL), and rotated with the `rotate-token-key` command.
+    #[arg(long, env = "IVSCHAT_TOKEN_KEY", hide_env_values = true, global = true)]
     pub token_key: Option<String>,
+    /// A further chat-token key (64 hex characters) that opens tokens but never seals one: the
+    /// previous (or the next) --token-key while rotating it by restarts.
+    #[arg(long, env = "IVSCHAT_ACCEPT_TOKEN_KEY", hide_env_values = true)]
+    pub accept_token_key: Option<String>,
     /// Where message review handlers (Lambda functions) are invoked: a URL speaking the Lambda
     /// Invoke API (`sam local start-lambda`, LocalStack, moto), or `aws` for AWS Lambda itself.
     /// Unset: review handlers are not called and each room's `fallbackResult` applies.
@@ -67,7 +72,12 @@ pub struct Flags {
     #[arg(long, env = "IVSCHAT_S3_BATCH_SECONDS")]
     pub s3_batch_seconds: Option<u64>,
     /// Shared database for scale-out: `postgres://user@host/db`. Unset: SQLite in the data dir.
-    #[arg(long, env = "IVSCHAT_DATABASE_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "IVSCHAT_DATABASE_URL",
+        hide_env_values = true,
+        global = true
+    )]
     pub database_url: Option<String>,
     /// Cross-node bus for scale-out: `redis://host:6379`, or `rediss://host:6380` for TLS.
     /// Unset: in-memory (one node).
@@ -79,7 +89,7 @@ pub struct Flags {
     pub bus_ca_file: Option<PathBuf>,
     /// Prefix of every key and channel this cluster uses in Redis, and the PostgreSQL schema,
     /// so several clusters (or test runs) can share one Redis and one database [default: ivschat].
-    #[arg(long, env = "IVSCHAT_CLUSTER_NAME")]
+    #[arg(long, env = "IVSCHAT_CLUSTER_NAME", global = true)]
     pub cluster_name: Option<String>,
     /// Serve Prometheus metrics at `GET /metrics` on this address (a separate listener, e.g.
     /// 127.0.0.1:9464) [default: no metrics listener].
@@ -114,6 +124,19 @@ pub struct Flags {
     /// The header trusted proxies write the client into [default: x-forwarded-for].
     #[arg(long, env = "IVSCHAT_TRUSTED_PROXY_HEADER")]
     pub trusted_proxy_header: Option<ForwardedHeader>,
+    /// What to do instead of serving (none: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Commands other than serving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Subcommand)]
+pub enum Command {
+    /// Rotates the chat-token key: a new key seals new tokens 10 s from now (once every
+    /// running node has read it; they poll every 2 s), and the previous key keeps opening
+    /// tokens for 60 s after that. Works on the cluster's keys in PostgreSQL with
+    /// --database-url (and --cluster-name), else on the key file in --data-dir.
+    RotateTokenKey,
 }
 
 /// Where the TLS certificate chain and its key are (`--tls-cert`, `--tls-key`;
@@ -385,6 +408,24 @@ impl Default for LoggingConfig {
     }
 }
 
+/// `[cluster]`: how a node of a cluster keeps up with the others (docs/scale-out.md).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterSettings {
+    /// How often a node re-reads its live rooms from the store (`chat/reconcile.rs`): the
+    /// longest a room change the bus lost takes to reach its connections (it also reconciles
+    /// as soon as its bus subscription recovers).
+    pub reconcile_interval_ms: u64,
+}
+
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        ClusterSettings {
+            reconcile_interval_ms: 10_000,
+        }
+    }
+}
+
 /// The whole configuration, after merging every source.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -394,6 +435,8 @@ pub struct Config {
     pub account_id: String,
     pub credentials: Vec<CredentialConfig>,
     pub token_key: Option<Secret>,
+    /// `--accept-token-key`: opens chat tokens, never seals one.
+    pub accept_token_key: Option<Secret>,
     pub quotas: Quotas,
     pub chat: ChatLimits,
     pub limits: ListenerLimits,
@@ -407,6 +450,7 @@ pub struct Config {
     pub bus_ca_file: Option<PathBuf>,
     /// Names this cluster's Redis keys/channels and PostgreSQL schema.
     pub cluster_name: String,
+    pub cluster: ClusterSettings,
     /// Where `GET /metrics` is served, if anywhere.
     pub metrics_listen: Option<SocketAddr>,
     pub log_format: LogFormat,
@@ -429,6 +473,7 @@ impl Default for Config {
             account_id: "000000000000".to_string(),
             credentials: Vec::new(),
             token_key: None,
+            accept_token_key: None,
             quotas: Quotas::default(),
             chat: ChatLimits::default(),
             limits: ListenerLimits::default(),
@@ -438,6 +483,7 @@ impl Default for Config {
             bus_url: None,
             bus_ca_file: None,
             cluster_name: "ivschat".to_string(),
+            cluster: ClusterSettings::default(),
             metrics_listen: None,
             log_format: LogFormat::Text,
             tls: None,
@@ -458,6 +504,7 @@ struct FileConfig {
     #[serde(default)]
     credentials: Vec<CredentialConfig>,
     token_key: Option<Secret>,
+    accept_token_key: Option<Secret>,
     #[serde(default)]
     quotas: Option<Quotas>,
     #[serde(default)]
@@ -472,6 +519,8 @@ struct FileConfig {
     bus: Option<Secret>,
     bus_ca_file: Option<PathBuf>,
     cluster_name: Option<String>,
+    #[serde(default)]
+    cluster: Option<ClusterSettings>,
     metrics_listen: Option<SocketAddr>,
     log_format: Option<LogFormat>,
     tls_cert: Option<PathBuf>,
@@ -545,6 +594,10 @@ impl Config {
             account_id,
             credentials,
             token_key: flags.token_key.map(Secret::new).or(file.token_key),
+            accept_token_key: flags
+                .accept_token_key
+                .map(Secret::new)
+                .or(file.accept_token_key),
             quotas: file.quotas.unwrap_or_default(),
             chat: file.chat.unwrap_or_default(),
             limits: file.limits.unwrap_or_default(),
@@ -582,6 +635,7 @@ impl Config {
                 .cluster_name
                 .or(file.cluster_name)
                 .unwrap_or(defaults.cluster_name),
+            cluster: file.cluster.unwrap_or_default(),
             metrics_listen: flags.metrics_listen.or(file.metrics_listen),
             log_format: flags
                 .log_format
@@ -618,6 +672,12 @@ impl Config {
             if c.access_key_id.is_empty() || c.secret_access_key.expose().is_empty() {
                 bail!("a configured credential has an empty access key id or secret");
             }
+        }
+        if self.cluster.reconcile_interval_ms == 0 {
+            bail!("[cluster] reconcile_interval_ms must be at least 1");
+        }
+        if self.accept_token_key.is_some() && self.token_key.is_none() {
+            bail!("--accept-token-key is for rotating a --token-key by restarts: give --token-key too");
         }
         let name_ok = !self.cluster_name.is_empty()
             && self.cluster_name.len() <= 48

@@ -388,8 +388,8 @@ async fn handle(
     response
 }
 
-/// Ready when the store (and the bus, in a cluster) answer; a load balancer should stop
-/// sending new clients to a node that is not.
+/// Ready when the store (and the bus, in a cluster) answer and the chat logging spool can
+/// write; a load balancer should stop sending new clients to a node that is not.
 async fn ready(app: &App) -> Response {
     if let Err(e) = app.store.ping().await {
         tracing::warn!(error = %e, "readiness check: the store does not answer");
@@ -398,6 +398,14 @@ async fn ready(app: &App) -> Response {
     if let Err(e) = app.chat.bus().ping().await {
         tracing::warn!(error = %format!("{e:#}"), "readiness check: the bus does not answer");
         return text(StatusCode::SERVICE_UNAVAILABLE, "bus unavailable");
+    }
+    // Messages in rooms with chat logging are refused while it cannot write (issue 18).
+    if !app.chat.logger.spool().can_write().await {
+        tracing::warn!("readiness check: the chat logging spool cannot write");
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "chat logging spool cannot write",
+        );
     }
     text(StatusCode::OK, "ready")
 }

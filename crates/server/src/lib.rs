@@ -23,6 +23,7 @@ pub mod room;
 pub mod server;
 pub mod store;
 pub mod token_bucket;
+pub mod token_keys;
 
 use std::future::Future;
 

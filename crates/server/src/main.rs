@@ -1,9 +1,10 @@
 //! `ivschat-server`: flags → configuration → logging → open → ready line → serve until
-//! Ctrl-C / SIGTERM, then shut down in order (`server.rs`).
+//! Ctrl-C / SIGTERM, then shut down in order (`server.rs`); or, given a command
+//! (`rotate-token-key`), run it and exit.
 
 use anyhow::Context;
 use clap::Parser;
-use ivschat_server::config::{Config, Flags, LogFormat, DEV_ACCESS_KEY};
+use ivschat_server::config::{Command, Config, Flags, LogFormat, DEV_ACCESS_KEY};
 use ivschat_server::domain::clock::Clock;
 use ivschat_server::Server;
 use tracing_subscriber::EnvFilter;
@@ -13,8 +14,13 @@ async fn main() -> anyhow::Result<()> {
     // Logged with the ready line, so start-up time can be read from the log
     // (bench/run-footprint.sh compares it with what an outside observer sees).
     let started = std::time::Instant::now();
-    let config = Config::from_flags(Flags::parse())?;
+    let mut flags = Flags::parse();
+    let command = flags.command.take();
+    let config = Config::from_flags(flags)?;
     init_logging(config.log_format);
+    if let Some(command) = command {
+        return run_command(command, &config).await;
+    }
     // The same test as `Config::effective_credentials`: the dev key exists only without both.
     if config.credentials.is_empty() && config.users.is_empty() {
         tracing::warn!(
@@ -41,6 +47,32 @@ async fn main() -> anyhow::Result<()> {
         ws = if tls { "wss" } else { "ws" },
     );
     server.run(listener, shutdown_signal()).await
+}
+
+/// Runs a command other than serving; says what it did on stdout.
+async fn run_command(command: Command, config: &Config) -> anyhow::Result<()> {
+    match command {
+        Command::RotateTokenKey => {
+            let rotation = ivschat_server::token_keys::rotate(config).await?;
+            let time = ivschat_server::domain::clock::format_time_millis;
+            let previous = rotation
+                .keys
+                .iter()
+                .filter_map(|k| k.retire_micros)
+                .max()
+                .map_or_else(String::new, |retire| {
+                    format!("; the previous key opens tokens until {}", time(retire))
+                });
+            println!(
+                "chat-token key rotated: generation {} opens tokens now (running nodes read it \
+                 within {} s) and seals them from {}{previous}",
+                rotation.added.generation,
+                ivschat_server::token_keys::POLL_EVERY.as_secs(),
+                time(rotation.added.activate_micros),
+            );
+            Ok(())
+        }
+    }
 }
 
 fn init_logging(format: LogFormat) {

@@ -233,9 +233,14 @@ pub fn render(sources: &Sources) -> String {
         counter_of(&spool.dropped),
     );
     registry.register(
-        "logging_lost_records",
-        "Chat log records lost because the spool could not write them (disk full, I/O error)",
-        counter_of(&spool.lost),
+        "logging_unwritten_records",
+        "Chat log records the spool could not write (disk full, I/O error); their messages were refused",
+        counter_of(&spool.unwritten),
+    );
+    registry.register(
+        "logging_spool_failing",
+        "1 while the chat logging spool cannot write (from a failed write until one succeeds)",
+        gauge_of(u64::from(spool.failing.load(Ordering::Relaxed))),
     );
     let mut text = String::new();
     // Writing into a String cannot fail.

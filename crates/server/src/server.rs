@@ -6,7 +6,8 @@
 //! 1. **Stop accepting**: the HTTP listener and the metrics listener close.
 //! 2. **Close the sessions**: every chat connection is closed with 1001, and HTTP requests in
 //!    flight finish (both bounded by [`DRAIN_TIMEOUT`]; whatever is still open then is left to
-//!    the runtime). Review workers and the clock forwarder end with them.
+//!    the runtime). Review workers, the clock forwarder, reconciliation and the chat-token
+//!    key poller end with them.
 //! 3. **Flush chat logging**: the shipper stops (even mid-round), then every spooled
 //!    record is committed and the spool closed; undelivered records wait for the next start.
 //! 4. **Close the bus**: its tasks stop (the Redis bus takes this node's connection count out).
@@ -37,9 +38,9 @@ use crate::chat_log::ChatLogger;
 use crate::config::Config;
 use crate::domain::arn::ArnScope;
 use crate::domain::clock::Clock;
-use crate::domain::token::{self, TokenKey};
 use crate::http_server::tls::Tls;
 use crate::metrics::{self, Metrics};
+use crate::token_keys::TokenKeys;
 use crate::{http_server, private_files, store};
 
 /// How long shutdown waits for chat sessions to send their close frames and for HTTP
@@ -68,7 +69,7 @@ impl Server {
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
         private_files::warn_if_shared(&config.data_dir);
         let store = store::open(&config).await?;
-        let token_key = open_token_key(&config, store.as_ref())
+        let token_keys = TokenKeys::load(&config, store.clone(), clock.clone())
             .await
             .context("loading the chat token key")?;
         let reviewer = Reviewer::from_config(&config).await;
@@ -117,7 +118,13 @@ impl Server {
             tasks: session_tasks.clone(),
         });
         let app = Arc::new(App::new(
-            config, store, clock, token_key, hub, sessions, recorded,
+            config,
+            store,
+            clock,
+            Arc::new(token_keys),
+            hub,
+            sessions,
+            recorded,
         ));
         Ok(Server {
             app,
@@ -170,8 +177,10 @@ impl Server {
         chat.spawn(crate::chat::reconcile::run(
             hub.clone(),
             app.store.clone(),
+            Duration::from_millis(app.config.cluster.reconcile_interval_ms),
             stop_chat.clone(),
         ));
+        chat.spawn(app.token_keys.clone().run(stop_chat.clone()));
         if let Some(listener) = metrics_listener {
             let sources = metrics::Sources {
                 recorded: app.metrics.clone(),
@@ -223,29 +232,6 @@ impl Server {
         finish(bus_tasks).await;
         Ok(())
     }
-}
-
-/// The key that seals chat tokens: `--token-key` if given; else the cluster's key kept in a
-/// shared store (PostgreSQL), so every node agrees without a flag; else the key file in the
-/// data directory, created on first start (docs/scale-out.md, "The chat-token key").
-async fn open_token_key(config: &Config, store: &dyn store::Store) -> anyhow::Result<TokenKey> {
-    let (region, account) = (&config.region, &config.account_id);
-    if config.token_key.is_none() {
-        let shared = store
-            .shared_token_key(&token::random_key_hex())
-            .await
-            .context("reading the cluster's chat-token key from the store")?;
-        if let Some(hex_key) = shared {
-            return TokenKey::from_hex(&hex_key, region, account)
-                .context("the cluster's chat-token key in the store");
-        }
-    }
-    TokenKey::load_or_create(
-        config.token_key.as_ref().map(|k| k.expose()),
-        &config.data_dir,
-        region,
-        account,
-    )
 }
 
 /// Waits for every task on `tasks` (each has been told to stop).

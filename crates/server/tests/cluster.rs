@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use common::chat::ChatClient;
 use common::process::Node;
+use ivschat_server::domain::token::TokenKey;
 use serde_json::json;
 
 /// A three-node cluster with a fresh schema and key prefix.
@@ -44,17 +45,20 @@ impl Cluster {
             &database_url,
             redis_url,
             token_key,
+            &[],
         ))
     }
 
     /// Nodes that reach PostgreSQL at `node_database_url` (a proxy, say) while the test
     /// cleans up through `database_url`.
+    /// Every node also gets `extra` arguments.
     fn start_through(
         nodes: usize,
         database_url: &str,
         node_database_url: &str,
         redis_url: &str,
         token_key: Option<&str>,
+        extra: &[String],
     ) -> Cluster {
         let database_url = database_url.to_string();
         let name = format!("t_{}", uuid::Uuid::new_v4().simple());
@@ -78,6 +82,7 @@ impl Cluster {
             if let Some(key) = token_key {
                 args.extend(["--token-key".to_string(), key.to_string()]);
             }
+            args.extend(extra.iter().cloned());
             started.push(Node::start(&args, &[]));
             dirs.push(dir);
         }
@@ -723,7 +728,7 @@ async fn a_postgres_outage_is_reported_refused_and_recovered_from_without_restar
         &format!("127.0.0.1:{}", proxy.port),
         1,
     );
-    let cluster = Cluster::start_through(2, &database_url, &through_proxy, &redis_url, None);
+    let cluster = Cluster::start_through(2, &database_url, &through_proxy, &redis_url, None, &[]);
     let room = cluster.room(100).await;
     let mut a = cluster.join(&room, "a", &["SEND_MESSAGE"], 0).await;
     let mut b = cluster.join(&room, "b", &[], 1).await;
@@ -778,7 +783,7 @@ async fn silent_postgres_connections_are_detected_and_replaced() {
         &format!("127.0.0.1:{}", proxy.port),
         1,
     );
-    let cluster = Cluster::start_through(1, &database_url, &through_proxy, &redis_url, None);
+    let cluster = Cluster::start_through(1, &database_url, &through_proxy, &redis_url, None, &[]);
     let node = &cluster.nodes[0];
     let room = cluster.room(100).await;
     wait_ready(node, 200).await;
@@ -856,7 +861,7 @@ async fn a_store_call_in_flight_when_postgres_goes_silent_fails_within_its_deadl
         &format!("127.0.0.1:{}", proxy.port),
         1,
     );
-    let cluster = Cluster::start_through(1, &database_url, &through_proxy, &redis_url, None);
+    let cluster = Cluster::start_through(1, &database_url, &through_proxy, &redis_url, None, &[]);
     let node = &cluster.nodes[0];
     let room = cluster.room(100).await;
     let room_id = room.rsplit('/').next().unwrap().to_string();
@@ -938,4 +943,146 @@ async fn a_store_call_in_flight_when_postgres_goes_silent_fails_within_its_deadl
         .send()
         .await
         .unwrap();
+}
+
+/// The cluster's chat-token keys as PostgreSQL holds them: (generation, key).
+async fn stored_keys(cluster: &Cluster) -> Vec<(i64, TokenKey)> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&cluster.database_url)
+        .await
+        .unwrap();
+    let rows: Vec<(i64, String)> = sqlx::query_as(&format!(
+        "SELECT generation, key_hex FROM \"{}\".chat_token_keys ORDER BY generation",
+        cluster.name
+    ))
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    rows.into_iter()
+        .map(|(generation, hex)| {
+            let key = TokenKey::from_hex(&hex, "us-east-1", "000000000000").unwrap();
+            (generation, key)
+        })
+        .collect()
+}
+
+/// Issue 18: the chat-token key rotated with `ivschat-server rotate-token-key` on the
+/// cluster's PostgreSQL reaches every running node without a restart. A token the other node
+/// mints once it has taken up the new key opens on both nodes, and a token minted just before
+/// the rotation (old key) still opens within the overlap.
+#[tokio::test]
+async fn a_rotated_token_key_reaches_every_node_and_the_old_one_overlaps() {
+    let Some(redis_url) = common::services::redis_url() else {
+        return;
+    };
+    let Some(cluster) = Cluster::start_with(2, &redis_url, None) else {
+        return;
+    };
+    let room = cluster.room(10).await;
+    let before = token(&cluster.nodes[1], &room, "before", &[]).await;
+    let data_dir = tempfile::tempdir().unwrap();
+    let rotated = std::process::Command::new(common::process::BIN)
+        .arg("rotate-token-key")
+        .args(["--database-url", &cluster.database_url])
+        .args(["--cluster-name", &cluster.name])
+        .arg("--data-dir")
+        .arg(data_dir.path())
+        .env_remove("IVSCHAT_TOKEN_KEY")
+        .env_remove("IVSCHAT_CONFIG")
+        .output()
+        .unwrap();
+    assert!(
+        rotated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rotated.stderr)
+    );
+    let keys = stored_keys(&cluster).await;
+    assert_eq!(
+        keys.iter().map(|(g, _)| *g).collect::<Vec<_>>(),
+        [1, 2],
+        "the cluster's keys after one rotation"
+    );
+    let (old_key, new_key) = (&keys[0].1, &keys[1].1);
+    assert!(old_key.open(&before).is_ok());
+
+    // Node 2 seals with the new key once it has read it and the key has activated (10 s after
+    // the rotation); until then its tokens are the old key's, which every node still opens.
+    let mut sealed_new = Vec::new();
+    for _ in 0..120 {
+        let minted = token(
+            &cluster.nodes[1],
+            &room,
+            &format!("u{}", sealed_new.len()),
+            &[],
+        )
+        .await;
+        if new_key.open(&minted).is_ok() {
+            sealed_new.push(minted);
+            if sealed_new.len() == 2 {
+                break;
+            }
+            continue;
+        }
+        assert!(old_key.open(&minted).is_ok(), "sealed with neither key");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(sealed_new.len(), 2, "node 2 never sealed with the new key");
+    for (node, minted) in sealed_new.iter().enumerate() {
+        ChatClient::connect(cluster.nodes[node].addr(), minted)
+            .await
+            .unwrap_or_else(|status| panic!("node {} refused a new-key token: {status}", node + 1));
+    }
+    // Within the overlap the token minted before the rotation opens too.
+    ChatClient::connect(cluster.nodes[0].addr(), &before)
+        .await
+        .unwrap();
+}
+
+/// Issue 18: when a node's bus subscription recovers from an outage, it reconciles with the
+/// store at once: a room deleted during the outage (the deletion published while the node could
+/// not hear it) closes the node's connections in it promptly, not at the next periodic pass,
+/// made an hour long here.
+#[tokio::test]
+async fn a_node_reconciles_as_soon_as_its_bus_subscription_recovers() {
+    let (Some(database_url), Some(redis_url)) = (
+        common::services::database_url(),
+        common::services::redis_url(),
+    ) else {
+        return;
+    };
+    let proxy = FaultProxy::start(host_and_port(&redis_url));
+    let config_dir = tempfile::tempdir().unwrap();
+    let config = config_dir.path().join("node.toml");
+    std::fs::write(&config, "[cluster]\nreconcile_interval_ms = 3600000\n").unwrap();
+    let cluster = Cluster::start_through(
+        2,
+        &database_url,
+        &database_url,
+        &format!("redis://127.0.0.1:{}", proxy.port),
+        None,
+        &["--config".to_string(), config.display().to_string()],
+    );
+    let room = cluster.room(100).await;
+    let mut member = cluster.join(&room, "m", &[], 1).await;
+    wait_ready(&cluster.nodes[1], 200).await;
+
+    // The node stops hearing the bus (its subscription goes silent); it notices.
+    proxy.silence(true);
+    wait_ready(&cluster.nodes[1], 503).await;
+    cluster.nodes[0]
+        .client()
+        .delete_room()
+        .identifier(&room)
+        .send()
+        .await
+        .unwrap();
+
+    proxy.silence(false);
+    let closed = tokio::time::timeout(Duration::from_secs(20), async {
+        let error = member.frame_of("ERROR").await;
+        (error["ErrorCode"].clone(), member.closed().await.code)
+    })
+    .await
+    .expect("the deleted room's connection stayed open after the bus recovered");
+    assert_eq!(closed, (json!(404), 1000));
 }

@@ -302,3 +302,72 @@ async fn a_destination_that_never_answers_does_not_hold_up_shutdown() {
         3
     );
 }
+
+/// Issue 18, "no silent loss": while the spool cannot write (a full disk, made here by a
+/// trigger that fails every insert into `spool.db`), a message or event in a room with chat
+/// logging is refused to its sender (ERROR 500, InternalServerException) rather than delivered
+/// unlogged; `/ready` answers 503 and `/metrics` shows it; once writes succeed again the node is
+/// ready by itself and what is sent is delivered and logged.
+#[tokio::test]
+async fn a_spool_that_cannot_write_refuses_logged_messages_and_recovers() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_with(config(dir.path())).await;
+    let (room, _) = logged_room(&server).await;
+    let mut user = server.join(&room, "alice", &["SEND_MESSAGE"]).await;
+    let ready = || async {
+        reqwest::get(format!("{}/ready", server.endpoint()))
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(ready().await, 200);
+
+    let url = format!("sqlite://{}", dir.path().join("spool.db").display());
+    let mut spool = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query(
+        "CREATE TRIGGER disk_full BEFORE INSERT ON records \
+         BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END",
+    )
+    .execute(&mut spool)
+    .await
+    .unwrap();
+    user.send(json!({"Action":"SEND_MESSAGE","RequestId":"during","Content":"x"}))
+        .await;
+    let error = user.frame_of("ERROR").await;
+    assert_eq!(
+        (error["ErrorCode"].as_u64(), error["RequestId"].as_str()),
+        (Some(500), Some("during"))
+    );
+    let refused = server
+        .client_without_retries()
+        .send_event()
+        .room_identifier(&room)
+        .event_name("during")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.raw_response().map(|r| r.status().as_u16()),
+        Some(500)
+    );
+    assert_eq!(ready().await, 503);
+    let stats = &server.app.chat.logger.spool().stats;
+    assert_eq!(
+        stats.unwritten.load(std::sync::atomic::Ordering::Relaxed),
+        6
+    );
+    assert_eq!(stats.pending.load(std::sync::atomic::Ordering::Relaxed), 0);
+
+    sqlx::query("DROP TRIGGER disk_full")
+        .execute(&mut spool)
+        .await
+        .unwrap();
+    assert_eq!(ready().await, 200);
+    user.send(json!({"Action":"SEND_MESSAGE","RequestId":"after","Content":"y"}))
+        .await;
+    // Nothing refused was delivered: the next frame is the message sent after recovery.
+    assert_eq!(user.frame_of("MESSAGE").await["RequestId"], "after");
+    delivered(&server, 3).await;
+}

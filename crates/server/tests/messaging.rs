@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use common::chat::ChatClient;
 use common::TestServer;
+use ivschat_server::domain::token::{TokenClaims, TokenKey};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -162,6 +163,101 @@ async fn handshake_refuses_bad_tokens() {
         ChatClient::connect(server.addr, &token).await.err(),
         Some(404)
     );
+}
+
+/// The key of `generation` in a data directory's key file (`<generation> <key> …` lines).
+fn key_in_file(data_dir: &std::path::Path, generation: &str) -> TokenKey {
+    let text = std::fs::read_to_string(data_dir.join("chat-token.key")).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(generation))
+        .unwrap_or_else(|| panic!("no generation {generation} in {text}"));
+    let hex = line.split_whitespace().nth(1).unwrap();
+    TokenKey::from_hex(hex, "us-east-1", "000000000000").unwrap()
+}
+
+/// A token sealed by `key` for `room_arn` that would not expire for an hour: refused only if
+/// the key is.
+fn sealed_by(key: &TokenKey, room_arn: &str, user: &str, now: i64) -> String {
+    key.seal(&TokenClaims {
+        room: room_arn.rsplit('/').next().unwrap().to_string(),
+        user_id: user.to_string(),
+        capabilities: Vec::new(),
+        attributes: Default::default(),
+        token_expires: now + 3_600_000_000,
+        session_expires: now + 3_600_000_000,
+        token_id: format!("forged-{user}"),
+    })
+}
+
+/// Issue 18: `ivschat-server rotate-token-key` on the data directory of a running embedded
+/// server. Without a restart the server opens tokens of the new key at once, seals with it
+/// once it activates, keeps opening tokens of the previous key for the overlap (a token minted
+/// before the rotation, and one sealed with the old key while it overlaps), and refuses them
+/// once it is retired. The clock is moved, not waited for.
+#[tokio::test]
+async fn a_rotated_token_key_seals_new_tokens_and_the_old_one_opens_until_retired() {
+    use ivschat_server::domain::key_ring::{ACTIVATION_DELAY, OVERLAP};
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_in(dir.path()).await;
+    let room = server.room().await;
+    let before = server.token(&room, "before", &[]).await;
+    let mut changes = server.app.token_keys.changes();
+
+    let rotated = std::process::Command::new(common::process::BIN)
+        .arg("rotate-token-key")
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env_remove("IVSCHAT_TOKEN_KEY")
+        .env_remove("IVSCHAT_DATABASE_URL")
+        .env_remove("IVSCHAT_CONFIG")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&rotated.stdout);
+    assert!(
+        rotated.status.success(),
+        "{said} {}",
+        String::from_utf8_lossy(&rotated.stderr)
+    );
+    assert!(said.contains("generation 2"), "{said}");
+    let (old_key, new_key) = (key_in_file(dir.path(), "1"), key_in_file(dir.path(), "2"));
+    // The server reads the file again within its poll interval (2 s).
+    tokio::time::timeout(Duration::from_secs(10), changes.changed())
+        .await
+        .expect("the server did not pick up the rotated key")
+        .unwrap();
+    let now = server.clock.now_micros();
+    let new_already_opens = sealed_by(&new_key, &room, "new-early", now);
+    ChatClient::connect(server.addr, &new_already_opens)
+        .await
+        .unwrap();
+    // Until it activates the new key only opens: tokens are still sealed with the old one.
+    let early = server.token(&room, "early", &[]).await;
+    assert!(old_key.open(&early).is_ok());
+
+    server.clock.advance(ACTIVATION_DELAY);
+    let after = server.token(&room, "after", &[]).await;
+    assert!(new_key.open(&after).is_ok(), "not sealed with the new key");
+    assert!(old_key.open(&after).is_err());
+    ChatClient::connect(server.addr, &after).await.unwrap();
+    // The overlap: the old key still opens, a token minted before the rotation included.
+    ChatClient::connect(server.addr, &before).await.unwrap();
+    let now = server.clock.now_micros();
+    let old_in_overlap = sealed_by(&old_key, &room, "old-in-overlap", now);
+    ChatClient::connect(server.addr, &old_in_overlap)
+        .await
+        .unwrap();
+
+    // Retired: a token of the old key is refused even though it has not expired.
+    server.clock.advance(OVERLAP);
+    let now = server.clock.now_micros();
+    let old_after = sealed_by(&old_key, &room, "old-after", now);
+    assert_eq!(
+        ChatClient::connect(server.addr, &old_after).await.err(),
+        Some(401)
+    );
+    let late = server.token(&room, "late", &[]).await;
+    ChatClient::connect(server.addr, &late).await.unwrap();
 }
 
 #[tokio::test]

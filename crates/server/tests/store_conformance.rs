@@ -1199,8 +1199,8 @@ async fn postgres_nodes_opening_a_new_schema_together() {
         .fetch_one(&mut conn)
         .await
         .unwrap();
-        // 0001_initial and 0002_chat_token_key.
-        assert_eq!(applied, 2);
+        // 0001_initial, 0002_chat_token_key and 0003_chat_token_keys.
+        assert_eq!(applied, 3);
         let tables: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM pg_tables WHERE schemaname = $1 AND tablename IN \
              ('rooms', 'logging_configurations', 'room_logging')",
@@ -1229,7 +1229,8 @@ async fn postgres_nodes_opening_a_new_schema_together() {
 async fn postgres_nodes_agree_on_one_chat_token_key() {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = SqliteStore::open(dir.path()).await.unwrap();
-    assert_eq!(sqlite.shared_token_key("00").await.unwrap(), None);
+    assert_eq!(sqlite.token_keys("00").await.unwrap(), None);
+    assert_eq!(sqlite.rotate_token_key("00", 1).await.unwrap(), None);
     let Some(database_url) = common::services::database_url() else {
         return; // skipped, and said so
     };
@@ -1241,19 +1242,73 @@ async fn postgres_nodes_agree_on_one_chat_token_key() {
                 let store = store.clone();
                 tokio::spawn(async move {
                     let candidate = format!("{i:064x}");
-                    store.shared_token_key(&candidate).await.unwrap()
+                    store.token_keys(&candidate).await.unwrap()
                 })
             })
             .collect();
         let mut keys = BTreeSet::new();
         for ask in asks {
-            keys.insert(ask.await.unwrap().expect("PostgreSQL keeps the key"));
+            let held = ask.await.unwrap().expect("PostgreSQL keeps the keys");
+            assert_eq!(held.len(), 1);
+            assert_eq!((held[0].generation, held[0].retire_micros), (1, None));
+            keys.insert(held[0].key_hex.clone());
         }
         assert_eq!(keys.len(), 1, "{keys:?}");
         let reopened = PostgresStore::open(url, &schema).await.unwrap();
+        let held = reopened.token_keys("ff").await.unwrap().unwrap();
+        assert_eq!(Some(&held[0].key_hex), keys.first());
+    })
+    .await;
+}
+
+/// A rotation in PostgreSQL: the new generation is stored with its activation time, the
+/// previous one gets its retirement, and a later rotation deletes what has retired; a node
+/// starting afterwards does not add a first key again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_rotates_the_chat_token_key() {
+    use ivschat_server::domain::key_ring::{ACTIVATION_DELAY, OVERLAP};
+    let Some(database_url) = common::services::database_url() else {
+        return; // skipped, and said so
+    };
+    let url = &database_url;
+    in_fresh_schema(url, |schema| async move {
+        let store = PostgresStore::open(url, &schema).await.unwrap();
+        let first = store.token_keys(&"a".repeat(64)).await.unwrap().unwrap();
+        let t = 1_000_000_000;
+        let rotation = store
+            .rotate_token_key(&"b".repeat(64), t)
+            .await
+            .unwrap()
+            .unwrap();
+        let activate = t + ACTIVATION_DELAY.as_micros() as i64;
+        let retire = activate + OVERLAP.as_micros() as i64;
+        assert_eq!(rotation.added.generation, 2);
+        let held = store.token_keys(&"c".repeat(64)).await.unwrap().unwrap();
+        assert_eq!(held, rotation.keys);
         assert_eq!(
-            reopened.shared_token_key("ff").await.unwrap().as_ref(),
-            keys.first()
+            held.iter()
+                .map(|k| (
+                    k.generation,
+                    k.key_hex.as_str(),
+                    k.activate_micros,
+                    k.retire_micros
+                ))
+                .collect::<Vec<_>>(),
+            [
+                (1, first[0].key_hex.as_str(), 0, Some(retire)),
+                (2, "b".repeat(64).as_str(), activate, None)
+            ]
+        );
+        let later = store
+            .rotate_token_key(&"d".repeat(64), retire)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(later.removed, [1]);
+        let held = store.token_keys(&"e".repeat(64)).await.unwrap().unwrap();
+        assert_eq!(
+            held.iter().map(|k| k.generation).collect::<Vec<_>>(),
+            [2, 3]
         );
     })
     .await;

@@ -41,7 +41,7 @@ pub async fn create_chat_token(app: &App, req: CreateChatTokenRequest) -> OpResu
         token_id: super::random_uuid().simple().to_string(),
     };
     Ok(Reply::json(&CreateChatTokenResponse {
-        token: app.token_key.seal(&claims),
+        token: app.token_keys.seal(&claims),
         token_expiration_time: format_time_millis(claims.token_expires),
         session_expiration_time: format_time_millis(claims.session_expires),
     }))

@@ -21,6 +21,7 @@ use std::future::{ready, Future, Ready};
 use std::sync::{Arc, Mutex};
 
 use futures_util::future::{BoxFuture, Either};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -101,6 +102,13 @@ pub trait Bus: Send + Sync + std::fmt::Debug {
 
     /// Whether the bus answers (`/ready`).
     fn ping(&self) -> BusCall<'_, ()>;
+
+    /// Changes each time this node receives the bus again after an outage (its subscriptions
+    /// restored): what it missed meanwhile must be read from the store (`chat/reconcile.rs`).
+    /// A bus that cannot lose messages returns a receiver whose sender is gone.
+    fn recoveries(&self) -> watch::Receiver<u64> {
+        watch::channel(0).1
+    }
 
     /// Starts the bus's background work on `tasks`; it ends once `stop` is cancelled.
     fn start(self: Arc<Self>, tasks: &TaskTracker, stop: CancellationToken);

@@ -16,7 +16,8 @@
 //!   of its own (`<cluster>:heartbeat:<node>`) every [`HEARTBEAT_EVERY`] and subscribes to it
 //!   on its subscription connection: when none has come back for [`HEARTBEAT_TIMEOUT`], the
 //!   connection is dropped and made again, and meanwhile `/ready` answers 503 (`ping`). Room
-//!   changes missed meanwhile are applied by the periodic reconciliation (`chat/reconcile.rs`).
+//!   changes missed meanwhile are applied by reconciliation (`chat/reconcile.rs`), at once
+//!   when the subscription is made again ([`Bus::recoveries`]).
 //!
 //! * **Transport.** `redis://` in clear, or `rediss://` over TLS (rustls): the server's
 //!   certificate is checked against the system's trusted roots, or only against the CA
@@ -38,7 +39,7 @@ use std::time::Duration;
 use anyhow::Context;
 use futures_util::StreamExt;
 use redis::aio::ConnectionManager;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -105,6 +106,8 @@ pub struct RedisBus {
     /// When this node's subscription connection last received its heartbeat (ms since the
     /// epoch); 0 while it is not connected.
     heard_at_ms: AtomicI64,
+    /// Bumped each time the subscription connection is made again after it was lost.
+    recovered: watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for RedisBus {
@@ -158,6 +161,7 @@ impl RedisBus {
             changes_rx: std::sync::Mutex::new(Some(changes_rx)),
             others_connections: AtomicU64::new(0),
             heard_at_ms: AtomicI64::new(0),
+            recovered: watch::Sender::new(0),
         })
     }
 
@@ -289,10 +293,18 @@ impl Bus for RedisBus {
         true
     }
 
+    /// Not ready exactly while the subscription connection is down: once a silent one has
+    /// been found out (by the subscription task, every [`HEARTBEAT_EVERY`]) it is dropped, so
+    /// being ready again always follows a reconnect, and with it a reconciliation
+    /// ([`Bus::recoveries`]). Judging the heartbeat here as well left a window in which a
+    /// connection that came back to life was reported unready without being made again, and
+    /// what it had missed was never reconciled.
     fn ping(&self) -> BusCall<'_, ()> {
         waiting(async move {
-            if let Some(why) = self.deafness() {
-                anyhow::bail!("not receiving the bus: {why}");
+            if self.heard_at_ms.load(Ordering::Relaxed) == 0 {
+                anyhow::bail!(
+                    "not receiving the bus: the Redis subscription connection is down or went silent (reconnecting)"
+                );
             }
             let mut commands = self.commands.clone();
             let _: String = redis::cmd("PING")
@@ -301,6 +313,10 @@ impl Bus for RedisBus {
                 .context("pinging Redis")?;
             Ok(())
         })
+    }
+
+    fn recoveries(&self) -> watch::Receiver<u64> {
+        self.recovered.subscribe()
     }
 
     /// Starts the subscription and reporting tasks.
@@ -336,6 +352,7 @@ impl Subscriptions {
     ) {
         let mut subscribed: HashSet<String> = HashSet::new();
         let mut backoff = Duration::from_millis(100);
+        let mut connected_before = false;
         'connect: loop {
             // (Re)connect, then subscribe again to every room live on this node.
             let connected = async {
@@ -377,6 +394,12 @@ impl Subscriptions {
             };
             backoff = Duration::from_millis(100);
             tracing::info!(rooms = subscribed.len(), "Redis bus subscribed");
+            // Subscribed again after an outage: what was published meanwhile is lost to this
+            // node (pub/sub does not replay); reconciliation reads room changes from the store.
+            if connected_before {
+                bus.recovered.send_modify(|n| *n += 1);
+            }
+            connected_before = true;
             // A fresh connection gets one timeout's grace to hear its first heartbeat.
             bus.heard_at_ms.store(now_ms(), Ordering::Relaxed);
             let (dead, mut died) = oneshot::channel::<()>();

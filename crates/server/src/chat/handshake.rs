@@ -96,7 +96,7 @@ pub async fn upgrade(
             )
         }
     };
-    let claims = match app.token_key.open(&token) {
+    let claims = match app.token_keys.open(&token) {
         Ok(claims) => claims,
         Err(TokenError::Malformed | TokenError::Invalid) => {
             return refuse(StatusCode::UNAUTHORIZED, "the chat token is not valid")

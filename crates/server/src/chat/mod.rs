@@ -34,6 +34,7 @@ use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::{Bucket, Bus, NodeRooms};
+use crate::chat_log::spool::NotSpooled;
 use crate::chat_log::{ChatLogger, RecordType};
 use crate::config::Quotas;
 use crate::domain::clock::{format_time_nanos, Clock};
@@ -92,7 +93,8 @@ pub struct ChatStats {
 pub enum Declined {
     /// A rate (the room's, or an account quota) is exhausted for now.
     RateLimited { limit: u32 },
-    /// The bus cannot be reached: nothing that needs it is done.
+    /// The bus cannot be reached, or the chat log cannot be written: nothing that needs it is
+    /// done.
     Unavailable,
 }
 
@@ -244,9 +246,15 @@ impl Hub {
             .map_err(bus_unreachable)
     }
 
-    /// Serialises a MESSAGE or EVENT frame once, spools its chat log records (durably, before
-    /// anyone sees it), then delivers it to every connection of the room. If the bus refuses
-    /// it, the records are taken back: the log holds no message nobody received (issue 18).
+    /// Serialises a MESSAGE or EVENT frame once, then, in this order (the one rule of
+    /// docs/scale-out.md, "Chat logging and the bus"; issue 18):
+    /// 1. **log**: spools its chat log records durably; if the spool cannot write, the frame is
+    ///    refused here (nobody gets it, no record exists); if it is at its configured cap, the
+    ///    frame goes out unlogged (counted as dropped);
+    /// 2. **publish**: delivers it to every connection of the room; if the bus refuses it, the
+    ///    records are taken back before anything could ship them;
+    /// 3. **acknowledge**: only then does the caller answer the sender (the MESSAGE echo comes
+    ///    through the fan-out; SendEvent's 200 after this returns), and the records ship.
     pub async fn broadcast<T: serde::Serialize>(
         &self,
         room: RoomRef<'_>,
@@ -255,14 +263,20 @@ impl Hub {
         at: OffsetDateTime,
     ) -> Result<(), Declined> {
         let json = to_json(frame);
-        let spooled = self
+        let spooled = match self
             .logger
             .log(room.id, room.logging_ids, kind, &json, at)
-            .await;
+            .await
+        {
+            Ok(spooled) => Some(spooled),
+            Err(NotSpooled::Full) => None,
+            // The spool logged the failure with its counts.
+            Err(NotSpooled::Failed) => return Err(Declined::Unavailable),
+        };
         let published = self
             .publish(room.id, RoomEvent::Frame(OutFrame::text(&json)))
             .await;
-        if published.is_err() {
+        if let (Err(_), Some(spooled)) = (&published, spooled) {
             self.logger.retract(spooled).await;
         }
         published
@@ -420,7 +434,7 @@ impl Hub {
         if let Err(e) = self.bus.share_update(update).await {
             // The change is committed, so it is acknowledged: nodes that miss it apply it
             // from the store at their next reconciliation (`reconcile.rs`, within
-            // RECONCILE_EVERY), and read it afresh at their next handshake.
+            // `[cluster] reconcile_interval_ms`), and read it afresh at their next handshake.
             tracing::error!(room = %room.id, error = %format!("{e:#}"), "cannot send a room update to the other nodes; they apply it at their next reconciliation");
         }
     }

@@ -21,7 +21,7 @@ use crate::config::LoggingConfig;
 use crate::domain::clock::{format_time_millis, to_micros, Clock};
 use crate::store::Store;
 use sinks::Sinks;
-use spool::{seqs, NewRecord, Spool, SpooledRecord};
+use spool::{seqs, NewRecord, NotSpooled, Spool, SpooledRecord, Unsettled};
 
 /// Records read from the spool per destination per round.
 const MAX_BATCH: usize = 5000;
@@ -73,10 +73,20 @@ impl std::fmt::Debug for ChatLogger {
     }
 }
 
-/// Records [`ChatLogger::log`] spooled (their sequence numbers), for
-/// [`ChatLogger::retract`].
+/// Records [`ChatLogger::log`] spooled (their sequence numbers), unsettled: the shipper holds
+/// them until this is dropped (the frame went out, or may have: they ship) or given to
+/// [`ChatLogger::retract`] (it did not: they are removed first).
 #[derive(Debug)]
-pub struct Spooled(Vec<i64>);
+pub struct Spooled {
+    seqs: Vec<i64>,
+    unsettled: Arc<Unsettled>,
+}
+
+impl Drop for Spooled {
+    fn drop(&mut self) {
+        self.unsettled.settle(&self.seqs);
+    }
+}
 
 impl ChatLogger {
     pub fn new(
@@ -112,7 +122,8 @@ impl ChatLogger {
     }
 
     /// Spools one record per logging configuration; returns once they are durable, with
-    /// what [`ChatLogger::retract`] takes should the frame not be delivered after all.
+    /// what [`ChatLogger::retract`] takes should the frame not be delivered after all, or why
+    /// they were not spooled.
     pub async fn log(
         &self,
         room_id: &str,
@@ -120,9 +131,13 @@ impl ChatLogger {
         kind: RecordType,
         frame_json: &str,
         at: OffsetDateTime,
-    ) -> Spooled {
+    ) -> Result<Spooled, NotSpooled> {
+        let spooled = |seqs| Spooled {
+            seqs,
+            unsettled: self.spool.unsettled.clone(),
+        };
         if logging_ids.is_empty() {
-            return Spooled(Vec::new());
+            return Ok(spooled(Vec::new()));
         }
         let body = record_json(at, kind, frame_json);
         let timestamp_ms = to_micros(at) / 1000;
@@ -135,17 +150,15 @@ impl ChatLogger {
                 body: body.clone(),
             })
             .collect();
-        Spooled(self.spool.append(records).await)
+        self.spool.append(records).await.map(spooled)
     }
 
     /// Takes back records whose frame was refused (the bus could not deliver it), so the log
     /// holds no message nobody received. A record the shipper took meanwhile is already out.
+    /// Removed before they are settled (when `spooled` drops), so the shipper never sees them.
     pub async fn retract(&self, spooled: Spooled) {
-        if spooled.0.is_empty() {
-            return;
-        }
-        if let Err(e) = self.spool.remove(&spooled.0).await {
-            tracing::error!(error = %format!("{e:#}"), records = spooled.0.len(), "cannot retract chat log records of a message that was not delivered");
+        if let Err(e) = self.spool.remove(&spooled.seqs).await {
+            tracing::error!(error = %format!("{e:#}"), records = spooled.seqs.len(), "cannot retract chat log records of a message that was not delivered");
         }
     }
 

@@ -1,7 +1,10 @@
 //! The logging spool: every chat log record is written here before the frame it describes is
 //! delivered, and removed once its destination has accepted it (at-least-once), or retracted
-//! when the frame could not be delivered after all. A record that cannot be written (disk
-//! full) is counted as lost and logged.
+//! when the frame could not be delivered after all. A record whose delivery is still being
+//! decided (its frame not yet published) is *unsettled* and is not shipped until it is settled
+//! (delivered: ship it) or retracted, so no destination receives a record of a message nobody
+//! received. A record that cannot be written (disk full) is refused ([`NotSpooled::Failed`]: its
+//! frame is then refused too), counted, logged, and shows as not ready until a write succeeds.
 //!
 //! It is a SQLite database (`spool.db` in the data directory, WAL, `synchronous = NORMAL`): a
 //! committed record survives a crash or `kill -9` of the server; after a power loss the last
@@ -12,10 +15,11 @@
 //! until [`Spool::close`] (shutdown), which commits what was handed to it and closes the
 //! database, or until the last handle is dropped.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -51,10 +55,51 @@ pub struct NewRecord {
     pub body: String,
 }
 
+/// Why records were not spooled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotSpooled {
+    /// The spool is at its cap (`[logging] spool_max_records`: a destination has been down for
+    /// long): dropped and counted; their frame still goes out, unlogged, by configuration.
+    Full,
+    /// The spool cannot write (disk full, I/O error) or is closed: their frame must not go out.
+    Failed,
+}
+
 struct Append {
     records: Vec<NewRecord>,
-    /// Answered with the records' sequence numbers once committed (empty if the commit failed).
-    done: oneshot::Sender<Vec<i64>>,
+    /// Answered with the records' sequence numbers (unsettled) once committed.
+    done: oneshot::Sender<Result<Vec<i64>, NotSpooled>>,
+}
+
+/// Sequence numbers of records committed whose frame's delivery is not decided yet: the
+/// shipper stops short of the first of them.
+#[derive(Debug, Default)]
+pub struct Unsettled(Mutex<BTreeSet<i64>>);
+
+impl Unsettled {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeSet<i64>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn add(&self, seqs: &[i64]) {
+        self.lock().extend(seqs.iter().copied());
+    }
+
+    /// Settles records: shipped from now on (or already removed, if retracted).
+    pub fn settle(&self, seqs: &[i64]) {
+        // Every message of a room without chat logging passes here with none: no lock then.
+        if seqs.is_empty() {
+            return;
+        }
+        let mut unsettled = self.lock();
+        for seq in seqs {
+            unsettled.remove(seq);
+        }
+    }
+
+    fn first(&self) -> Option<i64> {
+        self.lock().first().copied()
+    }
 }
 
 /// What the writer task is asked to do.
@@ -73,9 +118,11 @@ pub struct SpoolStats {
     pub dropped: AtomicU64,
     /// Records handed to destinations successfully.
     pub delivered: AtomicU64,
-    /// Records lost because the spool could not commit them (disk full, I/O error): their
-    /// frames were delivered, but they will never be logged (issue 18).
-    pub lost: AtomicU64,
+    /// Records the spool could not commit (disk full, I/O error): their frames were refused
+    /// to the sender, not delivered (issue 18).
+    pub unwritten: AtomicU64,
+    /// True from a failed commit until a write succeeds again (`/ready`, metrics).
+    pub failing: AtomicBool,
 }
 
 #[derive(Clone)]
@@ -84,6 +131,7 @@ pub struct Spool {
     commands: mpsc::Sender<Command>,
     max_records: u64,
     pub stats: Arc<SpoolStats>,
+    pub unsettled: Arc<Unsettled>,
 }
 
 impl std::fmt::Debug for Spool {
@@ -139,21 +187,28 @@ impl Spool {
             .pending
             .store(pending.max(0) as u64, Ordering::Relaxed);
         let (commands, queue) = mpsc::channel(1024);
-        tokio::spawn(writer(pool.clone(), queue, stats.clone()));
+        let unsettled = Arc::new(Unsettled::default());
+        tokio::spawn(writer(
+            pool.clone(),
+            queue,
+            stats.clone(),
+            unsettled.clone(),
+        ));
         Ok(Spool {
             pool,
             commands,
             max_records,
             stats,
+            unsettled,
         })
     }
 
     /// Makes the records durable; returns once they are committed, with their sequence numbers
-    /// (for [`Spool::remove`]), or once they were dropped because the spool is full or lost
-    /// because it cannot write (both counted and logged; no sequence numbers then).
-    pub async fn append(&self, records: Vec<NewRecord>) -> Vec<i64> {
+    /// (for [`Spool::remove`]), which stay unsettled (not shipped) until
+    /// [`Unsettled::settle`]; or why they were not spooled (counted and logged either way).
+    pub async fn append(&self, records: Vec<NewRecord>) -> Result<Vec<i64>, NotSpooled> {
         if records.is_empty() {
-            return Vec::new();
+            return Ok(Vec::new());
         }
         let n = records.len() as u64;
         let pending = self.stats.pending.fetch_add(n, Ordering::Relaxed);
@@ -168,7 +223,7 @@ impl Spool {
                     "chat logging spool is full (a destination has been down for long): dropping new records"
                 );
             }
-            return Vec::new();
+            return Err(NotSpooled::Full);
         }
         let (done, committed) = oneshot::channel();
         let append = Command::Append(Append { records, done });
@@ -176,11 +231,37 @@ impl Spool {
             self.stats.pending.fetch_sub(n, Ordering::Relaxed);
             tracing::warn!(
                 records = n,
-                "chat logging spool is closed (shutting down): dropping records"
+                "chat logging spool is closed (shutting down): refusing records"
             );
-            return Vec::new();
+            return Err(NotSpooled::Failed);
         }
-        committed.await.unwrap_or_default()
+        committed.await.unwrap_or(Err(NotSpooled::Failed))
+    }
+
+    /// While writes fail: tries one (written and taken back in one transaction) and reports
+    /// whether the spool can write again. `/ready` asks, so a node recovers without traffic.
+    pub async fn can_write(&self) -> bool {
+        if !self.stats.failing.load(Ordering::Relaxed) {
+            return true;
+        }
+        let probe = async {
+            let mut tx = self.pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO records (logging_id, room_id, timestamp_ms, body) VALUES ('', '', 0, '')",
+            )
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM records WHERE logging_id = ''")
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
+        };
+        let ok = probe.await.is_ok();
+        if ok {
+            self.stats.failing.store(false, Ordering::Relaxed);
+            tracing::info!("chat logging spool can write again");
+        }
+        ok
     }
 
     /// Shutdown: returns once every record appended before is committed and the database is
@@ -201,7 +282,8 @@ impl Spool {
         )
     }
 
-    /// The oldest `limit` records for one destination.
+    /// The oldest `limit` records for one destination, short of the first unsettled record
+    /// (of any destination: records ship in the order they were spooled).
     pub async fn batch(
         &self,
         logging_id: &str,
@@ -215,6 +297,9 @@ impl Spool {
         .bind(limit as i64)
         .fetch_all(&self.pool)
         .await?;
+        // Read after the rows: a record is unsettled from before its commit, so one these rows
+        // hold is either still unsettled here or settled for good.
+        let hold_from = self.unsettled.first().unwrap_or(i64::MAX);
         Ok(rows
             .iter()
             .map(|row| SpooledRecord {
@@ -224,6 +309,7 @@ impl Spool {
                 timestamp_ms: row.get("timestamp_ms"),
                 body: row.get("body"),
             })
+            .take_while(|record| record.seq < hold_from)
             .collect())
     }
 
@@ -231,6 +317,9 @@ impl Spool {
     /// records still there count: one removed twice (retracted after the shipper delivered
     /// it) does not lower `pending` twice.
     pub async fn remove(&self, seqs: &[i64]) -> anyhow::Result<()> {
+        if seqs.is_empty() {
+            return Ok(());
+        }
         let mut tx = self.pool.begin().await?;
         let mut removed = 0;
         for seq in seqs {
@@ -247,7 +336,12 @@ impl Spool {
 }
 
 /// Commits appends in groups: everything that queued up while the previous commit ran.
-async fn writer(pool: SqlitePool, mut queue: mpsc::Receiver<Command>, stats: Arc<SpoolStats>) {
+async fn writer(
+    pool: SqlitePool,
+    mut queue: mpsc::Receiver<Command>,
+    stats: Arc<SpoolStats>,
+    unsettled: Arc<Unsettled>,
+) {
     let mut closing = None;
     while closing.is_none() {
         let Some(first) = queue.recv().await else {
@@ -275,27 +369,39 @@ async fn writer(pool: SqlitePool, mut queue: mpsc::Receiver<Command>, stats: Arc
         if group.is_empty() {
             continue;
         }
-        let mut seqs = match commit(&pool, &group).await {
-            Ok(seqs) => seqs,
+        let mut seqs = match commit(&pool, &group, &unsettled).await {
+            Ok(seqs) => {
+                stats.failing.store(false, Ordering::Relaxed);
+                seqs
+            }
             Err(e) => {
-                // The records stay unwritten; chat goes on (the caller is released either way).
-                // They no longer wait in the spool: without this, a full disk would leave the
-                // pending count high and the spool refusing every record until restart.
+                // The records stay unwritten and their frames are refused. They no longer
+                // wait in the spool: without this, a full disk would leave the pending count
+                // high and the spool refusing every record until restart.
                 let n = count as u64;
                 stats.pending.fetch_sub(n, Ordering::Relaxed);
-                let lost = stats.lost.fetch_add(n, Ordering::Relaxed) + n;
+                stats.failing.store(true, Ordering::Relaxed);
+                let unwritten = stats.unwritten.fetch_add(n, Ordering::Relaxed) + n;
                 tracing::error!(
                     error = %format!("{e:#}"),
                     records = count,
-                    lost_since_start = lost,
-                    "chat logging spool write failed: these records are lost"
+                    unwritten_since_start = unwritten,
+                    "chat logging spool write failed: refusing these messages (not ready until a write succeeds)"
                 );
-                Vec::new()
+                for append in group {
+                    let _ = append.done.send(Err(NotSpooled::Failed));
+                }
+                continue;
             }
         };
         for append in group {
             let rest = seqs.split_off(append.records.len().min(seqs.len()));
-            let _ = append.done.send(std::mem::replace(&mut seqs, rest));
+            let mine = std::mem::replace(&mut seqs, rest);
+            if let Err(Ok(mine)) = append.done.send(Ok(mine)) {
+                // Nobody waits for them any more (the sender went away mid-way): whether their
+                // frame went out is unknown, so they ship (at least once), never stall the rest.
+                unsettled.settle(&mine);
+            }
         }
     }
     pool.close().await;
@@ -304,8 +410,13 @@ async fn writer(pool: SqlitePool, mut queue: mpsc::Receiver<Command>, stats: Arc
     }
 }
 
-/// Commits the group's records; returns their sequence numbers, in order.
-async fn commit(pool: &SqlitePool, group: &[Append]) -> anyhow::Result<Vec<i64>> {
+/// Commits the group's records; returns their sequence numbers, in order, unsettled (marked
+/// before the commit makes them visible to the shipper).
+async fn commit(
+    pool: &SqlitePool,
+    group: &[Append],
+    unsettled: &Unsettled,
+) -> anyhow::Result<Vec<i64>> {
     let mut tx = pool.begin().await?;
     let mut seqs = Vec::new();
     for record in group.iter().flat_map(|a| &a.records) {
@@ -320,7 +431,11 @@ async fn commit(pool: &SqlitePool, group: &[Append]) -> anyhow::Result<Vec<i64>>
         .await?;
         seqs.push(inserted.last_insert_rowid());
     }
-    tx.commit().await?;
+    unsettled.add(&seqs);
+    if let Err(e) = tx.commit().await {
+        unsettled.settle(&seqs);
+        return Err(e.into());
+    }
     Ok(seqs)
 }
 
@@ -341,8 +456,8 @@ mod tests {
     async fn records_survive_reopening_and_leave_once_removed() {
         let dir = tempfile::tempdir().unwrap();
         let spool = Spool::open(dir.path(), 100).await.unwrap();
-        spool.append(vec![record("a"), record("b")]).await;
-        spool.append(vec![record("c")]).await;
+        spool.append(vec![record("a"), record("b")]).await.unwrap();
+        spool.append(vec![record("c")]).await.unwrap();
         drop(spool);
         let spool = Spool::open(dir.path(), 100).await.unwrap();
         assert_eq!(spool.stats.pending.load(Ordering::Relaxed), 3);
@@ -368,13 +483,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let spool = Spool::open(dir.path(), 100).await.unwrap();
         // Polled in order: both appends are queued, not yet committed, when close is sent.
-        tokio::join!(
+        let (a, b, ()) = tokio::join!(
             spool.append(vec![record("a")]),
             spool.append(vec![record("b")]),
             spool.close()
         );
+        assert_eq!((a.map(|s| s.len()), b.map(|s| s.len())), (Ok(1), Ok(1)));
         assert!(spool.pool.is_closed());
-        spool.append(vec![record("late")]).await;
+        assert_eq!(
+            spool.append(vec![record("late")]).await,
+            Err(NotSpooled::Failed)
+        );
         assert_eq!(spool.stats.pending.load(Ordering::Relaxed), 2);
         let reopened = Spool::open(dir.path(), 100).await.unwrap();
         let bodies: Vec<String> = reopened
@@ -388,22 +507,57 @@ mod tests {
     }
 
     /// Issue 18: a failed commit left `pending` counting records that were never written, so
-    /// the spool later counted as full and dropped everything until restart.
+    /// the spool later counted as full and dropped everything until restart; and the caller
+    /// could not tell (its frame went out unlogged). Now it is told, the spool reports itself
+    /// failing until a write succeeds, and the counts are right after recovery.
     #[tokio::test]
-    async fn a_failed_commit_is_counted_as_lost_and_not_as_pending() {
+    async fn a_failed_commit_is_refused_counted_and_recovered_from() {
         let dir = tempfile::tempdir().unwrap();
         let spool = Spool::open(dir.path(), 2).await.unwrap();
-        // Any commit fails from now on.
-        sqlx::query("DROP TABLE records")
+        // Any write fails from now on, as on a full disk.
+        let fail = "CREATE TRIGGER full BEFORE INSERT ON records BEGIN SELECT RAISE(FAIL, 'disk full'); END";
+        sqlx::query(fail).execute(&spool.pool).await.unwrap();
+        for _ in 0..3 {
+            assert_eq!(
+                spool.append(vec![record("a"), record("b")]).await,
+                Err(NotSpooled::Failed)
+            );
+        }
+        assert_eq!(spool.stats.pending.load(Ordering::Relaxed), 0);
+        assert_eq!(spool.stats.unwritten.load(Ordering::Relaxed), 6);
+        assert_eq!(spool.stats.dropped.load(Ordering::Relaxed), 0);
+        assert!(!spool.can_write().await);
+
+        sqlx::query("DROP TRIGGER full")
             .execute(&spool.pool)
             .await
             .unwrap();
-        for _ in 0..3 {
-            spool.append(vec![record("a"), record("b")]).await;
-        }
-        assert_eq!(spool.stats.pending.load(Ordering::Relaxed), 0);
-        assert_eq!(spool.stats.lost.load(Ordering::Relaxed), 6);
-        assert_eq!(spool.stats.dropped.load(Ordering::Relaxed), 0);
+        assert!(spool.can_write().await);
+        assert!(!spool.stats.failing.load(Ordering::Relaxed));
+        assert_eq!(
+            spool
+                .append(vec![record("c"), record("d")])
+                .await
+                .map(|s| s.len()),
+            Ok(2)
+        );
+        assert_eq!(spool.stats.pending.load(Ordering::Relaxed), 2);
+    }
+
+    /// Issue 18: a record spooled before its frame was published could be shipped before the
+    /// publish failed and the record was retracted: the log then held a message nobody
+    /// received. The shipper stops short of records whose delivery is not decided.
+    #[tokio::test]
+    async fn unsettled_records_are_not_shipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path(), 10).await.unwrap();
+        let first = spool.append(vec![record("a")]).await.unwrap();
+        let second = spool.append(vec![record("b")]).await.unwrap();
+        spool.unsettled.settle(&second);
+        // "b" is settled but ships after "a", which is not.
+        assert!(spool.batch("L", 10).await.unwrap().is_empty());
+        spool.unsettled.settle(&first);
+        assert_eq!(spool.batch("L", 10).await.unwrap().len(), 2);
     }
 
     /// A record retracted after the shipper removed it must not lower `pending` twice.
@@ -411,8 +565,8 @@ mod tests {
     async fn removing_twice_counts_once() {
         let dir = tempfile::tempdir().unwrap();
         let spool = Spool::open(dir.path(), 10).await.unwrap();
-        let first = spool.append(vec![record("a"), record("b")]).await;
-        let second = spool.append(vec![record("c")]).await;
+        let first = spool.append(vec![record("a"), record("b")]).await.unwrap();
+        let second = spool.append(vec![record("c")]).await.unwrap();
         assert_eq!((first.len(), second.len()), (2, 1));
         spool.remove(&first).await.unwrap();
         spool.remove(&first).await.unwrap();
@@ -425,8 +579,9 @@ mod tests {
     async fn a_full_spool_drops_and_counts() {
         let dir = tempfile::tempdir().unwrap();
         let spool = Spool::open(dir.path(), 2).await.unwrap();
-        spool.append(vec![record("a"), record("b")]).await;
-        spool.append(vec![record("c")]).await;
+        let kept = spool.append(vec![record("a"), record("b")]).await.unwrap();
+        spool.unsettled.settle(&kept);
+        assert_eq!(spool.append(vec![record("c")]).await, Err(NotSpooled::Full));
         assert_eq!(spool.stats.dropped.load(Ordering::Relaxed), 1);
         assert_eq!(spool.batch("L", 10).await.unwrap().len(), 2);
     }

@@ -7,9 +7,7 @@
 //! does not open here. Changing any byte makes decryption fail. Single use is enforced where
 //! tokens are redeemed (the chat handshake), not here.
 
-use std::path::Path;
-
-use anyhow::{bail, Context};
+use anyhow::Context;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -23,7 +21,6 @@ const NONCE_LEN: usize = 24;
 /// Longest token we bother decrypting: claims are bounded by the API's own limits
 /// (user id 128, attributes ~1 KB), so anything far larger is garbage.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
-const KEY_FILE: &str = "chat-token.key";
 
 /// What a token grants.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,21 +67,8 @@ impl TokenKey {
         }
     }
 
-    /// The configured key (64 hex chars), or the one kept in `data_dir`, created on first start.
-    pub fn load_or_create(
-        configured_hex: Option<&str>,
-        data_dir: &Path,
-        region: &str,
-        account_id: &str,
-    ) -> anyhow::Result<TokenKey> {
-        let key = match configured_hex {
-            Some(hex_key) => parse_key(hex_key).context("--token-key / IVSCHAT_TOKEN_KEY")?,
-            None => load_or_create_key_file(&data_dir.join(KEY_FILE))?,
-        };
-        Ok(TokenKey::new(key, region, account_id))
-    }
-
-    /// A key given as 64 hex characters (`--token-key`, or the cluster's key in PostgreSQL).
+    /// A key given as 64 hex characters (`--token-key`, the key file, or the cluster's keys in
+    /// PostgreSQL: `token_keys.rs`).
     pub fn from_hex(hex_key: &str, region: &str, account_id: &str) -> anyhow::Result<TokenKey> {
         Ok(TokenKey::new(parse_key(hex_key)?, region, account_id))
     }
@@ -153,46 +137,6 @@ pub fn random_key_hex() -> String {
     hex::encode(key)
 }
 
-fn load_or_create_key_file(path: &Path) -> anyhow::Result<[u8; 32]> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => parse_key(&text).with_context(|| format!("reading {}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key = random_key_hex();
-            // The data directory may not exist yet (issue 18: with PostgreSQL nothing else
-            // had created it when the key was first written).
-            if let Some(dir) = path.parent() {
-                crate::private_files::create_dir_all(dir)
-                    .with_context(|| format!("creating directory {}", dir.display()))?;
-            }
-            write_private_file(path, key.as_bytes())
-                .with_context(|| format!("creating {}", path.display()))?;
-            parse_key(&key)
-        }
-        Err(e) => bail!("reading {}: {e}", path.display()),
-    }
-}
-
-/// Writes a file only its owner can read, atomically (temp file + rename) and durably.
-fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension("tmp");
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(&tmp)?;
-    file.write_all(contents)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
-}
-
 /// Total size of attributes as the API counts it: bytes of every key and value.
 pub fn attributes_size(attributes: &StringMap) -> usize {
     attributes.iter().map(|(k, v)| k.len() + v.len()).sum()
@@ -253,37 +197,5 @@ mod tests {
         let other_account = TokenKey::new([7u8; 32], "us-east-1", "111111111111");
         assert_eq!(other_key.open(&token), Err(TokenError::Invalid));
         assert_eq!(other_account.open(&token), Err(TokenError::Invalid));
-    }
-
-    #[test]
-    fn key_file_is_created_once_and_reused() {
-        let dir = tempfile::tempdir().unwrap();
-        let a = TokenKey::load_or_create(None, dir.path(), "r", "a").unwrap();
-        let token = a.seal(&claims());
-        let b = TokenKey::load_or_create(None, dir.path(), "r", "a").unwrap();
-        assert_eq!(b.open(&token).unwrap(), claims());
-        assert!(TokenKey::load_or_create(Some("zz"), dir.path(), "r", "a").is_err());
-    }
-
-    /// Issue 18: the data directory did not exist yet and the key write failed.
-    #[test]
-    fn key_file_creates_a_missing_data_directory() {
-        let dir = tempfile::tempdir().unwrap();
-        let data_dir = dir.path().join("node-2").join("nested");
-        let a = TokenKey::load_or_create(None, &data_dir, "r", "a").unwrap();
-        let b = TokenKey::load_or_create(None, &data_dir, "r", "a").unwrap();
-        assert_eq!(b.open(&a.seal(&claims())).unwrap(), claims());
-    }
-
-    /// A key that cannot be written says where and why, not just that it failed.
-    #[test]
-    fn key_file_errors_carry_their_cause() {
-        let dir = tempfile::tempdir().unwrap();
-        let not_a_dir = dir.path().join("file");
-        std::fs::write(&not_a_dir, b"x").unwrap();
-        let error = TokenKey::load_or_create(None, &not_a_dir.join("data"), "r", "a").unwrap_err();
-        let text = format!("{error:#}");
-        assert!(text.contains(&not_a_dir.display().to_string()), "{text}");
-        assert!(text.contains("os error"), "{text}");
     }
 }

@@ -19,6 +19,7 @@ use ivschat_proto::errors::ServiceError;
 
 use crate::config::{Config, Quotas};
 use crate::domain::arn::ResourceKind;
+use crate::domain::key_ring::{Rotation, StoredKey};
 use crate::domain::resources::{LoggingConfiguration, Room};
 
 /// Opens the store `config` names: PostgreSQL (in the schema named by `cluster_name`) when
@@ -121,12 +122,25 @@ pub trait Store: Send + Sync + 'static {
         change: TagsChange,
     ) -> Result<StringMap, StoreError>;
 
-    /// The chat-token key every node of the cluster shares (64 hex characters): the stored
-    /// one, or `candidate` if this is the first node to ask (docs/scale-out.md, "The chat-token
-    /// key"). `None` when the store is one node's own (SQLite): the key is then a file in the
-    /// data directory.
-    async fn shared_token_key(&self, candidate: &str) -> Result<Option<String>, StoreError> {
+    /// The chat-token keys every node of the cluster shares, oldest generation first
+    /// (docs/scale-out.md, "The chat-token key"): the stored ones, or `candidate` as the first
+    /// key if there are none yet (the first node to ask stores it; every node reads back the
+    /// same). `None` when the store is one node's own (SQLite): the keys are then a file in
+    /// the data directory (`token_keys.rs`).
+    async fn token_keys(&self, candidate: &str) -> Result<Option<Vec<StoredKey>>, StoreError> {
         let _ = candidate;
+        Ok(None)
+    }
+
+    /// Rotates the cluster's chat-token key at `now` to `new_key_hex` (see
+    /// `domain::key_ring::plan_rotation`), in one transaction; `None` when the store keeps no
+    /// keys (SQLite).
+    async fn rotate_token_key(
+        &self,
+        new_key_hex: &str,
+        now: i64,
+    ) -> Result<Option<Rotation>, StoreError> {
+        let _ = (new_key_hex, now);
         Ok(None)
     }
 

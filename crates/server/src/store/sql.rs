@@ -31,6 +31,7 @@ use super::rows::{
 use super::{LoggingChange, PageCursor, RoomChange, RoomFilter, Store, StoreError, TagsChange};
 use crate::config::Quotas;
 use crate::domain::arn::ResourceKind;
+use crate::domain::key_ring::{plan_rotation, Rotation, StoredKey};
 use crate::domain::resources::{LoggingConfiguration, Room};
 
 /// The SQL that differs between the databases.
@@ -47,8 +48,8 @@ pub struct Dialect {
     /// where write transactions never overlap.
     pub quota_locks: Option<QuotaLocks>,
     /// True when every node of a cluster shares the database, which then keeps the cluster's
-    /// chat-token key (the `chat_token_key` table, PostgreSQL's migration 0002). SQLite is one
-    /// node's own: its key stays a file in the data directory.
+    /// chat-token keys (the `chat_token_keys` table, PostgreSQL's migration 0003). SQLite is
+    /// one node's own: its keys stay a file in the data directory.
     pub keeps_token_key: bool,
 }
 
@@ -75,6 +76,8 @@ struct Statements {
     list_logging: String,
     quota_locks: Option<QuotaLocks>,
     keeps_token_key: bool,
+    /// Appended to the read of the token keys a rotation rewrites.
+    lock_token_keys: &'static str,
 }
 
 impl Statements {
@@ -122,6 +125,7 @@ impl Statements {
             ),
             quota_locks,
             keeps_token_key,
+            lock_token_keys: lock_to_rewrite,
         }
     }
 }
@@ -145,11 +149,20 @@ const ATTACH_LOGGING: &str =
     "INSERT INTO room_logging (room_id, logging_id) VALUES ($1, $2) ON CONFLICT DO NOTHING";
 const FIRST_ROOM_USING_LOGGING: &str =
     "SELECT room_id FROM room_logging WHERE logging_id = $1 ORDER BY room_id LIMIT 1";
-/// The first node to start stores its candidate key; the others' inserts do nothing, and
-/// every node reads back the one that won (race-free without a lock: the primary key decides).
-const INSERT_TOKEN_KEY: &str = "INSERT INTO chat_token_key (id, key_hex, create_time) \
-                                VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING";
-const SELECT_TOKEN_KEY: &str = "SELECT key_hex FROM chat_token_key WHERE id = 1";
+/// The first node to start stores its candidate key as generation 1; the others' inserts do
+/// nothing (the table is no longer empty, or their generation 1 conflicts), and every node
+/// reads back what is there (race-free without a lock: the primary key decides).
+const INSERT_FIRST_TOKEN_KEY: &str =
+    "INSERT INTO chat_token_keys (generation, key_hex, activate_time, retire_time) \
+     SELECT 1, $1, 0, NULL WHERE NOT EXISTS (SELECT 1 FROM chat_token_keys) \
+     ON CONFLICT (generation) DO NOTHING";
+const SELECT_TOKEN_KEYS: &str = "SELECT generation, key_hex, activate_time, retire_time \
+                                 FROM chat_token_keys ORDER BY generation";
+const DELETE_TOKEN_KEY: &str = "DELETE FROM chat_token_keys WHERE generation = $1";
+const RETIRE_TOKEN_KEY: &str = "UPDATE chat_token_keys SET retire_time = $2 WHERE generation = $1";
+const INSERT_TOKEN_KEY: &str =
+    "INSERT INTO chat_token_keys (generation, key_hex, activate_time, retire_time) \
+     VALUES ($1, $2, $3, NULL)";
 /// Both lists: newest update first, id breaks ties (the index order, see the migrations).
 const PAGE_ORDER: &str = " ORDER BY update_time DESC, id DESC LIMIT ";
 
@@ -505,26 +518,95 @@ where
         Ok(tags)
     }
 
-    /// The cluster's chat-token key (see [`Store::shared_token_key`]).
-    pub async fn shared_token_key(&self, candidate: &str) -> Result<Option<String>, StoreError> {
+    /// The cluster's chat-token keys (see [`Store::token_keys`]).
+    pub async fn token_keys(&self, candidate: &str) -> Result<Option<Vec<StoredKey>>, StoreError> {
         if !self.sql.keeps_token_key {
             return Ok(None);
         }
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_micros() as i64)
-            .unwrap_or_default();
-        sqlx::query(INSERT_TOKEN_KEY)
+        // Every node reads this every few seconds: only a read once the first key exists.
+        let keys = Self::read_token_keys(&self.writer, "").await?;
+        if !keys.is_empty() {
+            return Ok(Some(keys));
+        }
+        sqlx::query(INSERT_FIRST_TOKEN_KEY)
             .bind(candidate)
-            .bind(now)
             .execute(&self.writer)
             .await
-            .store_context("storing the cluster's chat-token key")?;
-        let key: String = sqlx::query_scalar(SELECT_TOKEN_KEY)
-            .fetch_one(&self.writer)
+            .store_context("storing the cluster's first chat-token key")?;
+        let keys = Self::read_token_keys(&self.writer, "").await?;
+        Ok(Some(keys))
+    }
+
+    /// Rotates the cluster's chat-token key (see [`Store::rotate_token_key`]). The rows are
+    /// locked while the rotation is planned; a rotation run at the same moment elsewhere
+    /// plans the same generation and fails on the primary key rather than overwrite this one.
+    pub async fn rotate_token_key(
+        &self,
+        new_key_hex: &str,
+        now: i64,
+    ) -> Result<Option<Rotation>, StoreError> {
+        if !self.sql.keeps_token_key {
+            return Ok(None);
+        }
+        let mut tx = self.begin().await?;
+        let existing = Self::read_token_keys(&mut *tx, self.sql.lock_token_keys).await?;
+        let rotation = plan_rotation(&existing, new_key_hex.to_string(), now);
+        for generation in &rotation.removed {
+            sqlx::query(DELETE_TOKEN_KEY)
+                .bind(*generation)
+                .execute(&mut *tx)
+                .await
+                .store_context("deleting a retired chat-token key")?;
+        }
+        for key in &rotation.keys {
+            let before = existing.iter().find(|k| k.generation == key.generation);
+            if let (Some(before), Some(retire)) = (before, key.retire_micros) {
+                if before.retire_micros != Some(retire) {
+                    sqlx::query(RETIRE_TOKEN_KEY)
+                        .bind(key.generation)
+                        .bind(retire)
+                        .execute(&mut *tx)
+                        .await
+                        .store_context("retiring a chat-token key")?;
+                }
+            }
+        }
+        sqlx::query(INSERT_TOKEN_KEY)
+            .bind(rotation.added.generation)
+            .bind(rotation.added.key_hex.as_str())
+            .bind(rotation.added.activate_micros)
+            .execute(&mut *tx)
             .await
-            .store_context("reading the cluster's chat-token key")?;
-        Ok(Some(key))
+            .store_context(
+                "adding the new chat-token key (did another rotation run at the same moment? \
+                 run it again)",
+            )?;
+        tx.commit()
+            .await
+            .store_context("committing a chat-token key rotation")?;
+        Ok(Some(rotation))
+    }
+
+    async fn read_token_keys<'e, E>(executor: E, lock: &str) -> Result<Vec<StoredKey>, StoreError>
+    where
+        E: Executor<'e, Database = DB>,
+    {
+        let rows: Vec<(i64, String, i64, Option<i64>)> =
+            sqlx::query_as(&format!("{SELECT_TOKEN_KEYS}{lock}"))
+                .fetch_all(executor)
+                .await
+                .store_context("reading the cluster's chat-token keys")?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(generation, key_hex, activate_micros, retire_micros)| StoredKey {
+                    generation,
+                    key_hex,
+                    activate_micros,
+                    retire_micros,
+                },
+            )
+            .collect())
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
@@ -707,8 +789,16 @@ where
             .await
     }
 
-    async fn shared_token_key(&self, candidate: &str) -> Result<Option<String>, StoreError> {
-        self.bounded(SqlStore::shared_token_key(self, candidate))
+    async fn token_keys(&self, candidate: &str) -> Result<Option<Vec<StoredKey>>, StoreError> {
+        self.bounded(SqlStore::token_keys(self, candidate)).await
+    }
+
+    async fn rotate_token_key(
+        &self,
+        new_key_hex: &str,
+        now: i64,
+    ) -> Result<Option<Rotation>, StoreError> {
+        self.bounded(SqlStore::rotate_token_key(self, new_key_hex, now))
             .await
     }
 
