@@ -639,6 +639,7 @@ async fn a_client_that_pauses_reading_gets_every_frame_in_order_afterwards() {
         .send_event(
             ivschat_server::chat::RoomRef {
                 id: &room_id,
+                account: "",
                 logging_ids: &[],
             },
             "after".to_string(),

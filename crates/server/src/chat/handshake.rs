@@ -33,6 +33,7 @@ use crate::app::App;
 use crate::domain::token::TokenError;
 use crate::limits::ConnectionPermit;
 use crate::room::RoomSettings;
+use crate::store::Owner;
 
 /// Socket read chunk per connection, allocated up front for every connection: SDK requests
 /// are a few hundred bytes, and a larger frame reserves its own length when its header arrives.
@@ -95,7 +96,11 @@ pub async fn upgrade(app: Arc<App>, request: axum::extract::Request, peer: Socke
         return refuse(StatusCode::UNAUTHORIZED, ALREADY_USED);
     }
     let mark = app.chat.room_changes_mark();
-    let room = match app.store.get_room(&claims.room).await {
+    let room = match app
+        .store
+        .get_room(Owner::Account(&claims.account), &claims.room)
+        .await
+    {
         Ok(Some(room)) => room,
         Ok(None) => return refuse(StatusCode::NOT_FOUND, "the chat room does not exist"),
         Err(e) => {
@@ -129,7 +134,11 @@ pub async fn upgrade(app: Arc<App>, request: axum::extract::Request, peer: Socke
     // to the membership. On one node, a change counter tells whether there was one at all.
     let membership = Membership::join(app.chat.clone(), &room, socket, &claims.user_id);
     if app.chat.room_may_have_changed_since(mark) {
-        match app.store.get_room(&claims.room).await {
+        match app
+            .store
+            .get_room(Owner::Account(&claims.account), &claims.room)
+            .await
+        {
             Ok(Some(fresh)) => membership.room.apply(RoomSettings::of(&fresh)),
             Ok(None) => return refuse(StatusCode::NOT_FOUND, "the chat room does not exist"),
             Err(e) => {

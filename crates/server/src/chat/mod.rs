@@ -48,10 +48,13 @@ use spent::SpentTokens;
 /// At the highest room rate (100 messages/s) plus events, this is several seconds of slack.
 pub const ROOM_BACKLOG: usize = 1024;
 
-/// A room as the chat path addresses it: its id and where its records are logged.
+/// A room as the chat path addresses it: its id, its account (whose request rates it
+/// takes from) and where its records are logged.
 #[derive(Debug, Clone, Copy)]
 pub struct RoomRef<'a> {
     pub id: &'a str,
+    /// The owning account's key (`domain::account`).
+    pub account: &'a str,
     pub logging_ids: &'a [String],
 }
 
@@ -59,6 +62,7 @@ impl<'a> RoomRef<'a> {
     pub fn of(room: &'a Room) -> RoomRef<'a> {
         RoomRef {
             id: &room.id,
+            account: &room.account,
             logging_ids: &room.logging_configuration_ids,
         }
     }
@@ -102,7 +106,8 @@ fn bus_unreachable(error: anyhow::Error) -> Declined {
 }
 
 /// Account-wide request rates (`docs/protocol/messaging.md` §9): DeleteMessage and DisconnectUser count
-/// WebSocket and HTTP requests together; SendEvent is HTTP only.
+/// WebSocket and HTTP requests together; SendEvent is HTTP only. Each account has its own
+/// (README "Several accounts").
 #[derive(Debug, Clone, Copy)]
 pub enum AccountQuota {
     DeleteMessage,
@@ -278,10 +283,11 @@ impl Hub {
         .await
     }
 
-    /// Takes one request from an account-wide quota, service-wide.
-    pub async fn take_quota(&self, quota: AccountQuota) -> Result<(), Declined> {
+    /// Takes one request from the account's quota, service-wide (`account`: its key).
+    pub async fn take_quota(&self, quota: AccountQuota, account: &str) -> Result<(), Declined> {
         self.take(Bucket::Account {
             name: quota.name(),
+            account,
             rate: quota.rate(&self.quotas),
         })
         .await
@@ -328,7 +334,8 @@ impl Hub {
         event_name: String,
         attributes: StringMap,
     ) -> Result<String, Declined> {
-        self.take_quota(AccountQuota::SendEvent).await?;
+        self.take_quota(AccountQuota::SendEvent, room.account)
+            .await?;
         let id = new_id();
         let at = self.clock.now();
         let frame = EventFrame::new(
@@ -351,7 +358,8 @@ impl Hub {
         reason: Option<String>,
         request_id: Option<String>,
     ) -> Result<String, Declined> {
-        self.take_quota(AccountQuota::DeleteMessage).await?;
+        self.take_quota(AccountQuota::DeleteMessage, room.account)
+            .await?;
         let id = new_id();
         let at = self.clock.now();
         let frame = EventFrame::delete_message(
@@ -374,7 +382,8 @@ impl Hub {
         reason: Option<String>,
         request_id: Option<String>,
     ) -> Result<String, Declined> {
-        self.take_quota(AccountQuota::DisconnectUser).await?;
+        self.take_quota(AccountQuota::DisconnectUser, room.account)
+            .await?;
         let id = new_id();
         let at = self.clock.now();
         let frame = EventFrame::disconnect_user(
@@ -528,6 +537,7 @@ mod tests {
         for _ in 0..2 {
             let room = Room {
                 id: new_id(),
+                account: String::new(),
                 name: "r".to_string(),
                 create_time: 1,
                 update_time: 1,
@@ -545,6 +555,7 @@ mod tests {
         let (updated, deleted) = (&rooms[0], &rooms[1]);
         store
             .update_room(
+                "",
                 &updated.0.id,
                 &quotas,
                 Box::new(|room| {
@@ -555,7 +566,7 @@ mod tests {
             )
             .await
             .unwrap();
-        store.delete_room(&deleted.0.id).await.unwrap();
+        store.delete_room("", &deleted.0.id).await.unwrap();
         // The bus lost both changes: nothing live on this node knows.
         assert!(hub.rooms.is_live(&deleted.0.id));
         assert_eq!(updated.1.settings().maximum_message_length, 500);
@@ -575,6 +586,7 @@ mod tests {
         let logging_ids = ["lc".to_string()];
         let room = RoomRef {
             id: "g1H2I3j4k5L6",
+            account: "",
             logging_ids: &logging_ids,
         };
         let sent = hub

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use super::Hub;
 use crate::bus::NodeRooms;
 use crate::room::{RoomEvent, RoomSettings, RoomUpdate};
-use crate::store::Store;
+use crate::store::{Owner, Store};
 
 /// How long a room change the bus lost may take to reach a node's live connections.
 pub const RECONCILE_EVERY: Duration = Duration::from_secs(10);
@@ -48,7 +48,7 @@ pub async fn run(hub: Arc<Hub>, store: Arc<dyn Store>, stop: CancellationToken) 
 pub async fn reconcile(hub: &Hub, store: &dyn Store) -> usize {
     let mut deleted = 0;
     for room_id in hub.rooms.ids() {
-        match store.get_room(&room_id).await {
+        match store.get_room(Owner::Any, &room_id).await {
             Ok(None) => {
                 tracing::warn!(room = %room_id, "a deleted room still had connections here (the bus lost its deletion): closing them");
                 hub.rooms.deliver(&room_id, RoomEvent::Deleted);

@@ -94,7 +94,7 @@ type ChatSocket = WebSocketStream<SessionIo<TokioIo<Upgraded>>>;
 pub struct Sessions {
     pub hub: Arc<Hub>,
     pub clock: Clock,
-    /// For the room ARN a review handler is sent.
+    /// The server's ARNs: the room ARN a review handler is sent is in the token's account.
     pub scope: ArnScope,
     pub reviewer: Reviewer,
     /// Review outcomes are counted here.
@@ -480,7 +480,11 @@ impl Session {
                         request: ReviewRequest {
                             content,
                             message_id: id,
-                            room_arn: self.shared.scope.arn(ResourceKind::Room, &self.room.id),
+                            room_arn: self
+                                .shared
+                                .scope
+                                .of_stored_account(&self.claims.account)
+                                .arn(ResourceKind::Room, &self.room.id),
                             attributes,
                             sender: ReviewSender {
                                 attributes: sender.attributes.clone(),
@@ -489,6 +493,7 @@ impl Session {
                             },
                         },
                         function_arn,
+                        account: self.claims.account.clone(),
                         request_id,
                         fallback: settings.review_fallback,
                         max_length: max,
@@ -506,6 +511,7 @@ impl Session {
                         );
                         let room = RoomRef {
                             id: &self.room.id,
+                            account: &self.claims.account,
                             logging_ids: &settings.logging_configuration_ids,
                         };
                         hub.broadcast(room, RecordType::Message, &frame, at)
@@ -519,6 +525,7 @@ impl Session {
                 let settings = self.room.settings();
                 let room = RoomRef {
                     id: &self.room.id,
+                    account: &self.claims.account,
                     logging_ids: &settings.logging_configuration_ids,
                 };
                 hub.delete_message(room, id, reason, request_id)
@@ -530,6 +537,7 @@ impl Session {
                 let settings = self.room.settings();
                 let room = RoomRef {
                     id: &self.room.id,
+                    account: &self.claims.account,
                     logging_ids: &settings.logging_configuration_ids,
                 };
                 hub.disconnect_user(room, user_id, reason, request_id)
