@@ -552,6 +552,7 @@ async fn a_client_that_stops_reading_is_disconnected_and_others_get_everything()
                 .send_event(
                     ivschat_server::chat::RoomRef {
                         id: &room_id,
+                        account: "",
                         logging_ids: &[],
                     },
                     format!("e{}", step * 500 + i),
@@ -616,6 +617,7 @@ async fn a_client_that_pauses_reading_gets_every_frame_in_order_afterwards() {
             .send_event(
                 ivschat_server::chat::RoomRef {
                     id: &room_id,
+                    account: "",
                     logging_ids: &[],
                 },
                 format!("e{i}"),
