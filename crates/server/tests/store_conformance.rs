@@ -216,6 +216,13 @@ async fn all_rooms_in(
             .await
             .unwrap();
         assert!(batch.len() <= page, "a page holds at most `limit` rooms");
+        // A store that ignored the cursor would loop here forever: fail instead.
+        if let (Some(cursor), Some(first)) = (&after, batch.first()) {
+            assert!(
+                (first.update_time, &first.id) < (cursor.update_time, &cursor.id),
+                "a page must start after the cursor"
+            );
+        }
         let Some(last) = batch.last() else { break };
         after = Some(PageCursor {
             update_time: last.update_time,
@@ -1286,13 +1293,11 @@ async fn postgres_nodes_opening_a_new_schema_together() {
         .unwrap();
         // Every file in migrations/postgres (0001_initial, 0002_chat_token_key, 0004_accounts,
         // …), counted rather than listed so a new migration does not have to edit this.
-        let migrations = std::fs::read_dir(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/migrations/postgres"
-        ))
-        .unwrap()
-        .filter(|f| f.as_ref().unwrap().path().extension() == Some("sql".as_ref()))
-        .count();
+        let migrations =
+            std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
+                .unwrap()
+                .filter(|f| f.as_ref().unwrap().path().extension() == Some("sql".as_ref()))
+                .count();
         assert!(migrations >= 3);
         assert_eq!(applied, migrations as i64);
         let tables: i64 = sqlx::query_scalar(
