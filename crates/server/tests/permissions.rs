@@ -635,3 +635,49 @@ async fn chat_tokens_open_only_their_own_accounts_room() {
         .expect("B's claims open B's room");
     server.stop().await;
 }
+
+/// The server's own account is stored without its id: changing `--account-id` on a data
+/// directory shows its rooms under the new id, as it did before accounts existed, while
+/// another account's rooms keep theirs.
+#[tokio::test]
+async fn changing_the_server_account_relabels_only_its_own_resources() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = |server_account: &str| {
+        let mut config = Config::for_tests(dir.path());
+        config.account_id = server_account.into();
+        config.credentials = vec![CredentialConfig {
+            access_key_id: "admin".into(),
+            secret_access_key: Secret::new("admin-secret"),
+            session_token: None,
+        }];
+        config.users = load_users(
+            vec![UserFile {
+                account_id: Some(ACCOUNT_A.into()),
+                ..user("tenant-a", "a", EVERYTHING)
+            }],
+            dir.path(),
+            server_account,
+        )
+        .unwrap();
+        config
+    };
+    let before = TestServer::start_with(config(ACCOUNT)).await;
+    let own = room(&client(&before, "admin"), "own").await;
+    let theirs = room(&client(&before, "a"), "theirs").await;
+    before.stop().await;
+
+    const RENAMED: &str = "999999999999";
+    let after = TestServer::start_with(config(RENAMED)).await;
+    let (admin, a) = (client(&after, "admin"), client(&after, "a"));
+    let moved = in_account(&own, RENAMED);
+    let rooms = admin.list_rooms().send().await.unwrap();
+    let arns: Vec<&str> = rooms.rooms().iter().map(|r| r.arn().unwrap()).collect();
+    assert_eq!(arns, [moved.as_str()]);
+    admin.get_room().identifier(&moved).send().await.unwrap();
+    let e = admin.get_room().identifier(&own).send().await.unwrap_err();
+    assert_eq!(denied(e.into_service_error()), not_found("Room", &own));
+    let rooms = a.list_rooms().send().await.unwrap();
+    let arns: Vec<&str> = rooms.rooms().iter().map(|r| r.arn().unwrap()).collect();
+    assert_eq!(arns, [theirs.as_str()]);
+    after.stop().await;
+}

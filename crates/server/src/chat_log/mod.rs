@@ -233,7 +233,7 @@ impl ChatLogger {
             let delivered = self
                 .sinks
                 .for_destination(&destination)
-                .ship(&destination, &room_id, &records)
+                .ship(&destination, &config.account, &room_id, &records)
                 .await?;
             self.spool.remove(&delivered).await?;
             let n = delivered.len() as u64;
