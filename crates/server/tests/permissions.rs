@@ -414,7 +414,7 @@ async fn two_accounts_cannot_see_or_reach_each_others_resources() {
     )));
     assert_eq!(
         a_room.logging_configuration_identifiers(),
-        [a_logging.clone()]
+        [a_logging.as_str()]
     );
     assert!(b_room_arn.starts_with(&format!("arn:aws:ivschat:us-east-1:{ACCOUNT_B}:room/")));
 
@@ -424,11 +424,11 @@ async fn two_accounts_cannot_see_or_reach_each_others_resources() {
     };
     assert_eq!(
         listed(a.list_rooms().send().await.unwrap().rooms()),
-        [a_room_arn.clone()]
+        [a_room_arn.as_str()]
     );
     assert_eq!(
         listed(b.list_rooms().send().await.unwrap().rooms()),
-        [b_room_arn.clone()]
+        [b_room_arn.as_str()]
     );
     assert!(admin.list_rooms().send().await.unwrap().rooms().is_empty());
     let logging_arns = |c: &aws_sdk_ivschat::Client| {
@@ -444,7 +444,7 @@ async fn two_accounts_cannot_see_or_reach_each_others_resources() {
                 .collect::<Vec<_>>()
         }
     };
-    assert_eq!(logging_arns(&a).await, [a_logging.clone()]);
+    assert_eq!(logging_arns(&a).await, [a_logging.as_str()]);
     assert!(logging_arns(&b).await.is_empty());
     assert!(admin
         .list_rooms()
