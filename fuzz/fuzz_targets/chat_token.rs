@@ -73,6 +73,7 @@ fn claims(u: &mut Unstructured<'_>) -> arbitrary::Result<TokenClaims> {
         .collect();
     Ok(TokenClaims {
         room: u.arbitrary()?,
+        account: u.arbitrary()?,
         user_id: u.arbitrary()?,
         capabilities,
         attributes: u.arbitrary()?,

@@ -731,7 +731,8 @@ impl Config {
         Ok(())
     }
 
-    /// Users' account ids, and access key ids unique across users and `[[credentials]]`.
+    /// Users' account ids (12 digits, any account), and access key ids unique across users and
+    /// `[[credentials]]`.
     fn check_users(&self) -> anyhow::Result<()> {
         let mut seen = std::collections::HashSet::new();
         let keys = self
@@ -752,12 +753,12 @@ impl Config {
             }
         }
         for user in &self.users {
-            if user.account_id != self.account_id {
+            // Any account may have users (README "Several accounts"); its id names its ARNs.
+            if user.account_id.len() != 12 || !user.account_id.bytes().all(|b| b.is_ascii_digit()) {
                 bail!(
-                    "user {:?} has account_id {:?}, but this server serves one account, {:?}",
+                    "user {:?} has account_id {:?}, which must be exactly 12 digits",
                     user.name,
-                    user.account_id,
-                    self.account_id
+                    user.account_id
                 );
             }
             if user
@@ -994,7 +995,7 @@ mod tests {
     }
 
     #[test]
-    fn access_keys_must_be_unique_and_users_in_the_server_account() {
+    fn access_keys_must_be_unique_and_account_ids_twelve_digits() {
         let user = |name: &str, key: &str, extra: &str| {
             format!(
                 "[[users]]\nname = \"{name}\"\n{extra}\
@@ -1008,9 +1009,15 @@ mod tests {
         ));
         let e = Config::from_flags(flags).unwrap_err().to_string();
         assert!(e.contains("\"AK\" is configured twice"), "{e}");
-        let (_dir, flags) = config_file(&user("a", "AK", "account_id = \"111111111111\"\n"));
+        let (_dir, flags) = config_file(&user("a", "AK", "account_id = \"1111\"\n"));
         let e = Config::from_flags(flags).unwrap_err().to_string();
-        assert!(e.contains("serves one account"), "{e}");
+        assert!(e.contains("must be exactly 12 digits"), "{e}");
+        // Another account than the server's is fine: several accounts share a server.
+        let (_dir, flags) = config_file(&user("a", "AK", "account_id = \"111111111111\"\n"));
+        assert_eq!(
+            Config::from_flags(flags).unwrap().users[0].account_id,
+            "111111111111"
+        );
     }
 
     #[test]

@@ -338,6 +338,7 @@ mod tests {
     fn claims() -> TokenClaims {
         TokenClaims {
             room: "g1H2I3j4k5L6".into(),
+            account: String::new(),
             user_id: "u".into(),
             capabilities: vec![ChatTokenCapability::SendMessage],
             attributes: Default::default(),

@@ -1086,3 +1086,52 @@ async fn a_node_reconciles_as_soon_as_its_bus_subscription_recovers() {
     .expect("the deleted room's connection stayed open after the bus recovered");
     assert_eq!(closed, (json!(404), 1000));
 }
+
+/// The account request rates are per account in Redis as on one node (README "Several
+/// accounts"); the server's own account keeps the key it had before accounts existed.
+#[tokio::test]
+async fn account_rates_are_kept_per_account_in_redis() {
+    use ivschat_server::bus::{Bucket, NodeRooms};
+    use ivschat_server::room::{RoomEvent, RoomUpdate};
+    use std::sync::Arc;
+
+    struct NoRooms;
+    impl NodeRooms for NoRooms {
+        fn deliver(&self, _room_id: &str, _event: RoomEvent) {}
+        fn apply(&self, _update: RoomUpdate) {}
+        fn is_live(&self, _room_id: &str) -> bool {
+            false
+        }
+        fn connections_open(&self) -> u64 {
+            0
+        }
+    }
+
+    let Some(redis_url) = common::services::redis_url() else {
+        return; // skipped, and said so
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ivschat_server::config::Config::for_tests(dir.path());
+    config.bus_url = Some(ivschat_server::config::Secret::new(redis_url));
+    config.cluster_name = format!("t_{}", hex::encode(rand::random::<[u8; 6]>()));
+    let bus = ivschat_server::bus::open(&config, Arc::new(NoRooms))
+        .await
+        .unwrap();
+    let take = |account: &'static str| {
+        bus.try_take(Bucket::Account {
+            name: "account:send_event",
+            account,
+            rate: 1,
+        })
+    };
+    assert!(take("").await.unwrap());
+    assert!(
+        !take("").await.unwrap(),
+        "the server account's rate is spent"
+    );
+    assert!(
+        take("111111111111").await.unwrap(),
+        "another account has its own"
+    );
+    assert!(!take("111111111111").await.unwrap());
+}

@@ -371,3 +371,76 @@ async fn a_spool_that_cannot_write_refuses_logged_messages_and_recovers() {
     assert_eq!(user.frame_of("MESSAGE").await["RequestId"], "after");
     delivered(&server, 3).await;
 }
+
+/// Another account's logging configuration (README "Several accounts") logs its rooms' records
+/// under that account: S3 object keys start `AWSLogs/<its account>/`, as AWS writes them.
+#[tokio::test]
+async fn another_accounts_s3_logs_are_under_its_account() {
+    use ivschat_server::config::Secret;
+    use ivschat_server::iam::users::{load_users, AccessKeyFile, UserFile};
+    const OTHER: &str = "111111111111";
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path());
+    config.users = load_users(
+        vec![UserFile {
+            name: "tenant".into(),
+            account_id: Some(OTHER.into()),
+            access_keys: vec![AccessKeyFile {
+                access_key_id: "tenant".into(),
+                secret_access_key: Secret::new("tenant-secret"),
+            }],
+            policies: vec![
+                r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ivschat:*","Resource":"*"}}"#
+                    .into(),
+            ],
+        }],
+        dir.path(),
+        &config.account_id,
+    )
+    .unwrap();
+    let server = TestServer::start_with(config).await;
+    let tenant = server.client_with("tenant", "tenant-secret");
+    let logging = tenant
+        .create_logging_configuration()
+        .destination_configuration(DestinationConfiguration::S3(
+            S3DestinationConfiguration::builder()
+                .bucket_name("tenant-archive")
+                .build()
+                .unwrap(),
+        ))
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    let room = tenant
+        .create_room()
+        .logging_configuration_identifiers(logging)
+        .send()
+        .await
+        .unwrap();
+    tenant
+        .send_event()
+        .room_identifier(room.arn.unwrap())
+        .event_name("app:custom")
+        .send()
+        .await
+        .unwrap();
+    delivered(&server, 1).await;
+    let bucket = dir.path().join("logs/s3/tenant-archive");
+    let files = files_under(&bucket);
+    assert_eq!(files.len(), 1, "{files:?}");
+    let key = files[0]
+        .strip_prefix(&bucket)
+        .unwrap()
+        .to_string_lossy()
+        .to_string();
+    let room_id = room.id.unwrap();
+    assert!(
+        key.starts_with(&format!(
+            "AWSLogs/{OTHER}/IVSChatLogs/1.0/us-east-1/room_{room_id}/"
+        )),
+        "{key}"
+    );
+    server.stop().await;
+}

@@ -181,6 +181,7 @@ fn key_in_file(data_dir: &std::path::Path, generation: &str) -> TokenKey {
 fn sealed_by(key: &TokenKey, room_arn: &str, user: &str, now: i64) -> String {
     key.seal(&TokenClaims {
         room: room_arn.rsplit('/').next().unwrap().to_string(),
+        account: String::new(),
         user_id: user.to_string(),
         capabilities: Vec::new(),
         attributes: Default::default(),
@@ -648,6 +649,7 @@ async fn a_client_that_stops_reading_is_disconnected_and_others_get_everything()
                 .send_event(
                     ivschat_server::chat::RoomRef {
                         id: &room_id,
+                        account: "",
                         logging_ids: &[],
                     },
                     format!("e{}", step * 500 + i),
@@ -712,6 +714,7 @@ async fn a_client_that_pauses_reading_gets_every_frame_in_order_afterwards() {
             .send_event(
                 ivschat_server::chat::RoomRef {
                     id: &room_id,
+                    account: "",
                     logging_ids: &[],
                 },
                 format!("e{i}"),
@@ -735,6 +738,7 @@ async fn a_client_that_pauses_reading_gets_every_frame_in_order_afterwards() {
         .send_event(
             ivschat_server::chat::RoomRef {
                 id: &room_id,
+                account: "",
                 logging_ids: &[],
             },
             "after".to_string(),

@@ -319,3 +319,365 @@ async fn access_denied_is_403_with_the_error_type_header() {
         .starts_with("User: arn:aws:iam::000000000000:user/auditor is not authorized"));
     server.stop().await;
 }
+
+// ------------------------------------------------------------------------- several accounts
+
+const ACCOUNT_A: &str = "111111111111";
+const ACCOUNT_B: &str = "222222222222";
+const EVERYTHING: &str = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow",
+    "Action":"ivschat:*","Resource":"*"}}"#;
+
+/// `admin` (`[[credentials]]`, the server's account 000000000000) and one user with full
+/// access in each of two other accounts: `tenant-a` (key `a`) and `tenant-b` (key `b`).
+async fn two_accounts() -> (TestServer, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::for_tests(dir.path());
+    config.credentials = vec![CredentialConfig {
+        access_key_id: "admin".into(),
+        secret_access_key: Secret::new("admin-secret"),
+        session_token: None,
+    }];
+    let in_account = |name: &str, key: &str, account: &str| UserFile {
+        account_id: Some(account.into()),
+        ..user(name, key, EVERYTHING)
+    };
+    config.users = load_users(
+        vec![
+            in_account("tenant-a", "a", ACCOUNT_A),
+            in_account("tenant-b", "b", ACCOUNT_B),
+        ],
+        dir.path(),
+        ACCOUNT,
+    )
+    .unwrap();
+    config.check().unwrap();
+    (TestServer::start_with(config).await, dir)
+}
+
+/// `arn` with its account replaced: the same id, asked for in another account.
+fn in_account(arn: &str, account: &str) -> String {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    format!(
+        "{}:{}:{}:{}:{account}:{}",
+        parts[0], parts[1], parts[2], parts[3], parts[5]
+    )
+}
+
+fn id_of(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap()
+}
+
+/// `(code, message)` AWS answers for a resource that does not exist.
+fn not_found(what: &str, arn: &str) -> (String, String) {
+    (
+        "ResourceNotFoundException".into(),
+        format!("{what} {} not found", id_of(arn)),
+    )
+}
+
+#[tokio::test]
+async fn two_accounts_cannot_see_or_reach_each_others_resources() {
+    let (server, _dir) = two_accounts().await;
+    let (a, b, admin) = (
+        client(&server, "a"),
+        client(&server, "b"),
+        client(&server, "admin"),
+    );
+    let a_logging = a
+        .create_logging_configuration()
+        .destination_configuration(aws_sdk_ivschat::types::DestinationConfiguration::S3(
+            aws_sdk_ivschat::types::S3DestinationConfiguration::builder()
+                .bucket_name("a-bucket")
+                .build()
+                .unwrap(),
+        ))
+        .tags("team", "a")
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    let a_room = a
+        .create_room()
+        .tags("team", "a")
+        .logging_configuration_identifiers(&a_logging)
+        .send()
+        .await
+        .unwrap();
+    let a_room_arn = a_room.arn.clone().unwrap();
+    let b_room_arn = room(&b, "b").await;
+
+    // ARNs carry each account; attached logging configurations too.
+    assert!(a_room_arn.starts_with(&format!("arn:aws:ivschat:us-east-1:{ACCOUNT_A}:room/")));
+    assert!(a_logging.starts_with(&format!(
+        "arn:aws:ivschat:us-east-1:{ACCOUNT_A}:logging-configuration/"
+    )));
+    assert_eq!(
+        a_room.logging_configuration_identifiers(),
+        [a_logging.as_str()]
+    );
+    assert!(b_room_arn.starts_with(&format!("arn:aws:ivschat:us-east-1:{ACCOUNT_B}:room/")));
+
+    // Lists: each account its own, the server's account none of theirs.
+    let listed = |rooms: &[aws_sdk_ivschat::types::RoomSummary]| -> Vec<String> {
+        rooms.iter().map(|r| r.arn().unwrap().to_string()).collect()
+    };
+    assert_eq!(
+        listed(a.list_rooms().send().await.unwrap().rooms()),
+        [a_room_arn.as_str()]
+    );
+    assert_eq!(
+        listed(b.list_rooms().send().await.unwrap().rooms()),
+        [b_room_arn.as_str()]
+    );
+    assert!(admin.list_rooms().send().await.unwrap().rooms().is_empty());
+    let logging_arns = |c: &aws_sdk_ivschat::Client| {
+        let c = c.clone();
+        async move {
+            c.list_logging_configurations()
+                .send()
+                .await
+                .unwrap()
+                .logging_configurations()
+                .iter()
+                .map(|l| l.arn().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(logging_arns(&a).await, [a_logging.as_str()]);
+    assert!(logging_arns(&b).await.is_empty());
+    assert!(admin
+        .list_rooms()
+        .logging_configuration_identifier(in_account(&a_logging, ACCOUNT))
+        .send()
+        .await
+        .is_err());
+
+    // B asks for A's resources, by A's ARN and by the same id in its own account: both are
+    // answered exactly as for a resource that does not exist.
+    for arn in [a_room_arn.clone(), in_account(&a_room_arn, ACCOUNT_B)] {
+        let expected = not_found("Room", &arn);
+        let e = b.get_room().identifier(&arn).send().await.unwrap_err();
+        assert_eq!(denied(e.into_service_error()), expected, "GetRoom {arn}");
+        let e = b
+            .update_room()
+            .identifier(&arn)
+            .name("x")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(denied(e.into_service_error()), expected, "UpdateRoom {arn}");
+        let e = b.delete_room().identifier(&arn).send().await.unwrap_err();
+        assert_eq!(denied(e.into_service_error()), expected, "DeleteRoom {arn}");
+        let e = b
+            .create_chat_token()
+            .room_identifier(&arn)
+            .user_id("intruder")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            denied(e.into_service_error()),
+            expected,
+            "CreateChatToken {arn}"
+        );
+        let e = b
+            .send_event()
+            .room_identifier(&arn)
+            .event_name("x")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(denied(e.into_service_error()), expected, "SendEvent {arn}");
+        let e = b
+            .disconnect_user()
+            .room_identifier(&arn)
+            .user_id("u")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            denied(e.into_service_error()),
+            expected,
+            "DisconnectUser {arn}"
+        );
+    }
+    let same_id = in_account(&a_room_arn, ACCOUNT_B);
+    let resource = not_found("Room", &same_id);
+    let e = b
+        .list_tags_for_resource()
+        .resource_arn(&same_id)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(denied(e.into_service_error()), resource);
+    let e = b
+        .tag_resource()
+        .resource_arn(&same_id)
+        .tags("team", "b")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(denied(e.into_service_error()), resource);
+    let e = b
+        .untag_resource()
+        .resource_arn(&same_id)
+        .tag_keys("team")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(denied(e.into_service_error()), resource);
+    let b_view_of_a_logging = in_account(&a_logging, ACCOUNT_B);
+    let expected = not_found("Logging configuration", &b_view_of_a_logging);
+    let e = b
+        .get_logging_configuration()
+        .identifier(&b_view_of_a_logging)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(denied(e.into_service_error()), expected);
+    let e = b
+        .update_logging_configuration()
+        .identifier(&b_view_of_a_logging)
+        .name("x")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(denied(e.into_service_error()), expected);
+    let e = b
+        .delete_logging_configuration()
+        .identifier(&b_view_of_a_logging)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(denied(e.into_service_error()), expected);
+    let e = b
+        .create_room()
+        .logging_configuration_identifiers(&b_view_of_a_logging)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(denied(e.into_service_error()), expected);
+    let e = b
+        .list_rooms()
+        .logging_configuration_identifier(&b_view_of_a_logging)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(denied(e.into_service_error()), expected);
+
+    // A's resources are untouched, tags included.
+    let tags = a
+        .list_tags_for_resource()
+        .resource_arn(&a_room_arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags.tags().get("team").map(String::as_str), Some("a"));
+    a.get_logging_configuration()
+        .identifier(&a_logging)
+        .send()
+        .await
+        .unwrap();
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn chat_tokens_open_only_their_own_accounts_room() {
+    let (server, _dir) = two_accounts().await;
+    let (a, b) = (client(&server, "a"), client(&server, "b"));
+    let a_room = room(&a, "a").await;
+    let b_room = room(&b, "b").await;
+    let token = a
+        .create_chat_token()
+        .room_identifier(&a_room)
+        .user_id("alice")
+        .send()
+        .await
+        .unwrap()
+        .token
+        .unwrap();
+    common::chat::ChatClient::connect(server.addr, &token)
+        .await
+        .expect("A's token opens A's room");
+
+    // A token whose claims name B's room but A's account (as a token minted in A for a room
+    // of the same id would) does not open B's room.
+    let now = server.app.clock.now_micros();
+    let forged = ivschat_server::domain::token::TokenClaims {
+        room: id_of(&b_room).to_string(),
+        account: ACCOUNT_A.to_string(),
+        user_id: "mallory".into(),
+        capabilities: vec![],
+        attributes: Default::default(),
+        token_expires: now + 60_000_000,
+        session_expires: now + 3_600_000_000,
+        token_id: "forged-1".into(),
+    };
+    let sealed = server.app.token_keys.seal(&forged);
+    assert_eq!(
+        common::chat::ChatClient::connect(server.addr, &sealed)
+            .await
+            .err(),
+        Some(404)
+    );
+    // The same claims in B's account open it: only the account differed.
+    let sealed = server
+        .app
+        .token_keys
+        .seal(&ivschat_server::domain::token::TokenClaims {
+            account: ACCOUNT_B.to_string(),
+            token_id: "forged-2".into(),
+            ..forged
+        });
+    common::chat::ChatClient::connect(server.addr, &sealed)
+        .await
+        .expect("B's claims open B's room");
+    server.stop().await;
+}
+
+/// The server's own account is stored without its id: changing `--account-id` on a data
+/// directory shows its rooms under the new id, as it did before accounts existed, while
+/// another account's rooms keep theirs.
+#[tokio::test]
+async fn changing_the_server_account_relabels_only_its_own_resources() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = |server_account: &str| {
+        let mut config = Config::for_tests(dir.path());
+        config.account_id = server_account.into();
+        config.credentials = vec![CredentialConfig {
+            access_key_id: "admin".into(),
+            secret_access_key: Secret::new("admin-secret"),
+            session_token: None,
+        }];
+        config.users = load_users(
+            vec![UserFile {
+                account_id: Some(ACCOUNT_A.into()),
+                ..user("tenant-a", "a", EVERYTHING)
+            }],
+            dir.path(),
+            server_account,
+        )
+        .unwrap();
+        config
+    };
+    let before = TestServer::start_with(config(ACCOUNT)).await;
+    let own = room(&client(&before, "admin"), "own").await;
+    let theirs = room(&client(&before, "a"), "theirs").await;
+    before.stop().await;
+
+    const RENAMED: &str = "999999999999";
+    let after = TestServer::start_with(config(RENAMED)).await;
+    let (admin, a) = (client(&after, "admin"), client(&after, "a"));
+    let moved = in_account(&own, RENAMED);
+    let rooms = admin.list_rooms().send().await.unwrap();
+    let arns: Vec<&str> = rooms.rooms().iter().map(|r| r.arn().unwrap()).collect();
+    assert_eq!(arns, [moved.as_str()]);
+    admin.get_room().identifier(&moved).send().await.unwrap();
+    let e = admin.get_room().identifier(&own).send().await.unwrap_err();
+    assert_eq!(denied(e.into_service_error()), not_found("Room", &own));
+    let rooms = a.list_rooms().send().await.unwrap();
+    let arns: Vec<&str> = rooms.rooms().iter().map(|r| r.arn().unwrap()).collect();
+    assert_eq!(arns, [theirs.as_str()]);
+    after.stop().await;
+}

@@ -201,3 +201,67 @@ async fn messages_are_delivered_in_order_and_review_changes_apply_live() {
         .await;
     assert_eq!(user.frame_of("MESSAGE").await["Content"], "plain again");
 }
+
+/// A room of another account than the server's (README "Several accounts"): its review handler
+/// is sent the room's ARN in that account, and the message is delivered as usual.
+#[tokio::test]
+async fn another_accounts_room_is_reviewed_under_its_own_arn() {
+    use ivschat_server::config::Secret;
+    use ivschat_server::iam::users::{load_users, AccessKeyFile, UserFile};
+    const OTHER: &str = "111111111111";
+    let (url, seen) = function_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ivschat_server::config::Config::for_tests(dir.path());
+    config.review.lambda_endpoint = Some(url);
+    config.users = load_users(
+        vec![UserFile {
+            name: "tenant".into(),
+            account_id: Some(OTHER.into()),
+            access_keys: vec![AccessKeyFile {
+                access_key_id: "tenant".into(),
+                secret_access_key: Secret::new("tenant-secret"),
+            }],
+            policies: vec![
+                r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ivschat:*","Resource":"*"}}"#
+                    .into(),
+            ],
+        }],
+        dir.path(),
+        &config.account_id,
+    )
+    .unwrap();
+    let server = TestServer::start_with(config).await;
+    let tenant = server.client_with("tenant", "tenant-secret");
+    let room = tenant
+        .create_room()
+        .message_review_handler(MessageReviewHandler::builder().uri(FUNCTION).build())
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    assert!(room.starts_with(&format!("arn:aws:ivschat:us-east-1:{OTHER}:room/")));
+    let token = tenant
+        .create_chat_token()
+        .room_identifier(&room)
+        .user_id("alice")
+        .capabilities(aws_sdk_ivschat::types::ChatTokenCapability::SendMessage)
+        .send()
+        .await
+        .unwrap()
+        .token
+        .unwrap();
+    let mut alice = common::chat::ChatClient::connect(server.addr, &token)
+        .await
+        .unwrap();
+    alice
+        .send(json!({"Action":"SEND_MESSAGE","RequestId":"m1","Content":"hello"}))
+        .await;
+    assert_eq!(
+        alice.frame_of("MESSAGE").await["Content"],
+        "hello [reviewed]"
+    );
+    let (_, event, _) = seen.0.lock().unwrap()[0].clone();
+    assert_eq!(event["RoomArn"], room);
+    server.stop().await;
+}

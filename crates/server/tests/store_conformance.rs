@@ -25,7 +25,10 @@ use ivschat_server::domain::ids::new_id;
 use ivschat_server::domain::resources::{LoggingConfiguration, LoggingState, Room};
 use ivschat_server::store::postgres::PostgresStore;
 use ivschat_server::store::sqlite::SqliteStore;
-use ivschat_server::store::{PageCursor, RoomFilter, Store, StoreError};
+use ivschat_server::store::{Owner, PageCursor, RoomFilter, Store, StoreError};
+
+/// The server's own account, which every check but the accounts' acts in.
+const OWN: Owner<'static> = Owner::Account("");
 
 // ------------------------------------------------------------------------- harness
 
@@ -70,6 +73,9 @@ conformance!(
     concurrent_room_inserts_respect_the_quota,
     concurrent_logging_inserts_respect_the_quota,
     attach_racing_delete_stays_consistent,
+    accounts_do_not_reach_each_other,
+    quotas_are_per_account,
+    lists_and_pages_stay_in_the_account,
 );
 
 async fn on_sqlite<F, Fut>(check: F)
@@ -137,6 +143,7 @@ fn quotas() -> Quotas {
 fn room(name: &str, update_time: i64) -> Room {
     Room {
         id: new_id(),
+        account: String::new(),
         name: name.to_string(),
         create_time: update_time,
         update_time,
@@ -152,6 +159,7 @@ fn room(name: &str, update_time: i64) -> Room {
 fn logging(name: &str, update_time: i64) -> LoggingConfiguration {
     LoggingConfiguration {
         id: new_id(),
+        account: String::new(),
         name: name.to_string(),
         create_time: update_time,
         update_time,
@@ -190,14 +198,31 @@ fn newest_first<T>(items: &mut [T], key: impl Fn(&T) -> (i64, String)) {
 
 /// Every room matching `filter`, `page` at a time, following the cursor.
 async fn all_rooms(store: &Arc<dyn Store>, filter: &RoomFilter, page: usize) -> Vec<Room> {
+    all_rooms_in(store, "", filter, page).await
+}
+
+/// Every room of the account stored under `account` matching `filter`, `page` at a time.
+async fn all_rooms_in(
+    store: &Arc<dyn Store>,
+    account: &str,
+    filter: &RoomFilter,
+    page: usize,
+) -> Vec<Room> {
     let mut all: Vec<Room> = Vec::new();
     let mut after: Option<PageCursor> = None;
     loop {
         let batch = store
-            .list_rooms(filter, after.as_ref(), page)
+            .list_rooms(account, filter, after.as_ref(), page)
             .await
             .unwrap();
         assert!(batch.len() <= page, "a page holds at most `limit` rooms");
+        // A store that ignored the cursor would loop here forever: fail instead.
+        if let (Some(cursor), Some(first)) = (&after, batch.first()) {
+            assert!(
+                (first.update_time, &first.id) < (cursor.update_time, &cursor.id),
+                "a page must start after the cursor"
+            );
+        }
         let Some(last) = batch.last() else { break };
         after = Some(PageCursor {
             update_time: last.update_time,
@@ -239,13 +264,14 @@ async fn rooms_round_trip(store: Arc<dyn Store>) {
     original.logging_configuration_ids = vec![second.clone(), first.clone()];
     store.insert_room(&original, &quotas()).await.unwrap();
     assert_eq!(
-        store.get_room(&original.id).await.unwrap(),
+        store.get_room(OWN, &original.id).await.unwrap(),
         Some(original.clone())
     );
 
     let attach = first.clone();
     let updated = store
         .update_room(
+            "",
             &original.id,
             &quotas(),
             Box::new(move |room: &mut Room| {
@@ -268,10 +294,13 @@ async fn rooms_round_trip(store: Arc<dyn Store>) {
     expected.review_fallback = FallbackResult::Allow;
     expected.logging_configuration_ids = vec![first];
     assert_eq!(updated, expected);
-    assert_eq!(store.get_room(&original.id).await.unwrap(), Some(expected));
+    assert_eq!(
+        store.get_room(OWN, &original.id).await.unwrap(),
+        Some(expected)
+    );
 
-    store.delete_room(&original.id).await.unwrap();
-    assert_eq!(store.get_room(&original.id).await.unwrap(), None);
+    store.delete_room("", &original.id).await.unwrap();
+    assert_eq!(store.get_room(OWN, &original.id).await.unwrap(), None);
 }
 
 async fn logging_configurations_round_trip(store: Arc<dyn Store>) {
@@ -296,12 +325,16 @@ async fn logging_configurations_round_trip(store: Arc<dyn Store>) {
             .await
             .unwrap();
         assert_eq!(
-            store.get_logging_configuration(&original.id).await.unwrap(),
+            store
+                .get_logging_configuration(OWN, &original.id)
+                .await
+                .unwrap(),
             Some(original.clone())
         );
 
         let updated = store
             .update_logging_configuration(
+                "",
                 &original.id,
                 Box::new(|config: &mut LoggingConfiguration| {
                     config.name = "renamed".into();
@@ -319,16 +352,22 @@ async fn logging_configurations_round_trip(store: Arc<dyn Store>) {
         assert_eq!(updated.state, LoggingState::Active);
         assert_eq!(updated.create_time, original.create_time);
         assert_eq!(
-            store.get_logging_configuration(&original.id).await.unwrap(),
+            store
+                .get_logging_configuration(OWN, &original.id)
+                .await
+                .unwrap(),
             Some(updated)
         );
 
         store
-            .delete_logging_configuration(&original.id)
+            .delete_logging_configuration("", &original.id)
             .await
             .unwrap();
         assert_eq!(
-            store.get_logging_configuration(&original.id).await.unwrap(),
+            store
+                .get_logging_configuration(OWN, &original.id)
+                .await
+                .unwrap(),
             None
         );
     }
@@ -340,13 +379,14 @@ async fn rejected_changes_write_nothing(store: Arc<dyn Store>) {
     original.tags = tags(&[("k", "v")]);
     store.insert_room(&original, &quotas()).await.unwrap();
     let config = store
-        .get_logging_configuration(&config_id)
+        .get_logging_configuration(OWN, &config_id)
         .await
         .unwrap()
         .unwrap();
 
     let outcome = store
         .update_room(
+            "",
             &original.id,
             &quotas(),
             Box::new(|room: &mut Room| {
@@ -364,12 +404,13 @@ async fn rejected_changes_write_nothing(store: Arc<dyn Store>) {
         other => panic!("expected Rejected, got {other:?}"),
     }
     assert_eq!(
-        store.get_room(&original.id).await.unwrap(),
+        store.get_room(OWN, &original.id).await.unwrap(),
         Some(original.clone())
     );
 
     let outcome = store
         .update_logging_configuration(
+            "",
             &config_id,
             Box::new(|config: &mut LoggingConfiguration| {
                 config.name = "changed".into();
@@ -382,7 +423,10 @@ async fn rejected_changes_write_nothing(store: Arc<dyn Store>) {
         "{outcome:?}"
     );
     assert_eq!(
-        store.get_logging_configuration(&config_id).await.unwrap(),
+        store
+            .get_logging_configuration(OWN, &config_id)
+            .await
+            .unwrap(),
         Some(config.clone())
     );
 
@@ -392,6 +436,7 @@ async fn rejected_changes_write_nothing(store: Arc<dyn Store>) {
     ] {
         let outcome = store
             .update_tags(
+                "",
                 kind,
                 &id,
                 Box::new(|tags: &mut StringMap| {
@@ -406,9 +451,15 @@ async fn rejected_changes_write_nothing(store: Arc<dyn Store>) {
             "{outcome:?}"
         );
     }
-    assert_eq!(store.get_room(&original.id).await.unwrap(), Some(original));
     assert_eq!(
-        store.get_logging_configuration(&config_id).await.unwrap(),
+        store.get_room(OWN, &original.id).await.unwrap(),
+        Some(original)
+    );
+    assert_eq!(
+        store
+            .get_logging_configuration(OWN, &config_id)
+            .await
+            .unwrap(),
         Some(config)
     );
 }
@@ -428,14 +479,15 @@ fn assert_not_found<T: std::fmt::Debug>(
 
 async fn missing_resources_are_not_found(store: Arc<dyn Store>) {
     let missing = "AAAAAAAAAAAA";
-    assert_eq!(store.get_room(missing).await.unwrap(), None);
+    assert_eq!(store.get_room(OWN, missing).await.unwrap(), None);
     assert_eq!(
-        store.get_logging_configuration(missing).await.unwrap(),
+        store.get_logging_configuration(OWN, missing).await.unwrap(),
         None
     );
 
     let outcome = store
         .update_room(
+            "",
             missing,
             &quotas(),
             Box::new(|_: &mut Room| panic!("the change must not run for a missing room")),
@@ -443,20 +495,21 @@ async fn missing_resources_are_not_found(store: Arc<dyn Store>) {
         .await;
     assert_not_found(outcome, ResourceKind::Room, missing);
     assert_not_found(
-        store.delete_room(missing).await,
+        store.delete_room("", missing).await,
         ResourceKind::Room,
         missing,
     );
 
     let outcome = store
         .update_logging_configuration(
+            "",
             missing,
             Box::new(|_: &mut LoggingConfiguration| panic!("must not run")),
         )
         .await;
     assert_not_found(outcome, ResourceKind::LoggingConfiguration, missing);
     assert_not_found(
-        store.delete_logging_configuration(missing).await,
+        store.delete_logging_configuration("", missing).await,
         ResourceKind::LoggingConfiguration,
         missing,
     );
@@ -464,6 +517,7 @@ async fn missing_resources_are_not_found(store: Arc<dyn Store>) {
     for kind in [ResourceKind::Room, ResourceKind::LoggingConfiguration] {
         let outcome = store
             .update_tags(
+                "",
                 kind,
                 missing,
                 Box::new(|_: &mut StringMap| panic!("must not run")),
@@ -475,9 +529,9 @@ async fn missing_resources_are_not_found(store: Arc<dyn Store>) {
     // A deleted resource is as missing as one that never existed.
     let gone = room("gone", 1);
     store.insert_room(&gone, &quotas()).await.unwrap();
-    store.delete_room(&gone.id).await.unwrap();
+    store.delete_room("", &gone.id).await.unwrap();
     assert_not_found(
-        store.delete_room(&gone.id).await,
+        store.delete_room("", &gone.id).await,
         ResourceKind::Room,
         &gone.id,
     );
@@ -509,10 +563,10 @@ async fn room_quota(store: Arc<dyn Store>) {
     }
     let extra = room("extra", 9);
     assert_quota(store.insert_room(&extra, &quotas).await, "rooms", 3);
-    assert_eq!(store.get_room(&extra.id).await.unwrap(), None);
+    assert_eq!(store.get_room(OWN, &extra.id).await.unwrap(), None);
 
     // Deleting frees a slot.
-    store.delete_room(&inserted[0]).await.unwrap();
+    store.delete_room("", &inserted[0]).await.unwrap();
     store.insert_room(&extra, &quotas).await.unwrap();
     assert_quota(
         store.insert_room(&room("more", 10), &quotas).await,
@@ -542,11 +596,17 @@ async fn logging_configuration_quota(store: Arc<dyn Store>) {
         2,
     );
     assert_eq!(
-        store.get_logging_configuration(&extra.id).await.unwrap(),
+        store
+            .get_logging_configuration(OWN, &extra.id)
+            .await
+            .unwrap(),
         None
     );
 
-    store.delete_logging_configuration(&first.id).await.unwrap();
+    store
+        .delete_logging_configuration("", &first.id)
+        .await
+        .unwrap();
     store
         .insert_logging_configuration(&extra, &quotas)
         .await
@@ -570,7 +630,7 @@ async fn logging_configurations_per_room_quota(store: Arc<dyn Store>) {
         "logging configurations per room",
         2,
     );
-    assert_eq!(store.get_room(&crowded.id).await.unwrap(), None);
+    assert_eq!(store.get_room(OWN, &crowded.id).await.unwrap(), None);
 
     let mut ok = room("ok", 2);
     ok.logging_configuration_ids = configs[..2].to_vec();
@@ -578,6 +638,7 @@ async fn logging_configurations_per_room_quota(store: Arc<dyn Store>) {
     let all = configs.clone();
     let outcome = store
         .update_room(
+            "",
             &ok.id,
             &quotas,
             Box::new(move |room: &mut Room| {
@@ -588,14 +649,14 @@ async fn logging_configurations_per_room_quota(store: Arc<dyn Store>) {
         )
         .await;
     assert_quota(outcome, "logging configurations per room", 2);
-    assert_eq!(store.get_room(&ok.id).await.unwrap(), Some(ok.clone()));
+    assert_eq!(store.get_room(OWN, &ok.id).await.unwrap(), Some(ok.clone()));
     // The attachments did not change either.
     let filter = RoomFilter {
         logging_configuration_id: Some(configs[2].clone()),
         ..RoomFilter::default()
     };
     assert!(store
-        .list_rooms(&filter, None, 10)
+        .list_rooms("", &filter, None, 10)
         .await
         .unwrap()
         .is_empty());
@@ -612,9 +673,12 @@ async fn unknown_logging_configurations_are_not_found(store: Arc<dyn Store>) {
         ResourceKind::LoggingConfiguration,
         &unknown,
     );
-    assert_eq!(store.get_room(&r.id).await.unwrap(), None);
+    assert_eq!(store.get_room(OWN, &r.id).await.unwrap(), None);
     // The known one was not left attached to the room that was never created.
-    store.delete_logging_configuration(&known).await.unwrap();
+    store
+        .delete_logging_configuration("", &known)
+        .await
+        .unwrap();
 
     let known = add_logging(&store, "known again", 2).await;
     let mut r = room("r", 2);
@@ -623,6 +687,7 @@ async fn unknown_logging_configurations_are_not_found(store: Arc<dyn Store>) {
     let attach = vec![unknown.clone()];
     let outcome = store
         .update_room(
+            "",
             &r.id,
             &quotas(),
             Box::new(move |room: &mut Room| {
@@ -632,10 +697,10 @@ async fn unknown_logging_configurations_are_not_found(store: Arc<dyn Store>) {
         )
         .await;
     assert_not_found(outcome, ResourceKind::LoggingConfiguration, &unknown);
-    assert_eq!(store.get_room(&r.id).await.unwrap(), Some(r.clone()));
+    assert_eq!(store.get_room(OWN, &r.id).await.unwrap(), Some(r.clone()));
     // The old attachment is intact.
     assert!(matches!(
-        store.delete_logging_configuration(&known).await,
+        store.delete_logging_configuration("", &known).await,
         Err(StoreError::InUse { .. })
     ));
 }
@@ -651,7 +716,7 @@ async fn logging_configuration_in_use(store: Arc<dyn Store>) {
     }
     users.sort();
 
-    match store.delete_logging_configuration(&config).await {
+    match store.delete_logging_configuration("", &config).await {
         Err(StoreError::InUse {
             logging_id,
             room_id,
@@ -662,7 +727,7 @@ async fn logging_configuration_in_use(store: Arc<dyn Store>) {
         other => panic!("expected InUse, got {other:?}"),
     }
     assert!(store
-        .get_logging_configuration(&config)
+        .get_logging_configuration(OWN, &config)
         .await
         .unwrap()
         .is_some());
@@ -670,6 +735,7 @@ async fn logging_configuration_in_use(store: Arc<dyn Store>) {
     // Detaching one user and deleting the other frees it.
     store
         .update_room(
+            "",
             &users[0],
             &quotas(),
             Box::new(|room: &mut Room| {
@@ -679,21 +745,24 @@ async fn logging_configuration_in_use(store: Arc<dyn Store>) {
         )
         .await
         .unwrap();
-    match store.delete_logging_configuration(&config).await {
+    match store.delete_logging_configuration("", &config).await {
         Err(StoreError::InUse { room_id, .. }) => assert_eq!(room_id, users[1]),
         other => panic!("expected InUse, got {other:?}"),
     }
-    store.delete_room(&users[1]).await.unwrap();
-    store.delete_logging_configuration(&config).await.unwrap();
+    store.delete_room("", &users[1]).await.unwrap();
+    store
+        .delete_logging_configuration("", &config)
+        .await
+        .unwrap();
     assert_eq!(
-        store.get_logging_configuration(&config).await.unwrap(),
+        store.get_logging_configuration(OWN, &config).await.unwrap(),
         None
     );
 }
 
 async fn list_rooms_order_and_pages(store: Arc<dyn Store>) {
     assert!(store
-        .list_rooms(&RoomFilter::default(), None, 10)
+        .list_rooms("", &RoomFilter::default(), None, 10)
         .await
         .unwrap()
         .is_empty());
@@ -707,7 +776,7 @@ async fn list_rooms_order_and_pages(store: Arc<dyn Store>) {
     newest_first(&mut rooms, |r| (r.update_time, r.id.clone()));
 
     let everything = store
-        .list_rooms(&RoomFilter::default(), None, 100)
+        .list_rooms("", &RoomFilter::default(), None, 100)
         .await
         .unwrap();
     assert_eq!(everything, rooms);
@@ -723,7 +792,7 @@ async fn list_rooms_order_and_pages(store: Arc<dyn Store>) {
         id: rooms[4].id.clone(),
     };
     let rest = store
-        .list_rooms(&RoomFilter::default(), Some(&cursor), 100)
+        .list_rooms("", &RoomFilter::default(), Some(&cursor), 100)
         .await
         .unwrap();
     assert_eq!(ids(&rest), ids(&rooms[5..]));
@@ -732,6 +801,7 @@ async fn list_rooms_order_and_pages(store: Arc<dyn Store>) {
     let moved = rooms[20].id.clone();
     store
         .update_room(
+            "",
             &moved,
             &quotas(),
             Box::new(|room: &mut Room| {
@@ -742,7 +812,7 @@ async fn list_rooms_order_and_pages(store: Arc<dyn Store>) {
         .await
         .unwrap();
     let first = store
-        .list_rooms(&RoomFilter::default(), None, 1)
+        .list_rooms("", &RoomFilter::default(), None, 1)
         .await
         .unwrap();
     assert_eq!(ids(&first), vec![moved]);
@@ -840,7 +910,7 @@ async fn list_rooms_filters(store: Arc<dyn Store>) {
     };
     for filter in &cases {
         let expected: Vec<&Room> = rooms.iter().filter(|r| matches(r, filter)).collect();
-        let listed = store.list_rooms(filter, None, 100).await.unwrap();
+        let listed = store.list_rooms("", filter, None, 100).await.unwrap();
         assert_eq!(ids(&listed), ids(expected.iter().copied()), "{filter:?}");
         let paged = all_rooms(&store, filter, 2).await;
         assert_eq!(
@@ -851,7 +921,14 @@ async fn list_rooms_filters(store: Arc<dyn Store>) {
     }
     // Sanity: the cases select different things.
     let alpha_a = &cases[9];
-    assert_eq!(store.list_rooms(alpha_a, None, 100).await.unwrap().len(), 2);
+    assert_eq!(
+        store
+            .list_rooms("", alpha_a, None, 100)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
 
     // The logging filter follows detachments and deletions.
     let by_b = RoomFilter {
@@ -862,6 +939,7 @@ async fn list_rooms_filters(store: Arc<dyn Store>) {
     assert_eq!(before.len(), 3);
     store
         .update_room(
+            "",
             &before[0].id,
             &quotas(),
             Box::new(|room: &mut Room| {
@@ -871,13 +949,13 @@ async fn list_rooms_filters(store: Arc<dyn Store>) {
         )
         .await
         .unwrap();
-    store.delete_room(&before[1].id).await.unwrap();
+    store.delete_room("", &before[1].id).await.unwrap();
     assert_eq!(ids(&all_rooms(&store, &by_b, 100).await), ids(&before[2..]));
 }
 
 async fn list_logging_configurations_pages(store: Arc<dyn Store>) {
     assert!(store
-        .list_logging_configurations(None, 10)
+        .list_logging_configurations("", None, 10)
         .await
         .unwrap()
         .is_empty());
@@ -892,7 +970,10 @@ async fn list_logging_configurations_pages(store: Arc<dyn Store>) {
     }
     newest_first(&mut configs, |c| (c.update_time, c.id.clone()));
     assert_eq!(
-        store.list_logging_configurations(None, 100).await.unwrap(),
+        store
+            .list_logging_configurations("", None, 100)
+            .await
+            .unwrap(),
         configs
     );
     for page in [1, 3, 4, 10, 11] {
@@ -900,7 +981,7 @@ async fn list_logging_configurations_pages(store: Arc<dyn Store>) {
         let mut after: Option<PageCursor> = None;
         loop {
             let batch = store
-                .list_logging_configurations(after.as_ref(), page)
+                .list_logging_configurations("", after.as_ref(), page)
                 .await
                 .unwrap();
             assert!(batch.len() <= page);
@@ -933,6 +1014,7 @@ async fn update_tags_on_both_kinds(store: Arc<dyn Store>) {
 
     let new_tags = store
         .update_tags(
+            "",
             ResourceKind::Room,
             &r.id,
             Box::new(|tags: &mut StringMap| {
@@ -945,7 +1027,7 @@ async fn update_tags_on_both_kinds(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(new_tags, tags(&[("keep", "1"), ("added", "3")]));
-    let stored = store.get_room(&r.id).await.unwrap().unwrap();
+    let stored = store.get_room(OWN, &r.id).await.unwrap().unwrap();
     assert_eq!(stored.tags, new_tags);
     // Tags are not a room update: nothing else changes.
     assert_eq!(
@@ -958,6 +1040,7 @@ async fn update_tags_on_both_kinds(store: Arc<dyn Store>) {
 
     let new_tags = store
         .update_tags(
+            "",
             ResourceKind::LoggingConfiguration,
             &c.id,
             Box::new(|tags: &mut StringMap| {
@@ -969,7 +1052,7 @@ async fn update_tags_on_both_kinds(store: Arc<dyn Store>) {
         .unwrap();
     assert!(new_tags.is_empty());
     let stored = store
-        .get_logging_configuration(&c.id)
+        .get_logging_configuration(OWN, &c.id)
         .await
         .unwrap()
         .unwrap();
@@ -984,6 +1067,7 @@ async fn update_tags_on_both_kinds(store: Arc<dyn Store>) {
     // Kinds do not mix: a room id is not a logging configuration.
     let outcome = store
         .update_tags(
+            "",
             ResourceKind::LoggingConfiguration,
             &r.id,
             Box::new(|_: &mut StringMap| Ok(())),
@@ -1012,6 +1096,7 @@ async fn concurrent_tag_updates_are_not_lost(store: Arc<dyn Store>) {
                 tokio::spawn(async move {
                     store
                         .update_tags(
+                            "",
                             kind,
                             &id,
                             Box::new(move |tags: &mut StringMap| {
@@ -1027,10 +1112,10 @@ async fn concurrent_tag_updates_are_not_lost(store: Arc<dyn Store>) {
             task.await.unwrap().unwrap();
         }
         let stored = match kind {
-            ResourceKind::Room => store.get_room(&id).await.unwrap().unwrap().tags,
+            ResourceKind::Room => store.get_room(OWN, &id).await.unwrap().unwrap().tags,
             ResourceKind::LoggingConfiguration => {
                 store
-                    .get_logging_configuration(&id)
+                    .get_logging_configuration(OWN, &id)
                     .await
                     .unwrap()
                     .unwrap()
@@ -1071,7 +1156,7 @@ async fn concurrent_room_inserts_respect_the_quota(store: Arc<dyn Store>) {
     }
     assert_eq!(succeeded, 5);
     let listed = store
-        .list_rooms(&RoomFilter::default(), None, 100)
+        .list_rooms("", &RoomFilter::default(), None, 100)
         .await
         .unwrap();
     assert_eq!(listed.len(), 5);
@@ -1102,7 +1187,10 @@ async fn concurrent_logging_inserts_respect_the_quota(store: Arc<dyn Store>) {
         }
     }
     assert_eq!(succeeded, 3);
-    let listed = store.list_logging_configurations(None, 100).await.unwrap();
+    let listed = store
+        .list_logging_configurations("", None, 100)
+        .await
+        .unwrap();
     assert_eq!(listed.len(), 3);
 }
 
@@ -1122,6 +1210,7 @@ async fn attach_racing_delete_stays_consistent(store: Arc<dyn Store>) {
             tokio::spawn(async move {
                 store
                     .update_room(
+                        "",
                         &room_id,
                         &quotas(),
                         Box::new(move |room: &mut Room| {
@@ -1135,13 +1224,13 @@ async fn attach_racing_delete_stays_consistent(store: Arc<dyn Store>) {
         let delete = {
             let store = store.clone();
             let config = config.clone();
-            tokio::spawn(async move { store.delete_logging_configuration(&config).await })
+            tokio::spawn(async move { store.delete_logging_configuration("", &config).await })
         };
         let attached = attach.await.unwrap();
         let deleted = delete.await.unwrap();
-        let stored = store.get_room(&r.id).await.unwrap().unwrap();
+        let stored = store.get_room(OWN, &r.id).await.unwrap().unwrap();
         let config_exists = store
-            .get_logging_configuration(&config)
+            .get_logging_configuration(OWN, &config)
             .await
             .unwrap()
             .is_some();
@@ -1161,9 +1250,12 @@ async fn attach_racing_delete_stays_consistent(store: Arc<dyn Store>) {
             other => panic!("round {round}: unexpected outcome {other:?}"),
         }
         // Clean up so the next round starts from nothing attached.
-        store.delete_room(&r.id).await.unwrap();
+        store.delete_room("", &r.id).await.unwrap();
         if config_exists {
-            store.delete_logging_configuration(&config).await.unwrap();
+            store
+                .delete_logging_configuration("", &config)
+                .await
+                .unwrap();
         }
     }
     assert!(!outcomes.is_empty());
@@ -1199,8 +1291,15 @@ async fn postgres_nodes_opening_a_new_schema_together() {
         .fetch_one(&mut conn)
         .await
         .unwrap();
-        // 0001_initial, 0002_chat_token_key and 0003_chat_token_keys.
-        assert_eq!(applied, 3);
+        // Every file in migrations/postgres (0001_initial, 0002_chat_token_key, 0004_accounts,
+        // …), counted rather than listed so a new migration does not have to edit this.
+        let migrations =
+            std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
+                .unwrap()
+                .filter(|f| f.as_ref().unwrap().path().extension() == Some("sql".as_ref()))
+                .count();
+        assert!(migrations >= 3);
+        assert_eq!(applied, migrations as i64);
         let tables: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM pg_tables WHERE schemaname = $1 AND tablename IN \
              ('rooms', 'logging_configurations', 'room_logging')",
@@ -1215,9 +1314,12 @@ async fn postgres_nodes_opening_a_new_schema_together() {
         let r = room("shared", 1);
         stores[0].insert_room(&r, &quotas()).await.unwrap();
         let reopened = PostgresStore::open(database_url, &schema).await.unwrap();
-        assert_eq!(reopened.get_room(&r.id).await.unwrap(), Some(r.clone()));
+        assert_eq!(
+            reopened.get_room(OWN, &r.id).await.unwrap(),
+            Some(r.clone())
+        );
         for store in &stores {
-            assert_eq!(store.get_room(&r.id).await.unwrap(), Some(r.clone()));
+            assert_eq!(store.get_room(OWN, &r.id).await.unwrap(), Some(r.clone()));
         }
     })
     .await;
@@ -1327,7 +1429,7 @@ async fn postgres_schemas_are_separate() {
             let second = PostgresStore::open(url, &two).await.unwrap();
             let r = room("mine", 1);
             first.insert_room(&r, &quotas()).await.unwrap();
-            assert_eq!(second.get_room(&r.id).await.unwrap(), None);
+            assert_eq!(second.get_room(OWN, &r.id).await.unwrap(), None);
             let quotas = Quotas {
                 rooms: 1,
                 ..Quotas::default()
@@ -1354,4 +1456,331 @@ async fn postgres_rejects_unsafe_schema_names() {
         };
         assert!(format!("{e:#}").contains("schema name"), "{bad:?}: {e:#}");
     }
+}
+
+// ------------------------------------------------------------------------- accounts
+
+/// Another account than the server's own (stored as `''`).
+const OTHER: &str = "111111111111";
+
+fn in_account<T>(mut item: T, account: &str, set: impl FnOnce(&mut T, String)) -> T {
+    set(&mut item, account.to_string());
+    item
+}
+
+fn other_room(name: &str, update_time: i64) -> Room {
+    in_account(room(name, update_time), OTHER, |r, a| r.account = a)
+}
+
+fn other_logging(name: &str, update_time: i64) -> LoggingConfiguration {
+    in_account(logging(name, update_time), OTHER, |c, a| c.account = a)
+}
+
+fn assert_not_here<T: std::fmt::Debug>(result: Result<T, StoreError>, what: &str) {
+    assert!(
+        matches!(result, Err(StoreError::NotFound { .. })),
+        "{what}: expected NotFound, got {result:?}"
+    );
+}
+
+/// Each account sees, changes and deletes only its own rooms, logging configurations and
+/// tags; another account's resource is "not found", as one that does not exist.
+async fn accounts_do_not_reach_each_other(store: Arc<dyn Store>) {
+    let own_logging = add_logging(&store, "own", 1).await;
+    let theirs_logging = other_logging("theirs", 1);
+    store
+        .insert_logging_configuration(&theirs_logging, &quotas())
+        .await
+        .unwrap();
+    let mut own = room("own", 1);
+    own.logging_configuration_ids = vec![own_logging.clone()];
+    store.insert_room(&own, &quotas()).await.unwrap();
+    let theirs = other_room("theirs", 1);
+    store.insert_room(&theirs, &quotas()).await.unwrap();
+    let them = Owner::Account(OTHER);
+
+    // Reads (twice each: SQLite's room cache must not serve a row across accounts either).
+    for _ in 0..2 {
+        assert_eq!(store.get_room(them, &own.id).await.unwrap(), None);
+        assert_eq!(store.get_room(OWN, &theirs.id).await.unwrap(), None);
+        assert_eq!(
+            store.get_room(OWN, &own.id).await.unwrap(),
+            Some(own.clone())
+        );
+        assert_eq!(
+            store.get_room(them, &theirs.id).await.unwrap(),
+            Some(theirs.clone())
+        );
+    }
+    assert_eq!(
+        store.get_room(Owner::Any, &theirs.id).await.unwrap(),
+        Some(theirs.clone())
+    );
+    assert_eq!(
+        store
+            .get_logging_configuration(them, &own_logging)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .get_logging_configuration(OWN, &theirs_logging.id)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(store
+        .get_logging_configuration(Owner::Any, &theirs_logging.id)
+        .await
+        .unwrap()
+        .is_some());
+
+    // Writes.
+    assert_not_here(
+        store
+            .update_room(
+                OTHER,
+                &own.id,
+                &quotas(),
+                Box::new(|r| {
+                    r.name = "taken".into();
+                    Ok(())
+                }),
+            )
+            .await,
+        "update_room across accounts",
+    );
+    assert_not_here(
+        store
+            .update_tags(
+                OTHER,
+                ResourceKind::Room,
+                &own.id,
+                Box::new(|t| {
+                    t.insert("k".into(), "v".into());
+                    Ok(())
+                }),
+            )
+            .await,
+        "update_tags on a room across accounts",
+    );
+    assert_not_here(
+        store
+            .update_tags(
+                "",
+                ResourceKind::LoggingConfiguration,
+                &theirs_logging.id,
+                Box::new(|t| {
+                    t.insert("k".into(), "v".into());
+                    Ok(())
+                }),
+            )
+            .await,
+        "update_tags on a logging configuration across accounts",
+    );
+    assert_not_here(
+        store
+            .update_logging_configuration(
+                OTHER,
+                &own_logging,
+                Box::new(|c| {
+                    c.name = "taken".into();
+                    Ok(())
+                }),
+            )
+            .await,
+        "update_logging_configuration across accounts",
+    );
+    assert_not_here(
+        store.delete_room(OTHER, &own.id).await,
+        "delete_room across accounts",
+    );
+    assert_not_here(
+        store
+            .delete_logging_configuration("", &theirs_logging.id)
+            .await,
+        "delete_logging_configuration across accounts",
+    );
+    // A room cannot use another account's logging configuration.
+    let mut borrowing = room("borrowing", 2);
+    borrowing.logging_configuration_ids = vec![theirs_logging.id.clone()];
+    assert_not_here(
+        store.insert_room(&borrowing, &quotas()).await,
+        "insert_room attaching another account's logging configuration",
+    );
+    let theirs_logging_id = theirs_logging.id.clone();
+    assert_not_here(
+        store
+            .update_room(
+                "",
+                &own.id,
+                &quotas(),
+                Box::new(move |r| {
+                    r.logging_configuration_ids = vec![theirs_logging_id];
+                    Ok(())
+                }),
+            )
+            .await,
+        "update_room attaching another account's logging configuration",
+    );
+
+    // Nothing changed.
+    assert_eq!(
+        store.get_room(OWN, &own.id).await.unwrap(),
+        Some(own.clone())
+    );
+    assert_eq!(
+        store.get_room(them, &theirs.id).await.unwrap(),
+        Some(theirs.clone())
+    );
+    assert_eq!(
+        store
+            .get_logging_configuration(them, &theirs_logging.id)
+            .await
+            .unwrap(),
+        Some(theirs_logging.clone())
+    );
+    // And each account still deletes its own.
+    store.delete_room(OTHER, &theirs.id).await.unwrap();
+    store
+        .delete_logging_configuration(OTHER, &theirs_logging.id)
+        .await
+        .unwrap();
+}
+
+/// The room and logging configuration quotas count each account's own resources.
+async fn quotas_are_per_account(store: Arc<dyn Store>) {
+    let quotas = Quotas {
+        rooms: 2,
+        logging_configurations: 1,
+        ..Quotas::default()
+    };
+    for i in 0..2 {
+        store.insert_room(&room("own", i), &quotas).await.unwrap();
+    }
+    assert_quota(
+        store.insert_room(&room("own", 9), &quotas).await,
+        "rooms",
+        2,
+    );
+    for i in 0..2 {
+        store
+            .insert_room(&other_room("theirs", i), &quotas)
+            .await
+            .unwrap();
+    }
+    assert_quota(
+        store.insert_room(&other_room("theirs", 9), &quotas).await,
+        "rooms",
+        2,
+    );
+
+    store
+        .insert_logging_configuration(&logging("own", 1), &quotas)
+        .await
+        .unwrap();
+    assert_quota(
+        store
+            .insert_logging_configuration(&logging("own", 2), &quotas)
+            .await,
+        "logging configurations",
+        1,
+    );
+    store
+        .insert_logging_configuration(&other_logging("theirs", 1), &quotas)
+        .await
+        .unwrap();
+    assert_quota(
+        store
+            .insert_logging_configuration(&other_logging("theirs", 2), &quotas)
+            .await,
+        "logging configurations",
+        1,
+    );
+}
+
+/// ListRooms (with and without filters) and ListLoggingConfigurations list one account's
+/// resources, page after page, whatever the other account holds at the same times.
+async fn lists_and_pages_stay_in_the_account(store: Arc<dyn Store>) {
+    let own_logging = add_logging(&store, "shared-name", 5).await;
+    let theirs_logging = other_logging("shared-name", 5);
+    store
+        .insert_logging_configuration(&theirs_logging, &quotas())
+        .await
+        .unwrap();
+    let (mut own, mut theirs) = (Vec::new(), Vec::new());
+    for i in 0..7 {
+        // Same names and update times in both accounts: pages interleave unless scoped.
+        let mut r = room("same", 10 + i / 3);
+        r.logging_configuration_ids = vec![own_logging.clone()];
+        store.insert_room(&r, &quotas()).await.unwrap();
+        own.push(r);
+        let mut t = other_room("same", 10 + i / 3);
+        t.logging_configuration_ids = vec![theirs_logging.id.clone()];
+        store.insert_room(&t, &quotas()).await.unwrap();
+        theirs.push(t);
+    }
+    newest_first(&mut own, |r| (r.update_time, r.id.clone()));
+    newest_first(&mut theirs, |r| (r.update_time, r.id.clone()));
+    let by_name = RoomFilter {
+        name: Some("same".into()),
+        ..RoomFilter::default()
+    };
+    for page in [1, 2, 3, 7, 50] {
+        for filter in [RoomFilter::default(), by_name.clone()] {
+            assert_eq!(
+                all_rooms_in(&store, "", &filter, page).await,
+                own,
+                "page {page}"
+            );
+            assert_eq!(
+                all_rooms_in(&store, OTHER, &filter, page).await,
+                theirs,
+                "page {page}"
+            );
+        }
+    }
+    // Filtering one account's rooms by the other's logging configuration finds nothing.
+    let by_their_logging = RoomFilter {
+        logging_configuration_id: Some(theirs_logging.id.clone()),
+        ..RoomFilter::default()
+    };
+    assert!(all_rooms_in(&store, "", &by_their_logging, 50)
+        .await
+        .is_empty());
+    assert_eq!(
+        all_rooms_in(&store, OTHER, &by_their_logging, 50).await,
+        theirs
+    );
+    for (account, expected) in [
+        ("", own_logging.as_str()),
+        (OTHER, theirs_logging.id.as_str()),
+    ] {
+        for page in [1, 50] {
+            let listed = store
+                .list_logging_configurations(account, None, page)
+                .await
+                .unwrap();
+            assert_eq!(ids_of(&listed), vec![expected.to_string()], "{account:?}");
+        }
+        // A cursor from the other account's page does not bring its rows in.
+        let after = PageCursor {
+            update_time: 6,
+            id: String::new(),
+        };
+        assert_eq!(
+            ids_of(
+                &store
+                    .list_logging_configurations(account, Some(&after), 50)
+                    .await
+                    .unwrap()
+            ),
+            vec![expected.to_string()]
+        );
+    }
+}
+
+fn ids_of(configs: &[LoggingConfiguration]) -> Vec<String> {
+    configs.iter().map(|c| c.id.clone()).collect()
 }

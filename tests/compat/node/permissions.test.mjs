@@ -1,7 +1,8 @@
 // IAM policies per user through @aws-sdk/client-ivschat (README "Credentials and
 // permissions"): a token-minting key limited to rooms tagged app=web, a read-only key, an
 // explicit Deny overriding a wildcard Allow, NotAction, request- and resource-tag conditions,
-// and the TagResource action that creating with tags also needs.
+// the TagResource action that creating with tags also needs, and two accounts that cannot see
+// each other's resources (README "Several accounts").
 //
 // This file starts its own ivschat-server (binary: IVSCHAT_SERVER_BIN, else
 // $CARGO_TARGET_DIR/debug/ivschat-server, else ~/.cache/ivschat-server/target/debug/…) with a
@@ -18,10 +19,21 @@ import path from 'node:path';
 import {
   AccessDeniedException,
   CreateChatTokenCommand,
+  CreateLoggingConfigurationCommand,
   CreateRoomCommand,
+  DeleteLoggingConfigurationCommand,
   DeleteRoomCommand,
+  DisconnectUserCommand,
+  GetLoggingConfigurationCommand,
   GetRoomCommand,
+  ListLoggingConfigurationsCommand,
   ListRoomsCommand,
+  ListTagsForResourceCommand,
+  ResourceNotFoundException,
+  SendEventCommand,
+  TagResourceCommand,
+  UntagResourceCommand,
+  UpdateLoggingConfigurationCommand,
   UpdateRoomCommand,
 } from '@aws-sdk/client-ivschat';
 import { ACCOUNT, REGION, assertServiceError, makeClient } from './helpers.mjs';
@@ -64,14 +76,26 @@ const USERS = {
   )],
 };
 
+// Users of two other accounts than the server's, with full access in their own.
+const ACCOUNT_A = '111111111111';
+const ACCOUNT_B = '222222222222';
+const TENANTS = {
+  'tenant-a': ['tenant-a', ACCOUNT_A],
+  'tenant-b': ['tenant-b', ACCOUNT_B],
+};
+const EVERYTHING = policy({ Effect: 'Allow', Action: 'ivschat:*', Resource: '*' });
+
 function configText() {
   const lines = ['[[credentials]]', 'access_key_id = "admin"', 'secret_access_key = "admin-secret"', ''];
-  for (const [name, [key, doc]] of Object.entries(USERS)) {
+  const user = (name, key, doc, account) => {
     // A JSON string literal is a valid TOML basic string.
     lines.push('[[users]]', `name = ${JSON.stringify(name)}`,
+      ...(account ? [`account_id = "${account}"`] : []),
       `access_keys = [{ access_key_id = "${key}", secret_access_key = "${key}-secret" }]`,
       `policies = [${JSON.stringify(doc)}]`, '');
-  }
+  };
+  for (const [name, [key, doc]] of Object.entries(USERS)) user(name, key, doc);
+  for (const [name, [key, account]] of Object.entries(TENANTS)) user(name, key, EVERYTHING, account);
   return lines.join('\n');
 }
 
@@ -182,4 +206,65 @@ test('conditions on request tags and resource tags', async () => {
   await team.send(new UpdateRoomCommand({ identifier: mine, name: 'ours' }));
   const other = (await admin.send(new CreateRoomCommand({ tags: { app: 'ops' } }))).arn;
   await denied(team.send(new UpdateRoomCommand({ identifier: other, name: 'theirs' })), 'web-team', 'ivschat:UpdateRoom', other);
+});
+
+// The same resource id, asked for in another account.
+const inAccount = (arn, account) => {
+  const parts = arn.split(':');
+  return [...parts.slice(0, 4), account, parts.slice(5).join(':')].join(':');
+};
+
+async function notFound(promise, what, arn) {
+  const err = await promise.then(
+    () => assert.fail(`${what} ${arn} was found`),
+    (e) => e,
+  );
+  assertServiceError(err, 'ResourceNotFoundException', 404);
+  assert.ok(err instanceof ResourceNotFoundException);
+  assert.equal(err.message, `${what} ${arn.split('/').pop()} not found`);
+}
+
+test('two accounts cannot see or reach each other\'s resources', async () => {
+  const [admin, a, b] = [as('admin'), as('tenant-a'), as('tenant-b')];
+  const logging = (await a.send(new CreateLoggingConfigurationCommand({
+    destinationConfiguration: { s3: { bucketName: 'a-bucket' } }, tags: { team: 'a' },
+  }))).arn;
+  const room = await a.send(new CreateRoomCommand({ tags: { team: 'a' }, loggingConfigurationIdentifiers: [logging] }));
+  assert.match(room.arn, new RegExp(`^arn:aws:ivschat:${REGION}:${ACCOUNT_A}:room/`));
+  assert.match(logging, new RegExp(`^arn:aws:ivschat:${REGION}:${ACCOUNT_A}:logging-configuration/`));
+  assert.deepEqual(room.loggingConfigurationIdentifiers, [logging]);
+  const bRoom = (await b.send(new CreateRoomCommand({}))).arn;
+  assert.match(bRoom, new RegExp(`^arn:aws:ivschat:${REGION}:${ACCOUNT_B}:room/`));
+
+  assert.deepEqual((await a.send(new ListRoomsCommand({}))).rooms.map((r) => r.arn), [room.arn]);
+  assert.deepEqual((await b.send(new ListRoomsCommand({}))).rooms.map((r) => r.arn), [bRoom]);
+  const adminRooms = (await admin.send(new ListRoomsCommand({}))).rooms.map((r) => r.arn);
+  assert.ok(!adminRooms.includes(room.arn) && !adminRooms.includes(bRoom));
+  assert.deepEqual((await a.send(new ListLoggingConfigurationsCommand({}))).loggingConfigurations.map((c) => c.arn), [logging]);
+  assert.deepEqual((await b.send(new ListLoggingConfigurationsCommand({}))).loggingConfigurations, []);
+
+  // B, by A's ARN or by the same id in its own account: answered as for a missing room.
+  for (const arn of [room.arn, inAccount(room.arn, ACCOUNT_B)]) {
+    await notFound(b.send(new GetRoomCommand({ identifier: arn })), 'Room', arn);
+    await notFound(b.send(new UpdateRoomCommand({ identifier: arn, name: 'x' })), 'Room', arn);
+    await notFound(b.send(new DeleteRoomCommand({ identifier: arn })), 'Room', arn);
+    await notFound(b.send(new CreateChatTokenCommand({ roomIdentifier: arn, userId: 'intruder' })), 'Room', arn);
+    await notFound(b.send(new SendEventCommand({ roomIdentifier: arn, eventName: 'x' })), 'Room', arn);
+    await notFound(b.send(new DisconnectUserCommand({ roomIdentifier: arn, userId: 'u' })), 'Room', arn);
+  }
+  const sameRoom = inAccount(room.arn, ACCOUNT_B);
+  await notFound(b.send(new ListTagsForResourceCommand({ resourceArn: sameRoom })), 'Room', sameRoom);
+  await notFound(b.send(new TagResourceCommand({ resourceArn: sameRoom, tags: { team: 'b' } })), 'Room', sameRoom);
+  await notFound(b.send(new UntagResourceCommand({ resourceArn: sameRoom, tagKeys: ['team'] })), 'Room', sameRoom);
+  const sameLogging = inAccount(logging, ACCOUNT_B);
+  const what = 'Logging configuration';
+  await notFound(b.send(new GetLoggingConfigurationCommand({ identifier: sameLogging })), what, sameLogging);
+  await notFound(b.send(new UpdateLoggingConfigurationCommand({ identifier: sameLogging, name: 'x' })), what, sameLogging);
+  await notFound(b.send(new DeleteLoggingConfigurationCommand({ identifier: sameLogging })), what, sameLogging);
+  await notFound(b.send(new CreateRoomCommand({ loggingConfigurationIdentifiers: [sameLogging] })), what, sameLogging);
+
+  // A's room is untouched, tags included, and A still mints tokens for it.
+  assert.deepEqual((await a.send(new ListTagsForResourceCommand({ resourceArn: room.arn }))).tags, { team: 'a' });
+  assert.equal((await a.send(new GetRoomCommand({ identifier: room.arn }))).name, room.name);
+  assert.ok((await a.send(new CreateChatTokenCommand({ roomIdentifier: room.arn, userId: 'alice' }))).token);
 });

@@ -48,6 +48,16 @@ USERS = {
     "web-team": ("webteam", [WEB_ROOMS_ONLY]),
 }
 
+EVERYTHING = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "ivschat:*", "Resource": "*"}]}
+ACCOUNT_A, ACCOUNT_B = "111111111111", "222222222222"
+# Users of two other accounts than the server's (README "Several accounts").
+TENANTS = {
+    # name: (access key, account)
+    "tenant-a": ("tenant-a", ACCOUNT_A),
+    "tenant-b": ("tenant-b", ACCOUNT_B),
+}
+
 
 def toml_string(s: str) -> str:
     return json.dumps(s)  # a JSON string literal is a valid TOML basic string
@@ -60,6 +70,10 @@ def config_text() -> str:
         lines += ["[[users]]", f"name = {toml_string(name)}",
                   f'access_keys = [{{ access_key_id = "{key}", secret_access_key = "{key}-secret" }}]',
                   f"policies = [{', '.join(rendered)}]", ""]
+    for name, (key, account) in TENANTS.items():
+        lines += ["[[users]]", f"name = {toml_string(name)}", f'account_id = "{account}"',
+                  f'access_keys = [{{ access_key_id = "{key}", secret_access_key = "{key}-secret" }}]',
+                  f"policies = [{toml_string(json.dumps(EVERYTHING))}]", ""]
     return "\n".join(lines)
 
 
@@ -173,3 +187,67 @@ def test_credentials_keep_full_access(as_key):
     arn = admin.create_room(tags={"app": "web"})["arn"]
     admin.untag_resource(resourceArn=arn, tagKeys=["app"])
     admin.delete_room(identifier=arn)
+
+
+def in_account(arn: str, account: str) -> str:
+    """The same resource id, asked for in another account."""
+    parts = arn.split(":", 5)
+    parts[4] = account
+    return ":".join(parts)
+
+
+def assert_not_found(excinfo, what: str, arn: str):
+    resp = assert_client_error(excinfo, "ResourceNotFoundException", 404)
+    assert resp["Error"]["Message"] == f"{what} {arn.rsplit('/', 1)[1]} not found", resp
+
+
+def test_two_accounts_are_isolated(as_key):
+    admin, a, b = as_key("admin"), as_key("tenant-a"), as_key("tenant-b")
+    logging_arn = a.create_logging_configuration(
+        destinationConfiguration={"s3": {"bucketName": "a-bucket"}}, tags={"team": "a"})["arn"]
+    room = a.create_room(tags={"team": "a"}, loggingConfigurationIdentifiers=[logging_arn])
+    room_arn = room["arn"]
+    assert room_arn.startswith(f"arn:aws:ivschat:{REGION}:{ACCOUNT_A}:room/")
+    assert logging_arn.startswith(f"arn:aws:ivschat:{REGION}:{ACCOUNT_A}:logging-configuration/")
+    assert room["loggingConfigurationIdentifiers"] == [logging_arn]
+    b_room = b.create_room()["arn"]
+    assert b_room.startswith(f"arn:aws:ivschat:{REGION}:{ACCOUNT_B}:room/")
+
+    # Each account lists its own; the server's account lists none of theirs.
+    assert [r["arn"] for r in a.list_rooms()["rooms"]] == [room_arn]
+    assert [r["arn"] for r in b.list_rooms()["rooms"]] == [b_room]
+    assert all(r["arn"] not in (room_arn, b_room) for r in admin.list_rooms()["rooms"])
+    assert [c["arn"] for c in a.list_logging_configurations()["loggingConfigurations"]] == [logging_arn]
+    assert b.list_logging_configurations()["loggingConfigurations"] == []
+
+    # B, by A's ARN or by the same id in its own account: answered as for a missing room.
+    for arn in (room_arn, in_account(room_arn, ACCOUNT_B)):
+        for call in (lambda: b.get_room(identifier=arn),
+                     lambda: b.update_room(identifier=arn, name="x"),
+                     lambda: b.delete_room(identifier=arn),
+                     lambda: b.create_chat_token(roomIdentifier=arn, userId="intruder"),
+                     lambda: b.send_event(roomIdentifier=arn, eventName="x"),
+                     lambda: b.disconnect_user(roomIdentifier=arn, userId="u")):
+            with pytest.raises(Exception) as ei:
+                call()
+            assert_not_found(ei, "Room", arn)
+    same_room = in_account(room_arn, ACCOUNT_B)
+    for call in (lambda: b.list_tags_for_resource(resourceArn=same_room),
+                 lambda: b.tag_resource(resourceArn=same_room, tags={"team": "b"}),
+                 lambda: b.untag_resource(resourceArn=same_room, tagKeys=["team"])):
+        with pytest.raises(Exception) as ei:
+            call()
+        assert_not_found(ei, "Room", same_room)
+    same_logging = in_account(logging_arn, ACCOUNT_B)
+    for call in (lambda: b.get_logging_configuration(identifier=same_logging),
+                 lambda: b.update_logging_configuration(identifier=same_logging, name="x"),
+                 lambda: b.delete_logging_configuration(identifier=same_logging),
+                 lambda: b.create_room(loggingConfigurationIdentifiers=[same_logging])):
+        with pytest.raises(Exception) as ei:
+            call()
+        assert_not_found(ei, "Logging configuration", same_logging)
+
+    # A's room is untouched, tags included, and A still mints tokens for it.
+    assert a.list_tags_for_resource(resourceArn=room_arn)["tags"] == {"team": "a"}
+    assert a.get_room(identifier=room_arn)["name"] == room["name"]
+    assert a.create_chat_token(roomIdentifier=room_arn, userId="alice")["token"]

@@ -12,6 +12,8 @@ use ivschat_sigv4::{
 };
 
 use crate::config::Config;
+use crate::domain::account::Account;
+use crate::domain::arn::ArnScope;
 use crate::domain::clock::Clock;
 use crate::iam::Principal;
 
@@ -28,6 +30,10 @@ pub struct Authenticator {
 
 impl Authenticator {
     pub fn new(config: &Config) -> Authenticator {
+        let server = ArnScope {
+            region: config.region.clone(),
+            account_id: config.account_id.clone(),
+        };
         let mut credentials = HashMap::new();
         let mut principals = HashMap::new();
         // `[[credentials]]` keys: full access, as before policies existed. AWS names a root
@@ -37,7 +43,7 @@ impl Authenticator {
                 c.access_key_id.clone(),
                 Principal {
                     arn: format!("arn:aws:iam::{}:root", config.account_id),
-                    account_id: config.account_id.clone(),
+                    account: Account::of(&server, &config.account_id),
                     policies: None,
                 },
             );
@@ -56,7 +62,7 @@ impl Authenticator {
                     key.access_key_id.clone(),
                     Principal {
                         arn: Principal::user_arn(&user.account_id, &user.name),
-                        account_id: user.account_id.clone(),
+                        account: Account::of(&server, &user.account_id),
                         policies: Some(user.policies.clone()),
                     },
                 );

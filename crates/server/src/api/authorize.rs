@@ -105,11 +105,12 @@ pub async fn authorize<T: AuthorizationFacts>(
         ResourceOf::Any => Cow::Borrowed("*"),
         ResourceOf::Named => Cow::Borrowed(input.resource_arn().unwrap_or("*")),
         ResourceOf::NewRoom | ResourceOf::NewLoggingConfiguration => Cow::Owned(
-            new_resource_pattern(of, &app.scope.region, &principal.account_id).unwrap_or_default(),
+            new_resource_pattern(of, &app.scope.region, &principal.account.arns.account_id)
+                .unwrap_or_default(),
         ),
     };
     let resource_tags = match (of, policies.uses_resource_tags) {
-        (ResourceOf::Named, true) => resource_tags(app, &resource).await?,
+        (ResourceOf::Named, true) => resource_tags(app, principal, &resource).await?,
         _ => None,
     };
     let request_tags = input.request_tags().filter(|t| !t.is_empty());
@@ -138,13 +139,18 @@ pub async fn authorize<T: AuthorizationFacts>(
     Ok(())
 }
 
-/// The tags of the room or logging configuration `arn` names; `None` when it is not one of
-/// ours or does not exist (the handler then answers ResourceNotFoundException if allowed).
-async fn resource_tags(app: &App, arn: &str) -> Result<Option<StringMap>, ServiceError> {
-    let Some((kind, id)) = app.scope.resolve_any(arn) else {
+/// The tags of the principal's room or logging configuration `arn` names; `None` when it is
+/// not one of its account's or does not exist (the handler then answers
+/// ResourceNotFoundException if allowed): another account's tags never decide a condition.
+async fn resource_tags(
+    app: &App,
+    principal: &Principal,
+    arn: &str,
+) -> Result<Option<StringMap>, ServiceError> {
+    let Some((kind, id)) = principal.account.arns.resolve_any(arn) else {
         return Ok(None);
     };
-    super::tags::stored_tags(app, kind, id).await
+    super::tags::stored_tags(app, &principal.account, kind, id).await
 }
 
 /// AWS's wording, so that tools matching on it (and people used to it) see the same.

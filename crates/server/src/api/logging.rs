@@ -16,15 +16,17 @@ use super::pagination;
 use super::reply::{from_store, OpResult, Reply};
 use super::tags::check_new_tags;
 use crate::app::App;
+use crate::domain::account::Account;
 use crate::domain::arn::{error_resource_id, ResourceKind};
 use crate::domain::ids::new_id;
 use crate::domain::resources::{next_update_time, LoggingConfiguration, LoggingState};
-use crate::store::PageCursor;
+use crate::store::{Owner, PageCursor};
 
 const DEFAULT_PAGE_SIZE: i32 = 50;
 
 pub async fn create_logging_configuration(
     app: &App,
+    account: &Account,
     req: CreateLoggingConfigurationRequest,
 ) -> OpResult {
     let tags = req.tags.unwrap_or_default();
@@ -32,6 +34,7 @@ pub async fn create_logging_configuration(
     let now = app.clock.now_micros();
     let config = LoggingConfiguration {
         id: new_id(),
+        account: account.key.clone(),
         name: req.name.unwrap_or_default(),
         create_time: now,
         update_time: now,
@@ -43,29 +46,35 @@ pub async fn create_logging_configuration(
         .insert_logging_configuration(&config, &app.config.quotas)
         .await
         .map_err(|e| from_store(e, &config.id))?;
-    Ok(Reply::json(&config.to_output(&app.scope)))
+    Ok(Reply::json(&config.to_output(&account.arns)))
 }
 
-pub async fn get_logging_configuration(app: &App, req: IdentifierRequest) -> OpResult {
-    let id = resolve(app, &req.identifier)?;
+pub async fn get_logging_configuration(
+    app: &App,
+    account: &Account,
+    req: IdentifierRequest,
+) -> OpResult {
+    let id = resolve(account, &req.identifier)?;
     let config = app
         .store
-        .get_logging_configuration(id)
+        .get_logging_configuration(Owner::Account(&account.key), id)
         .await
         .map_err(|e| from_store(e, id))?
         .ok_or_else(|| ServiceError::not_found(id, "Logging configuration"))?;
-    Ok(Reply::json(&config.to_output(&app.scope)))
+    Ok(Reply::json(&config.to_output(&account.arns)))
 }
 
 pub async fn update_logging_configuration(
     app: &App,
+    account: &Account,
     req: UpdateLoggingConfigurationRequest,
 ) -> OpResult {
-    let id = resolve(app, &req.identifier)?;
+    let id = resolve(account, &req.identifier)?;
     let now = app.clock.now_micros();
     let config = app
         .store
         .update_logging_configuration(
+            &account.key,
             id,
             Box::new(move |config: &mut LoggingConfiguration| {
                 if let Some(name) = req.name {
@@ -81,13 +90,17 @@ pub async fn update_logging_configuration(
         )
         .await
         .map_err(|e| from_store(e, id))?;
-    Ok(Reply::json(&config.to_output(&app.scope)))
+    Ok(Reply::json(&config.to_output(&account.arns)))
 }
 
-pub async fn delete_logging_configuration(app: &App, req: IdentifierRequest) -> OpResult {
-    let id = resolve(app, &req.identifier)?;
+pub async fn delete_logging_configuration(
+    app: &App,
+    account: &Account,
+    req: IdentifierRequest,
+) -> OpResult {
+    let id = resolve(account, &req.identifier)?;
     app.store
-        .delete_logging_configuration(id)
+        .delete_logging_configuration(&account.key, id)
         .await
         .map_err(|e| from_store(e, id))?;
     Ok(Reply::NoContent)
@@ -95,13 +108,14 @@ pub async fn delete_logging_configuration(app: &App, req: IdentifierRequest) -> 
 
 pub async fn list_logging_configurations(
     app: &App,
+    account: &Account,
     req: ListLoggingConfigurationsRequest,
 ) -> OpResult {
     let after = pagination::decode("logging", req.next_token.as_deref())?;
     let page_size = req.max_results.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, 50) as usize;
     let mut configs = app
         .store
-        .list_logging_configurations(after.as_ref(), page_size + 1)
+        .list_logging_configurations(&account.key, after.as_ref(), page_size + 1)
         .await
         .map_err(|e| from_store(e, "logging"))?;
     let next_token = if configs.len() > page_size {
@@ -119,13 +133,14 @@ pub async fn list_logging_configurations(
         None
     };
     Ok(Reply::json(&ListLoggingConfigurationsResponse {
-        logging_configurations: configs.iter().map(|c| c.to_output(&app.scope)).collect(),
+        logging_configurations: configs.iter().map(|c| c.to_output(&account.arns)).collect(),
         next_token,
     }))
 }
 
-fn resolve<'a>(app: &App, arn: &'a str) -> Result<&'a str, ServiceError> {
-    app.scope
+fn resolve<'a>(account: &Account, arn: &'a str) -> Result<&'a str, ServiceError> {
+    account
+        .arns
         .resolve(arn, ResourceKind::LoggingConfiguration)
         .ok_or_else(|| ServiceError::not_found(&error_resource_id(arn), "Logging configuration"))
 }

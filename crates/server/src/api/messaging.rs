@@ -11,18 +11,24 @@ use super::reply::{from_store, OpResult, Reply};
 use super::rooms::resolve_room;
 use crate::app::App;
 use crate::chat::{Declined, RoomRef};
+use crate::domain::account::Account;
 use crate::domain::clock::format_time_millis;
 use crate::domain::resources::Room;
 use crate::domain::token::{attributes_size, TokenClaims, MAX_ATTRIBUTES_BYTES};
+use crate::store::Owner;
 
 /// "The token is valid for one minute."
 pub const TOKEN_LIFETIME_MICROS: i64 = 60 * 1_000_000;
 pub const DEFAULT_SESSION_MINUTES: i32 = 60;
 
-pub async fn create_chat_token(app: &App, req: CreateChatTokenRequest) -> OpResult {
+pub async fn create_chat_token(
+    app: &App,
+    account: &Account,
+    req: CreateChatTokenRequest,
+) -> OpResult {
     let attributes = req.attributes.unwrap_or_default();
     check_attributes_size(&attributes)?;
-    let room = existing_room(app, &req.room_identifier).await?;
+    let room = existing_room(app, account, &req.room_identifier).await?;
     let mut capabilities = req.capabilities.unwrap_or_default();
     capabilities.sort_by_key(|c| *c as u8);
     capabilities.dedup();
@@ -33,6 +39,7 @@ pub async fn create_chat_token(app: &App, req: CreateChatTokenRequest) -> OpResu
     );
     let claims = TokenClaims {
         room: room.id,
+        account: room.account,
         user_id: req.user_id,
         capabilities,
         attributes,
@@ -47,10 +54,10 @@ pub async fn create_chat_token(app: &App, req: CreateChatTokenRequest) -> OpResu
     }))
 }
 
-pub async fn send_event(app: &App, req: SendEventRequest) -> OpResult {
+pub async fn send_event(app: &App, account: &Account, req: SendEventRequest) -> OpResult {
     let attributes = req.attributes.unwrap_or_default();
     check_attributes_size(&attributes)?;
-    let room = existing_room(app, &req.room_identifier).await?;
+    let room = existing_room(app, account, &req.room_identifier).await?;
     let id = app
         .chat
         .send_event(RoomRef::of(&room), req.event_name, attributes)
@@ -59,8 +66,8 @@ pub async fn send_event(app: &App, req: SendEventRequest) -> OpResult {
     Ok(Reply::json(&IdResponse { id }))
 }
 
-pub async fn delete_message(app: &App, req: DeleteMessageRequest) -> OpResult {
-    let room = existing_room(app, &req.room_identifier).await?;
+pub async fn delete_message(app: &App, account: &Account, req: DeleteMessageRequest) -> OpResult {
+    let room = existing_room(app, account, &req.room_identifier).await?;
     let id = app
         .chat
         .delete_message(RoomRef::of(&room), req.id, req.reason, None)
@@ -69,8 +76,8 @@ pub async fn delete_message(app: &App, req: DeleteMessageRequest) -> OpResult {
     Ok(Reply::json(&IdResponse { id }))
 }
 
-pub async fn disconnect_user(app: &App, req: DisconnectUserRequest) -> OpResult {
-    let room = existing_room(app, &req.room_identifier).await?;
+pub async fn disconnect_user(app: &App, account: &Account, req: DisconnectUserRequest) -> OpResult {
+    let room = existing_room(app, account, &req.room_identifier).await?;
     app.chat
         .disconnect_user(RoomRef::of(&room), req.user_id, req.reason, None)
         .await
@@ -95,10 +102,11 @@ fn service_error(room_id: &str, operation: &str, declined: Declined) -> ServiceE
     }
 }
 
-async fn existing_room(app: &App, arn: &str) -> Result<Room, ServiceError> {
-    let id = resolve_room(app, arn)?;
+/// The account's room `arn` names.
+async fn existing_room(app: &App, account: &Account, arn: &str) -> Result<Room, ServiceError> {
+    let id = resolve_room(account, arn)?;
     app.store
-        .get_room(id)
+        .get_room(Owner::Account(&account.key), id)
         .await
         .map_err(|e| from_store(e, id))?
         .ok_or_else(|| ServiceError::not_found(id, "Room"))

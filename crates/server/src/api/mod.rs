@@ -120,7 +120,8 @@ async fn input<T: serde::de::DeserializeOwned + AuthorizationFacts>(
     Ok(input)
 }
 
-/// One `match` from operation to handler.
+/// One `match` from operation to handler. Each handler acts in the signer's account
+/// (README "Several accounts").
 async fn dispatch(
     app: &App,
     who: &Principal,
@@ -131,47 +132,141 @@ async fn dispatch(
     use Operation::*;
     match routed.operation {
         CreateChatToken => {
-            messaging::create_chat_token(app, input(app, who, routed, query, body).await?).await
+            messaging::create_chat_token(
+                app,
+                &who.account,
+                input(app, who, routed, query, body).await?,
+            )
+            .await
         }
         CreateLoggingConfiguration => {
-            logging::create_logging_configuration(app, input(app, who, routed, query, body).await?)
-                .await
+            logging::create_logging_configuration(
+                app,
+                &who.account,
+                input(app, who, routed, query, body).await?,
+            )
+            .await
         }
-        CreateRoom => rooms::create_room(app, input(app, who, routed, query, body).await?).await,
+        CreateRoom => {
+            rooms::create_room(
+                app,
+                &who.account,
+                input(app, who, routed, query, body).await?,
+            )
+            .await
+        }
         DeleteLoggingConfiguration => {
-            logging::delete_logging_configuration(app, input(app, who, routed, query, body).await?)
-                .await
+            logging::delete_logging_configuration(
+                app,
+                &who.account,
+                input(app, who, routed, query, body).await?,
+            )
+            .await
         }
         DeleteMessage => {
-            messaging::delete_message(app, input(app, who, routed, query, body).await?).await
+            messaging::delete_message(
+                app,
+                &who.account,
+                input(app, who, routed, query, body).await?,
+            )
+            .await
         }
-        DeleteRoom => rooms::delete_room(app, input(app, who, routed, query, body).await?).await,
+        DeleteRoom => {
+            rooms::delete_room(
+                app,
+                &who.account,
+                input(app, who, routed, query, body).await?,
+            )
+            .await
+        }
         DisconnectUser => {
-            messaging::disconnect_user(app, input(app, who, routed, query, body).await?).await
+            messaging::disconnect_user(
+                app,
+                &who.account,
+                input(app, who, routed, query, body).await?,
+            )
+            .await
         }
         GetLoggingConfiguration => {
-            logging::get_logging_configuration(app, input(app, who, routed, query, body).await?)
-                .await
+            logging::get_logging_configuration(
+                app,
+                &who.account,
+                input(app, who, routed, query, body).await?,
+            )
+            .await
         }
-        GetRoom => rooms::get_room(app, input(app, who, routed, query, body).await?).await,
+        GetRoom => {
+            rooms::get_room(
+                app,
+                &who.account,
+                input(app, who, routed, query, body).await?,
+            )
+            .await
+        }
         ListLoggingConfigurations => {
-            logging::list_logging_configurations(app, input(app, who, routed, query, body).await?)
-                .await
+            logging::list_logging_configurations(
+                app,
+                &who.account,
+                input(app, who, routed, query, body).await?,
+            )
+            .await
         }
-        ListRooms => rooms::list_rooms(app, input(app, who, routed, query, body).await?).await,
+        ListRooms => {
+            rooms::list_rooms(
+                app,
+                &who.account,
+                input(app, who, routed, query, body).await?,
+            )
+            .await
+        }
         ListTagsForResource => {
-            tags::list_tags_for_resource(app, input(app, who, routed, query, body).await?).await
+            tags::list_tags_for_resource(
+                app,
+                &who.account,
+                input(app, who, routed, query, body).await?,
+            )
+            .await
         }
-        SendEvent => messaging::send_event(app, input(app, who, routed, query, body).await?).await,
-        TagResource => tags::tag_resource(app, input(app, who, routed, query, body).await?).await,
+        SendEvent => {
+            messaging::send_event(
+                app,
+                &who.account,
+                input(app, who, routed, query, body).await?,
+            )
+            .await
+        }
+        TagResource => {
+            tags::tag_resource(
+                app,
+                &who.account,
+                input(app, who, routed, query, body).await?,
+            )
+            .await
+        }
         UntagResource => {
-            tags::untag_resource(app, input(app, who, routed, query, body).await?).await
+            tags::untag_resource(
+                app,
+                &who.account,
+                input(app, who, routed, query, body).await?,
+            )
+            .await
         }
         UpdateLoggingConfiguration => {
-            logging::update_logging_configuration(app, input(app, who, routed, query, body).await?)
-                .await
+            logging::update_logging_configuration(
+                app,
+                &who.account,
+                input(app, who, routed, query, body).await?,
+            )
+            .await
         }
-        UpdateRoom => rooms::update_room(app, input(app, who, routed, query, body).await?).await,
+        UpdateRoom => {
+            rooms::update_room(
+                app,
+                &who.account,
+                input(app, who, routed, query, body).await?,
+            )
+            .await
+        }
     }
 }
 

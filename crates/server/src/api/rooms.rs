@@ -10,24 +10,26 @@ use super::pagination;
 use super::reply::{from_store, OpResult, Reply};
 use super::tags::check_new_tags;
 use crate::app::App;
+use crate::domain::account::Account;
 use crate::domain::arn::{error_resource_id, ResourceKind};
 use crate::domain::ids::new_id;
 use crate::domain::resources::{
     next_update_time, Room, DEFAULT_MAX_MESSAGE_LENGTH, DEFAULT_MAX_MESSAGE_RATE_PER_SECOND,
 };
-use crate::store::RoomFilter;
+use crate::store::{Owner, RoomFilter};
 
 /// Page size when `maxResults` is absent (the model's documented default).
 const DEFAULT_PAGE_SIZE: i32 = 50;
 
-pub async fn create_room(app: &App, req: CreateRoomRequest) -> OpResult {
+pub async fn create_room(app: &App, account: &Account, req: CreateRoomRequest) -> OpResult {
     let tags = req.tags.unwrap_or_default();
     check_new_tags(&tags)?;
-    let logging_ids = resolve_logging_ids(app, req.logging_configuration_identifiers)?;
+    let logging_ids = resolve_logging_ids(account, req.logging_configuration_identifiers)?;
     let (uri, fallback) = review_handler(req.message_review_handler, None, FallbackResult::Allow);
     let now = app.clock.now_micros();
     let room = Room {
         id: new_id(),
+        account: account.key.clone(),
         name: req.name.unwrap_or_default(),
         create_time: now,
         update_time: now,
@@ -46,30 +48,31 @@ pub async fn create_room(app: &App, req: CreateRoomRequest) -> OpResult {
         .insert_room(&room, &app.config.quotas)
         .await
         .map_err(|e| from_store(e, &room.id))?;
-    Ok(Reply::json(&room.to_output(&app.scope)))
+    Ok(Reply::json(&room.to_output(&account.arns)))
 }
 
-pub async fn get_room(app: &App, req: IdentifierRequest) -> OpResult {
-    let id = resolve_room(app, &req.identifier)?;
+pub async fn get_room(app: &App, account: &Account, req: IdentifierRequest) -> OpResult {
+    let id = resolve_room(account, &req.identifier)?;
     let room = app
         .store
-        .get_room(id)
+        .get_room(Owner::Account(&account.key), id)
         .await
         .map_err(|e| from_store(e, id))?
         .ok_or_else(|| ServiceError::not_found(id, "Room"))?;
-    Ok(Reply::json(&room.to_output(&app.scope)))
+    Ok(Reply::json(&room.to_output(&account.arns)))
 }
 
-pub async fn update_room(app: &App, req: UpdateRoomRequest) -> OpResult {
-    let id = resolve_room(app, &req.identifier)?;
+pub async fn update_room(app: &App, account: &Account, req: UpdateRoomRequest) -> OpResult {
+    let id = resolve_room(account, &req.identifier)?;
     let logging_ids = match req.logging_configuration_identifiers {
-        Some(list) => Some(resolve_logging_ids(app, Some(list))?),
+        Some(list) => Some(resolve_logging_ids(account, Some(list))?),
         None => None,
     };
     let now = app.clock.now_micros();
     let room = app
         .store
         .update_room(
+            &account.key,
             id,
             &app.config.quotas,
             Box::new(move |room: &mut Room| {
@@ -100,32 +103,32 @@ pub async fn update_room(app: &App, req: UpdateRoomRequest) -> OpResult {
         .await
         .map_err(|e| from_store(e, id))?;
     app.chat.room_updated(&room).await;
-    Ok(Reply::json(&room.to_output(&app.scope)))
+    Ok(Reply::json(&room.to_output(&account.arns)))
 }
 
-pub async fn delete_room(app: &App, req: IdentifierRequest) -> OpResult {
-    let id = resolve_room(app, &req.identifier)?;
+pub async fn delete_room(app: &App, account: &Account, req: IdentifierRequest) -> OpResult {
+    let id = resolve_room(account, &req.identifier)?;
     app.store
-        .delete_room(id)
+        .delete_room(&account.key, id)
         .await
         .map_err(|e| from_store(e, id))?;
     app.chat.room_deleted(id).await;
     Ok(Reply::NoContent)
 }
 
-pub async fn list_rooms(app: &App, req: ListRoomsRequest) -> OpResult {
+pub async fn list_rooms(app: &App, account: &Account, req: ListRoomsRequest) -> OpResult {
     let after = pagination::decode("rooms", req.next_token.as_deref())?;
     let logging_configuration_id = match &req.logging_configuration_identifier {
         Some(arn) => {
-            let id = app
-                .scope
+            let id = account
+                .arns
                 .resolve(arn, ResourceKind::LoggingConfiguration)
                 .ok_or_else(|| {
                     ServiceError::not_found(&error_resource_id(arn), "Logging configuration")
                 })?;
             let exists = app
                 .store
-                .get_logging_configuration(id)
+                .get_logging_configuration(Owner::Account(&account.key), id)
                 .await
                 .map_err(|e| from_store(e, id))?;
             if exists.is_none() {
@@ -144,7 +147,7 @@ pub async fn list_rooms(app: &App, req: ListRoomsRequest) -> OpResult {
     // One extra row tells whether another page exists, so the last page has no token.
     let mut rooms = app
         .store
-        .list_rooms(&filter, after.as_ref(), page_size + 1)
+        .list_rooms(&account.key, &filter, after.as_ref(), page_size + 1)
         .await
         .map_err(|e| from_store(e, "rooms"))?;
     let next_token = if rooms.len() > page_size {
@@ -162,26 +165,30 @@ pub async fn list_rooms(app: &App, req: ListRoomsRequest) -> OpResult {
         None
     };
     Ok(Reply::json(&ListRoomsResponse {
-        rooms: rooms.iter().map(|r| r.to_summary(&app.scope)).collect(),
+        rooms: rooms.iter().map(|r| r.to_summary(&account.arns)).collect(),
         next_token,
     }))
 }
 
 /// The room id inside a `roomIdentifier`/`identifier` ARN, or ResourceNotFound when the ARN
-/// cannot name one of this server's rooms.
-pub fn resolve_room<'a>(app: &App, arn: &'a str) -> Result<&'a str, ServiceError> {
-    app.scope
+/// cannot name one of the account's rooms.
+pub fn resolve_room<'a>(account: &Account, arn: &'a str) -> Result<&'a str, ServiceError> {
+    account
+        .arns
         .resolve(arn, ResourceKind::Room)
         .ok_or_else(|| ServiceError::not_found(&error_resource_id(arn), "Room"))
 }
 
-/// Logging configuration ARNs → ids (duplicates dropped, order kept). Whether they exist is
-/// checked by the store inside the write transaction.
-fn resolve_logging_ids(app: &App, arns: Option<Vec<String>>) -> Result<Vec<String>, ServiceError> {
+/// Logging configuration ARNs → ids (duplicates dropped, order kept). Whether they exist in the
+/// account is checked by the store inside the write transaction.
+fn resolve_logging_ids(
+    account: &Account,
+    arns: Option<Vec<String>>,
+) -> Result<Vec<String>, ServiceError> {
     let mut ids: Vec<String> = Vec::new();
     for arn in arns.unwrap_or_default() {
-        let id = app
-            .scope
+        let id = account
+            .arns
             .resolve(&arn, ResourceKind::LoggingConfiguration)
             .ok_or_else(|| {
                 ServiceError::not_found(&error_resource_id(&arn), "Logging configuration")

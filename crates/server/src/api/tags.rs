@@ -13,46 +13,55 @@ use ivschat_proto::errors::ServiceError;
 
 use super::reply::{from_store, OpResult, Reply};
 use crate::app::App;
+use crate::domain::account::Account;
 use crate::domain::arn::{error_resource_id, ResourceKind};
+use crate::store::Owner;
 
 pub const MAX_TAGS: usize = 50;
 
-pub async fn list_tags_for_resource(app: &App, req: ListTagsForResourceRequest) -> OpResult {
-    let (kind, id) = resolve(app, &req.resource_arn)?;
-    let tags = stored_tags(app, kind, id)
+pub async fn list_tags_for_resource(
+    app: &App,
+    account: &Account,
+    req: ListTagsForResourceRequest,
+) -> OpResult {
+    let (kind, id) = resolve(account, &req.resource_arn)?;
+    let tags = stored_tags(app, account, kind, id)
         .await?
         .ok_or_else(|| ServiceError::not_found(id, kind.display_name()))?;
     Ok(Reply::json(&ListTagsForResourceResponse { tags }))
 }
 
-/// The stored tags of a room or logging configuration; `None` when it does not exist.
+/// The stored tags of one of the account's rooms or logging configurations; `None` when it
+/// does not exist there.
 pub(crate) async fn stored_tags(
     app: &App,
+    account: &Account,
     kind: ResourceKind,
     id: &str,
 ) -> Result<Option<StringMap>, ServiceError> {
     Ok(match kind {
         ResourceKind::Room => app
             .store
-            .get_room(id)
+            .get_room(Owner::Account(&account.key), id)
             .await
             .map_err(|e| from_store(e, id))?
             .map(|r| r.tags),
         ResourceKind::LoggingConfiguration => app
             .store
-            .get_logging_configuration(id)
+            .get_logging_configuration(Owner::Account(&account.key), id)
             .await
             .map_err(|e| from_store(e, id))?
             .map(|c| c.tags),
     })
 }
 
-pub async fn tag_resource(app: &App, req: TagResourceRequest) -> OpResult {
+pub async fn tag_resource(app: &App, account: &Account, req: TagResourceRequest) -> OpResult {
     check_new_tags(&req.tags)?;
-    let (kind, id) = resolve(app, &req.resource_arn)?;
+    let (kind, id) = resolve(account, &req.resource_arn)?;
     let new_tags = req.tags;
     app.store
         .update_tags(
+            &account.key,
             kind,
             id,
             Box::new(move |tags: &mut StringMap| {
@@ -68,11 +77,12 @@ pub async fn tag_resource(app: &App, req: TagResourceRequest) -> OpResult {
     Ok(Reply::json(&EmptyResponse {}))
 }
 
-pub async fn untag_resource(app: &App, req: UntagResourceRequest) -> OpResult {
-    let (kind, id) = resolve(app, &req.resource_arn)?;
+pub async fn untag_resource(app: &App, account: &Account, req: UntagResourceRequest) -> OpResult {
+    let (kind, id) = resolve(account, &req.resource_arn)?;
     let keys = req.tag_keys;
     app.store
         .update_tags(
+            &account.key,
             kind,
             id,
             Box::new(move |tags: &mut StringMap| {
@@ -115,8 +125,9 @@ fn too_many_tags(count: usize) -> ServiceError {
     )
 }
 
-fn resolve<'a>(app: &App, arn: &'a str) -> Result<(ResourceKind, &'a str), ServiceError> {
-    app.scope
+fn resolve<'a>(account: &Account, arn: &'a str) -> Result<(ResourceKind, &'a str), ServiceError> {
+    account
+        .arns
         .resolve_any(arn)
         .ok_or_else(|| ServiceError::not_found(&error_resource_id(arn), "Resource"))
 }

@@ -16,7 +16,8 @@ use crate::token_bucket::TokenBucket;
 pub struct LocalBus {
     rooms: Arc<dyn NodeRooms>,
     // std Mutex: never held across .await; each critical section is one map operation.
-    accounts: Mutex<HashMap<&'static str, TokenBucket>>,
+    /// Account rates: by account key, then by rate name.
+    accounts: Mutex<HashMap<String, HashMap<&'static str, TokenBucket>>>,
     redeemed: RedeemedTokens,
 }
 
@@ -60,13 +61,26 @@ impl Bus for LocalBus {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .try_take(),
-            Bucket::Account { name, rate } => self
-                .accounts
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .entry(name)
-                .or_insert_with(|| TokenBucket::new(rate))
-                .try_take(),
+            Bucket::Account {
+                name,
+                account,
+                rate,
+            } => {
+                let mut accounts = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
+                // Looked up by `&str` first: the key is allocated once per account only.
+                if !accounts.contains_key(account) {
+                    accounts.insert(account.to_string(), HashMap::new());
+                }
+                accounts
+                    .get_mut(account)
+                    .map(|rates| {
+                        rates
+                            .entry(name)
+                            .or_insert_with(|| TokenBucket::new(rate))
+                            .try_take()
+                    })
+                    .unwrap_or(false)
+            }
         };
         done(Ok(allowed))
     }
@@ -189,14 +203,24 @@ mod tests {
         );
         let send_event = Bucket::Account {
             name: "account:send_event",
+            account: "",
             rate: 1,
         };
         assert!(take(send_event));
         assert!(!take(send_event));
         assert!(take(Bucket::Account {
             name: "account:delete_message",
+            account: "",
             rate: 1
         }));
+        // Another account's rate is its own.
+        let elsewhere = Bucket::Account {
+            name: "account:send_event",
+            account: "111111111111",
+            rate: 1,
+        };
+        assert!(take(elsewhere));
+        assert!(!take(elsewhere));
     }
 
     #[test]

@@ -57,8 +57,13 @@ pub enum Bucket<'a> {
         rate: u32,
         on_this_node: &'a Mutex<TokenBucket>,
     },
-    /// An account-wide request rate, by name (`account:send_event`, …).
-    Account { name: &'static str, rate: u32 },
+    /// An account-wide request rate, by name (`account:send_event`, …), for the account
+    /// stored under `account` (`domain::account`).
+    Account {
+        name: &'static str,
+        account: &'a str,
+        rate: u32,
+    },
 }
 
 /// How events cross nodes, and the state every node must agree on.

@@ -252,7 +252,17 @@ impl Bus for RedisBus {
     fn try_take<'a>(&'a self, bucket: Bucket<'a>) -> BusCall<'a, bool> {
         let (name, rate) = match bucket {
             Bucket::Room { id, rate, .. } => (format!("room:{id}"), rate),
-            Bucket::Account { name, rate } => (name.to_string(), rate),
+            // The server's own account keeps the key it had before accounts existed.
+            Bucket::Account {
+                name,
+                account: "",
+                rate,
+            } => (name.to_string(), rate),
+            Bucket::Account {
+                name,
+                account,
+                rate,
+            } => (format!("{name}:{account}"), rate),
         };
         waiting(async move {
             let mut commands = self.commands.clone();

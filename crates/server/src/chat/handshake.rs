@@ -35,6 +35,7 @@ use crate::domain::token::TokenError;
 use crate::http_server::client_address::ClientAddress;
 use crate::limits::ConnectionPermit;
 use crate::room::RoomSettings;
+use crate::store::Owner;
 
 /// Socket read chunk per connection, allocated up front for every connection: SDK requests
 /// are a few hundred bytes, and a larger frame reserves its own length when its header arrives.
@@ -117,7 +118,11 @@ pub async fn upgrade(
         return refuse(StatusCode::UNAUTHORIZED, ALREADY_USED);
     }
     let mark = app.chat.room_changes_mark();
-    let room = match app.store.get_room(&claims.room).await {
+    let room = match app
+        .store
+        .get_room(Owner::Account(&claims.account), &claims.room)
+        .await
+    {
         Ok(Some(room)) => room,
         Ok(None) => return refuse(StatusCode::NOT_FOUND, "the chat room does not exist"),
         Err(e) => {
@@ -151,7 +156,11 @@ pub async fn upgrade(
     // to the membership. On one node, a change counter tells whether there was one at all.
     let membership = Membership::join(app.chat.clone(), &room, socket, &claims.user_id);
     if app.chat.room_may_have_changed_since(mark) {
-        match app.store.get_room(&claims.room).await {
+        match app
+            .store
+            .get_room(Owner::Account(&claims.account), &claims.room)
+            .await
+        {
             Ok(Some(fresh)) => membership.room.apply(RoomSettings::of(&fresh)),
             Ok(None) => return refuse(StatusCode::NOT_FOUND, "the chat room does not exist"),
             Err(e) => {

@@ -50,10 +50,13 @@ use spent::SpentTokens;
 /// At the highest room rate (100 messages/s) plus events, this is several seconds of slack.
 pub const ROOM_BACKLOG: usize = 1024;
 
-/// A room as the chat path addresses it: its id and where its records are logged.
+/// A room as the chat path addresses it: its id, its account (whose request rates it
+/// takes from) and where its records are logged.
 #[derive(Debug, Clone, Copy)]
 pub struct RoomRef<'a> {
     pub id: &'a str,
+    /// The owning account's key (`domain::account`).
+    pub account: &'a str,
     pub logging_ids: &'a [String],
 }
 
@@ -61,6 +64,7 @@ impl<'a> RoomRef<'a> {
     pub fn of(room: &'a Room) -> RoomRef<'a> {
         RoomRef {
             id: &room.id,
+            account: &room.account,
             logging_ids: &room.logging_configuration_ids,
         }
     }
@@ -105,7 +109,8 @@ fn bus_unreachable(error: anyhow::Error) -> Declined {
 }
 
 /// Account-wide request rates (`docs/protocol/messaging.md` §9): DeleteMessage and DisconnectUser count
-/// WebSocket and HTTP requests together; SendEvent is HTTP only.
+/// WebSocket and HTTP requests together; SendEvent is HTTP only. Each account has its own
+/// (README "Several accounts").
 #[derive(Debug, Clone, Copy)]
 pub enum AccountQuota {
     DeleteMessage,
@@ -293,10 +298,11 @@ impl Hub {
         .await
     }
 
-    /// Takes one request from an account-wide quota, service-wide.
-    pub async fn take_quota(&self, quota: AccountQuota) -> Result<(), Declined> {
+    /// Takes one request from the account's quota, service-wide (`account`: its key).
+    pub async fn take_quota(&self, quota: AccountQuota, account: &str) -> Result<(), Declined> {
         self.take(Bucket::Account {
             name: quota.name(),
+            account,
             rate: quota.rate(&self.quotas),
         })
         .await
@@ -343,7 +349,8 @@ impl Hub {
         event_name: String,
         attributes: StringMap,
     ) -> Result<String, Declined> {
-        self.take_quota(AccountQuota::SendEvent).await?;
+        self.take_quota(AccountQuota::SendEvent, room.account)
+            .await?;
         let id = new_id();
         let at = self.clock.now();
         let frame = EventFrame::new(
@@ -366,7 +373,8 @@ impl Hub {
         reason: Option<String>,
         request_id: Option<String>,
     ) -> Result<String, Declined> {
-        self.take_quota(AccountQuota::DeleteMessage).await?;
+        self.take_quota(AccountQuota::DeleteMessage, room.account)
+            .await?;
         let id = new_id();
         let at = self.clock.now();
         let frame = EventFrame::delete_message(
@@ -389,7 +397,8 @@ impl Hub {
         reason: Option<String>,
         request_id: Option<String>,
     ) -> Result<String, Declined> {
-        self.take_quota(AccountQuota::DisconnectUser).await?;
+        self.take_quota(AccountQuota::DisconnectUser, room.account)
+            .await?;
         let id = new_id();
         let at = self.clock.now();
         let frame = EventFrame::disconnect_user(
@@ -543,6 +552,7 @@ mod tests {
         for _ in 0..2 {
             let room = Room {
                 id: new_id(),
+                account: String::new(),
                 name: "r".to_string(),
                 create_time: 1,
                 update_time: 1,
@@ -560,6 +570,7 @@ mod tests {
         let (updated, deleted) = (&rooms[0], &rooms[1]);
         store
             .update_room(
+                "",
                 &updated.0.id,
                 &quotas,
                 Box::new(|room| {
@@ -570,7 +581,7 @@ mod tests {
             )
             .await
             .unwrap();
-        store.delete_room(&deleted.0.id).await.unwrap();
+        store.delete_room("", &deleted.0.id).await.unwrap();
         // The bus lost both changes: nothing live on this node knows.
         assert!(hub.rooms.is_live(&deleted.0.id));
         assert_eq!(updated.1.settings().maximum_message_length, 500);
@@ -590,6 +601,7 @@ mod tests {
         let logging_ids = ["lc".to_string()];
         let room = RoomRef {
             id: "g1H2I3j4k5L6",
+            account: "",
             logging_ids: &logging_ids,
         };
         let sent = hub

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::Hub;
 use crate::bus::NodeRooms;
 use crate::room::{RoomEvent, RoomSettings, RoomUpdate};
-use crate::store::Store;
+use crate::store::{Owner, Store};
 
 /// Reconciles every `every` (`[cluster] reconcile_interval_ms`, 10 s by default), and at once
 /// each time the bus subscription recovers from an outage, until `stop`.
@@ -70,7 +70,7 @@ async fn recovered(
 pub async fn reconcile(hub: &Hub, store: &dyn Store) -> usize {
     let mut deleted = 0;
     for room_id in hub.rooms.ids() {
-        match store.get_room(&room_id).await {
+        match store.get_room(Owner::Any, &room_id).await {
             Ok(None) => {
                 tracing::warn!(room = %room_id, "a deleted room still had connections here (the bus lost its deletion): closing them");
                 hub.rooms.deliver(&room_id, RoomEvent::Deleted);

@@ -28,6 +28,8 @@ const REPLY_QUEUE: usize = 32;
 /// A SEND_MESSAGE waiting for the room's review handler.
 pub struct PendingReview {
     pub function_arn: String,
+    /// The room's account key (the token's), for the chat log's `RoomRef`.
+    pub account: String,
     pub request: ReviewRequest,
     pub request_id: Option<String>,
     pub fallback: FallbackResult,
@@ -120,6 +122,7 @@ async fn run(
                 let settings = room.settings();
                 let target = RoomRef {
                     id: &room.id,
+                    account: &pending.account,
                     logging_ids: &settings.logging_configuration_ids,
                 };
                 if shared

@@ -194,6 +194,7 @@ mod tests {
     fn room() -> Room {
         Room {
             id: new_id(),
+            account: String::new(),
             name: "r".to_string(),
             create_time: 1,
             update_time: 1,

@@ -94,7 +94,7 @@ type ChatSocket = WebSocketStream<SessionIo<TokioIo<Upgraded>>>;
 pub struct Sessions {
     pub hub: Arc<Hub>,
     pub clock: Clock,
-    /// For the room ARN a review handler is sent.
+    /// The server's ARNs: the room ARN a review handler is sent is in the token's account.
     pub scope: ArnScope,
     pub reviewer: Reviewer,
     /// Review outcomes are counted here.
@@ -487,7 +487,11 @@ impl Session {
                         request: ReviewRequest {
                             content,
                             message_id: id,
-                            room_arn: self.shared.scope.arn(ResourceKind::Room, &self.room.id),
+                            room_arn: self
+                                .shared
+                                .scope
+                                .of_stored_account(&self.claims.account)
+                                .arn(ResourceKind::Room, &self.room.id),
                             attributes,
                             sender: ReviewSender {
                                 attributes: sender.attributes.clone(),
@@ -496,6 +500,7 @@ impl Session {
                             },
                         },
                         function_arn,
+                        account: self.claims.account.clone(),
                         request_id,
                         fallback: settings.review_fallback,
                         max_length: max,
@@ -513,6 +518,7 @@ impl Session {
                         );
                         let room = RoomRef {
                             id: &self.room.id,
+                            account: &self.claims.account,
                             logging_ids: &settings.logging_configuration_ids,
                         };
                         hub.broadcast(room, RecordType::Message, &frame, at)
@@ -526,6 +532,7 @@ impl Session {
                 let settings = self.room.settings();
                 let room = RoomRef {
                     id: &self.room.id,
+                    account: &self.claims.account,
                     logging_ids: &settings.logging_configuration_ids,
                 };
                 hub.delete_message(room, id, reason, request_id)
@@ -537,6 +544,7 @@ impl Session {
                 let settings = self.room.settings();
                 let room = RoomRef {
                     id: &self.room.id,
+                    account: &self.claims.account,
                     logging_ids: &settings.logging_configuration_ids,
                 };
                 hub.disconnect_user(room, user_id, reason, request_id)

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::LoggingConfig;
 use crate::domain::clock::{format_time_millis, to_micros, Clock};
-use crate::store::Store;
+use crate::store::{Owner, Store};
 use sinks::Sinks;
 use spool::{seqs, NewRecord, NotSpooled, Spool, SpooledRecord, Unsettled};
 
@@ -221,7 +221,11 @@ impl ChatLogger {
 
     /// Ships what is due for one logging configuration.
     async fn ship(&self, logging_id: &str) -> anyhow::Result<()> {
-        let Some(config) = self.store.get_logging_configuration(logging_id).await? else {
+        let Some(config) = self
+            .store
+            .get_logging_configuration(Owner::Any, logging_id)
+            .await?
+        else {
             // Deleted: nowhere to ship to any more.
             let batch = self.spool.batch(logging_id, MAX_BATCH).await?;
             tracing::warn!(logging_configuration = %logging_id, records = batch.len(), "dropping chat log records of a deleted logging configuration");
@@ -242,7 +246,7 @@ impl ChatLogger {
             let delivered = self
                 .sinks
                 .for_destination(&destination)
-                .ship(&destination, &room_id, &records)
+                .ship(&destination, &config.account, &room_id, &records)
                 .await?;
             self.spool.remove(&delivered).await?;
             let n = delivered.len() as u64;

@@ -24,11 +24,14 @@ use crate::domain::clock::from_micros;
 
 /// Ships one room's records to one destination. Returns the sequence numbers the destination
 /// accepted (all of them, or fewer when it accepts part of a batch); an error ships none.
+/// `account` is the logging configuration's account key (`domain::account`), which S3 object
+/// keys name.
 #[async_trait]
 pub trait Sink: Send + Sync {
     async fn ship(
         &self,
         destination: &DestinationConfiguration,
+        account: &str,
         room_id: &str,
         records: &[SpooledRecord],
     ) -> anyhow::Result<Vec<i64>>;
@@ -114,12 +117,17 @@ impl Layout {
         }
     }
 
-    /// The S3 object key for a batch of `room_id` records starting at `first_ms`.
-    pub fn s3_key(&self, room_id: &str, first_ms: i64) -> String {
+    /// The S3 object key for a batch of `room_id` records starting at `first_ms`, in the
+    /// account stored under `account_key` (`''`: the server's own).
+    pub fn s3_key(&self, account_key: &str, room_id: &str, first_ms: i64) -> String {
         let t = from_micros(first_ms * 1000);
         let mut hash = [0u8; 4];
         rand::thread_rng().fill_bytes(&mut hash);
-        let (account, region) = (&self.account_id, &self.region);
+        let account = match account_key {
+            "" => self.account_id.as_str(),
+            other => other,
+        };
+        let region = &self.region;
         format!(
             "AWSLogs/{account}/IVSChatLogs/1.0/{region}/room_{room_id}/{:04}/{:02}/{:02}/{:02}/\
              {account}_IVSChatLogs_1.0_{region}_room_{room_id}_{:04}{:02}{:02}T{:02}{:02}Z_{}.log.gz",
@@ -199,6 +207,7 @@ impl Sink for FileSink {
     async fn ship(
         &self,
         destination: &DestinationConfiguration,
+        account: &str,
         room_id: &str,
         records: &[SpooledRecord],
     ) -> anyhow::Result<Vec<i64>> {
@@ -206,7 +215,7 @@ impl Sink for FileSink {
         match destination {
             DestinationConfiguration::S3(s3) => {
                 let first = records.first().map(|r| r.timestamp_ms).unwrap_or_default();
-                let key = self.layout.s3_key(room_id, first);
+                let key = self.layout.s3_key(account, room_id, first);
                 let path = safe_join(
                     &safe_join(&self.root, "s3"),
                     &format!("{}/{key}", s3.bucket_name),
@@ -244,6 +253,7 @@ impl Sink for S3Sink {
     async fn ship(
         &self,
         destination: &DestinationConfiguration,
+        account: &str,
         room_id: &str,
         records: &[SpooledRecord],
     ) -> anyhow::Result<Vec<i64>> {
@@ -255,7 +265,7 @@ impl Sink for S3Sink {
         self.client
             .put_object()
             .bucket(&s3.bucket_name)
-            .key(self.layout.s3_key(room_id, first))
+            .key(self.layout.s3_key(account, room_id, first))
             .content_type("application/x-gzip")
             .body(body.into())
             .send()
@@ -278,6 +288,7 @@ impl Sink for CloudWatchSink {
     async fn ship(
         &self,
         destination: &DestinationConfiguration,
+        _account: &str,
         room_id: &str,
         records: &[SpooledRecord],
     ) -> anyhow::Result<Vec<i64>> {
@@ -378,6 +389,7 @@ impl Sink for FirehoseSink {
     async fn ship(
         &self,
         destination: &DestinationConfiguration,
+        _account: &str,
         _room_id: &str,
         records: &[SpooledRecord],
     ) -> anyhow::Result<Vec<i64>> {
@@ -478,12 +490,18 @@ mod tests {
             account_id: "123456789012".into(),
             region: "us-west-2".into(),
         };
-        let key = layout.s3_key("g1H2I3j4k5L6", 1_672_929_212_894);
+        let key = layout.s3_key("", "g1H2I3j4k5L6", 1_672_929_212_894);
         let prefix =
             "AWSLogs/123456789012/IVSChatLogs/1.0/us-west-2/room_g1H2I3j4k5L6/2023/01/05/14/\
                       123456789012_IVSChatLogs_1.0_us-west-2_room_g1H2I3j4k5L6_20230105T1433Z_";
         assert!(key.starts_with(prefix), "{key}");
         assert!(key.ends_with(".log.gz"));
+        // Another account's logging configuration writes under its own account.
+        let key = layout.s3_key("111111111111", "g1H2I3j4k5L6", 1_672_929_212_894);
+        let prefix =
+            "AWSLogs/111111111111/IVSChatLogs/1.0/us-west-2/room_g1H2I3j4k5L6/2023/01/05/14/\
+                      111111111111_IVSChatLogs_1.0_us-west-2_room_g1H2I3j4k5L6_20230105T1433Z_";
+        assert!(key.starts_with(prefix), "{key}");
     }
 
     #[test]

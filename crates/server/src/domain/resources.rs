@@ -18,6 +18,8 @@ pub const DEFAULT_MAX_MESSAGE_LENGTH: i32 = 500;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Room {
     pub id: String,
+    /// The owning account's key (`domain::account`: `''` is the server's own account).
+    pub account: String,
     pub name: String,
     /// Microseconds since the epoch.
     pub create_time: i64,
@@ -121,6 +123,8 @@ impl LoggingState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoggingConfiguration {
     pub id: String,
+    /// The owning account's key (`domain::account`: `''` is the server's own account).
+    pub account: String,
     pub name: String,
     pub create_time: i64,
     pub update_time: i64,

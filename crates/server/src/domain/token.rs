@@ -27,6 +27,11 @@ pub const MAX_TOKEN_LEN: usize = 8 * 1024;
 pub struct TokenClaims {
     /// Room id (12 characters).
     pub room: String,
+    /// The key of the account the token was minted in (`domain::account`); the handshake
+    /// opens the room only in that account. Absent for the server's own account (`''`), so
+    /// those tokens read exactly as before accounts existed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub account: String,
     pub user_id: String,
     pub capabilities: Vec<ChatTokenCapability>,
     pub attributes: StringMap,
@@ -152,6 +157,7 @@ mod tests {
     fn claims() -> TokenClaims {
         TokenClaims {
             room: "g1H2I3j4k5L6".into(),
+            account: String::new(),
             user_id: "user-1 ✓".into(),
             capabilities: vec![ChatTokenCapability::SendMessage],
             attributes: [("displayName".to_string(), "sam".to_string())].into(),
@@ -188,6 +194,17 @@ mod tests {
         }
         assert_eq!(key().open("not base64!"), Err(TokenError::Malformed));
         assert_eq!(key().open(""), Err(TokenError::Malformed));
+    }
+
+    /// The server's own account's claims serialise as before accounts existed; another
+    /// account's carry it.
+    #[test]
+    fn the_account_claim_is_kept_and_absent_for_the_server_account() {
+        let json = serde_json::to_string(&claims()).unwrap();
+        assert!(!json.contains("account"), "{json}");
+        let mut other = claims();
+        other.account = "111111111111".into();
+        assert_eq!(key().open(&key().seal(&other)).unwrap(), other);
     }
 
     #[test]

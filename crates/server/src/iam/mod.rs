@@ -19,6 +19,8 @@ use std::sync::Arc;
 
 use policy::Policy;
 
+use crate::domain::account::Account;
+
 /// The policies of one user, compiled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicySet {
@@ -42,7 +44,8 @@ impl PolicySet {
 pub struct Principal {
     /// `arn:aws:iam::<account>:user/<name>`, as AccessDeniedException messages name it.
     pub arn: String,
-    pub account_id: String,
+    /// The account it acts for: whose resources it sees, and their ARNs.
+    pub account: Account,
     /// `None`: a `[[credentials]]` key, allowed everything (as before policies existed).
     pub policies: Option<Arc<PolicySet>>,
 }

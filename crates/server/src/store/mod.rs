@@ -48,6 +48,30 @@ pub enum StoreError {
     Backend(#[from] anyhow::Error),
 }
 
+/// Whose rows a read sees (README "Several accounts").
+///
+/// Every write names the account it acts for by its key (`domain::account`); a row of
+/// another account is then "not found", exactly as one that does not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner<'a> {
+    /// The rows of the account stored under this key (`''`: the server's own account).
+    Account(&'a str),
+    /// Any account's: the server's own work on a resource it already holds the id of
+    /// (re-reading a live room, shipping a logging configuration's records). Ids are unique
+    /// across accounts.
+    Any,
+}
+
+impl<'a> Owner<'a> {
+    /// The key to match, `None` for any account.
+    pub fn key(self) -> Option<&'a str> {
+        match self {
+            Owner::Account(key) => Some(key),
+            Owner::Any => None,
+        }
+    }
+}
+
 /// ListRooms filters; they combine with AND.
 #[derive(Debug, Clone, Default)]
 pub struct RoomFilter {
@@ -72,26 +96,30 @@ pub type TagsChange = Box<dyn FnOnce(&mut StringMap) -> Result<(), ServiceError>
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Inserts a new room; fails if the room quota is reached or an attached logging
-    /// configuration does not exist.
+    /// Inserts a new room in `room.account`; fails if that account's room quota is reached or
+    /// an attached logging configuration does not exist in it.
     async fn insert_room(&self, room: &Room, quotas: &Quotas) -> Result<(), StoreError>;
-    async fn get_room(&self, id: &str) -> Result<Option<Room>, StoreError>;
-    /// Applies `change` to the stored room atomically and returns the result; the attached
-    /// logging configurations must exist and respect the per-room quota.
+    async fn get_room(&self, owner: Owner<'_>, id: &str) -> Result<Option<Room>, StoreError>;
+    /// Applies `change` to the account's stored room atomically and returns the result; the
+    /// attached logging configurations must exist in the account and respect the per-room
+    /// quota.
     async fn update_room(
         &self,
+        account: &str,
         id: &str,
         quotas: &Quotas,
         change: RoomChange,
     ) -> Result<Room, StoreError>;
-    async fn delete_room(&self, id: &str) -> Result<(), StoreError>;
-    /// Up to `limit` rooms after `after`, newest `update_time` first.
+    async fn delete_room(&self, account: &str, id: &str) -> Result<(), StoreError>;
+    /// Up to `limit` of the account's rooms after `after`, newest `update_time` first.
     async fn list_rooms(
         &self,
+        account: &str,
         filter: &RoomFilter,
         after: Option<&PageCursor>,
         limit: usize,
     ) -> Result<Vec<Room>, StoreError>;
+    /// Inserts a new logging configuration in `config.account`, within that account's quota.
     async fn insert_logging_configuration(
         &self,
         config: &LoggingConfiguration,
@@ -99,24 +127,30 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     async fn get_logging_configuration(
         &self,
+        owner: Owner<'_>,
         id: &str,
     ) -> Result<Option<LoggingConfiguration>, StoreError>;
     async fn update_logging_configuration(
         &self,
+        account: &str,
         id: &str,
         change: LoggingChange,
     ) -> Result<LoggingConfiguration, StoreError>;
     /// Fails with [`StoreError::InUse`] while a room still uses the configuration.
-    async fn delete_logging_configuration(&self, id: &str) -> Result<(), StoreError>;
+    async fn delete_logging_configuration(&self, account: &str, id: &str)
+        -> Result<(), StoreError>;
     async fn list_logging_configurations(
         &self,
+        account: &str,
         after: Option<&PageCursor>,
         limit: usize,
     ) -> Result<Vec<LoggingConfiguration>, StoreError>;
 
-    /// Applies `change` to the tags of a room or logging configuration atomically.
+    /// Applies `change` to the tags of one of the account's rooms or logging configurations
+    /// atomically.
     async fn update_tags(
         &self,
+        account: &str,
         kind: ResourceKind,
         id: &str,
         change: TagsChange,

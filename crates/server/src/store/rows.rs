@@ -1,6 +1,6 @@
 //! The stored columns, their row structs, and the mapping between rows and domain records.
 //! The tables have the same columns in SQLite and PostgreSQL (see
-//! `migrations/*/0001_initial.sql`); the statements that read and write them are `sql.rs`'s.
+//! `migrations/*/0001_initial.sql` and `0004_accounts.sql`); the statements that read and write them are `sql.rs`'s.
 //!
 //! Maps and lists are stored as JSON text, so a record reads back exactly as it was written
 //! (tags are a `BTreeMap`, so their order never matters; attached logging configuration ids
@@ -13,10 +13,11 @@ use crate::domain::resources::{LoggingConfiguration, LoggingState, Room};
 
 /// The columns of `rooms`, in the order of [`RoomRow`].
 pub const ROOM_COLUMNS: &str = "id, name, create_time, update_time, max_rate, max_length, \
-                                review_uri, review_fallback, tags, logging_ids";
+                                review_uri, review_fallback, tags, logging_ids, account";
 
 /// The columns of `logging_configurations`, in the order of [`LoggingRow`].
-pub const LOGGING_COLUMNS: &str = "id, name, create_time, update_time, destination, state, tags";
+pub const LOGGING_COLUMNS: &str = "id, name, create_time, update_time, destination, state, tags, \
+                                   account";
 
 /// One row of `rooms`, as stored.
 #[derive(Debug, sqlx::FromRow)]
@@ -33,6 +34,8 @@ pub struct RoomRow {
     pub tags: String,
     /// JSON array of logging configuration ids.
     pub logging_ids: String,
+    /// The owning account's key (migration 0004).
+    pub account: String,
 }
 
 impl RoomRow {
@@ -48,6 +51,7 @@ impl RoomRow {
             review_fallback: room.review_fallback.as_str().to_string(),
             tags: to_json(&room.tags),
             logging_ids: to_json(&room.logging_configuration_ids),
+            account: room.account.clone(),
         }
     }
 
@@ -58,6 +62,7 @@ impl RoomRow {
             tags: from_json(&self.tags)?,
             logging_configuration_ids: from_json(&self.logging_ids)?,
             id: self.id,
+            account: self.account,
             name: self.name,
             create_time: self.create_time,
             update_time: self.update_time,
@@ -80,6 +85,8 @@ pub struct LoggingRow {
     pub state: String,
     /// JSON object.
     pub tags: String,
+    /// The owning account's key (migration 0004).
+    pub account: String,
 }
 
 impl LoggingRow {
@@ -92,6 +99,7 @@ impl LoggingRow {
             destination: to_json(&config.destination),
             state: config.state.as_str().to_string(),
             tags: to_json(&config.tags),
+            account: config.account.clone(),
         }
     }
 
@@ -102,6 +110,7 @@ impl LoggingRow {
                 .ok_or_else(|| corrupt("logging_configurations.state", &self.state))?,
             tags: from_json(&self.tags)?,
             id: self.id,
+            account: self.account,
             name: self.name,
             create_time: self.create_time,
             update_time: self.update_time,

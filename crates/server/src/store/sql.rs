@@ -9,6 +9,11 @@
 //! built once, when the store opens ([`Statements`]); the others are constants. sqlx prepares
 //! each text once per connection and keeps it.
 //!
+//! Every statement that reads or writes a room or logging configuration names the account it
+//! acts for (`account = $N`, README "Several accounts"): another account's row is never read,
+//! so it is "not found" exactly as a row that does not exist. The quotas count one account's
+//! rows.
+//!
 //! Every read-modify-write is one transaction that reads its row with the dialect's lock
 //! clause, so concurrent writers of a row take turns and never lose each other's changes.
 //! Quota checks count rows and then insert; the dialect's quota lock, taken first, keeps two
@@ -28,7 +33,9 @@ use sqlx::{
 use super::rows::{
     from_json, to_json, DbContext, LoggingRow, RoomRow, LOGGING_COLUMNS, ROOM_COLUMNS,
 };
-use super::{LoggingChange, PageCursor, RoomChange, RoomFilter, Store, StoreError, TagsChange};
+use super::{
+    LoggingChange, Owner, PageCursor, RoomChange, RoomFilter, Store, StoreError, TagsChange,
+};
 use crate::config::Quotas;
 use crate::domain::arn::ResourceKind;
 use crate::domain::key_ring::{plan_rotation, Rotation, StoredKey};
@@ -61,10 +68,13 @@ pub struct QuotaLocks {
 
 /// The statements that depend on the dialect or splice in a column list, built once.
 struct Statements {
+    /// Reads by id take the account as `$2`; the `_any` twins read any account's row.
     select_room: String,
+    select_room_any: String,
     select_room_to_rewrite: String,
     insert_room: String,
     select_logging: String,
+    select_logging_any: String,
     select_logging_to_rewrite: String,
     insert_logging: String,
     logging_exists_to_reference: String,
@@ -90,38 +100,49 @@ impl Statements {
             keeps_token_key,
         } = dialect;
         Statements {
-            select_room: format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE id = $1"),
+            select_room: format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE id = $1 AND account = $2"),
+            select_room_any: format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE id = $1"),
             select_room_to_rewrite: format!(
-                "SELECT {ROOM_COLUMNS} FROM rooms WHERE id = $1{lock_to_rewrite}"
+                "SELECT {ROOM_COLUMNS} FROM rooms WHERE id = $1 AND account = $2{lock_to_rewrite}"
             ),
             insert_room: format!(
                 "INSERT INTO rooms ({ROOM_COLUMNS}) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
             ),
             select_logging: format!(
+                "SELECT {LOGGING_COLUMNS} FROM logging_configurations \
+                 WHERE id = $1 AND account = $2"
+            ),
+            select_logging_any: format!(
                 "SELECT {LOGGING_COLUMNS} FROM logging_configurations WHERE id = $1"
             ),
             select_logging_to_rewrite: format!(
                 "SELECT {LOGGING_COLUMNS} FROM logging_configurations \
-                 WHERE id = $1{lock_to_rewrite}"
+                 WHERE id = $1 AND account = $2{lock_to_rewrite}"
             ),
             insert_logging: format!(
                 "INSERT INTO logging_configurations ({LOGGING_COLUMNS}) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
             ),
             logging_exists_to_reference: format!(
-                "SELECT 1 FROM logging_configurations WHERE id = $1{lock_referenced}"
+                "SELECT 1 FROM logging_configurations \
+                 WHERE id = $1 AND account = $2{lock_referenced}"
             ),
             logging_exists_to_delete: format!(
-                "SELECT 1 FROM logging_configurations WHERE id = $1{lock_to_delete}"
+                "SELECT 1 FROM logging_configurations \
+                 WHERE id = $1 AND account = $2{lock_to_delete}"
             ),
-            room_tags_to_rewrite: format!("SELECT tags FROM rooms WHERE id = $1{lock_to_rewrite}"),
+            room_tags_to_rewrite: format!(
+                "SELECT tags FROM rooms WHERE id = $1 AND account = $2{lock_to_rewrite}"
+            ),
             logging_tags_to_rewrite: format!(
-                "SELECT tags FROM logging_configurations WHERE id = $1{lock_to_rewrite}"
+                "SELECT tags FROM logging_configurations \
+                 WHERE id = $1 AND account = $2{lock_to_rewrite}"
             ),
-            list_rooms: format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE TRUE"),
+            // The account is the first argument; filters and the page follow.
+            list_rooms: format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE account = "),
             list_logging: format!(
-                "SELECT {LOGGING_COLUMNS} FROM logging_configurations WHERE TRUE"
+                "SELECT {LOGGING_COLUMNS} FROM logging_configurations WHERE account = "
             ),
             quota_locks,
             keeps_token_key,
@@ -130,8 +151,9 @@ impl Statements {
     }
 }
 
-/// Writes back a room read by `select_room_to_rewrite` (everything but `create_time` may have
-/// changed).
+/// Writes back a room read by `select_room_to_rewrite` (everything but `create_time` and the
+/// account may have changed). The writes below address a row by its id alone: the transaction
+/// has already read it in the caller's account.
 const UPDATE_ROOM: &str = "UPDATE rooms SET name = $2, update_time = $3, max_rate = $4, \
                            max_length = $5, review_uri = $6, review_fallback = $7, tags = $8, \
                            logging_ids = $9 WHERE id = $1";
@@ -139,10 +161,11 @@ const UPDATE_LOGGING: &str = "UPDATE logging_configurations SET name = $2, updat
                               destination = $4, state = $5, tags = $6 WHERE id = $1";
 const UPDATE_ROOM_TAGS: &str = "UPDATE rooms SET tags = $2 WHERE id = $1";
 const UPDATE_LOGGING_TAGS: &str = "UPDATE logging_configurations SET tags = $2 WHERE id = $1";
-const COUNT_ROOMS: &str = "SELECT COUNT(*) FROM rooms";
-const COUNT_LOGGING: &str = "SELECT COUNT(*) FROM logging_configurations";
+/// Quotas count one account's rows.
+const COUNT_ROOMS: &str = "SELECT COUNT(*) FROM rooms WHERE account = $1";
+const COUNT_LOGGING: &str = "SELECT COUNT(*) FROM logging_configurations WHERE account = $1";
 /// room_logging rows go with the room (ON DELETE CASCADE).
-const DELETE_ROOM: &str = "DELETE FROM rooms WHERE id = $1";
+const DELETE_ROOM: &str = "DELETE FROM rooms WHERE id = $1 AND account = $2";
 const DELETE_LOGGING: &str = "DELETE FROM logging_configurations WHERE id = $1";
 const DETACH_ALL_LOGGING: &str = "DELETE FROM room_logging WHERE room_id = $1";
 const ATTACH_LOGGING: &str =
@@ -240,7 +263,7 @@ where
     pub async fn insert_room(&self, room: &Room, quotas: &Quotas) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         self.lock_quota(&mut tx, |locks| &locks.rooms).await?;
-        if Self::count(&mut tx, COUNT_ROOMS).await? >= quotas.rooms {
+        if Self::count(&mut tx, COUNT_ROOMS, &room.account).await? >= quotas.rooms {
             return Err(StoreError::QuotaExceeded {
                 what: "rooms",
                 limit: quotas.rooms,
@@ -258,6 +281,7 @@ where
             .bind(row.review_fallback.as_str())
             .bind(row.tags.as_str())
             .bind(row.logging_ids.as_str())
+            .bind(row.account.as_str())
             .execute(&mut *tx)
             .await
             .store_context("inserting a room")?;
@@ -265,9 +289,12 @@ where
         tx.commit().await.store_context("committing a new room")
     }
 
-    pub async fn get_room(&self, id: &str) -> Result<Option<Room>, StoreError> {
-        let row: Option<RoomRow> = sqlx::query_as(&self.sql.select_room)
-            .bind(id)
+    pub async fn get_room(&self, owner: Owner<'_>, id: &str) -> Result<Option<Room>, StoreError> {
+        let query = match owner {
+            Owner::Account(account) => sqlx::query_as(&self.sql.select_room).bind(id).bind(account),
+            Owner::Any => sqlx::query_as(&self.sql.select_room_any).bind(id),
+        };
+        let row: Option<RoomRow> = query
             .fetch_optional(&self.reader)
             .await
             .store_context("reading a room")?;
@@ -276,6 +303,7 @@ where
 
     pub async fn update_room(
         &self,
+        account: &str,
         id: &str,
         quotas: &Quotas,
         change: RoomChange,
@@ -283,6 +311,7 @@ where
         let mut tx = self.begin().await?;
         let row: Option<RoomRow> = sqlx::query_as(&self.sql.select_room_to_rewrite)
             .bind(id)
+            .bind(account)
             .fetch_optional(&mut *tx)
             .await
             .store_context("reading a room")?;
@@ -314,9 +343,10 @@ where
         Ok(room)
     }
 
-    pub async fn delete_room(&self, id: &str) -> Result<(), StoreError> {
+    pub async fn delete_room(&self, account: &str, id: &str) -> Result<(), StoreError> {
         let done = sqlx::query(DELETE_ROOM)
             .bind(id)
+            .bind(account)
             .execute(&self.writer)
             .await
             .store_context("deleting a room")?;
@@ -328,11 +358,13 @@ where
 
     pub async fn list_rooms(
         &self,
+        account: &str,
         filter: &RoomFilter,
         after: Option<&PageCursor>,
         limit: usize,
     ) -> Result<Vec<Room>, StoreError> {
         let mut query = ListQuery::<DB>::new(&self.sql.list_rooms);
+        query.bind(account);
         if let Some(name) = &filter.name {
             query.push(" AND name = ").bind(name.as_str());
         }
@@ -368,7 +400,9 @@ where
         let mut tx = self.begin().await?;
         self.lock_quota(&mut tx, |locks| &locks.logging_configurations)
             .await?;
-        if Self::count(&mut tx, COUNT_LOGGING).await? >= quotas.logging_configurations {
+        if Self::count(&mut tx, COUNT_LOGGING, &config.account).await?
+            >= quotas.logging_configurations
+        {
             return Err(StoreError::QuotaExceeded {
                 what: "logging configurations",
                 limit: quotas.logging_configurations,
@@ -383,6 +417,7 @@ where
             .bind(row.destination.as_str())
             .bind(row.state.as_str())
             .bind(row.tags.as_str())
+            .bind(row.account.as_str())
             .execute(&mut *tx)
             .await
             .store_context("inserting a logging configuration")?;
@@ -393,10 +428,16 @@ where
 
     pub async fn get_logging_configuration(
         &self,
+        owner: Owner<'_>,
         id: &str,
     ) -> Result<Option<LoggingConfiguration>, StoreError> {
-        let row: Option<LoggingRow> = sqlx::query_as(&self.sql.select_logging)
-            .bind(id)
+        let query = match owner {
+            Owner::Account(account) => sqlx::query_as(&self.sql.select_logging)
+                .bind(id)
+                .bind(account),
+            Owner::Any => sqlx::query_as(&self.sql.select_logging_any).bind(id),
+        };
+        let row: Option<LoggingRow> = query
             .fetch_optional(&self.reader)
             .await
             .store_context("reading a logging configuration")?;
@@ -405,12 +446,14 @@ where
 
     pub async fn update_logging_configuration(
         &self,
+        account: &str,
         id: &str,
         change: LoggingChange,
     ) -> Result<LoggingConfiguration, StoreError> {
         let mut tx = self.begin().await?;
         let row: Option<LoggingRow> = sqlx::query_as(&self.sql.select_logging_to_rewrite)
             .bind(id)
+            .bind(account)
             .fetch_optional(&mut *tx)
             .await
             .store_context("reading a logging configuration")?;
@@ -435,13 +478,18 @@ where
         Ok(config)
     }
 
-    pub async fn delete_logging_configuration(&self, id: &str) -> Result<(), StoreError> {
+    pub async fn delete_logging_configuration(
+        &self,
+        account: &str,
+        id: &str,
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         // Locked first (for deletion, which the lock taken by `attach_logging` waits for), so
         // a room being attached to it concurrently either committed before (and shows up
         // below) or waits and then finds it gone.
         let found: Option<i32> = sqlx::query_scalar(&self.sql.logging_exists_to_delete)
             .bind(id)
+            .bind(account)
             .fetch_optional(&mut *tx)
             .await
             .store_context("locking a logging configuration")?;
@@ -471,10 +519,12 @@ where
 
     pub async fn list_logging_configurations(
         &self,
+        account: &str,
         after: Option<&PageCursor>,
         limit: usize,
     ) -> Result<Vec<LoggingConfiguration>, StoreError> {
         let mut query = ListQuery::<DB>::new(&self.sql.list_logging);
+        query.bind(account);
         query.page(after, limit);
         let (text, args) = query.finish()?;
         let rows: Vec<LoggingRow> = sqlx::query_as_with(&text, args)
@@ -486,6 +536,7 @@ where
 
     pub async fn update_tags(
         &self,
+        account: &str,
         kind: ResourceKind,
         id: &str,
         change: TagsChange,
@@ -499,6 +550,7 @@ where
         let mut tx = self.begin().await?;
         let current: Option<String> = sqlx::query_scalar(select)
             .bind(id)
+            .bind(account)
             .fetch_optional(&mut *tx)
             .await
             .store_context("reading tags")?;
@@ -620,8 +672,10 @@ where
     async fn count(
         tx: &mut Transaction<'static, DB>,
         sql: &'static str,
+        account: &str,
     ) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar(sql)
+            .bind(account)
             .fetch_one(&mut **tx)
             .await
             .store_context("counting rows")?;
@@ -646,7 +700,8 @@ where
         Ok(())
     }
 
-    /// Checks that every attached logging configuration exists and records the attachments.
+    /// Checks that every attached logging configuration exists in the room's account and
+    /// records the attachments.
     ///
     /// Each configuration is read with the dialect's `lock_referenced`, which conflicts with
     /// the lock a concurrent delete takes first: either the delete sees this room's
@@ -672,6 +727,7 @@ where
         for logging_id in &room.logging_configuration_ids {
             let exists: Option<i32> = sqlx::query_scalar(&self.sql.logging_exists_to_reference)
                 .bind(logging_id.as_str())
+                .bind(room.account.as_str())
                 .fetch_optional(&mut **tx)
                 .await
                 .store_context("checking a logging configuration")?;
@@ -711,31 +767,33 @@ where
             .await
     }
 
-    async fn get_room(&self, id: &str) -> Result<Option<Room>, StoreError> {
-        self.bounded(SqlStore::get_room(self, id)).await
+    async fn get_room(&self, owner: Owner<'_>, id: &str) -> Result<Option<Room>, StoreError> {
+        self.bounded(SqlStore::get_room(self, owner, id)).await
     }
 
     async fn update_room(
         &self,
+        account: &str,
         id: &str,
         quotas: &Quotas,
         change: RoomChange,
     ) -> Result<Room, StoreError> {
-        self.bounded(SqlStore::update_room(self, id, quotas, change))
+        self.bounded(SqlStore::update_room(self, account, id, quotas, change))
             .await
     }
 
-    async fn delete_room(&self, id: &str) -> Result<(), StoreError> {
-        self.bounded(SqlStore::delete_room(self, id)).await
+    async fn delete_room(&self, account: &str, id: &str) -> Result<(), StoreError> {
+        self.bounded(SqlStore::delete_room(self, account, id)).await
     }
 
     async fn list_rooms(
         &self,
+        account: &str,
         filter: &RoomFilter,
         after: Option<&PageCursor>,
         limit: usize,
     ) -> Result<Vec<Room>, StoreError> {
-        self.bounded(SqlStore::list_rooms(self, filter, after, limit))
+        self.bounded(SqlStore::list_rooms(self, account, filter, after, limit))
             .await
     }
 
@@ -750,42 +808,54 @@ where
 
     async fn get_logging_configuration(
         &self,
+        owner: Owner<'_>,
         id: &str,
     ) -> Result<Option<LoggingConfiguration>, StoreError> {
-        self.bounded(SqlStore::get_logging_configuration(self, id))
+        self.bounded(SqlStore::get_logging_configuration(self, owner, id))
             .await
     }
 
     async fn update_logging_configuration(
         &self,
+        account: &str,
         id: &str,
         change: LoggingChange,
     ) -> Result<LoggingConfiguration, StoreError> {
-        self.bounded(SqlStore::update_logging_configuration(self, id, change))
-            .await
+        self.bounded(SqlStore::update_logging_configuration(
+            self, account, id, change,
+        ))
+        .await
     }
 
-    async fn delete_logging_configuration(&self, id: &str) -> Result<(), StoreError> {
-        self.bounded(SqlStore::delete_logging_configuration(self, id))
+    async fn delete_logging_configuration(
+        &self,
+        account: &str,
+        id: &str,
+    ) -> Result<(), StoreError> {
+        self.bounded(SqlStore::delete_logging_configuration(self, account, id))
             .await
     }
 
     async fn list_logging_configurations(
         &self,
+        account: &str,
         after: Option<&PageCursor>,
         limit: usize,
     ) -> Result<Vec<LoggingConfiguration>, StoreError> {
-        self.bounded(SqlStore::list_logging_configurations(self, after, limit))
-            .await
+        self.bounded(SqlStore::list_logging_configurations(
+            self, account, after, limit,
+        ))
+        .await
     }
 
     async fn update_tags(
         &self,
+        account: &str,
         kind: ResourceKind,
         id: &str,
         change: TagsChange,
     ) -> Result<StringMap, StoreError> {
-        self.bounded(SqlStore::update_tags(self, kind, id, change))
+        self.bounded(SqlStore::update_tags(self, account, kind, id, change))
             .await
     }
 

@@ -24,7 +24,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::Sqlite;
 
 use super::sql::{Dialect, SqlStore};
-use super::{LoggingChange, PageCursor, RoomChange, RoomFilter, Store, StoreError, TagsChange};
+use super::{
+    LoggingChange, Owner, PageCursor, RoomChange, RoomFilter, Store, StoreError, TagsChange,
+};
 use crate::config::Quotas;
 use crate::domain::arn::ResourceKind;
 use crate::domain::resources::{LoggingConfiguration, Room};
@@ -204,12 +206,15 @@ impl Store for SqliteStore {
         self.sql.insert_room(room, quotas).await
     }
 
-    async fn get_room(&self, id: &str) -> Result<Option<Room>, StoreError> {
+    async fn get_room(&self, owner: Owner<'_>, id: &str) -> Result<Option<Room>, StoreError> {
+        // The cache holds rows by id whatever their account; a row of another account is
+        // "not found", as the SQL read's `account = $2` answers.
+        let in_scope = |room: &Room| owner.key().is_none_or(|key| room.account == key);
         let generation = match self.rooms.get(id) {
-            Ok(room) => return Ok(Some(room)),
+            Ok(room) => return Ok(in_scope(&room).then_some(room)),
             Err(generation) => generation,
         };
-        let room = self.sql.get_room(id).await?;
+        let room = self.sql.get_room(owner, id).await?;
         if let Some(room) = &room {
             self.rooms.fill(generation, room);
         }
@@ -218,28 +223,35 @@ impl Store for SqliteStore {
 
     async fn update_room(
         &self,
+        account: &str,
         id: &str,
         quotas: &Quotas,
         change: RoomChange,
     ) -> Result<Room, StoreError> {
-        let (sql, rooms, id, quotas) = (
+        let (sql, rooms, account, id, quotas) = (
             self.sql.clone(),
             self.rooms.clone(),
+            account.to_string(),
             id.to_string(),
             quotas.clone(),
         );
         to_completion(async move {
-            let result = sql.update_room(&id, &quotas, change).await;
+            let result = sql.update_room(&account, &id, &quotas, change).await;
             rooms.invalidate(&id);
             result
         })
         .await
     }
 
-    async fn delete_room(&self, id: &str) -> Result<(), StoreError> {
-        let (sql, rooms, id) = (self.sql.clone(), self.rooms.clone(), id.to_string());
+    async fn delete_room(&self, account: &str, id: &str) -> Result<(), StoreError> {
+        let (sql, rooms, account, id) = (
+            self.sql.clone(),
+            self.rooms.clone(),
+            account.to_string(),
+            id.to_string(),
+        );
         to_completion(async move {
-            let result = sql.delete_room(&id).await;
+            let result = sql.delete_room(&account, &id).await;
             rooms.invalidate(&id);
             result
         })
@@ -248,11 +260,12 @@ impl Store for SqliteStore {
 
     async fn list_rooms(
         &self,
+        account: &str,
         filter: &RoomFilter,
         after: Option<&PageCursor>,
         limit: usize,
     ) -> Result<Vec<Room>, StoreError> {
-        self.sql.list_rooms(filter, after, limit).await
+        self.sql.list_rooms(account, filter, after, limit).await
     }
 
     async fn insert_logging_configuration(
@@ -265,43 +278,62 @@ impl Store for SqliteStore {
 
     async fn get_logging_configuration(
         &self,
+        owner: Owner<'_>,
         id: &str,
     ) -> Result<Option<LoggingConfiguration>, StoreError> {
-        self.sql.get_logging_configuration(id).await
+        self.sql.get_logging_configuration(owner, id).await
     }
 
     async fn update_logging_configuration(
         &self,
+        account: &str,
         id: &str,
         change: LoggingChange,
     ) -> Result<LoggingConfiguration, StoreError> {
-        self.sql.update_logging_configuration(id, change).await
+        self.sql
+            .update_logging_configuration(account, id, change)
+            .await
     }
 
-    async fn delete_logging_configuration(&self, id: &str) -> Result<(), StoreError> {
-        self.sql.delete_logging_configuration(id).await
+    async fn delete_logging_configuration(
+        &self,
+        account: &str,
+        id: &str,
+    ) -> Result<(), StoreError> {
+        self.sql.delete_logging_configuration(account, id).await
     }
 
     async fn list_logging_configurations(
         &self,
+        account: &str,
         after: Option<&PageCursor>,
         limit: usize,
     ) -> Result<Vec<LoggingConfiguration>, StoreError> {
-        self.sql.list_logging_configurations(after, limit).await
+        self.sql
+            .list_logging_configurations(account, after, limit)
+            .await
     }
 
     async fn update_tags(
         &self,
+        account: &str,
         kind: ResourceKind,
         id: &str,
         change: TagsChange,
     ) -> Result<StringMap, StoreError> {
         match kind {
-            ResourceKind::LoggingConfiguration => self.sql.update_tags(kind, id, change).await,
+            ResourceKind::LoggingConfiguration => {
+                self.sql.update_tags(account, kind, id, change).await
+            }
             ResourceKind::Room => {
-                let (sql, rooms, id) = (self.sql.clone(), self.rooms.clone(), id.to_string());
+                let (sql, rooms, account, id) = (
+                    self.sql.clone(),
+                    self.rooms.clone(),
+                    account.to_string(),
+                    id.to_string(),
+                );
                 to_completion(async move {
-                    let result = sql.update_tags(kind, &id, change).await;
+                    let result = sql.update_tags(&account, kind, &id, change).await;
                     rooms.invalidate(&id);
                     result
                 })
@@ -323,6 +355,7 @@ mod tests {
     fn room(name: &str) -> Room {
         Room {
             id: new_id(),
+            account: String::new(),
             name: name.to_string(),
             create_time: 1,
             update_time: 1,
@@ -396,9 +429,18 @@ mod tests {
         let quotas = Quotas::default();
         let r = room("before");
         store.insert_room(&r, &quotas).await.unwrap();
-        assert_eq!(store.get_room(&r.id).await.unwrap().unwrap().name, "before");
+        assert_eq!(
+            store
+                .get_room(Owner::Account(""), &r.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .name,
+            "before"
+        );
         store
             .update_room(
+                "",
                 &r.id,
                 &quotas,
                 Box::new(|room: &mut Room| {
@@ -408,9 +450,18 @@ mod tests {
             )
             .await
             .unwrap();
-        assert_eq!(store.get_room(&r.id).await.unwrap().unwrap().name, "after");
+        assert_eq!(
+            store
+                .get_room(Owner::Account(""), &r.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .name,
+            "after"
+        );
         store
             .update_tags(
+                "",
                 ResourceKind::Room,
                 &r.id,
                 Box::new(|tags: &mut StringMap| {
@@ -420,12 +471,21 @@ mod tests {
             )
             .await
             .unwrap();
-        let tags = store.get_room(&r.id).await.unwrap().unwrap().tags;
+        let tags = store
+            .get_room(Owner::Account(""), &r.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .tags;
         assert_eq!(tags.get("k").map(String::as_str), Some("v"));
-        store.delete_room(&r.id).await.unwrap();
-        assert!(store.get_room(&r.id).await.unwrap().is_none());
+        store.delete_room("", &r.id).await.unwrap();
+        assert!(store
+            .get_room(Owner::Account(""), &r.id)
+            .await
+            .unwrap()
+            .is_none());
         assert!(matches!(
-            store.delete_room(&r.id).await,
+            store.delete_room("", &r.id).await,
             Err(StoreError::NotFound { .. })
         ));
     }
