@@ -17,6 +17,10 @@
 //!   on its subscription connection: when none has come back for [`HEARTBEAT_TIMEOUT`], the
 //!   connection is dropped and made again, and meanwhile `/ready` answers 503 (`ping`). Room
 //!   changes missed meanwhile are applied by the periodic reconciliation (`chat/reconcile.rs`).
+//!   Messages missed meanwhile cannot be (pub/sub does not replay), so whenever the
+//!   subscription connection is lost or found deaf, every chat connection on the node is
+//!   closed 1001 (`NodeRooms::events_missed`): a member gets every message or is
+//!   disconnected, never silently left behind.
 //!
 //! Subscriptions change in one task ([`Subscriptions`]) that checks, when it acts, whether
 //! the room is still live on this node; so a join and a leave racing for the same room cannot
@@ -382,6 +386,7 @@ impl Subscriptions {
                     _ = &mut died => {
                         bus.heard_at_ms.store(0, Ordering::Relaxed);
                         tracing::warn!("Redis bus connection lost; reconnecting");
+                        bus.rooms.events_missed();
                         continue 'connect;
                     }
                     _ = check.tick() => {
@@ -389,6 +394,7 @@ impl Subscriptions {
                             bus.heard_at_ms.store(0, Ordering::Relaxed);
                             tracing::error!("{why}: dropping it and reconnecting (not ready meanwhile)");
                             reader.abort();
+                            bus.rooms.events_missed();
                             continue 'connect;
                         }
                     }
@@ -420,6 +426,7 @@ impl Subscriptions {
                                         let _ = done.send(Err(anyhow::Error::new(e).context("subscribing on the Redis bus")));
                                         bus.heard_at_ms.store(0, Ordering::Relaxed);
                                         reader.abort();
+                                        bus.rooms.events_missed();
                                         continue 'connect;
                                     }
                                 }

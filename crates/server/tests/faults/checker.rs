@@ -159,6 +159,8 @@ pub fn judge(record: &Record, phase: &Phase, run_end: Instant) -> Verdict {
 pub struct LogVerdict {
     /// Acknowledged, and not in the log.
     pub missing: usize,
+    /// Of those, how many were sent through each node.
+    pub missing_by_node: [usize; 3],
     /// Refused with an ERROR, and in the log all the same.
     pub refused_logged: usize,
     /// Never answered (connection lost first), in the log: in doubt, allowed.
@@ -177,7 +179,10 @@ pub fn judge_log(record: &Record, phase: &Phase, logged: &HashMap<String, usize>
         let count = logged.get(&sent.id).copied().unwrap_or(0);
         verdict.duplicate_records += count.saturating_sub(1);
         match (sent.acked, sent.refused, count > 0) {
-            (Some(_), _, false) => verdict.missing += 1,
+            (Some(_), _, false) => {
+                verdict.missing += 1;
+                verdict.missing_by_node[record.incarnations[sent.incarnation].node] += 1;
+            }
             (None, Some(_), true) => verdict.refused_logged += 1,
             (None, None, true) => verdict.unanswered_logged += 1,
             _ => {}

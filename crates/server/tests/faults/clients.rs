@@ -103,7 +103,8 @@ pub fn sdk_client(node: SocketAddr) -> aws_sdk_ivschat::Client {
 }
 
 /// Runs client `client` until `stop` turns true: connects to `home`, sends a message every
-/// `every` until `stop_sending`, and when the connection ends connects to the next node.
+/// `every` until `stop_sending`, and when the connection ends connects again: to its home
+/// node, or to the next one while that refuses.
 pub async fn run_client(
     client: usize,
     home: usize,
@@ -206,11 +207,19 @@ pub async fn run_client(
             inc.ended = Some(Instant::now());
             inc.end_reason = reason;
         });
-        node = (node + 1) % target.nodes.len();
+        // Home first again (then the next ones, as attempts fail), so the clients stay spread
+        // over the nodes and cross-node delivery stays observable.
+        node = home;
     }
 }
 
-fn record_frame(recorder: &Recorder, client: usize, incarnation: usize, frame: &Value, at: Instant) {
+fn record_frame(
+    recorder: &Recorder,
+    client: usize,
+    incarnation: usize,
+    frame: &Value,
+    at: Instant,
+) {
     match frame["Type"].as_str() {
         Some("MESSAGE") => {
             let Some(id) = frame["Content"].as_str() else {

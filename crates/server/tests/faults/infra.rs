@@ -148,7 +148,10 @@ impl Postgres {
             self.data.display()
         );
         let log = self.data.join("server.log").display().to_string();
-        self.as_owner("pg_ctl", &["-w", "-t", "60", "-l", &log, "-o", &options, "start"])
+        self.as_owner(
+            "pg_ctl",
+            &["-w", "-t", "60", "-l", &log, "-o", &options, "start"],
+        )
     }
 
     /// `pg_ctl stop -m immediate`: the server quits without a checkpoint, as in a crash.
@@ -307,9 +310,15 @@ impl Namespace {
                     &peer,
                 ],
             )?;
-            run("ip", &["netns", "exec", &ns, "ip", "link", "set", &peer, "up"])?;
+            run(
+                "ip",
+                &["netns", "exec", &ns, "ip", "link", "set", &peer, "up"],
+            )?;
         }
-        run("ip", &["netns", "exec", &ns, "ip", "link", "set", "lo", "up"])?;
+        run(
+            "ip",
+            &["netns", "exec", &ns, "ip", "link", "set", "lo", "up"],
+        )?;
         Ok(namespace)
     }
 
