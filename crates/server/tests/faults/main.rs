@@ -155,13 +155,19 @@ async fn cross_node_delivery(recorder: &Recorder, since: Instant) {
     }
 }
 
-/// What `/ready` and the chat said while a fault lasted.
+/// What each node's `/ready` answered while a fault lasted, and how fast ("none in 3 s" when
+/// it did not answer within the probe's timeout, or the node is down).
 async fn during(nodes: &[SocketAddr]) -> String {
     let mut statuses = Vec::new();
     for node in nodes {
-        statuses.push(ready_status(*node).await.to_string());
+        let asked = Instant::now();
+        let status = ready_status(*node).await;
+        statuses.push(match status {
+            0 => format!("none in {:.0} s", asked.elapsed().as_secs_f64()),
+            status => format!("{status} in {:.1} s", asked.elapsed().as_secs_f64()),
+        });
     }
-    format!("/ready during: {}", statuses.join("/"))
+    format!("`/ready` during: {}", statuses.join(", "))
 }
 
 /// The counter `name` on a node's metrics listener.
@@ -176,7 +182,7 @@ async fn metric(addr: Option<SocketAddr>, name: &str) -> Option<f64> {
     };
     let value = text
         .lines()
-        .find(|l| l.starts_with(name) && !l.starts_with('#'))
+        .find(|l| l.starts_with(name))
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok());
     if value.is_none() {
@@ -449,7 +455,7 @@ async fn faults_lose_no_acknowledged_message() {
         end: Instant::now(),
         notes: vec![],
     });
-    let lost_records_before = metric(world.nodes[2].metrics, "logging_lost_records").await;
+    let lost_records_before = metric(world.nodes[2].metrics, "ivschat_logging_lost_records").await;
     let mut lost_records = 0.0;
     // The full disk first, while the spool's SQLite WAL is still small: later, the WAL has
     // grown to its checkpoint size (about 4 MB) and commits reuse its space, so a full disk
@@ -479,7 +485,7 @@ async fn faults_lose_no_acknowledged_message() {
         cross_node_delivery(&recorder, healed).await;
         tokio::time::sleep(STEADY).await;
         if let Fault::FillSpoolDisk = fault {
-            let lost = metric(world.nodes[2].metrics, "logging_lost_records").await;
+            let lost = metric(world.nodes[2].metrics, "ivschat_logging_lost_records").await;
             notes.push(format!(
                 "node 2 `logging_lost_records` {} → {}",
                 lost_records_before.unwrap_or(-1.0),
