@@ -116,9 +116,9 @@ async fn ready_status(node: SocketAddr) -> u16 {
     }
 }
 
-/// Polls every node's `/ready` until all answer 200 (bounded: 60 s); the time they did.
+/// Polls every node's `/ready` until all answer 200 (bounded: 20 s); the time they did.
 async fn all_ready(nodes: &[SocketAddr]) -> Option<Instant> {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         let mut all = true;
         for node in nodes {
@@ -132,9 +132,9 @@ async fn all_ready(nodes: &[SocketAddr]) -> Option<Instant> {
     None
 }
 
-/// Waits (bounded: 30 s) until a message sent after `since` reached a member on another node.
+/// Waits (bounded: 10 s) until a message sent after `since` reached a member on another node.
 async fn cross_node_delivery(recorder: &Recorder, since: Instant) {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
         let record = recorder.snapshot();
         let sent: HashMap<&str, usize> = record
