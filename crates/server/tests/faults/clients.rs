@@ -133,11 +133,7 @@ pub async fn run_client(
             .await
             {
                 Ok(Ok((ws, _))) => Ok(ws),
-                Ok(Err(e)) => Err(if e.to_string().len() > 60 {
-                    "handshake refused"
-                } else {
-                    "handshake failed"
-                }),
+                Ok(Err(_)) => Err("handshake refused"),
                 Err(_) => Err("handshake timed out"),
             }
         };
@@ -145,10 +141,15 @@ pub async fn run_client(
             Ok(ws) => ws,
             Err(why) => {
                 recorder.with(|r| r.refused_connects.push((node, why.into(), Instant::now())));
+                // The next node at once; a pause after each full round, which starts at home
+                // again: after an outage of the whole cluster, clients land back on their own
+                // nodes rather than wherever their round happened to be.
                 node = (node + 1) % target.nodes.len();
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_millis(200)) => {}
-                    _ = stop.changed() => {}
+                if node == home {
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                        _ = stop.changed() => {}
+                    }
                 }
                 continue;
             }

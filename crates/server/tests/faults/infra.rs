@@ -201,6 +201,8 @@ impl Redis {
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind"])
             .args(self.binds.split(' '))
+            // Protected mode would refuse the namespaced node (not loopback); the server listens
+            // only on loopback and the suite's own veth address.
             .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
             .stdout(Stdio::null())
             .spawn()
