@@ -58,7 +58,7 @@ fi
 # on a PostgreSQL and a Redis of its own (it stops and kills them), six chat clients, and faults
 # made by the test: kill -9 of a node, Redis paused and killed, PostgreSQL stopped, a node cut off
 # from Redis by a network-namespace partition and a full tmpfs under a node's data directory
-# (those two need root; without it they are reported SKIPPED). About 70 s on 2 cores, bounded.
+# (those two need root; without it they are reported SKIPPED). About 100 s on 2 cores, bounded.
 step "Fault injection: three nodes, real PostgreSQL and Redis, faults a-e (tests/faults)"
 cargo test --locked -p ivschat-server --test faults -- --ignored --nocapture
 

@@ -104,10 +104,13 @@ pub fn sdk_client(node: SocketAddr) -> aws_sdk_ivschat::Client {
 
 /// Runs client `client` until `stop` turns true: connects to `home`, sends a message every
 /// `every` until `stop_sending`, and when the connection ends connects again: to its home
-/// node, or to the next one while that refuses.
+/// node, or (unless `pinned`) to the next one while that refuses. Pinned clients keep every
+/// node populated, so cross-node delivery stays observable after any fault; the others show
+/// failover.
 pub async fn run_client(
     client: usize,
     home: usize,
+    pinned: bool,
     every: Duration,
     target: Target,
     recorder: Recorder,
@@ -144,7 +147,9 @@ pub async fn run_client(
                 // The next node at once; a pause after each full round, which starts at home
                 // again: after an outage of the whole cluster, clients land back on their own
                 // nodes rather than wherever their round happened to be.
-                node = (node + 1) % target.nodes.len();
+                if !pinned {
+                    node = (node + 1) % target.nodes.len();
+                }
                 if node == home {
                     tokio::select! {
                         _ = tokio::time::sleep(Duration::from_millis(200)) => {}

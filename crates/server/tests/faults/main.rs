@@ -1,6 +1,7 @@
 //! The fault-injection suite (issue 18, RELIABILITY.md "Fault injection"): three real
 //! `ivschat-server` processes on a private PostgreSQL and Redis, six chat clients spread over
-//! the nodes sending continuously in one logged room, and faults the suite makes itself, one
+//! the nodes (three pinned to their node, three that fail over) sending continuously in one
+//! logged room, and faults the suite makes itself, one
 //! after the other:
 //!
 //! * a. `kill -9` of a node during fan-out, restarted on its data directory;
@@ -433,6 +434,7 @@ async fn faults_lose_no_acknowledged_message() {
         tasks.push(tokio::spawn(run_client(
             client,
             client % 3,
+            client < 3,
             SEND_EVERY,
             target.clone(),
             recorder.clone(),
@@ -483,6 +485,14 @@ async fn faults_lose_no_acknowledged_message() {
         let healed = Instant::now();
         let ready = all_ready(&target.nodes).await;
         cross_node_delivery(&recorder, healed).await;
+        let members: Vec<String> = recorder
+            .snapshot()
+            .incarnations
+            .iter()
+            .filter(|i| i.ended.is_none())
+            .map(|i| format!("c{}@{}", i.client, i.node))
+            .collect();
+        notes.push(format!("members once recovered: {}", members.join(" ")));
         tokio::time::sleep(STEADY).await;
         if let Fault::FillSpoolDisk = fault {
             let lost = metric(world.nodes[2].metrics, "ivschat_logging_lost_records").await;
