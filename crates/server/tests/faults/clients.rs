@@ -102,21 +102,36 @@ pub fn sdk_client(node: SocketAddr) -> aws_sdk_ivschat::Client {
     aws_sdk_ivschat::Client::from_conf(config)
 }
 
+/// Who a client is and how it behaves.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    pub client: usize,
+    /// The node it connects to first, and again after each connection ends.
+    pub home: usize,
+    /// Waits for its home node rather than failing over.
+    pub pinned: bool,
+    /// How often it sends a message.
+    pub every: Duration,
+}
+
 /// Runs client `client` until `stop` turns true: connects to `home`, sends a message every
 /// `every` until `stop_sending`, and when the connection ends connects again: to its home
 /// node, or (unless `pinned`) to the next one while that refuses. Pinned clients keep every
 /// node populated, so cross-node delivery stays observable after any fault; the others show
 /// failover.
 pub async fn run_client(
-    client: usize,
-    home: usize,
-    pinned: bool,
-    every: Duration,
+    plan: Plan,
     target: Target,
     recorder: Recorder,
     stop_sending: watch::Receiver<bool>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let Plan {
+        client,
+        home,
+        pinned,
+        every,
+    } = plan;
     let mut seq = 0u64;
     let mut node = home;
     while !*stop.borrow() {

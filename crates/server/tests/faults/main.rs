@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_ivschat::types::{DestinationConfiguration, FirehoseDestinationConfiguration};
 use checker::{judge, judge_log, millis, Phase};
-use clients::{run_client, sdk_client, Recorder, Target};
+use clients::{run_client, sdk_client, Plan, Recorder, Target};
 use infra::{is_root, run, Namespace, Node, Postgres, Redis, Tmpfs};
 
 const CLIENTS: usize = 6;
@@ -432,10 +432,12 @@ async fn faults_lose_no_acknowledged_message() {
     let mut tasks = Vec::new();
     for client in 0..CLIENTS {
         tasks.push(tokio::spawn(run_client(
-            client,
-            client % 3,
-            client < 3,
-            SEND_EVERY,
+            Plan {
+                client,
+                home: client % 3,
+                pinned: client < 3,
+                every: SEND_EVERY,
+            },
             target.clone(),
             recorder.clone(),
             sending.clone(),
