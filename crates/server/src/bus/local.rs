@@ -154,6 +154,8 @@ mod tests {
     struct Recorded(Mutex<Vec<String>>);
 
     impl NodeRooms for Recorded {
+        fn events_missed(&self) {}
+
         fn deliver(&self, room_id: &str, event: RoomEvent) {
             self.0.lock().unwrap().push(format!("{room_id}: {event:?}"));
         }

@@ -129,6 +129,11 @@ pub trait NodeRooms: Send + Sync {
     fn is_live(&self, room_id: &str) -> bool;
     /// Chat connections open on this node.
     fn connections_open(&self) -> u64;
+    /// This node may have missed room events (its bus subscription was lost or went deaf, and
+    /// the bus does not replay): every chat connection on it is closed, so that no member stays
+    /// connected while silently missing messages; clients reconnect (to a node that hears the
+    /// bus). RELIABILITY.md, "Fault injection".
+    fn events_missed(&self);
 }
 
 /// Opens the bus `config` names: Redis for `--bus redis://…`, otherwise the in-process bus.

@@ -17,7 +17,11 @@
 //!   on its subscription connection: when none has come back for [`HEARTBEAT_TIMEOUT`], the
 //!   connection is dropped and made again, and meanwhile `/ready` answers 503 (`ping`). Room
 //!   changes missed meanwhile are applied by reconciliation (`chat/reconcile.rs`), at once
-//!   when the subscription is made again ([`Bus::recoveries`]).
+//!   when the subscription is made again ([`Bus::recoveries`]). Messages missed meanwhile
+//!   cannot be (pub/sub does not replay), so whenever the subscription connection is lost or
+//!   found deaf, every chat connection on the node is closed 1001
+//!   (`NodeRooms::events_missed`): a member gets every message or is disconnected, never
+//!   silently left behind.
 //!
 //! * **Transport.** `redis://` in clear, or `rediss://` over TLS (rustls): the server's
 //!   certificate is checked against the system's trusted roots, or only against the CA
@@ -424,6 +428,7 @@ impl Subscriptions {
                     _ = &mut died => {
                         bus.heard_at_ms.store(0, Ordering::Relaxed);
                         tracing::warn!("Redis bus connection lost; reconnecting");
+                        bus.rooms.events_missed();
                         continue 'connect;
                     }
                     _ = check.tick() => {
@@ -431,6 +436,7 @@ impl Subscriptions {
                             bus.heard_at_ms.store(0, Ordering::Relaxed);
                             tracing::error!("{why}: dropping it and reconnecting (not ready meanwhile)");
                             reader.abort();
+                            bus.rooms.events_missed();
                             continue 'connect;
                         }
                     }
@@ -462,6 +468,7 @@ impl Subscriptions {
                                         let _ = done.send(Err(anyhow::Error::new(e).context("subscribing on the Redis bus")));
                                         bus.heard_at_ms.store(0, Ordering::Relaxed);
                                         reader.abort();
+                                        bus.rooms.events_missed();
                                         continue 'connect;
                                     }
                                 }

@@ -44,6 +44,9 @@ pub enum NodeEvent {
     },
     /// The server is shutting down: close 1001.
     Shutdown,
+    /// This node lost its bus subscription and may have missed room events: close 1001
+    /// (`NodeRooms::events_missed`).
+    EventsMissed,
     /// The (test-advanceable) clock moved: sessions re-arm their expiry timers.
     ClockChanged,
 }
@@ -263,6 +266,7 @@ fn deliver(members: &[Arc<Outbox>], batch: &[(u64, NodeEvent)]) -> u64 {
                 }
                 NodeEvent::Room(RoomEvent::Deleted) => member.end(RoomEnding::Deleted),
                 NodeEvent::Shutdown => member.end(RoomEnding::Shutdown),
+                NodeEvent::EventsMissed => member.end(RoomEnding::EventsMissed),
                 NodeEvent::ClockChanged => member.clock_changed(),
                 NodeEvent::Direct { to, frame } => {
                     if Arc::ptr_eq(member, to) {

@@ -39,6 +39,8 @@ pub enum RoomEnding {
     Deleted,
     /// The server is shutting down: close 1001.
     Shutdown,
+    /// This node lost its bus subscription and may have missed room events: close 1001.
+    EventsMissed,
     /// More than [`ROOM_BACKLOG`] frames waiting: the client stopped reading.
     TooSlow(&'static str),
     /// The socket failed (the client is gone).

@@ -182,6 +182,10 @@ impl NodeRooms for LiveRooms {
     fn connections_open(&self) -> u64 {
         self.stats.connections_open.load(Ordering::Relaxed)
     }
+
+    fn events_missed(&self) {
+        self.tell_every_room(NodeEvent::EventsMissed);
+    }
 }
 
 #[cfg(test)]

@@ -348,6 +348,10 @@ impl Session {
                 reason: String::new(),
             },
             RoomEnding::Shutdown => close(CLOSE_GOING_AWAY, "server shutting down"),
+            RoomEnding::EventsMissed => close(
+                CLOSE_GOING_AWAY,
+                "this server lost the cluster bus and may have missed messages; reconnect",
+            ),
             RoomEnding::TooSlow(why) => {
                 tracing::warn!(room = %self.room.id, why, "chat connection fell behind its room; disconnecting");
                 self.too_slow(why)
