@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 
 use common::chat::ChatClient;
 use common::TestServer;
+use futures_util::StreamExt;
 use ivschat_proto::control::ChatTokenCapability;
 use ivschat_server::domain::token::TokenClaims;
 use ivschat_server::expiring_ids::Held;
 use ivschat_server::introspect::{retained, Retained};
-use futures_util::StreamExt;
 use serde_json::json;
 use tokio::sync::Semaphore;
 
