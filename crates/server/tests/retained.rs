@@ -83,12 +83,9 @@ async fn connections_leave_nothing_behind() {
     let arn = client.create_room().send().await.unwrap().arn.unwrap();
     drop(client);
     let room_id = arn.rsplit('/').next().unwrap().to_string();
-    // The SDK client's keep-alive connection is served by a task until it is closed.
-    let idle_tasks = {
-        let before = tasks();
-        eventually("the control-plane connection ends", || tasks() < before).await;
-        tasks()
-    };
+    // The SDK client's keep-alive connection may still be served by a task (for how long
+    // depends on the listener's idle deadline): it is in the baseline, and can only end.
+    let idle_tasks = tasks();
     let empty = retained(&server.app);
 
     let limit = Arc::new(Semaphore::new(IN_FLIGHT));
