@@ -14,8 +14,11 @@ pub mod chat;
 pub mod chat_log;
 pub mod config;
 pub mod domain;
+pub mod expiring_ids;
 pub mod http_server;
 pub mod iam;
+#[doc(hidden)]
+pub mod introspect;
 pub mod limits;
 pub mod metrics;
 pub mod private_files;

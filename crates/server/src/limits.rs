@@ -21,7 +21,23 @@ pub struct ConnectionLimiter {
 #[derive(Debug, Default)]
 struct Counts {
     total: usize,
+    /// Addresses with at least one open connection (an address leaves when its last closes).
     by_ip: HashMap<IpAddr, usize>,
+}
+
+/// The per-address table is not shrunk below room for this many addresses.
+const MIN_ADDRESSES: usize = 64;
+
+impl Counts {
+    /// Gives the table's memory back once it is less than a quarter full, so that a burst of
+    /// clients from many addresses does not keep its table after they have gone (halving it
+    /// at a time keeps this amortised O(1) per connection).
+    fn shrink_if_sparse(&mut self) {
+        let keep = (self.by_ip.len() * 2).max(MIN_ADDRESSES);
+        if self.by_ip.capacity() > 2 * keep {
+            self.by_ip.shrink_to(keep);
+        }
+    }
 }
 
 /// Why a connection was not admitted.
@@ -58,6 +74,7 @@ impl Drop for PermitInner {
                 *n -= 1;
                 if *n == 0 {
                     open.by_ip.remove(&ip);
+                    open.shrink_if_sparse();
                 }
             }
         }
@@ -186,5 +203,31 @@ mod tests {
         // A connection already counted under an address is not counted twice.
         let direct = limiter.admit(Some(other)).unwrap();
         assert!(direct.attributed_to(client).is_ok());
+    }
+
+    /// Addresses leave the table with their last connection, and the table's memory goes
+    /// with them after a burst from many addresses.
+    #[test]
+    fn the_address_table_empties_and_shrinks_after_a_burst() {
+        let limiter = ConnectionLimiter::new(0, 0);
+        let permits: Vec<ConnectionPermit> = (0..20_000u32)
+            .map(|i| {
+                limiter
+                    .admit(Some(IpAddr::V4(std::net::Ipv4Addr::from(
+                        (10u32 << 24) | i,
+                    ))))
+                    .unwrap()
+            })
+            .collect();
+        let burst = limiter.open.lock().unwrap().by_ip.capacity();
+        assert!(burst >= 20_000);
+        drop(permits);
+        let open = limiter.open.lock().unwrap();
+        assert_eq!((open.total, open.by_ip.len()), (0, 0));
+        assert!(
+            open.by_ip.capacity() <= 2 * MIN_ADDRESSES,
+            "room for {} addresses kept after a burst of {burst}",
+            open.by_ip.capacity()
+        );
     }
 }

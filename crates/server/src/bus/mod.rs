@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
+use crate::expiring_ids::ExpiringIds;
 use crate::room::{RoomEvent, RoomUpdate};
 use crate::token_bucket::TokenBucket;
 
@@ -97,6 +98,13 @@ pub trait Bus: Send + Sync + std::fmt::Debug {
     /// §1.3): false if any node redeemed it before. Times are µs since the epoch; the token
     /// need not be remembered after `expires`.
     fn redeem<'a>(&'a self, token_id: &'a str, expires: i64, now: i64) -> BusCall<'a, bool>;
+
+    /// The redeemed-token set, when this bus keeps it in this node's memory (the in-process
+    /// bus). The hub then looks there for a replayed token instead of keeping its own copy of
+    /// the set (`chat/spent.rs`, for a bus that would have to be asked over the network).
+    fn redeemed_here(&self) -> Option<&ExpiringIds> {
+        None
+    }
 
     /// Chat connections open on the other nodes, as last reported.
     fn other_nodes_connections(&self) -> u64;

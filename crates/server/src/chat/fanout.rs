@@ -9,6 +9,10 @@
 //!
 //! A connection joins by taking the next sequence number as its first: events already in the
 //! channel when it joined are not for it, whichever shard it lands in.
+//!
+//! A shard whose members have all left is dropped and its task ends (but for the room's last
+//! shard, which goes with the room): a room that was big once does not keep a task and a
+//! wake-up per event for every shard it ever needed.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -18,6 +22,7 @@ use tokio::sync::broadcast::{
     self,
     error::{RecvError, TryRecvError},
 };
+use tokio::sync::oneshot;
 
 use super::outbox::{Outbox, RoomEnding};
 use super::ROOM_BACKLOG;
@@ -61,7 +66,15 @@ pub struct Fanout {
 struct Members {
     next_seq: u64,
     count: usize,
-    shards: Vec<Arc<Shard>>,
+    shards: Vec<ShardHandle>,
+}
+
+/// A shard as the room holds it. Dropping the handle (the shard emptied, or the room is gone)
+/// ends the shard's task.
+struct ShardHandle {
+    shard: Arc<Shard>,
+    /// Never sent on: the task watches for it to be dropped.
+    _retire: oneshot::Sender<()>,
 }
 
 /// One shard's members. Copied on join and leave (at most [`SHARD_SIZE`] pointers), so the
@@ -121,18 +134,23 @@ impl Fanout {
         let shard = match members
             .shards
             .iter()
-            .find(|shard| shard.members().len() < SHARD_SIZE)
+            .find(|handle| handle.shard.members().len() < SHARD_SIZE)
         {
-            Some(shard) => shard.clone(),
+            Some(handle) => handle.shard.clone(),
             None => {
                 let shard = Arc::new(Shard::default());
+                let (retire, retired) = oneshot::channel();
                 // Subscribed under the lock: the shard sees every event numbered from here on.
                 tokio::spawn(run_shard(
                     shard.clone(),
                     self.events.subscribe(),
+                    retired,
                     self.frames_out.clone(),
                 ));
-                members.shards.push(shard.clone());
+                members.shards.push(ShardHandle {
+                    shard: shard.clone(),
+                    _retire: retire,
+                });
                 shard
             }
         };
@@ -146,10 +164,11 @@ impl Fanout {
         Seat { outbox, shard }
     }
 
-    /// Removes a connection; returns how many are left.
+    /// Removes a connection; returns how many are left. Its shard is retired if it is now
+    /// empty and not the room's last.
     pub fn leave(&self, seat: &Seat) -> usize {
         let mut members = self.lock();
-        {
+        let emptied = {
             let mut list = seat.shard.members();
             let kept: Vec<Arc<Outbox>> = list
                 .iter()
@@ -160,8 +179,20 @@ impl Fanout {
                 members.count -= 1;
             }
             *list = Arc::new(kept);
+            list.is_empty()
+        };
+        // Under the room's lock, so no connection can be joining the shard meanwhile.
+        if emptied && members.shards.len() > 1 {
+            members
+                .shards
+                .retain(|handle| !Arc::ptr_eq(&handle.shard, &seat.shard));
         }
         members.count
+    }
+
+    /// Shard tasks the room holds now.
+    pub fn shard_count(&self) -> usize {
+        self.lock().shards.len()
     }
 
     pub fn member_count(&self) -> usize {
@@ -182,15 +213,22 @@ impl std::fmt::Debug for Fanout {
 /// one `writev` instead of one `write` each; at light load a turn is a single event.
 const BATCH: usize = 64;
 
-/// One shard: hands each room event to its members, in order. Ends when the room is dropped.
+/// One shard: hands each room event to its members, in order. Ends when the room is dropped
+/// or retires the shard (`retired` completes when its sender is dropped).
 async fn run_shard(
     shard: Arc<Shard>,
     mut events: broadcast::Receiver<(u64, NodeEvent)>,
+    mut retired: oneshot::Receiver<()>,
     frames_out: Arc<AtomicU64>,
 ) {
     let mut batch = Vec::with_capacity(BATCH);
     loop {
-        let mut lagged = match events.recv().await {
+        let received = tokio::select! {
+            biased;
+            _ = &mut retired => return,
+            received = events.recv() => received,
+        };
+        let mut lagged = match received {
             Ok(event) => {
                 batch.push(event);
                 false
@@ -353,7 +391,7 @@ mod tests {
             seats.push(join(&fanout, socket, &format!("u{i}")));
             clients.push(client);
         }
-        assert_eq!(fanout.lock().shards.len(), 3);
+        assert_eq!(fanout.shard_count(), 3);
         fanout.publish(frame("a"));
         for client in &mut clients {
             assert_eq!(read_frame(client).await, "a");
@@ -401,6 +439,45 @@ mod tests {
             assert_eq!(read_frame(&mut client).await, "e");
         }
         assert!(seat.outbox.reserve_answer());
+    }
+
+    /// A shard whose members have all left is retired and its task ends; the others go on
+    /// delivering, and the room's last shard stays (the hub drops it with the room).
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_emptied_shard_is_retired() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let fanout = Fanout::new(Arc::default());
+        let mut seats = Vec::new();
+        let mut clients = Vec::new();
+        for i in 0..SHARD_SIZE + 2 {
+            let (socket, client) = socket_pair(&listener).await;
+            seats.push(join(&fanout, socket, &format!("u{i}")));
+            clients.push(client);
+        }
+        assert_eq!(fanout.shard_count(), 2);
+        assert_eq!(fanout.events.receiver_count(), 2);
+        for seat in seats.drain(SHARD_SIZE..) {
+            fanout.leave(&seat);
+        }
+        assert_eq!(fanout.shard_count(), 1);
+        // Its task ends at its next turn, dropping its subscription.
+        for _ in 0..100 {
+            if fanout.events.receiver_count() == 1 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(
+            fanout.events.receiver_count(),
+            1,
+            "the retired shard's task ended"
+        );
+        fanout.publish(frame("still here"));
+        assert_eq!(read_frame(&mut clients[0]).await, "still here");
+        for seat in seats.drain(..) {
+            fanout.leave(&seat);
+        }
+        assert_eq!(fanout.shard_count(), 1, "the last shard goes with the room");
     }
 
     /// Disconnect reaches only the named user's connections; the rest stay.

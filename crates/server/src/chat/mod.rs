@@ -40,6 +40,7 @@ use crate::config::Quotas;
 use crate::domain::clock::{format_time_nanos, Clock};
 use crate::domain::ids::new_id;
 use crate::domain::resources::Room;
+use crate::expiring_ids::Held;
 use crate::room::frame::OutFrame;
 use crate::room::{RoomEvent, RoomSettings, RoomUpdate};
 use fanout::{NodeEvent, Seat};
@@ -154,7 +155,8 @@ pub struct Hub {
     /// `CancellationToken`'s `cancelled()` future takes a global lock each time it is created
     /// and dropped, which every session did on every delivery).
     closing: AtomicBool,
-    /// Tokens this node saw redeemed: a replay is refused before it costs anything.
+    /// Tokens this node saw redeemed: a replay is refused before it costs anything. Empty with
+    /// the in-process bus, whose redeemed set is looked at instead.
     spent: SpentTokens,
 }
 
@@ -326,14 +328,25 @@ impl Hub {
             .redeem(token_id, expires, now)
             .await
             .map_err(bus_unreachable)?;
-        // Used now or before: either way, spent from here on.
-        self.spent.insert(token_id, expires, now);
+        // Used now or before: either way, spent from here on (the in-process bus's own set
+        // says so already: no second copy of it).
+        if self.bus.redeemed_here().is_none() {
+            self.spent.insert(token_id, expires, now);
+        }
         Ok(redeemed)
+    }
+
+    /// What the spent-token set holds now (for tests that check it empties, issue 26).
+    pub fn spent_held(&self) -> Held {
+        self.spent.held()
     }
 
     /// Whether this node has seen the token redeemed (cheap; the bus stays the authority).
     pub fn known_spent(&self, token_id: &str) -> bool {
-        self.spent.contains(token_id)
+        match self.bus.redeemed_here() {
+            Some(redeemed) => redeemed.contains(token_id),
+            None => self.spent.contains(token_id),
+        }
     }
 
     /// True when another connection would exceed the concurrent-connection quota.

@@ -1,43 +1,45 @@
 //! Chat tokens this node has seen redeemed, so that replaying one is refused before the
 //! handshake reads the store, joins the room or asks the bus (`docs/protocol/messaging.md`
 //! §1: a token opens one connection). The bus's redeemed set stays the authority across nodes;
-//! this is only a cheap first look. An entry lives until its token expires (60 s), and the set
-//! is bounded: when full, expired entries go, and if none has, nothing new is remembered (the
-//! bus still refuses the replay, at the old cost).
+//! this is only a cheap first look. An entry lives until its token expires (60 s) and is swept
+//! within a few seconds after (`expiring_ids.rs`), and the set is bounded: when full, expired
+//! entries go, and if none has, nothing new is remembered (the bus still refuses the replay,
+//! at the old cost).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use crate::expiring_ids::{ExpiringIds, Held};
 
-/// Tokens remembered at most (about 100 bytes each).
+/// Tokens remembered at most (16 bytes of id and 8 of expiry each, plus the table's slack).
 const MAX_SPENT: usize = 100_000;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SpentTokens {
-    // std Mutex: never held across .await; each section is one map operation (or a prune).
-    expires_by_id: Mutex<HashMap<String, i64>>,
+    /// Swept every few seconds and shrunk after a burst (`expiring_ids.rs`, issue 26).
+    ids: ExpiringIds,
+}
+
+impl Default for SpentTokens {
+    fn default() -> SpentTokens {
+        SpentTokens {
+            ids: ExpiringIds::bounded(MAX_SPENT),
+        }
+    }
 }
 
 impl SpentTokens {
     /// Whether the token is known to be used already (and not yet expired, after which the
     /// handshake refuses it anyway).
     pub fn contains(&self, token_id: &str) -> bool {
-        self.lock().contains_key(token_id)
+        self.ids.contains(token_id)
     }
 
-    /// Remembers a redeemed token until `expires` (µs); `now` prunes expired ones when full.
+    /// Remembers a redeemed token until `expires` (µs); `now` prunes expired ones.
     pub fn insert(&self, token_id: &str, expires: i64, now: i64) {
-        let mut spent = self.lock();
-        if spent.len() >= MAX_SPENT {
-            spent.retain(|_, expires| *expires > now);
-            if spent.len() >= MAX_SPENT {
-                return;
-            }
-        }
-        spent.insert(token_id.to_string(), expires);
+        self.ids.insert(token_id, expires, now);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, i64>> {
-        self.expires_by_id.lock().unwrap_or_else(|e| e.into_inner())
+    /// What the set holds now.
+    pub fn held(&self) -> Held {
+        self.ids.held()
     }
 }
 
