@@ -82,6 +82,21 @@ pub struct Flags {
     /// Log format: `text` or `json` [default: text].
     #[arg(long, env = "IVSCHAT_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
+    /// The web console at `/console`: `auto` (on when `--listen` is a loopback address), `on`
+    /// or `off` [default: auto].
+    #[arg(long, env = "IVSCHAT_CONSOLE")]
+    pub console: Option<ConsoleMode>,
+}
+
+/// When the web console (`console.rs`) is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ConsoleMode {
+    /// On for a loopback listener only: a developer's machine gets it without asking, a server
+    /// on the internet shows nothing new unless its operator turns it on.
+    Auto,
+    On,
+    Off,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -310,6 +325,8 @@ pub struct Config {
     /// Where `GET /metrics` is served, if anywhere.
     pub metrics_listen: Option<SocketAddr>,
     pub log_format: LogFormat,
+    /// Whether `/console` is served (`--console`, resolved against `listen`).
+    pub console: bool,
 
     // Identities and permissions (`iam/`): kept apart to merge easily.
     /// `[[users]]`: access keys limited by IAM policies (compiled at load).
@@ -335,6 +352,7 @@ impl Default for Config {
             cluster_name: "ivschat".to_string(),
             metrics_listen: None,
             log_format: LogFormat::Text,
+            console: true,
             users: Vec::new(),
         }
     }
@@ -366,6 +384,7 @@ struct FileConfig {
     cluster_name: Option<String>,
     metrics_listen: Option<SocketAddr>,
     log_format: Option<LogFormat>,
+    console: Option<ConsoleMode>,
 
     // Identities and permissions (`iam/`).
     #[serde(default)]
@@ -400,8 +419,9 @@ impl Config {
             Some(list) => parse_credential_list(list)?,
             None => file.credentials,
         };
+        let listen = flags.listen.or(file.listen).unwrap_or(defaults.listen);
         let config = Config {
-            listen: flags.listen.or(file.listen).unwrap_or(defaults.listen),
+            listen,
             data_dir: flags
                 .data_dir
                 .or(file.data_dir)
@@ -451,6 +471,11 @@ impl Config {
                 .log_format
                 .or(file.log_format)
                 .unwrap_or(defaults.log_format),
+            console: match flags.console.or(file.console).unwrap_or(ConsoleMode::Auto) {
+                ConsoleMode::Auto => listen.ip().is_loopback(),
+                ConsoleMode::On => true,
+                ConsoleMode::Off => false,
+            },
             users,
         };
         config.check()?;
