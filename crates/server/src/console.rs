@@ -33,7 +33,9 @@ pub fn is_console_path(path: &str) -> bool {
 
 /// The response for `GET path` (a console path).
 pub fn serve(path: &str) -> Response {
-    let name = path.trim_start_matches("/console").trim_start_matches('/');
+    // Once: `/console/console.css` names `console.css` (trim_start_matches would strip twice).
+    let name = path.strip_prefix("/console").unwrap_or(path);
+    let name = name.strip_prefix('/').unwrap_or(name);
     let name = if name.is_empty() { "index.html" } else { name };
     let Some((_, content_type, text)) = FILES.iter().find(|(file, _, _)| *file == name) else {
         return plain(StatusCode::NOT_FOUND, "not found");
@@ -86,6 +88,7 @@ mod tests {
         assert_eq!(serve("/console").status(), StatusCode::OK);
         assert_eq!(serve("/console/").status(), StatusCode::OK);
         assert_eq!(serve("/console/js/sigv4.js").status(), StatusCode::OK);
+        assert_eq!(serve("/console/console.css").status(), StatusCode::OK);
         assert_eq!(serve("/console/../Cargo.toml").status(), StatusCode::NOT_FOUND);
         assert_eq!(serve("/console/nope.js").status(), StatusCode::NOT_FOUND);
     }

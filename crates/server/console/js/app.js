@@ -71,12 +71,21 @@ async function route() {
   renderNav();
   const hash = location.hash || '#/rooms';
   if (!api.signedIn()) return signInPage();
-  if (hash.startsWith('#/room/')) {
-    return roomPage(main, go, decodeURIComponent(hash.slice('#/room/'.length)), (leave) => (leaveCurrent = leave));
-  }
-  if (hash === '#/logging') return loggingPage(main);
   if (hash === '#/signin') return go('#/rooms');
-  return roomsPage(main, go);
+  if (hash.startsWith('#/room/')) {
+    await roomPage(main, go, decodeURIComponent(hash.slice('#/room/'.length)), (leave) => (leaveCurrent = leave));
+  } else if (hash === '#/logging') {
+    loggingPage(main);
+  } else {
+    roomsPage(main, go);
+  }
+  // A new page: keyboard and screen-reader users start at its heading, not where the old
+  // page's focused control used to be.
+  const heading = main.querySelector('h1');
+  if (heading) {
+    heading.tabIndex = -1;
+    heading.focus();
+  }
 }
 
 const remembered = sessionStorage.getItem(STORAGE_KEY);
