@@ -93,6 +93,8 @@ step "Compatibility: boto3 and the AWS CLI against $endpoint"
 bash tests/compat/run-python.sh "$endpoint" || status=$?
 step "Compatibility: @aws-sdk/client-ivschat and amazon-ivs-chat-messaging against $endpoint"
 bash tests/compat/run-node.sh "$endpoint" || status=$?
+step "The web console in Chromium (playwright-core) against $endpoint"
+bash tests/compat/run-console.sh "$endpoint" || status=$?
 step "Compatibility: the AWS SDK for Java v1 and v2 against $endpoint"
 bash tests/compat/run-java.sh "$endpoint" || status=$?
 step "Compatibility: the AWS SDK for Go v2 against $endpoint"

@@ -40,7 +40,14 @@ cache=${IVSCHAT_CACHE:-$HOME/.cache/ivschat-server}
 # removed first, so that a run that fails early leaves no stale results behind.
 results=${IVSCHAT_RESULTS_DIR:-$cache/compat-results}
 mkdir -p "$results"
-rm -f "$results/node.xml"
+# IVSCHAT_NODE_SUITE=console runs the browser test of the web console instead (run-console.sh).
+suite_name=${IVSCHAT_NODE_SUITE:-node}
+case "$suite_name" in
+    node) test_files=(control-plane.test.mjs messaging.test.mjs throttling.test.mjs tls.test.mjs) ;;
+    console) test_files=(console.test.mjs) ;;
+    *) echo "error: IVSCHAT_NODE_SUITE must be node or console (got '$suite_name')" >&2; exit 2 ;;
+esac
+rm -f "$results/$suite_name.xml"
 node=${NODE:-node}
 npm=${NPM:-npm}
 
@@ -82,14 +89,14 @@ export IVSCHAT_ENDPOINT="$endpoint"
 # The spec reporter reads better in logs than TAP (Node's default when stdout is not a TTY);
 # the JUnit reporter writes the results file. Given reporters of one's own replace both.
 reporter=(--test-reporter=spec --test-reporter-destination=stdout
-          --test-reporter=junit --test-reporter-destination="$results/node.xml")
+          --test-reporter=junit --test-reporter-destination="$results/$suite_name.xml")
 for arg in "$@"; do
     [[ "$arg" == --test-reporter* ]] && reporter=()
 done
 
 cd "$suite"
 set +e
-"$node" --test --test-concurrency=1 "${reporter[@]}" "$@" control-plane.test.mjs messaging.test.mjs throttling.test.mjs tls.test.mjs
+"$node" --test --test-concurrency=1 "${reporter[@]}" "$@" "${test_files[@]}"
 status=$?
 set -e
 exit $status

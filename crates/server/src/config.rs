@@ -127,6 +127,21 @@ pub struct Flags {
     /// What to do instead of serving (none: serve).
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// The web console at `/console`: `auto` (on when `--listen` is a loopback address), `on`
+    /// or `off` [default: auto].
+    #[arg(long, env = "IVSCHAT_CONSOLE")]
+    pub console: Option<ConsoleMode>,
+}
+
+/// When the web console (`console.rs`) is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ConsoleMode {
+    /// On for a loopback listener only: a developer's machine gets it without asking, a server
+    /// on the internet shows nothing new unless its operator turns it on.
+    Auto,
+    On,
+    Off,
 }
 
 /// Commands other than serving.
@@ -458,6 +473,8 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     /// PROXY protocol and trusted proxies' headers.
     pub client_address: ClientAddressConfig,
+    /// Whether `/console` is served (`--console`, resolved against `listen`).
+    pub console: bool,
 
     // Identities and permissions (`iam/`): kept apart to merge easily.
     /// `[[users]]`: access keys limited by IAM policies (compiled at load).
@@ -488,6 +505,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             tls: None,
             client_address: ClientAddressConfig::default(),
+            console: true,
             users: Vec::new(),
         }
     }
@@ -530,6 +548,7 @@ struct FileConfig {
     proxy_protocol_from: Option<Vec<String>>,
     trusted_proxies: Option<Vec<String>>,
     trusted_proxy_header: Option<ForwardedHeader>,
+    console: Option<ConsoleMode>,
 
     // Identities and permissions (`iam/`).
     #[serde(default)]
@@ -583,9 +602,10 @@ impl Config {
                  file): give both to serve https:// and wss://, or neither"
             ),
         };
+        let listen = flags.listen.or(file.listen).unwrap_or(defaults.listen);
         let config = Config {
             tls,
-            listen: flags.listen.or(file.listen).unwrap_or(defaults.listen),
+            listen,
             data_dir: flags
                 .data_dir
                 .or(file.data_dir)
@@ -642,6 +662,11 @@ impl Config {
                 .or(file.log_format)
                 .unwrap_or(defaults.log_format),
             client_address,
+            console: match flags.console.or(file.console).unwrap_or(ConsoleMode::Auto) {
+                ConsoleMode::Auto => listen.ip().is_loopback(),
+                ConsoleMode::On => true,
+                ConsoleMode::Off => false,
+            },
             users,
         };
         config.check()?;
@@ -1074,6 +1099,34 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(c.bus_ca_file, Some(PathBuf::from("ca.pem")));
+    }
+
+    #[test]
+    fn the_console_is_on_by_default_only_on_a_loopback_listener() {
+        assert!(Config::from_flags(flags(&[])).unwrap().console);
+        let public = Config::from_flags(flags(&[
+            "--listen",
+            "0.0.0.0:8080",
+            "--credentials",
+            "AKIDPUBLIC:secret",
+        ]))
+        .unwrap();
+        assert!(!public.console);
+        let on = Config::from_flags(flags(&[
+            "--listen",
+            "0.0.0.0:8080",
+            "--credentials",
+            "AKIDPUBLIC:secret",
+            "--console",
+            "on",
+        ]))
+        .unwrap();
+        assert!(on.console);
+        assert!(
+            !Config::from_flags(flags(&["--console", "off"]))
+                .unwrap()
+                .console
+        );
     }
 
     #[test]

@@ -369,6 +369,9 @@ async fn handle(
         (&Method::OPTIONS, _) => preflight(),
         (&Method::GET, "/health") => text(StatusCode::OK, "ok"),
         (&Method::GET, "/ready") => ready(&app).await,
+        (&Method::GET, path) if app.config.console && crate::console::is_console_path(path) => {
+            crate::console::serve(path)
+        }
         _ => crate::api::handle(&app, request, &request_id).await,
     };
     let headers = response.headers_mut();

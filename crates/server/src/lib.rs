@@ -13,6 +13,7 @@ pub mod bus;
 pub mod chat;
 pub mod chat_log;
 pub mod config;
+pub mod console;
 pub mod domain;
 pub mod expiring_ids;
 pub mod http_server;
