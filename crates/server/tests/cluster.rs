@@ -914,7 +914,7 @@ async fn a_store_call_in_flight_when_postgres_goes_silent_fails_within_its_deadl
     for _ in 0..200 {
         let n: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
-             AND query LIKE '%FROM rooms WHERE id = $1 FOR NO KEY UPDATE%'",
+             AND query LIKE '%FROM rooms WHERE id = $1 %FOR NO KEY UPDATE%'",
         )
         .fetch_one(&mut watcher)
         .await
@@ -1088,14 +1088,16 @@ async fn a_node_reconciles_as_soon_as_its_bus_subscription_recovers() {
         .await
         .unwrap();
 
+    // Since the fault suite (RELIABILITY.md, "Fault injection"), a node that stops hearing the
+    // bus closes its members (1001: they may have missed messages) instead of keeping them,
+    // so the deleted room's member is gone before the recovery's reconciliation runs; what the
+    // reconciliation still guards is a member that joined meanwhile.
+    let closed = tokio::time::timeout(Duration::from_secs(20), member.closed())
+        .await
+        .expect("the member of a node that lost the bus stayed connected");
+    assert_eq!(closed.code, 1001);
     proxy.silence(false);
-    let closed = tokio::time::timeout(Duration::from_secs(20), async {
-        let error = member.frame_of("ERROR").await;
-        (error["ErrorCode"].clone(), member.closed().await.code)
-    })
-    .await
-    .expect("the deleted room's connection stayed open after the bus recovered");
-    assert_eq!(closed, (json!(404), 1000));
+    wait_ready(&cluster.nodes[1], 200).await;
 }
 
 /// The account request rates are per account in Redis as on one node (README "Several
