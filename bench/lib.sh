@@ -45,9 +45,14 @@ resolve_server() {
 }
 
 # Writes a server --config that lets one bench open thousands of connections from 127.0.0.x:
-# no account connection quota and no listener connection limit may refuse it.
+# no account connection quota, no listener connection limit and no per-address handshake rate
+# may refuse it. The handshake rate key is written only for a server ($server, from
+# resolve_server) that knows it: older revisions, compared side by side, refuse unknown keys.
 write_open_limits_config() {
   printf '[quotas]\nconcurrent_connections = 10000000\n[limits]\nmax_connections = 0\nmax_connections_per_ip = 0\n' >"$1"
+  if [ -n "${server:-}" ] && grep -qa handshakes_per_second "$server"; then
+    printf 'handshakes_per_second = 0\n' >>"$1"
+  fi
 }
 
 # How busy the whole machine is, in %, over 3 s.
