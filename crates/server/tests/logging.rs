@@ -376,28 +376,10 @@ async fn a_spool_that_cannot_write_refuses_logged_messages_and_recovers() {
 /// under that account: S3 object keys start `AWSLogs/<its account>/`, as AWS writes them.
 #[tokio::test]
 async fn another_accounts_s3_logs_are_under_its_account() {
-    use ivschat_server::config::Secret;
-    use ivschat_server::iam::users::{load_users, AccessKeyFile, UserFile};
     const OTHER: &str = "111111111111";
     let dir = tempfile::tempdir().unwrap();
     let mut config = config(dir.path());
-    config.users = load_users(
-        vec![UserFile {
-            name: "tenant".into(),
-            account_id: Some(OTHER.into()),
-            access_keys: vec![AccessKeyFile {
-                access_key_id: "tenant".into(),
-                secret_access_key: Secret::new("tenant-secret"),
-            }],
-            policies: vec![
-                r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ivschat:*","Resource":"*"}}"#
-                    .into(),
-            ],
-        }],
-        dir.path(),
-        &config.account_id,
-    )
-    .unwrap();
+    common::add_tenant(&mut config, dir.path(), OTHER);
     let server = TestServer::start_with(config).await;
     let tenant = server.client_with("tenant", "tenant-secret");
     let logging = tenant

@@ -206,30 +206,12 @@ async fn messages_are_delivered_in_order_and_review_changes_apply_live() {
 /// is sent the room's ARN in that account, and the message is delivered as usual.
 #[tokio::test]
 async fn another_accounts_room_is_reviewed_under_its_own_arn() {
-    use ivschat_server::config::Secret;
-    use ivschat_server::iam::users::{load_users, AccessKeyFile, UserFile};
     const OTHER: &str = "111111111111";
     let (url, seen) = function_server().await;
     let dir = tempfile::tempdir().unwrap();
     let mut config = ivschat_server::config::Config::for_tests(dir.path());
     config.review.lambda_endpoint = Some(url);
-    config.users = load_users(
-        vec![UserFile {
-            name: "tenant".into(),
-            account_id: Some(OTHER.into()),
-            access_keys: vec![AccessKeyFile {
-                access_key_id: "tenant".into(),
-                secret_access_key: Secret::new("tenant-secret"),
-            }],
-            policies: vec![
-                r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ivschat:*","Resource":"*"}}"#
-                    .into(),
-            ],
-        }],
-        dir.path(),
-        &config.account_id,
-    )
-    .unwrap();
+    common::add_tenant(&mut config, dir.path(), OTHER);
     let server = TestServer::start_with(config).await;
     let tenant = server.client_with("tenant", "tenant-secret");
     let room = tenant

@@ -425,3 +425,31 @@ impl TestServer {
             .unwrap()
     }
 }
+
+/// Adds the user `tenant` (key `tenant` / `tenant-secret`, every ivschat action allowed) in
+/// `account`, for tests of resources in an account other than the server's.
+pub fn add_tenant(
+    config: &mut ivschat_server::config::Config,
+    dir: &std::path::Path,
+    account: &str,
+) {
+    use ivschat_server::config::Secret;
+    use ivschat_server::iam::users::{load_users, AccessKeyFile, UserFile};
+    config.users = load_users(
+        vec![UserFile {
+            name: "tenant".into(),
+            account_id: Some(account.into()),
+            access_keys: vec![AccessKeyFile {
+                access_key_id: "tenant".into(),
+                secret_access_key: Secret::new("tenant-secret"),
+            }],
+            policies: vec![
+                r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ivschat:*","Resource":"*"}}"#
+                    .into(),
+            ],
+        }],
+        dir,
+        &config.account_id,
+    )
+    .unwrap();
+}

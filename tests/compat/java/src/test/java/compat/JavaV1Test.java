@@ -20,7 +20,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Consumer;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 
@@ -30,20 +29,7 @@ import org.junit.jupiter.api.function.Executable;
  * id), each asserting on what the SDK parsed. The endpoint is overridden the way v1 documents
  * it, with {@code AwsClientBuilder.EndpointConfiguration}.
  */
-class JavaV1Test {
-    private final List<Runnable> cleanups = new ArrayList<>();
-
-    @AfterEach
-    void cleanUp() {
-        for (int i = cleanups.size() - 1; i >= 0; i--) {
-            try {
-                cleanups.get(i).run();
-            } catch (RuntimeException ignored) {
-                // already gone
-            }
-        }
-    }
-
+class JavaV1Test extends CleansUp {
     static Amazonivschat client(String endpoint, String accessKey, String secret) {
         return AmazonivschatClientBuilder.standard()
                 .withEndpointConfiguration(new EndpointConfiguration(endpoint, REGION))
@@ -57,14 +43,14 @@ class JavaV1Test {
 
     private CreateRoomResult room(CreateRoomRequest request) {
         CreateRoomResult room = c.createRoom(request);
-        cleanups.add(() -> c.deleteRoom(new DeleteRoomRequest().withIdentifier(room.getArn())));
+        afterTest(() -> c.deleteRoom(new DeleteRoomRequest().withIdentifier(room.getArn())));
         return room;
     }
 
     private CreateLoggingConfigurationResult logging(Amazonivschat client, String name, DestinationConfiguration dest) {
         CreateLoggingConfigurationResult cfg = client.createLoggingConfiguration(
                 new CreateLoggingConfigurationRequest().withName(name).withDestinationConfiguration(dest));
-        cleanups.add(() -> client.deleteLoggingConfiguration(
+        afterTest(() -> client.deleteLoggingConfiguration(
                 new DeleteLoggingConfigurationRequest().withIdentifier(cfg.getArn())));
         return cfg;
     }
@@ -261,7 +247,7 @@ class JavaV1Test {
             Instant before = Instant.now();
             CreateLoggingConfigurationResult cfg = c.createLoggingConfiguration(new CreateLoggingConfigurationRequest()
                     .withName(unique(d.getKey())).withDestinationConfiguration(d.getValue()).withTags(Map.of("kind", d.getKey())));
-            cleanups.add(() -> c.deleteLoggingConfiguration(new DeleteLoggingConfigurationRequest().withIdentifier(cfg.getArn())));
+            afterTest(() -> c.deleteLoggingConfiguration(new DeleteLoggingConfigurationRequest().withIdentifier(cfg.getArn())));
             matches(LOGGING_ARN, cfg.getArn(), "arn");
             matches(ID, cfg.getId(), "id");
             assertEquals("ACTIVE", cfg.getState());
@@ -462,7 +448,7 @@ class JavaV1Test {
     void ThrottlingException() {
         Amazonivschat slow = client(slowEndpoint(), "test", "test");
         CreateRoomResult room = slow.createRoom(new CreateRoomRequest());
-        cleanups.add(() -> slow.deleteRoom(new DeleteRoomRequest().withIdentifier(room.getArn())));
+        afterTest(() -> slow.deleteRoom(new DeleteRoomRequest().withIdentifier(room.getArn())));
         ThrottlingException e = fails(ThrottlingException.class, 429, () -> {
             for (int i = 0; i < 5; i++) {
                 slow.sendEvent(new SendEventRequest().withRoomIdentifier(room.getArn()).withEventName("burst"));

@@ -11,7 +11,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
@@ -29,20 +28,7 @@ import software.amazon.awssdk.services.ivschat.model.*;
  * each asserting on what the SDK parsed. The endpoint is overridden the way v2 documents it,
  * with {@code endpointOverride}.
  */
-class JavaV2Test {
-    private final List<Runnable> cleanups = new ArrayList<>();
-
-    @AfterEach
-    void cleanUp() {
-        for (int i = cleanups.size() - 1; i >= 0; i--) {
-            try {
-                cleanups.get(i).run();
-            } catch (RuntimeException ignored) {
-                // already gone
-            }
-        }
-    }
-
+class JavaV2Test extends CleansUp {
     static IvschatClient client(String endpoint, String accessKey, String secret) {
         return IvschatClient.builder()
                 .endpointOverride(URI.create(endpoint))
@@ -58,7 +44,7 @@ class JavaV2Test {
 
     private CreateRoomResponse room(CreateRoomRequest request) {
         CreateRoomResponse room = c.createRoom(request);
-        cleanups.add(() -> c.deleteRoom(r -> r.identifier(room.arn())));
+        afterTest(() -> c.deleteRoom(r -> r.identifier(room.arn())));
         return room;
     }
 
@@ -69,7 +55,7 @@ class JavaV2Test {
     private CreateLoggingConfigurationResponse logging(IvschatClient client, String name, DestinationConfiguration dest) {
         CreateLoggingConfigurationResponse cfg =
                 client.createLoggingConfiguration(r -> r.name(name).destinationConfiguration(dest));
-        cleanups.add(() -> client.deleteLoggingConfiguration(r -> r.identifier(cfg.arn())));
+        afterTest(() -> client.deleteLoggingConfiguration(r -> r.identifier(cfg.arn())));
         return cfg;
     }
 
@@ -250,7 +236,7 @@ class JavaV2Test {
             Instant before = Instant.now();
             CreateLoggingConfigurationResponse cfg = c.createLoggingConfiguration(r -> r.name(unique(d.getKey()))
                     .destinationConfiguration(d.getValue()).tags(Map.of("kind", d.getKey())));
-            cleanups.add(() -> c.deleteLoggingConfiguration(r -> r.identifier(cfg.arn())));
+            afterTest(() -> c.deleteLoggingConfiguration(r -> r.identifier(cfg.arn())));
             matches(LOGGING_ARN, cfg.arn(), "arn");
             matches(ID, cfg.id(), "id");
             assertEquals(CreateLoggingConfigurationState.ACTIVE, cfg.state());
@@ -441,7 +427,7 @@ class JavaV2Test {
     void ThrottlingException() {
         IvschatClient slow = client(slowEndpoint(), "test", "test");
         CreateRoomResponse room = slow.createRoom(r -> {});
-        cleanups.add(() -> slow.deleteRoom(r -> r.identifier(room.arn())));
+        afterTest(() -> slow.deleteRoom(r -> r.identifier(room.arn())));
         ThrottlingException e = fails(ThrottlingException.class, 429, () -> {
             for (int i = 0; i < 5; i++) {
                 slow.sendEvent(r -> r.roomIdentifier(room.arn()).eventName("burst"));
