@@ -16,6 +16,7 @@ pub mod config;
 pub mod console;
 pub mod domain;
 pub mod expiring_ids;
+pub mod history;
 pub mod http_server;
 pub mod iam;
 #[doc(hidden)]

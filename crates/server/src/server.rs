@@ -10,6 +10,7 @@
 //!    key poller end with them.
 //! 3. **Flush chat logging**: the shipper stops (even mid-round), then every spooled
 //!    record is committed and the spool closed; undelivered records wait for the next start.
+//!    The embedded room history (`history/`) commits what it kept.
 //! 4. **Close the bus**: its tasks stop (the Redis bus takes this node's connection count out).
 //! 5. The store closes when its last handle goes (`Store` has no close of its own).
 //!
@@ -41,7 +42,7 @@ use crate::domain::clock::Clock;
 use crate::http_server::tls::Tls;
 use crate::metrics::{self, Metrics};
 use crate::token_keys::TokenKeys;
-use crate::{http_server, private_files, store};
+use crate::{history, http_server, private_files, store};
 
 /// How long shutdown waits for chat sessions to send their close frames and for HTTP
 /// requests in flight to finish.
@@ -87,9 +88,13 @@ impl Server {
         let stats = Arc::new(ChatStats::default());
         let rooms = Arc::new(LiveRooms::new(stats.clone()));
         let bus = bus::open(&config, rooms.clone()).await?;
+        let history = history::open(&config, rooms.clone(), clock.clone())
+            .await
+            .context("opening room history")?;
         let hub = Arc::new(Hub::new(
             rooms,
             bus.clone(),
+            history,
             stats,
             clock.clone(),
             &config.quotas,
@@ -226,6 +231,9 @@ impl Server {
         stop_logging.cancel();
         finish(logging).await;
         logger.close().await;
+        if let Err(e) = hub.history().flush().await {
+            tracing::error!(error = %format!("{e:#}"), "cannot persist the last room history");
+        }
 
         // 4. Close the bus.
         stop_bus.cancel();

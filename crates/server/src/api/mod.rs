@@ -8,6 +8,7 @@
 
 mod auth;
 mod authorize;
+mod ext_history;
 pub mod input; // public for the fuzz targets (fuzz/)
 mod logging;
 mod messaging;
@@ -266,6 +267,12 @@ async fn dispatch(
                 input(app, who, routed, query, body).await?,
             )
             .await
+        }
+        // Extensions: not in the AWS model, so their inputs are checked by their handlers.
+        ListRoomMessages => {
+            let input = ext_history::parse_request(body)?;
+            authorize(app, who, routed.operation, &input).await?;
+            ext_history::list_room_messages(app, &who.account, input).await
         }
     }
 }

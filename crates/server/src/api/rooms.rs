@@ -8,7 +8,7 @@ use ivschat_proto::errors::ServiceError;
 
 use super::pagination;
 use super::reply::{from_store, OpResult, Reply};
-use super::tags::check_new_tags;
+use super::tags::{check_new_tags, check_room_options};
 use crate::app::App;
 use crate::domain::account::Account;
 use crate::domain::arn::{error_resource_id, ResourceKind};
@@ -24,6 +24,7 @@ const DEFAULT_PAGE_SIZE: i32 = 50;
 pub async fn create_room(app: &App, account: &Account, req: CreateRoomRequest) -> OpResult {
     let tags = req.tags.unwrap_or_default();
     check_new_tags(&tags)?;
+    check_room_options(&tags)?;
     let logging_ids = resolve_logging_ids(account, req.logging_configuration_identifiers)?;
     let (uri, fallback) = review_handler(req.message_review_handler, None, FallbackResult::Allow);
     let now = app.clock.now_micros();

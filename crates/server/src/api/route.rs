@@ -4,6 +4,9 @@
 //! 14 operations are `POST /<OperationName>`; the three tag operations share `/tags/{resourceArn}`
 //! and differ by method. The `resourceArn` label is taken greedily (everything after `/tags/`)
 //! so that a client that does not percent-encode the `/` in the ARN still works (§3).
+//!
+//! Our extensions (issue 22, README "Extensions (not AWS)", `docs/extensions/openapi.yaml`) are
+//! `POST /ivschat-server/<OperationName>`: two segments, a path no AWS operation can have.
 
 use percent_encoding::percent_decode_str;
 
@@ -26,7 +29,12 @@ pub enum Operation {
     UntagResource,
     UpdateLoggingConfiguration,
     UpdateRoom,
+    /// Extension: `POST /ivschat-server/ListRoomMessages` (`api/ext_history.rs`).
+    ListRoomMessages,
 }
+
+/// Where our extension operations are: `POST /ivschat-server/<OperationName>`.
+pub const EXTENSION_PREFIX: &str = "/ivschat-server/";
 
 impl Operation {
     pub const ALL: [Operation; 17] = [
@@ -49,7 +57,16 @@ impl Operation {
         Operation::UpdateRoom,
     ];
 
-    /// The model's operation name (also the metrics label and the POST path).
+    /// Our extension operations (not AWS's, so not in [`Operation::ALL`]).
+    pub const EXTENSIONS: [Operation; 1] = [Operation::ListRoomMessages];
+
+    /// Whether this is one of our extensions rather than an AWS operation.
+    pub fn is_extension(self) -> bool {
+        Operation::EXTENSIONS.contains(&self)
+    }
+
+    /// The model's operation name (also the metrics label and the POST path; an extension's
+    /// path is under [`EXTENSION_PREFIX`]).
     pub fn name(self) -> &'static str {
         match self {
             Operation::CreateChatToken => "CreateChatToken",
@@ -69,6 +86,7 @@ impl Operation {
             Operation::UntagResource => "UntagResource",
             Operation::UpdateLoggingConfiguration => "UpdateLoggingConfiguration",
             Operation::UpdateRoom => "UpdateRoom",
+            Operation::ListRoomMessages => "ListRoomMessages",
         }
     }
 
@@ -112,6 +130,19 @@ pub fn route(method: &http::Method, raw_path: &str) -> Result<Routed, RouteError
         return Ok(Routed {
             operation,
             resource_arn: Some(decode_arn_label(label)),
+        });
+    }
+    if let Some(name) = raw_path.strip_prefix(EXTENSION_PREFIX) {
+        let operation = Operation::EXTENSIONS
+            .into_iter()
+            .find(|op| op.name() == name)
+            .ok_or(RouteError::UnknownPath)?;
+        if method != http::Method::POST {
+            return Err(RouteError::WrongMethod { allowed: "POST" });
+        }
+        return Ok(Routed {
+            operation,
+            resource_arn: None,
         });
     }
     let name = raw_path.strip_prefix('/').unwrap_or(raw_path);
@@ -190,6 +221,33 @@ mod tests {
             r.resource_arn.as_deref(),
             Some("arn:aws:ivschat:us-west-2:1:room/abc")
         );
+    }
+
+    /// Extensions are reachable only under their own prefix, and AWS's operations never
+    /// there.
+    #[test]
+    fn extensions_have_their_own_prefix() {
+        assert_eq!(
+            route(&Method::POST, "/ivschat-server/ListRoomMessages")
+                .unwrap()
+                .operation,
+            Operation::ListRoomMessages
+        );
+        assert_eq!(
+            route(&Method::POST, "/ListRoomMessages"),
+            Err(RouteError::UnknownPath)
+        );
+        assert_eq!(
+            route(&Method::POST, "/ivschat-server/CreateRoom"),
+            Err(RouteError::UnknownPath)
+        );
+        assert_eq!(
+            route(&Method::GET, "/ivschat-server/ListRoomMessages"),
+            Err(RouteError::WrongMethod { allowed: "POST" })
+        );
+        for op in Operation::ALL {
+            assert!(!op.is_extension());
+        }
     }
 
     #[test]

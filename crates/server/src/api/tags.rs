@@ -15,6 +15,7 @@ use super::reply::{from_store, OpResult, Reply};
 use crate::app::App;
 use crate::domain::account::Account;
 use crate::domain::arn::{error_resource_id, ResourceKind};
+use crate::room::options::RoomOptions;
 use crate::store::Owner;
 
 pub const MAX_TAGS: usize = 50;
@@ -58,6 +59,9 @@ pub(crate) async fn stored_tags(
 pub async fn tag_resource(app: &App, account: &Account, req: TagResourceRequest) -> OpResult {
     check_new_tags(&req.tags)?;
     let (kind, id) = resolve(account, &req.resource_arn)?;
+    if kind == ResourceKind::Room {
+        check_room_options(&req.tags)?;
+    }
     let new_tags = req.tags;
     app.store
         .update_tags(
@@ -74,6 +78,9 @@ pub async fn tag_resource(app: &App, account: &Account, req: TagResourceRequest)
         )
         .await
         .map_err(|e| from_store(e, id))?;
+    if kind == ResourceKind::Room {
+        options_changed(app, account, id).await;
+    }
     Ok(Reply::json(&EmptyResponse {}))
 }
 
@@ -95,7 +102,39 @@ pub async fn untag_resource(app: &App, account: &Account, req: UntagResourceRequ
         )
         .await
         .map_err(|e| from_store(e, id))?;
+    if kind == ResourceKind::Room {
+        options_changed(app, account, id).await;
+    }
     Ok(Reply::json(&EmptyResponse {}))
+}
+
+/// A room's tags changed, so may its `ivschat-server:` options: live rooms on every node take
+/// them as they take UpdateRoom's settings (`Hub::room_updated`). Only when the room has or
+/// had one of our keys would anything change, but telling the nodes is cheap and always right.
+async fn options_changed(app: &App, account: &Account, id: &str) {
+    match app.store.get_room(Owner::Account(&account.key), id).await {
+        Ok(Some(room)) => app.chat.room_updated(&room).await,
+        // Deleted meanwhile: nothing live to update.
+        Ok(None) => {}
+        // Committed already: nodes read the room afresh at their next reconciliation.
+        Err(e) => {
+            tracing::error!(room = %id, error = %e, "cannot re-read a room after a tag change")
+        }
+    }
+}
+
+/// Our room options (`ivschat-server:` tags, `room/options.rs`) must have valid values;
+/// any other tag is the user's.
+pub fn check_room_options(tags: &StringMap) -> Result<(), ServiceError> {
+    RoomOptions::parse(tags).map(|_| ()).map_err(|bad| {
+        ServiceError::invalid_field(
+            &format!("/tags/{}", bad.key),
+            format!(
+                "Value at '/tags/{}' failed to satisfy constraint: {}",
+                bad.key, bad.message
+            ),
+        )
+    })
 }
 
 /// Tags given on create or TagResource may not use the reserved `aws:` prefix.

@@ -74,6 +74,21 @@ redis.call('PEXPIRE', KEYS[1], 5000)
 return allowed
 ";
 
+/// The channel a room's events go out on (the history's Lua script publishes there too).
+pub(crate) fn room_channel(prefix: &str, room_id: &str) -> String {
+    format!("{prefix}:room:{room_id}")
+}
+
+/// The settings of a command connection: fail fast while Redis is away, so requests get a
+/// clear refusal instead of waiting; the manager reconnects by itself on the next command.
+pub(crate) fn command_connection_config() -> redis::aio::ConnectionManagerConfig {
+    redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(REDIS_TIMEOUT))
+        .set_response_timeout(Some(REDIS_TIMEOUT))
+        .set_number_of_retries(1)
+        .set_max_delay(Duration::from_millis(500))
+}
+
 /// How long one Redis command may take before the request that needed it is refused.
 const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -134,13 +149,7 @@ impl RedisBus {
     ) -> anyhow::Result<RedisBus> {
         let client = client(url, ca_file)?;
         let tls = url.starts_with("rediss://");
-        // Fail fast while Redis is away, so requests get a clear refusal instead of waiting;
-        // the manager reconnects by itself on the next command.
-        let manager_config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(REDIS_TIMEOUT))
-            .set_response_timeout(Some(REDIS_TIMEOUT))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(500));
+        let manager_config = command_connection_config();
         let commands = ConnectionManager::new_with_config(client.clone(), manager_config)
             .await
             .map_err(|e| {
@@ -188,7 +197,7 @@ impl RedisBus {
     }
 
     fn room_channel(&self, room_id: &str) -> String {
-        format!("{}:room:{room_id}", self.prefix)
+        room_channel(&self.prefix, room_id)
     }
 
     async fn publish_on(&self, channel: String, payload: Vec<u8>) -> anyhow::Result<()> {
@@ -536,7 +545,10 @@ async fn publish_heartbeats(bus: Arc<RedisBus>, shutdown: CancellationToken) {
 
 /// The client for `--bus`: `redis://` or `rediss://` (TLS, checked against `ca_file` when
 /// given, else the system's roots), with [`tcp_settings`] on every connection.
-fn client(url: &str, ca_file: Option<&std::path::Path>) -> anyhow::Result<redis::Client> {
+pub(crate) fn client(
+    url: &str,
+    ca_file: Option<&std::path::Path>,
+) -> anyhow::Result<redis::Client> {
     // Only Redis can be the bus (docs/scale-out.md says why not NATS): say so plainly
     // rather than let a `nats://` URL fail as a malformed Redis URL.
     let tls = url.starts_with("rediss://");

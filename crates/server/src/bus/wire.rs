@@ -4,6 +4,7 @@
 //! | kind | body |
 //! |---|---|
 //! | `F` | the frame's JSON |
+//! | `H` | `<history id> <frame's JSON>`: a frame kept in the room's history (published by the history's Lua script, `history/redis.rs`) |
 //! | `D` | `{"u": user id, "r": reason?}` (close that user's connections) |
 //! | `X` | nothing (the room was deleted) |
 //! | `U` | `{"id": room id, "s": settings}` (UpdateRoom) |
@@ -12,7 +13,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::room::frame::OutFrame;
+use crate::room::frame::{HistoryId, OutFrame};
 use crate::room::{RoomEvent, RoomUpdate};
 
 #[derive(Serialize, Deserialize)]
@@ -24,6 +25,16 @@ struct DisconnectBody {
 
 pub fn encode_event(event: &RoomEvent) -> Vec<u8> {
     match event {
+        RoomEvent::Frame(frame) if frame.history().is_some() => {
+            let id = frame.history().map(|id| id.to_string()).unwrap_or_default();
+            let json = frame.json();
+            let mut out = Vec::with_capacity(json.len() + id.len() + 2);
+            out.push(b'H');
+            out.extend_from_slice(id.as_bytes());
+            out.push(b' ');
+            out.extend_from_slice(json);
+            out
+        }
         RoomEvent::Frame(frame) => {
             let json = frame.json();
             let mut out = Vec::with_capacity(json.len() + 1);
@@ -50,6 +61,12 @@ pub fn decode_event(bytes: &[u8]) -> Option<RoomEvent> {
         b'F' => {
             let text = std::str::from_utf8(body).ok()?;
             Some(RoomEvent::Frame(OutFrame::text(text)))
+        }
+        b'H' => {
+            let text = std::str::from_utf8(body).ok()?;
+            let (id, json) = text.split_once(' ')?;
+            let id: HistoryId = id.parse().ok()?;
+            Some(RoomEvent::Frame(OutFrame::text(json).kept_at(id)))
         }
         b'D' => {
             let body: DisconnectBody = serde_json::from_slice(body).ok()?;
@@ -84,6 +101,10 @@ mod tests {
     fn events_round_trip() {
         for event in [
             RoomEvent::Frame(OutFrame::text("{\"Type\":\"MESSAGE\"}")),
+            RoomEvent::Frame(OutFrame::text("{\"Type\":\"EVENT\"}").kept_at(HistoryId {
+                high: 1_700_000_000_000,
+                low: 3,
+            })),
             RoomEvent::Disconnect {
                 user_id: Arc::from("u ✓"),
                 reason: Some(Arc::from("bye")),
@@ -100,5 +121,7 @@ mod tests {
         assert!(decode_event(b"").is_none());
         assert!(decode_event(b"Dnot json").is_none());
         assert!(decode_event(b"?").is_none());
+        assert!(decode_event(b"Hnot-an-id {}").is_none());
+        assert!(decode_event(b"H1-2").is_none());
     }
 }

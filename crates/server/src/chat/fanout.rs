@@ -280,6 +280,22 @@ fn deliver(members: &[Arc<Outbox>], batch: &[(u64, NodeEvent)]) -> u64 {
             .count();
         if run > 0 {
             for member in members {
+                if member.replays() {
+                    // Issue 22: only connections of a room that replays its history.
+                    let kept: Vec<&OutFrame> = rest[..run]
+                        .iter()
+                        .filter_map(|(seq, event)| match event {
+                            NodeEvent::Room(RoomEvent::Frame(frame)) if member.wants(*seq) => {
+                                Some(frame)
+                            }
+                            _ => None,
+                        })
+                        .collect();
+                    if !kept.is_empty() {
+                        written += member.push_kept(&kept) as u64;
+                    }
+                    continue;
+                }
                 frames.clear();
                 frames.extend(rest[..run].iter().filter_map(|(seq, event)| match event {
                     NodeEvent::Room(RoomEvent::Frame(frame)) if member.wants(*seq) => {

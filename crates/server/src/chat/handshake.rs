@@ -17,6 +17,12 @@
 //!
 //! The 101 echoes the token as the selected subprotocol; without that echo every browser and
 //! Node client aborts the connection.
+//!
+//! In a room that replays its history (`ivschat-server:replay=on`, issue 22), the connection
+//! joins, subscribes, then reads the history, and its first frames are the kept ones
+//! (`outbox.rs`, "replay gate"); a read that fails is refused with 503, like a bus that cannot
+//! be reached. Our extension: `?ivschat-server-since=<message Id>` on the URL asks only for
+//! what followed that message (`docs/protocol/messaging.md` §12).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -32,10 +38,15 @@ use super::session::{run_session, Membership, SessionParams};
 use super::socket::RawSocket;
 use crate::app::App;
 use crate::domain::token::TokenError;
+use crate::history::after_message;
 use crate::http_server::client_address::ClientAddress;
 use crate::limits::ConnectionPermit;
+use crate::room::options::RoomOptions;
 use crate::room::RoomSettings;
 use crate::store::Owner;
+
+/// The URL query parameter a reconnecting client names the last message it has with.
+pub const SINCE_PARAMETER: &str = "ivschat-server-since";
 
 /// Socket read chunk per connection, allocated up front for every connection: SDK requests
 /// are a few hundred bytes, and a larger frame reserves its own length when its header arrives.
@@ -154,7 +165,15 @@ pub async fn upgrade(
     // Join before the 101, then read the room again if it may have changed: an UpdateRoom or
     // DeleteRoom that committed after the first read is now either in this read or delivered
     // to the membership. On one node, a change counter tells whether there was one at all.
-    let membership = Membership::join(app.chat.clone(), &room, socket, &claims.user_id);
+    let options = RoomOptions::of(&room.tags);
+    let replay = options.retention().filter(|_| options.replays());
+    let membership = Membership::join(
+        app.chat.clone(),
+        &room,
+        socket,
+        &claims.user_id,
+        replay.is_some(),
+    );
     if app.chat.room_may_have_changed_since(mark) {
         match app
             .store
@@ -181,6 +200,22 @@ pub async fn upgrade(
             StatusCode::SERVICE_UNAVAILABLE,
             "chat is temporarily unavailable; try again",
         );
+    }
+    // Subscribed: the history read now holds everything not delivered to this membership.
+    if let Some(retention) = replay {
+        let Ok(kept) = app.chat.kept(&claims.room, retention).await else {
+            return refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "chat is temporarily unavailable; try again",
+            );
+        };
+        let last = kept.last().map(|kept| kept.id);
+        let since = since_parameter(parts.uri.query());
+        let replayed = after_message(kept, since.as_deref())
+            .into_iter()
+            .map(|kept| kept.frame.wire().clone())
+            .collect();
+        membership.outbox().start_after_replay(replayed, last);
     }
     // Single use: redeemed only once everything else is fine, so a refused attempt does not
     // burn a token that could still have worked.
@@ -263,6 +298,18 @@ fn offered_token(headers: &http::HeaderMap) -> Option<String> {
     let value = headers.get(header::SEC_WEBSOCKET_PROTOCOL)?.to_str().ok()?;
     let first = value.split(',').next()?.trim();
     (!first.is_empty()).then(|| first.to_string())
+}
+
+/// The message `Id` of `?ivschat-server-since=`, if the URL has one.
+fn since_parameter(query: Option<&str>) -> Option<String> {
+    query?.split('&').find_map(|pair| {
+        let (name, value) = pair.split_once('=')?;
+        (name == SINCE_PARAMETER).then(|| {
+            percent_encoding::percent_decode_str(value)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+    })
 }
 
 fn refuse(status: StatusCode, message: &'static str) -> Response {

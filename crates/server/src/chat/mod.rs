@@ -41,7 +41,9 @@ use crate::domain::clock::{format_time_nanos, Clock};
 use crate::domain::ids::new_id;
 use crate::domain::resources::Room;
 use crate::expiring_ids::Held;
+use crate::history::{Entry, History, Kept};
 use crate::room::frame::OutFrame;
+use crate::room::options::{Retention, RoomOptions};
 use crate::room::{RoomEvent, RoomSettings, RoomUpdate};
 use fanout::{NodeEvent, Seat};
 use rooms::{LiveRoom, LiveRooms};
@@ -52,13 +54,15 @@ use spent::SpentTokens;
 pub const ROOM_BACKLOG: usize = 1024;
 
 /// A room as the chat path addresses it: its id, its account (whose request rates it
-/// takes from) and where its records are logged.
+/// takes from), where its records are logged and what its history keeps.
 #[derive(Debug, Clone, Copy)]
 pub struct RoomRef<'a> {
     pub id: &'a str,
     /// The owning account's key (`domain::account`).
     pub account: &'a str,
     pub logging_ids: &'a [String],
+    /// `None`: the room keeps no history (AWS's behaviour), and nothing on the way costs more.
+    pub history: Option<Retention>,
 }
 
 impl<'a> RoomRef<'a> {
@@ -67,7 +71,22 @@ impl<'a> RoomRef<'a> {
             id: &room.id,
             account: &room.account,
             logging_ids: &room.logging_configuration_ids,
+            history: RoomOptions::of(&room.tags).retention(),
         }
+    }
+}
+
+/// What a broadcast frame is to the room's history: its `Id`, and for an
+/// `aws:DELETE_MESSAGE` event the `Id` of the message it deletes.
+#[derive(Debug, Clone, Copy)]
+pub struct FrameIds<'a> {
+    pub id: &'a str,
+    pub deletes: Option<&'a str>,
+}
+
+impl<'a> FrameIds<'a> {
+    pub fn of(id: &'a str) -> FrameIds<'a> {
+        FrameIds { id, deletes: None }
     }
 }
 
@@ -143,6 +162,8 @@ impl AccountQuota {
 pub struct Hub {
     rooms: Arc<LiveRooms>,
     bus: Arc<dyn Bus>,
+    /// Room history (issue 22): used only for rooms whose tags turn it on.
+    history: Arc<dyn History>,
     clock: Clock,
     quotas: Quotas,
     pub logger: Arc<ChatLogger>,
@@ -164,6 +185,7 @@ impl Hub {
     pub fn new(
         rooms: Arc<LiveRooms>,
         bus: Arc<dyn Bus>,
+        history: Arc<dyn History>,
         stats: Arc<ChatStats>,
         clock: Clock,
         quotas: &Quotas,
@@ -172,6 +194,7 @@ impl Hub {
         Hub {
             rooms,
             bus,
+            history,
             clock,
             quotas: quotas.clone(),
             logger,
@@ -186,6 +209,18 @@ impl Hub {
         &self.bus
     }
 
+    pub fn history(&self) -> &Arc<dyn History> {
+        &self.history
+    }
+
+    /// The room's kept frames now, oldest first (replay, ListRoomMessages).
+    pub async fn kept(&self, room_id: &str, retention: Retention) -> Result<Vec<Kept>, Declined> {
+        self.history
+            .read(room_id, retention)
+            .await
+            .map_err(bus_unreachable)
+    }
+
     /// Rooms with at least one connection on this node.
     pub fn live_rooms(&self) -> usize {
         self.rooms.count()
@@ -195,13 +230,17 @@ impl Hub {
     /// on the connection receives everything delivered to the room on this node, in its
     /// outbox, which holds it until the session opens it; [`Hub::subscribe`] must also have
     /// returned before the client is told it is connected.
+    ///
+    /// `replays`: the connection is to get the room's history first; its live frames are held
+    /// until [`outbox::Outbox::start_after_replay`] (`outbox.rs`, "replay gate").
     pub fn join(
         &self,
         room: &Room,
         socket: Arc<socket::ClientSocket>,
         user_id: Arc<str>,
+        replays: bool,
     ) -> (Arc<LiveRoom>, Seat) {
-        self.rooms.join(room, socket, user_id)
+        self.rooms.join(room, socket, user_id, replays)
     }
 
     /// Shutdown: tells every live session to close (1001). A session that starts after this
@@ -262,11 +301,15 @@ impl Hub {
     ///    records are taken back before anything could ship them;
     /// 3. **acknowledge**: only then does the caller answer the sender (the MESSAGE echo comes
     ///    through the fan-out; SendEvent's 200 after this returns), and the records ship.
+    ///
+    /// In a room that keeps a history, step 2 also keeps the frame, in the same step
+    /// (`history/`); `ids` says which frame it is to the history.
     pub async fn broadcast<T: serde::Serialize>(
         &self,
         room: RoomRef<'_>,
         kind: RecordType,
         frame: &T,
+        ids: FrameIds<'_>,
         at: OffsetDateTime,
     ) -> Result<(), Declined> {
         let json = to_json(frame);
@@ -280,9 +323,26 @@ impl Hub {
             // The spool logged the failure with its counts.
             Err(NotSpooled::Failed) => return Err(Declined::Unavailable),
         };
-        let published = self
-            .publish(room.id, RoomEvent::Frame(OutFrame::text(&json)))
-            .await;
+        let published = match room.history {
+            None => {
+                self.publish(room.id, RoomEvent::Frame(OutFrame::text(&json)))
+                    .await
+            }
+            Some(retention) => self
+                .history
+                .publish(
+                    room.id,
+                    Entry {
+                        json,
+                        message_id: ids.id.to_string(),
+                        deletes: ids.deletes.map(str::to_string),
+                        at_micros: crate::domain::clock::to_micros(at),
+                        retention,
+                    },
+                )
+                .await
+                .map_err(bus_unreachable),
+        };
         if let (Err(_), Some(spooled)) = (&published, spooled) {
             self.logger.retract(spooled).await;
         }
@@ -373,7 +433,8 @@ impl Hub {
             attributes,
             format_time_nanos(at),
         );
-        self.broadcast(room, RecordType::Event, &frame, at).await?;
+        self.broadcast(room, RecordType::Event, &frame, FrameIds::of(&id), at)
+            .await?;
         Ok(id)
     }
 
@@ -397,7 +458,12 @@ impl Hub {
             reason.as_deref(),
             format_time_nanos(at),
         );
-        self.broadcast(room, RecordType::Event, &frame, at).await?;
+        let ids = FrameIds {
+            id: &id,
+            deletes: Some(&message_id),
+        };
+        self.broadcast(room, RecordType::Event, &frame, ids, at)
+            .await?;
         Ok(id)
     }
 
@@ -421,7 +487,8 @@ impl Hub {
             reason.as_deref(),
             format_time_nanos(at),
         );
-        self.broadcast(room, RecordType::Event, &frame, at).await?;
+        self.broadcast(room, RecordType::Event, &frame, FrameIds::of(&id), at)
+            .await?;
         self.publish(
             room.id,
             RoomEvent::Disconnect {
@@ -464,6 +531,10 @@ impl Hub {
     /// DeleteRoom: every connection, on every node, gets ERROR 404 and is closed.
     pub async fn room_deleted(&self, room_id: &str) {
         self.room_changes.fetch_add(1, Ordering::SeqCst);
+        // Whatever its tags said: a room whose history was turned off may still have some.
+        if let Err(e) = self.history.forget_room(room_id).await {
+            tracing::error!(room = %room_id, error = %format!("{e:#}"), "cannot forget a deleted room's history; it expires by its age limit");
+        }
         if self.publish(room_id, RoomEvent::Deleted).await.is_err() {
             // Still end this node's sessions; the other nodes end theirs at their next
             // reconciliation (`reconcile.rs`): the deletion is committed, so it is
@@ -535,9 +606,15 @@ mod tests {
             clock.clone(),
         ));
         let stats = Arc::new(ChatStats::default());
+        let rooms = Arc::new(LiveRooms::new(stats.clone()));
+        let history =
+            crate::history::embedded::EmbeddedHistory::open(dir, rooms.clone(), clock.clone())
+                .await
+                .unwrap();
         let hub = Hub::new(
-            Arc::new(LiveRooms::new(stats.clone())),
+            rooms,
             Arc::new(Unreachable),
+            Arc::new(history),
             stats,
             clock,
             &config.quotas,
@@ -577,7 +654,7 @@ mod tests {
                 logging_configuration_ids: Vec::new(),
             };
             store.insert_room(&room, &quotas).await.unwrap();
-            let (live, _seat) = hub.join(&room, socket().await, Arc::from("u"));
+            let (live, _seat) = hub.join(&room, socket().await, Arc::from("u"), false);
             rooms.push((room, live));
         }
         let (updated, deleted) = (&rooms[0], &rooms[1]);
@@ -616,12 +693,14 @@ mod tests {
             id: "g1H2I3j4k5L6",
             account: "",
             logging_ids: &logging_ids,
+            history: None,
         };
         let sent = hub
             .broadcast(
                 room,
                 RecordType::Message,
                 &serde_json::json!({"Type": "MESSAGE"}),
+                FrameIds::of("m"),
                 clock.now(),
             )
             .await;

@@ -13,6 +13,15 @@
 //! when the socket becomes writable ([`Outbox::poll_signal`]), and is told about room events
 //! that concern it (disconnect, deletion, shutdown) through the same signal, in the order the
 //! room sent them.
+//!
+//! **Replay gate** (issue 22, `history/`). A connection to a room that replays its history
+//! joins the fan-out first, then reads the history. Until it has read it, the room's frames
+//! for it are held here with their history ids ([`Outbox::push_kept`]); then the kept frames
+//! are queued first, followed by the held frames newer than the last kept one
+//! ([`Outbox::start_after_replay`]), and from then on a frame at or below that id (one the
+//! history read already showed, arriving late from the bus) is dropped. So the client gets the
+//! history, then the live stream, with no gap and no duplicate at the seam. Only connections
+//! created with [`Outbox::replaying`] pass through the gate: the fan-out checks one flag.
 
 use std::collections::VecDeque;
 use std::io;
@@ -23,6 +32,7 @@ use std::task::{Context, Poll};
 
 use super::socket::ClientSocket;
 use super::ROOM_BACKLOG;
+use crate::room::frame::{HistoryId, OutFrame};
 use bytes::{Buf, Bytes};
 use futures_util::task::AtomicWaker;
 use tokio::io::AsyncWrite;
@@ -72,6 +82,25 @@ pub struct Outbox {
     /// by its shard: bounded, so one client's answers cannot fill the room's shared backlog
     /// (see [`Outbox::reserve_answer`]).
     answers_pending: AtomicUsize,
+    /// Whether its room frames pass through the replay gate (see the module doc).
+    replays: bool,
+}
+
+/// The replay gate's state (module doc).
+#[derive(Default)]
+enum Gate {
+    /// Not a replaying connection, or one whose history holds nothing yet.
+    #[default]
+    Open,
+    /// The history is being read: the room's frames wait here, with their history ids.
+    Holding(Vec<(Option<HistoryId>, Bytes)>),
+    /// The history up to this id was queued: frames at or below it are not sent again.
+    After(HistoryId),
+}
+
+/// Whether a frame kept at `id` comes after the replayed history ending at `last`.
+fn newer(id: Option<HistoryId>, last: HistoryId) -> bool {
+    id.is_none_or(|id| id > last)
 }
 
 /// Answers of one connection that may wait in the room's channel at once. The channel holds
@@ -93,6 +122,9 @@ struct State {
     stalled: bool,
     /// Something was queued since the session last looked (it must drain or report).
     must_drain: bool,
+    /// Replayed frames queued on top of the room's backlog: the queue may hold that many more.
+    replayed: usize,
+    gate: Gate,
 }
 
 impl std::fmt::Debug for Outbox {
@@ -112,7 +144,76 @@ impl Outbox {
             state: Mutex::new(State::default()),
             session: AtomicWaker::new(),
             answers_pending: AtomicUsize::new(0),
+            replays: false,
         }
+    }
+
+    /// A connection that first gets the room's history: its room frames are held until
+    /// [`Outbox::start_after_replay`].
+    pub fn replaying(socket: Arc<ClientSocket>, user_id: Arc<str>, first_seq: u64) -> Outbox {
+        let outbox = Outbox {
+            replays: true,
+            ..Outbox::new(socket, user_id, first_seq)
+        };
+        outbox.state().gate = Gate::Holding(Vec::new());
+        outbox
+    }
+
+    /// Whether the room's frames for this connection go through [`Outbox::push_kept`].
+    pub fn replays(&self) -> bool {
+        self.replays
+    }
+
+    /// The fan-out's write for a replaying connection (see the module doc).
+    pub fn push_kept(&self, frames: &[&OutFrame]) -> usize {
+        let mut state = self.state();
+        let last = match &mut state.gate {
+            Gate::Holding(held) => {
+                if held.len() + frames.len() > ROOM_BACKLOG {
+                    state.ending = Some(RoomEnding::TooSlow("fell too far behind the room"));
+                    drop(state);
+                    self.session.wake();
+                    return 0;
+                }
+                held.extend(frames.iter().map(|f| (f.history(), f.wire().clone())));
+                return frames.len();
+            }
+            Gate::After(last) => Some(*last),
+            Gate::Open => None,
+        };
+        drop(state);
+        let wanted: Vec<&Bytes> = frames
+            .iter()
+            .filter(|frame| last.is_none_or(|last| newer(frame.history(), last)))
+            .map(|frame| frame.wire())
+            .collect();
+        if wanted.is_empty() {
+            return 0;
+        }
+        self.push_frames(&wanted)
+    }
+
+    /// Queues the replayed history (`replay`, oldest first; `last`: the id of the last frame
+    /// the history read returned, `None` if it was empty), then the frames held meanwhile
+    /// that are newer, and opens the gate. Before the session opens the outbox: nothing has
+    /// been written to the socket yet.
+    pub fn start_after_replay(&self, replay: Vec<Bytes>, last: Option<HistoryId>) {
+        let mut state = self.state();
+        let gate = match last {
+            Some(last) => Gate::After(last),
+            None => Gate::Open,
+        };
+        let held = match std::mem::replace(&mut state.gate, gate) {
+            Gate::Holding(held) => held,
+            Gate::Open | Gate::After(_) => Vec::new(),
+        };
+        state.replayed = replay.len();
+        state.queue.extend(replay);
+        state.queue.extend(
+            held.into_iter()
+                .filter(|(id, _)| last.is_none_or(|last| newer(*id, last)))
+                .map(|(_, frame)| frame),
+        );
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -152,7 +253,7 @@ impl Outbox {
             return 0;
         }
         if !state.open || !state.queue.is_empty() {
-            if state.queue.len() + frames.len() > ROOM_BACKLOG {
+            if state.queue.len() + frames.len() > ROOM_BACKLOG + state.replayed {
                 state.ending = Some(RoomEnding::TooSlow("fell too far behind the room"));
                 drop(state);
                 self.session.wake();
@@ -305,6 +406,8 @@ impl Outbox {
                 }
             }
         }
+        // The replayed history is out: the usual backlog applies again.
+        state.replayed = 0;
         // Drained only once the socket has sent what it took (TLS records kept back).
         self.socket.poll_flush(cx)
     }

@@ -16,7 +16,7 @@ use tungstenite::Utf8Bytes;
 use super::review::{Outcome, ReviewRequest, Verdict};
 use super::rooms::LiveRoom;
 use super::session::{unavailable, Sessions};
-use super::RoomRef;
+use super::{FrameIds, RoomRef};
 use crate::chat_log::RecordType;
 use crate::domain::clock::format_time_nanos;
 use crate::domain::ids::new_id;
@@ -124,10 +124,17 @@ async fn run(
                     id: &room.id,
                     account: &pending.account,
                     logging_ids: &settings.logging_configuration_ids,
+                    history: settings.options.retention(),
                 };
                 if shared
                     .hub
-                    .broadcast(target, RecordType::Message, &frame, pending.at)
+                    .broadcast(
+                        target,
+                        RecordType::Message,
+                        &frame,
+                        FrameIds::of(&frame.id),
+                        pending.at,
+                    )
                     .await
                     .is_err()
                 {

@@ -108,6 +108,7 @@ impl LiveRooms {
         room: &Room,
         socket: Arc<super::socket::ClientSocket>,
         user_id: Arc<str>,
+        replays: bool,
     ) -> (Arc<LiveRoom>, Seat) {
         let mut rooms = self.rooms();
         let live = rooms
@@ -124,9 +125,10 @@ impl LiveRooms {
             })
             .clone();
         // Joining under the map lock: `leave` cannot remove the room in between.
-        let seat = live
-            .fanout
-            .join(|first_seq| Outbox::new(socket, user_id, first_seq));
+        let seat = live.fanout.join(|first_seq| match replays {
+            false => Outbox::new(socket, user_id, first_seq),
+            true => Outbox::replaying(socket, user_id, first_seq),
+        });
         (live, seat)
     }
 
@@ -225,8 +227,8 @@ mod tests {
     async fn the_last_leave_after_a_deletion_releases_the_room() {
         let rooms = LiveRooms::new(Arc::new(ChatStats::default()));
         let room = room();
-        let (live, first) = rooms.join(&room, socket().await, Arc::from("a"));
-        let (_, second) = rooms.join(&room, socket().await, Arc::from("b"));
+        let (live, first) = rooms.join(&room, socket().await, Arc::from("a"), false);
+        let (_, second) = rooms.join(&room, socket().await, Arc::from("b"), false);
         rooms.deliver(&room.id, RoomEvent::Deleted);
         assert!(!rooms.is_live(&room.id));
         assert!(!rooms.leave(&live, &first), "a member is still there");
@@ -240,7 +242,7 @@ mod tests {
     async fn the_last_leave_forgets_the_room() {
         let rooms = LiveRooms::new(Arc::new(ChatStats::default()));
         let room = room();
-        let (live, seat) = rooms.join(&room, socket().await, Arc::from("a"));
+        let (live, seat) = rooms.join(&room, socket().await, Arc::from("a"), false);
         assert!(rooms.is_live(&room.id));
         assert!(rooms.leave(&live, &seat));
         assert!(!rooms.is_live(&room.id));

@@ -50,7 +50,7 @@ use super::review::{ReviewRequest, ReviewSender, Reviewer};
 use super::review_worker::{next_reply, PendingReview, ReviewLink};
 use super::rooms::LiveRoom;
 use super::socket::ClientSocket;
-use super::{Declined, Hub, RoomRef};
+use super::{Declined, FrameIds, Hub, RoomRef};
 use crate::chat_log::RecordType;
 use crate::config::ChatLimits;
 use crate::domain::arn::{ArnScope, ResourceKind};
@@ -133,12 +133,13 @@ impl Membership {
         room: &Room,
         socket: Arc<ClientSocket>,
         user_id: &str,
+        replays: bool,
     ) -> Membership {
-        let (room, seat) = hub.join(room, socket, Arc::from(user_id));
+        let (room, seat) = hub.join(room, socket, Arc::from(user_id), replays);
         Membership { hub, room, seat }
     }
 
-    fn outbox(&self) -> &Arc<Outbox> {
+    pub fn outbox(&self) -> &Arc<Outbox> {
         &self.seat.outbox
     }
 }
@@ -524,10 +525,17 @@ impl Session {
                             id: &self.room.id,
                             account: &self.claims.account,
                             logging_ids: &settings.logging_configuration_ids,
+                            history: settings.options.retention(),
                         };
-                        hub.broadcast(room, RecordType::Message, &frame, at)
-                            .await
-                            .map_err(|_| unavailable())?;
+                        hub.broadcast(
+                            room,
+                            RecordType::Message,
+                            &frame,
+                            FrameIds::of(&frame.id),
+                            at,
+                        )
+                        .await
+                        .map_err(|_| unavailable())?;
                     }
                 }
             }
@@ -538,6 +546,7 @@ impl Session {
                     id: &self.room.id,
                     account: &self.claims.account,
                     logging_ids: &settings.logging_configuration_ids,
+                    history: settings.options.retention(),
                 };
                 hub.delete_message(room, id, reason, request_id)
                     .await
@@ -550,6 +559,7 @@ impl Session {
                     id: &self.room.id,
                     account: &self.claims.account,
                     logging_ids: &settings.logging_configuration_ids,
+                    history: settings.options.retention(),
                 };
                 hub.disconnect_user(room, user_id, reason, request_id)
                     .await

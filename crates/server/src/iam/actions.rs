@@ -2,6 +2,10 @@
 //! ("Actions, resources, and condition keys for Amazon Interactive Video Service Chat"):
 //! its `ivschat:` action, the resource the action is checked on, and the dependent actions
 //! it also needs.
+//!
+//! Our extension operations (issue 22) have actions in our own service prefix,
+//! `ivschat-server:`, so that no AWS policy (`ivschat:*`) grants them by accident; they are
+//! checked on the room's ARN.
 
 use crate::api::route::Operation;
 
@@ -55,6 +59,10 @@ pub fn action_of(op: Operation) -> Action {
             "ivschat:updateloggingconfiguration",
         ),
         UpdateRoom => action("ivschat:UpdateRoom", "ivschat:updateroom"),
+        ListRoomMessages => action(
+            "ivschat-server:ListRoomMessages",
+            "ivschat-server:listroommessages",
+        ),
     }
 }
 
@@ -90,7 +98,8 @@ pub fn resource_of(op: Operation) -> ResourceOf {
         | TagResource
         | UntagResource
         | UpdateLoggingConfiguration
-        | UpdateRoom => ResourceOf::Named,
+        | UpdateRoom
+        | ListRoomMessages => ResourceOf::Named,
     }
 }
 
@@ -125,6 +134,16 @@ mod tests {
             let a = action_of(op);
             assert_eq!(a.name, format!("ivschat:{}", op.name()));
             assert_eq!(a.lowercase, a.name.to_lowercase());
+        }
+    }
+
+    #[test]
+    fn extensions_have_actions_of_our_own_prefix_on_the_room() {
+        for op in Operation::EXTENSIONS {
+            let a = action_of(op);
+            assert_eq!(a.name, format!("ivschat-server:{}", op.name()));
+            assert_eq!(a.lowercase, a.name.to_lowercase());
+            assert_eq!(resource_of(op), ResourceOf::Named);
         }
     }
 

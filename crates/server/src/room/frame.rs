@@ -12,6 +12,41 @@ const FIN_TEXT: u8 = 0x81;
 pub struct OutFrame {
     wire: Bytes,
     header_len: usize,
+    /// Its place in the room's history, for a room that keeps one (`history/`); `None`
+    /// otherwise.
+    history: Option<HistoryId>,
+}
+
+/// A frame's place in its room's history (issue 22): history and live delivery follow this
+/// one order. A Redis stream id (`<ms>-<n>`) with the Redis history; `0-<n>` in embedded mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HistoryId {
+    pub high: u64,
+    pub low: u64,
+}
+
+impl std::fmt::Display for HistoryId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.high, self.low)
+    }
+}
+
+impl std::str::FromStr for HistoryId {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<HistoryId, ()> {
+        let (high, low) = s.split_once('-').ok_or(())?;
+        let digits = |part: &str| {
+            if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(());
+            }
+            part.parse::<u64>().map_err(|_| ())
+        };
+        Ok(HistoryId {
+            high: digits(high)?,
+            low: digits(low)?,
+        })
+    }
 }
 
 impl OutFrame {
@@ -37,7 +72,19 @@ impl OutFrame {
         OutFrame {
             wire: wire.freeze(),
             header_len,
+            history: None,
         }
+    }
+
+    /// The frame as kept in its room's history at `id`.
+    pub fn kept_at(mut self, id: HistoryId) -> OutFrame {
+        self.history = Some(id);
+        self
+    }
+
+    /// Its place in the room's history, if the room keeps one.
+    pub fn history(&self) -> Option<HistoryId> {
+        self.history
     }
 
     /// The bytes to write to a socket.
@@ -54,6 +101,27 @@ impl OutFrame {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn history_ids_order_and_round_trip() {
+        let a: HistoryId = "1700000000000-0".parse().unwrap();
+        let b: HistoryId = "1700000000000-1".parse().unwrap();
+        let c: HistoryId = "1700000000001-0".parse().unwrap();
+        assert!(a < b && b < c);
+        assert_eq!(b.to_string(), "1700000000000-1");
+        for bad in [
+            "",
+            "1",
+            "1-",
+            "-1",
+            "a-1",
+            "1-+2",
+            "1-2-3",
+            "99999999999999999999-0",
+        ] {
+            assert!(bad.parse::<HistoryId>().is_err(), "{bad}");
+        }
+    }
     use tungstenite::protocol::frame::{coding::OpCode, FrameHeader};
 
     /// tungstenite, the library the clients in our tests use, must read back exactly the frame

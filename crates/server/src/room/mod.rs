@@ -7,8 +7,10 @@
 //! * [`RoomSettings`] and [`RoomUpdate`]: the limits a live connection enforces, and UpdateRoom's
 //!   message to the nodes that have connections in the room.
 //! * `frame.rs`: a MESSAGE or EVENT encoded once as a WebSocket frame, for every receiver.
+//! * `options.rs`: the room options we add to AWS's, read from `ivschat-server:` tags.
 
 pub mod frame;
+pub mod options;
 
 use std::sync::Arc;
 
@@ -17,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::resources::Room;
 use frame::OutFrame;
+use options::RoomOptions;
 
 /// What a room's members receive, on every node (the bus carries these and nothing else).
 #[derive(Debug, Clone)]
@@ -43,6 +46,14 @@ pub struct RoomSettings {
     pub logging_configuration_ids: Vec<String>,
     /// The room's `updateTime` these settings come from: older settings never replace newer.
     pub version: i64,
+    /// Our options (`ivschat-server:` tags). Absent from what older nodes send: AWS's
+    /// behaviour.
+    #[serde(default, rename = "o", skip_serializing_if = "is_default")]
+    pub options: RoomOptions,
+}
+
+fn is_default(options: &RoomOptions) -> bool {
+    *options == RoomOptions::default()
 }
 
 impl RoomSettings {
@@ -54,6 +65,7 @@ impl RoomSettings {
             review_handler_uri: room.review_handler_uri.clone(),
             review_fallback: room.review_fallback,
             logging_configuration_ids: room.logging_configuration_ids.clone(),
+            options: RoomOptions::of(&room.tags),
         }
     }
 }
