@@ -657,3 +657,81 @@ async fn tag_changes_reach_live_rooms() {
     assert_eq!(listed["messages"], json!([]));
     server.stop().await;
 }
+
+/// `ivschat:*` does not grant our extension: it has its own action,
+/// `ivschat-server:ListRoomMessages`, checked on the room's ARN.
+#[tokio::test]
+async fn list_room_messages_needs_its_own_iam_action() {
+    use ivschat_server::config::CredentialConfig;
+    use ivschat_server::iam::users::{load_users, AccessKeyFile, UserFile};
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::for_tests(dir.path());
+    config.credentials = vec![CredentialConfig {
+        access_key_id: "admin".into(),
+        secret_access_key: Secret::new("admin-secret"),
+        session_token: None,
+    }];
+    let user = |name: &str, policy: &str| UserFile {
+        name: name.into(),
+        account_id: None,
+        access_keys: vec![AccessKeyFile {
+            access_key_id: name.into(),
+            secret_access_key: Secret::new(format!("{name}-secret")),
+        }],
+        policies: vec![policy.into()],
+    };
+    config.users = load_users(
+        vec![
+            user(
+                "aws-admin",
+                r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ivschat:*","Resource":"*"}}"#,
+            ),
+            user(
+                "historian",
+                r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ivschat-server:ListRoomMessages","Resource":"arn:aws:ivschat:*:*:room/*"}}"#,
+            ),
+        ],
+        dir.path(),
+        "000000000000",
+    )
+    .unwrap();
+    config.check().unwrap();
+    let server = TestServer::start_with(config).await;
+    let room = server
+        .client_with("admin", "admin-secret")
+        .create_room()
+        .tags("ivschat-server:history", "5")
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    let body = json!({"roomIdentifier": room}).to_string();
+    let path = "/ivschat-server/ListRoomMessages";
+    let denied = raw::send_as(
+        &server.endpoint(),
+        ("aws-admin", "aws-admin-secret"),
+        "POST",
+        path,
+        &body,
+    )
+    .await;
+    assert_eq!(denied.status, 403, "{}", denied.body);
+    assert_eq!(denied.error_type(), "AccessDeniedException");
+    assert!(
+        denied.body.contains("ivschat-server:ListRoomMessages"),
+        "{}",
+        denied.body
+    );
+    let allowed = raw::send_as(
+        &server.endpoint(),
+        ("historian", "historian-secret"),
+        "POST",
+        path,
+        &body,
+    )
+    .await;
+    assert_eq!(allowed.status, 200, "{}", allowed.body);
+    assert_eq!(allowed.json(), json!({"messages": []}));
+    server.stop().await;
+}
