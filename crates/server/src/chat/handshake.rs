@@ -22,7 +22,7 @@
 //! joins, subscribes, then reads the history, and its first frames are the kept ones
 //! (`outbox.rs`, "replay gate"); a read that fails is refused with 503, like a bus that cannot
 //! be reached. Our extension: `?ivschat-server-since=<message Id>` on the URL asks only for
-//! what followed that message (`docs/protocol/messaging.md` §12).
+//! what followed that message (`docs/protocol/messaging.md` §13).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
