@@ -250,6 +250,21 @@ mod tests {
         }
     }
 
+    /// docs/extensions/openapi.yaml describes every extension, at its path, with its action.
+    #[test]
+    fn the_openapi_document_has_every_extension() {
+        let document = include_str!("../../../../docs/extensions/openapi.yaml");
+        for op in Operation::EXTENSIONS {
+            let path = format!("\n  {EXTENSION_PREFIX}{}:\n", op.name());
+            assert!(document.contains(&path), "{path:?} is not in openapi.yaml");
+            let action = crate::iam::actions::action_of(op).name;
+            assert!(
+                document.contains(&format!("x-iam-action: {action}\n")),
+                "{action} is not in openapi.yaml"
+            );
+        }
+    }
+
     #[test]
     fn unknown_paths_and_methods() {
         assert_eq!(route(&Method::POST, "/Nope"), Err(RouteError::UnknownPath));
