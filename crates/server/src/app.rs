@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::domain::arn::ArnScope;
 use crate::domain::clock::Clock;
 use crate::metrics::Metrics;
+use crate::presence::Presence;
 use crate::store::Store;
 use crate::token_keys::TokenKeys;
 
@@ -28,6 +29,8 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     /// Chat upgrade attempts per client address (`[limits] handshakes_per_second`).
     pub handshake_rate: HandshakeRate,
+    /// Who is in each room, cluster-wide (`presence/`).
+    pub presence: Arc<Presence>,
 }
 
 impl App {
@@ -39,6 +42,7 @@ impl App {
         chat: Arc<Hub>,
         sessions: Arc<Sessions>,
         metrics: Arc<Metrics>,
+        presence: Arc<Presence>,
     ) -> App {
         App {
             scope: ArnScope {
@@ -56,6 +60,7 @@ impl App {
             token_keys,
             sessions,
             metrics,
+            presence,
             config,
         }
     }

@@ -8,6 +8,7 @@
 
 mod auth;
 mod authorize;
+mod ext_presence;
 pub mod input; // public for the fuzz targets (fuzz/)
 mod logging;
 mod messaging;
@@ -267,6 +268,9 @@ async fn dispatch(
             )
             .await
         }
+        // Ours (README "Extensions (not AWS)"): no AWS model, so each parses its own input.
+        GetRoomPresence => ext_presence::get_room_presence(app, who, body).await,
+        ListRoomUsers => ext_presence::list_room_users(app, who, body).await,
     }
 }
 

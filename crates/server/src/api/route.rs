@@ -26,6 +26,9 @@ pub enum Operation {
     UntagResource,
     UpdateLoggingConfiguration,
     UpdateRoom,
+    // Ours, not AWS's (issue 22; README "Extensions (not AWS)"): `POST /ivschat-server/<Name>`.
+    GetRoomPresence,
+    ListRoomUsers,
 }
 
 impl Operation {
@@ -49,6 +52,10 @@ impl Operation {
         Operation::UpdateRoom,
     ];
 
+    /// Our extension operations, at `POST /ivschat-server/<name>`: a two-segment path that
+    /// no AWS operation can have (theirs are `POST /<Name>` and `/tags/{arn}`).
+    pub const EXTENSIONS: [Operation; 2] = [Operation::GetRoomPresence, Operation::ListRoomUsers];
+
     /// The model's operation name (also the metrics label and the POST path).
     pub fn name(self) -> &'static str {
         match self {
@@ -69,6 +76,8 @@ impl Operation {
             Operation::UntagResource => "UntagResource",
             Operation::UpdateLoggingConfiguration => "UpdateLoggingConfiguration",
             Operation::UpdateRoom => "UpdateRoom",
+            Operation::GetRoomPresence => "GetRoomPresence",
+            Operation::ListRoomUsers => "ListRoomUsers",
         }
     }
 
@@ -97,7 +106,23 @@ pub enum RouteError {
     WrongMethod { allowed: &'static str },
 }
 
+/// Where our extension operations live (see [`Operation::EXTENSIONS`]).
+pub const EXTENSION_PREFIX: &str = "/ivschat-server/";
+
 pub fn route(method: &http::Method, raw_path: &str) -> Result<Routed, RouteError> {
+    if let Some(name) = raw_path.strip_prefix(EXTENSION_PREFIX) {
+        let operation = Operation::EXTENSIONS
+            .into_iter()
+            .find(|op| op.name() == name)
+            .ok_or(RouteError::UnknownPath)?;
+        if method != http::Method::POST {
+            return Err(RouteError::WrongMethod { allowed: "POST" });
+        }
+        return Ok(Routed {
+            operation,
+            resource_arn: None,
+        });
+    }
     if let Some(label) = raw_path.strip_prefix("/tags/") {
         let operation = match *method {
             http::Method::GET => Operation::ListTagsForResource,
@@ -189,6 +214,29 @@ mod tests {
         assert_eq!(
             r.resource_arn.as_deref(),
             Some("arn:aws:ivschat:us-west-2:1:room/abc")
+        );
+    }
+
+    /// Issue 22: our operations answer at `/ivschat-server/<Name>` only; at AWS's
+    /// single-segment paths they do not exist.
+    #[test]
+    fn extensions_live_under_their_own_prefix() {
+        for op in Operation::EXTENSIONS {
+            let path = format!("/ivschat-server/{}", op.name());
+            assert_eq!(route(&Method::POST, &path).unwrap().operation, op);
+            assert_eq!(
+                route(&Method::GET, &path),
+                Err(RouteError::WrongMethod { allowed: "POST" })
+            );
+            let aws_style = format!("/{}", op.name());
+            assert_eq!(
+                route(&Method::POST, &aws_style),
+                Err(RouteError::UnknownPath)
+            );
+        }
+        assert_eq!(
+            route(&Method::POST, "/ivschat-server/CreateRoom"),
+            Err(RouteError::UnknownPath)
         );
     }
 

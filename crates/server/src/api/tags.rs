@@ -74,6 +74,7 @@ pub async fn tag_resource(app: &App, account: &Account, req: TagResourceRequest)
         )
         .await
         .map_err(|e| from_store(e, id))?;
+    tags_changed(app, account, kind, id).await;
     Ok(Reply::json(&EmptyResponse {}))
 }
 
@@ -95,11 +96,19 @@ pub async fn untag_resource(app: &App, account: &Account, req: UntagResourceRequ
         )
         .await
         .map_err(|e| from_store(e, id))?;
+    tags_changed(app, account, kind, id).await;
     Ok(Reply::json(&EmptyResponse {}))
 }
 
-/// Tags given on create or TagResource may not use the reserved `aws:` prefix.
+/// Tags given on create or TagResource may not use the reserved `aws:` prefix, and our own
+/// `ivschat-server:` keys must have valid values (`presence/tag.rs`).
 pub fn check_new_tags(tags: &StringMap) -> Result<(), ServiceError> {
+    crate::presence::tag::check(tags).map_err(|message| {
+        ServiceError::invalid_field(
+            &format!("/tags/{}", crate::presence::tag::PRESENCE_EVENTS),
+            message,
+        )
+    })?;
     match tags
         .keys()
         .find(|k| k.to_ascii_lowercase().starts_with("aws:"))
@@ -112,6 +121,22 @@ pub fn check_new_tags(tags: &StringMap) -> Result<(), ServiceError> {
             ),
         )),
         None => Ok(()),
+    }
+}
+
+/// A room's tags carry settings of ours (`ivschat-server:presence-events`): live rooms on
+/// every node get them as UpdateRoom's settings do (a node that misses this applies them at
+/// its next reconciliation). The change is committed, so a failed read here is only logged.
+async fn tags_changed(app: &App, account: &Account, kind: ResourceKind, id: &str) {
+    if kind != ResourceKind::Room {
+        return;
+    }
+    match app.store.get_room(Owner::Account(&account.key), id).await {
+        Ok(Some(room)) => app.chat.room_updated(&room).await,
+        Ok(None) => {}
+        Err(e) => {
+            tracing::warn!(room = id, error = %e, "cannot read a room after its tags changed; live rooms get them at the next reconciliation")
+        }
     }
 }
 

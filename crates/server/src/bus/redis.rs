@@ -134,14 +134,7 @@ impl RedisBus {
     ) -> anyhow::Result<RedisBus> {
         let client = client(url, ca_file)?;
         let tls = url.starts_with("rediss://");
-        // Fail fast while Redis is away, so requests get a clear refusal instead of waiting;
-        // the manager reconnects by itself on the next command.
-        let manager_config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(REDIS_TIMEOUT))
-            .set_response_timeout(Some(REDIS_TIMEOUT))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(500));
-        let commands = ConnectionManager::new_with_config(client.clone(), manager_config)
+        let commands = ConnectionManager::new_with_config(client.clone(), manager_config())
             .await
             .map_err(|e| {
                 // The usual mistakes with TLS fail as a reset or a garbled handshake; say which.
@@ -534,9 +527,23 @@ async fn publish_heartbeats(bus: Arc<RedisBus>, shutdown: CancellationToken) {
     }
 }
 
+/// How every command connection to the bus's Redis behaves (also presence's,
+/// `presence/shared.rs`): fail fast while Redis is away, so requests get a clear refusal
+/// instead of waiting; the manager reconnects by itself on the next command.
+pub(crate) fn manager_config() -> redis::aio::ConnectionManagerConfig {
+    redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(REDIS_TIMEOUT))
+        .set_response_timeout(Some(REDIS_TIMEOUT))
+        .set_number_of_retries(1)
+        .set_max_delay(Duration::from_millis(500))
+}
+
 /// The client for `--bus`: `redis://` or `rediss://` (TLS, checked against `ca_file` when
 /// given, else the system's roots), with [`tcp_settings`] on every connection.
-fn client(url: &str, ca_file: Option<&std::path::Path>) -> anyhow::Result<redis::Client> {
+pub(crate) fn client(
+    url: &str,
+    ca_file: Option<&std::path::Path>,
+) -> anyhow::Result<redis::Client> {
     // Only Redis can be the bus (docs/scale-out.md says why not NATS): say so plainly
     // rather than let a `nats://` URL fail as a malformed Redis URL.
     let tls = url.starts_with("rediss://");

@@ -536,7 +536,10 @@ mod tests {
         ));
         let stats = Arc::new(ChatStats::default());
         let hub = Hub::new(
-            Arc::new(LiveRooms::new(stats.clone())),
+            Arc::new(LiveRooms::new(
+                stats.clone(),
+                crate::presence::Presence::new(None),
+            )),
             Arc::new(Unreachable),
             stats,
             clock,

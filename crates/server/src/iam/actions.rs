@@ -55,6 +55,15 @@ pub fn action_of(op: Operation) -> Action {
             "ivschat:updateloggingconfiguration",
         ),
         UpdateRoom => action("ivschat:UpdateRoom", "ivschat:updateroom"),
+        // Ours: a service prefix of our own, so no AWS policy (`ivschat:*`) grants them.
+        GetRoomPresence => action(
+            "ivschat-server:GetRoomPresence",
+            "ivschat-server:getroompresence",
+        ),
+        ListRoomUsers => action(
+            "ivschat-server:ListRoomUsers",
+            "ivschat-server:listroomusers",
+        ),
     }
 }
 
@@ -90,7 +99,9 @@ pub fn resource_of(op: Operation) -> ResourceOf {
         | TagResource
         | UntagResource
         | UpdateLoggingConfiguration
-        | UpdateRoom => ResourceOf::Named,
+        | UpdateRoom
+        | GetRoomPresence
+        | ListRoomUsers => ResourceOf::Named,
     }
 }
 
@@ -125,6 +136,16 @@ mod tests {
             let a = action_of(op);
             assert_eq!(a.name, format!("ivschat:{}", op.name()));
             assert_eq!(a.lowercase, a.name.to_lowercase());
+        }
+    }
+
+    #[test]
+    fn extensions_have_actions_in_our_own_service_prefix() {
+        for op in Operation::EXTENSIONS {
+            let a = action_of(op);
+            assert_eq!(a.name, format!("ivschat-server:{}", op.name()));
+            assert_eq!(a.lowercase, a.name.to_lowercase());
+            assert_eq!(resource_of(op), ResourceOf::Named);
         }
     }
 

@@ -1,7 +1,8 @@
 //! What a room's members receive, and the settings they enforce, as every part that carries
 //! them sees it: the chat side (`chat/`), which hands them to connections, and the bus
-//! (`bus/`), which carries them between nodes. A leaf: it depends on `domain` only, so the chat
-//! side and the bus both depend on it and never on each other's internals.
+//! (`bus/`), which carries them between nodes. A leaf: it depends on `domain` only (and on
+//! `presence/tag.rs`, itself a leaf, to read a room tag), so the chat side and the bus both
+//! depend on it and never on each other's internals.
 //!
 //! * [`RoomEvent`]: what every node delivers to the room's members, in the same order.
 //! * [`RoomSettings`] and [`RoomUpdate`]: the limits a live connection enforces, and UpdateRoom's
@@ -43,6 +44,10 @@ pub struct RoomSettings {
     pub logging_configuration_ids: Vec<String>,
     /// The room's `updateTime` these settings come from: older settings never replace newer.
     pub version: i64,
+    /// `ivschat-server:presence-events=on` (ours, issue 22: `presence/tag.rs`). Absent on the
+    /// wire from nodes that predate it: off.
+    #[serde(default)]
+    pub presence_events: bool,
 }
 
 impl RoomSettings {
@@ -54,6 +59,7 @@ impl RoomSettings {
             review_handler_uri: room.review_handler_uri.clone(),
             review_fallback: room.review_fallback,
             logging_configuration_ids: room.logging_configuration_ids.clone(),
+            presence_events: crate::presence::tag::presence_events(&room.tags),
         }
     }
 }
