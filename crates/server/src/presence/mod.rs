@@ -350,7 +350,7 @@ impl RoomPresence {
     /// Counts an open connection of `user` until the returned seat is dropped. `attributes`
     /// (the token's) are kept for the user's first connection.
     pub fn arrive(self: &Arc<Self>, user: Arc<str>, attributes: &StringMap) -> PresenceSeat {
-        let track = self.shared || self.events.load(Ordering::Relaxed);
+        let events = self.events.load(Ordering::Relaxed);
         let queue = {
             let mut state = self.state();
             state.connections += 1;
@@ -363,7 +363,8 @@ impl RoomPresence {
                 });
             entry.connections += 1;
             let first = entry.connections == 1;
-            track && first && state.note_change(&user, false)
+            // Redis keeps every user's connection count; events need only the first.
+            (self.shared || (events && first)) && state.note_change(&user, !first)
         };
         if queue {
             self.queue();
@@ -375,7 +376,7 @@ impl RoomPresence {
     }
 
     fn depart(self: &Arc<Self>, user: &Arc<str>) {
-        let track = self.shared || self.events.load(Ordering::Relaxed);
+        let events = self.events.load(Ordering::Relaxed);
         let queue = {
             let mut state = self.state();
             state.connections = state.connections.saturating_sub(1);
@@ -390,7 +391,7 @@ impl RoomPresence {
                 }
                 None => false,
             };
-            track && last && state.note_change(user, true)
+            (self.shared || (events && last)) && state.note_change(user, true)
         };
         if queue {
             self.queue();
@@ -557,6 +558,31 @@ mod tests {
         let changes = room.take_changes();
         assert_eq!(changes.len(), 1);
         assert!(Transitions::of_local(&changes).is_empty());
+    }
+
+    /// Scale-out: Redis keeps each user's connection count, so a second connection's arrival
+    /// and departure are written too (they were not: a user's count stayed at 2 there).
+    #[test]
+    fn shared_rooms_record_every_connection_change() {
+        let node = Presence::new(None);
+        let room = Arc::new(RoomPresence {
+            room_id: "r".into(),
+            node: Arc::downgrade(&node),
+            shared: true,
+            events: AtomicBool::new(false),
+            state: Mutex::new(RoomState::default()),
+        });
+        let a1 = room.arrive(Arc::from("a"), &StringMap::new());
+        room.take_changes();
+        let a2 = room.arrive(Arc::from("a"), &StringMap::new());
+        let changes = room.take_changes();
+        assert_eq!(changes.len(), 1);
+        assert_eq!((changes[0].was_present, changes[0].connections), (true, 2));
+        drop(a2);
+        let changes = room.take_changes();
+        assert_eq!((changes[0].was_present, changes[0].connections), (true, 1));
+        drop(a1);
+        assert_eq!(room.take_changes()[0].connections, 0);
     }
 
     /// With events off on one node, nothing is recorded for the pump.
