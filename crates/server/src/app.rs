@@ -11,7 +11,6 @@ use crate::config::Config;
 use crate::domain::arn::ArnScope;
 use crate::domain::clock::Clock;
 use crate::metrics::Metrics;
-use crate::presence::Presence;
 use crate::store::Store;
 use crate::token_keys::TokenKeys;
 
@@ -29,8 +28,6 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     /// Chat upgrade attempts per client address (`[limits] handshakes_per_second`).
     pub handshake_rate: HandshakeRate,
-    /// Who is in each room, cluster-wide (`presence/`).
-    pub presence: Arc<Presence>,
 }
 
 impl App {
@@ -42,7 +39,6 @@ impl App {
         chat: Arc<Hub>,
         sessions: Arc<Sessions>,
         metrics: Arc<Metrics>,
-        presence: Arc<Presence>,
     ) -> App {
         App {
             scope: ArnScope {
@@ -60,7 +56,6 @@ impl App {
             token_keys,
             sessions,
             metrics,
-            presence,
             config,
         }
     }

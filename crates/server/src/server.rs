@@ -127,7 +127,6 @@ impl Server {
             hub,
             sessions,
             recorded,
-            presence,
         ));
         Ok(Server {
             app,
@@ -187,7 +186,7 @@ impl Server {
         // Stopped with the chat tasks, after the sessions have closed: its last pass writes
         // their departures.
         chat.spawn(
-            app.presence
+            hub.presence()
                 .clone()
                 .run(bus.clone(), app.clock.clone(), stop_chat.clone()),
         );

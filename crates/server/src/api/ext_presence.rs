@@ -72,7 +72,8 @@ pub async fn get_room_presence(app: &App, who: &Principal, body: &[u8]) -> OpRes
     authorize(app, who, Operation::GetRoomPresence, &input).await?;
     let room_id = existing_room(app, who, &input).await?;
     let counts = app
-        .presence
+        .chat
+        .presence()
         .counts(&room_id)
         .await
         .map_err(|e| unavailable("GetRoomPresence", e))?;
@@ -99,7 +100,8 @@ pub async fn list_room_users(app: &App, who: &Principal, body: &[u8]) -> OpResul
         None => None,
     };
     let page = app
-        .presence
+        .chat
+        .presence()
         .users(&room_id, after.as_deref(), input.max_results)
         .await
         .map_err(|e| unavailable("ListRoomUsers", e))?;

@@ -186,6 +186,11 @@ impl Hub {
         &self.bus
     }
 
+    /// Who is in each room (`presence/`): GetRoomPresence and ListRoomUsers read it.
+    pub fn presence(&self) -> &Arc<crate::presence::Presence> {
+        self.rooms.presence()
+    }
+
     /// Rooms with at least one connection on this node.
     pub fn live_rooms(&self) -> usize {
         self.rooms.count()

@@ -108,6 +108,11 @@ impl LiveRooms {
         self.rooms().len()
     }
 
+    /// Who is in this node's rooms, and in scale-out every node's (`presence/`).
+    pub fn presence(&self) -> &Arc<Presence> {
+        &self.presence
+    }
+
     /// Joins a connection to `room`, creating its live state if it is the first one.
     pub fn join(
         &self,
