@@ -523,3 +523,38 @@ async fn our_actions_need_our_own_iam_prefix() {
         assert_eq!(allowed.status, 200, "{}", allowed.body);
     }
 }
+
+/// Scale-out: a node's presence entries lost in Redis (expired while Redis was away, or
+/// removed) are written again at its next renewal, within about a second: the counts come back
+/// without any connection changing.
+#[tokio::test]
+async fn lost_presence_entries_are_written_again() {
+    let Some(server) = Server::start(Mode::ScaleOut).await else {
+        return;
+    };
+    let (cluster, _, redis_url) = server.scale_out.clone().unwrap();
+    let server = &server.server;
+    let endpoint = server.endpoint();
+    let room = server.room().await;
+    let _a = server.join(&room, "a", &[]).await;
+    let _b = server.join(&room, "b", &[]).await;
+    await_presence(&endpoint, &room, (2, 2)).await;
+
+    let mut redis = redis::Client::open(redis_url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{cluster}:presence:*"))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!(!keys.is_empty());
+    let _: i64 = redis::cmd("DEL")
+        .arg(&keys)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    await_presence(&endpoint, &room, (2, 2)).await;
+}
