@@ -43,7 +43,7 @@ mkdir -p "$results"
 # IVSCHAT_NODE_SUITE=console runs the browser test of the web console instead (run-console.sh).
 suite_name=${IVSCHAT_NODE_SUITE:-node}
 case "$suite_name" in
-    node) test_files=(control-plane.test.mjs messaging.test.mjs history.test.mjs throttling.test.mjs tls.test.mjs) ;;
+    node) test_files=(control-plane.test.mjs messaging.test.mjs history.test.mjs presence.test.mjs throttling.test.mjs tls.test.mjs) ;;
     console) test_files=(console.test.mjs) ;;
     *) echo "error: IVSCHAT_NODE_SUITE must be node or console (got '$suite_name')" >&2; exit 2 ;;
 esac

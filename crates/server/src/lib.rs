@@ -23,6 +23,7 @@ pub mod iam;
 pub mod introspect;
 pub mod limits;
 pub mod metrics;
+pub mod presence;
 pub mod private_files;
 pub mod room;
 pub mod server;

@@ -41,6 +41,7 @@ use crate::domain::arn::ArnScope;
 use crate::domain::clock::Clock;
 use crate::http_server::tls::Tls;
 use crate::metrics::{self, Metrics};
+use crate::presence::Presence;
 use crate::token_keys::TokenKeys;
 use crate::{history, http_server, private_files, store};
 
@@ -86,7 +87,8 @@ impl Server {
             clock.clone(),
         ));
         let stats = Arc::new(ChatStats::default());
-        let rooms = Arc::new(LiveRooms::new(stats.clone()));
+        let presence = Presence::open(&config).await?;
+        let rooms = Arc::new(LiveRooms::new(stats.clone(), presence.clone()));
         let bus = bus::open(&config, rooms.clone()).await?;
         let history = history::open(&config, rooms.clone(), clock.clone())
             .await
@@ -186,6 +188,13 @@ impl Server {
             stop_chat.clone(),
         ));
         chat.spawn(app.token_keys.clone().run(stop_chat.clone()));
+        // Stopped with the chat tasks, after the sessions have closed: its last pass writes
+        // their departures.
+        chat.spawn(
+            hub.presence()
+                .clone()
+                .run(bus.clone(), app.clock.clone(), stop_chat.clone()),
+        );
         if let Some(listener) = metrics_listener {
             let sources = metrics::Sources {
                 recorded: app.metrics.clone(),

@@ -1149,3 +1149,150 @@ async fn account_rates_are_kept_per_account_in_redis() {
     );
     assert!(!take("111111111111").await.unwrap());
 }
+
+/// GetRoomPresence on `node`: (connections, users).
+async fn presence_on(node: &Node, room: &str) -> (u64, u64) {
+    let reply = common::raw::send(
+        &node.endpoint(),
+        "POST",
+        "/ivschat-server/GetRoomPresence",
+        &[("content-type", "application/json")],
+        json!({"roomIdentifier": room}).to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let body = reply.json();
+    (
+        body["connections"].as_u64().unwrap(),
+        body["users"].as_u64().unwrap(),
+    )
+}
+
+/// Polls every listed node until each answers `want` (bounded: 10 s; the condition is awaited,
+/// not slept for).
+async fn await_presence_on(nodes: &[&Node], room: &str, want: (u64, u64)) {
+    for node in nodes {
+        let mut last = (0, 0);
+        let mut seen = false;
+        for _ in 0..200 {
+            last = presence_on(node, room).await;
+            if last == want {
+                seen = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            seen,
+            "presence on {} stayed {last:?}, expected {want:?}",
+            node.endpoint()
+        );
+    }
+}
+
+async fn close(mut client: ChatClient) {
+    use futures_util::StreamExt;
+    let _ = client.ws.close(None).await;
+    let drained = async { while let Some(Ok(_)) = client.ws.next().await {} };
+    tokio::time::timeout(Duration::from_secs(10), drained)
+        .await
+        .expect("the server did not close within the hang guard");
+}
+
+/// Issue 22: presence counts the whole cluster, on every node: a user connected to two nodes
+/// is one user with two connections, and leaves are counted everywhere; a node killed with
+/// `kill -9` stops counting within seconds (its entries expire in Redis).
+#[tokio::test]
+async fn presence_counts_the_whole_cluster_and_forgets_a_killed_node() {
+    let Some(mut cluster) = Cluster::start(3) else {
+        return; // skipped, and said so
+    };
+    let room = cluster.room(10).await;
+    let a_on_one = cluster.join(&room, "a", &[], 0).await;
+    let a_on_two = cluster.join(&room, "a", &[], 1).await;
+    let b_on_three = cluster.join(&room, "b", &[], 2).await;
+    let c_on_two = cluster.join(&room, "c", &[], 1).await;
+    let all: Vec<&Node> = cluster.nodes.iter().collect();
+    await_presence_on(&all, &room, (4, 3)).await;
+
+    // One page lists every node's users, merged.
+    let page = common::raw::send(
+        &cluster.nodes[2].endpoint(),
+        "POST",
+        "/ivschat-server/ListRoomUsers",
+        &[("content-type", "application/json")],
+        json!({"roomIdentifier": room}).to_string().as_bytes(),
+    )
+    .await
+    .json();
+    let users: Vec<(&str, u64)> = page["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["userId"].as_str().unwrap(),
+                u["connections"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(users, [("a", 2), ("b", 1), ("c", 1)]);
+
+    close(a_on_one).await;
+    await_presence_on(&all, &room, (3, 3)).await;
+    close(b_on_three).await;
+    await_presence_on(&all, &room, (2, 2)).await;
+
+    // Node 2 (a and c) dies without a word.
+    cluster.nodes[1].kill();
+    let survivors = [&cluster.nodes[0], &cluster.nodes[2]];
+    await_presence_on(&survivors, &room, (0, 0)).await;
+    drop((a_on_two, c_on_two));
+}
+
+/// Issue 22: with the events on, a user's first connection anywhere in the cluster is the
+/// join and their last the leave, whichever nodes they are on; the events reach members on
+/// every node.
+#[tokio::test]
+async fn presence_events_follow_users_across_nodes() {
+    let Some(cluster) = Cluster::start(3) else {
+        return; // skipped, and said so
+    };
+    let room = cluster.nodes[0]
+        .client()
+        .create_room()
+        .tags("ivschat-server:presence-events", "on")
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    let mut observer = cluster.join(&room, "observer", &[], 2).await;
+    let mut next_event = async || {
+        let frame = observer.frame_of("EVENT").await;
+        let ids: Vec<String> =
+            serde_json::from_str(frame["Attributes"]["userIds"].as_str().unwrap()).unwrap();
+        (frame["EventName"].as_str().unwrap().to_string(), ids)
+    };
+    let join = |user: &str| ("ivschat-server:JOIN".to_string(), vec![user.to_string()]);
+    let leave = |user: &str| ("ivschat-server:LEAVE".to_string(), vec![user.to_string()]);
+    // The observer's own arrival first, so that it is not in the same pass as u's.
+    assert_eq!(next_event().await, join("observer"));
+
+    let u_on_one = cluster.join(&room, "u", &[], 0).await;
+    assert_eq!(next_event().await, join("u"));
+    let all: Vec<&Node> = cluster.nodes.iter().collect();
+    let u_on_two = cluster.join(&room, "u", &[], 1).await;
+    await_presence_on(&all, &room, (3, 2)).await;
+    let v_on_two = cluster.join(&room, "v", &[], 1).await;
+    // u's connection on node 2 was no join.
+    assert_eq!(next_event().await, join("v"));
+
+    close(u_on_one).await;
+    await_presence_on(&all, &room, (3, 3)).await;
+    close(v_on_two).await;
+    // u is still connected through node 2: the first leave is v's.
+    assert_eq!(next_event().await, leave("v"));
+    close(u_on_two).await;
+    assert_eq!(next_event().await, leave("u"));
+}

@@ -124,7 +124,7 @@ fn drop_nulls(value: &mut Value) {
 }
 
 /// An empty body is `{}`; anything else must be one JSON object.
-fn parse_body(body: &[u8]) -> Result<Map<String, Value>, ServiceError> {
+pub(super) fn parse_body(body: &[u8]) -> Result<Map<String, Value>, ServiceError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }

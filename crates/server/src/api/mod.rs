@@ -9,6 +9,7 @@
 mod auth;
 mod authorize;
 mod ext_history;
+mod ext_presence;
 pub mod input; // public for the fuzz targets (fuzz/)
 mod logging;
 mod messaging;
@@ -274,6 +275,9 @@ async fn dispatch(
             authorize(app, who, routed.operation, &input).await?;
             ext_history::list_room_messages(app, &who.account, input).await
         }
+        // Ours (README "Extensions (not AWS)"): no AWS model, so each parses its own input.
+        GetRoomPresence => ext_presence::get_room_presence(app, who, body).await,
+        ListRoomUsers => ext_presence::list_room_users(app, who, body).await,
     }
 }
 

@@ -31,6 +31,9 @@ pub enum Operation {
     UpdateRoom,
     /// Extension: `POST /ivschat-server/ListRoomMessages` (`api/ext_history.rs`).
     ListRoomMessages,
+    // Ours, not AWS's (issue 22; README "Extensions (not AWS)"): `POST /ivschat-server/<Name>`.
+    GetRoomPresence,
+    ListRoomUsers,
 }
 
 /// Where our extension operations are: `POST /ivschat-server/<OperationName>`.
@@ -57,8 +60,14 @@ impl Operation {
         Operation::UpdateRoom,
     ];
 
-    /// Our extension operations (not AWS's, so not in [`Operation::ALL`]).
-    pub const EXTENSIONS: [Operation; 1] = [Operation::ListRoomMessages];
+    /// Our extension operations (not AWS's, so not in [`Operation::ALL`]), at
+    /// `POST /ivschat-server/<name>`: a two-segment path that no AWS operation can have
+    /// (theirs are `POST /<Name>` and `/tags/{arn}`).
+    pub const EXTENSIONS: [Operation; 3] = [
+        Operation::ListRoomMessages,
+        Operation::GetRoomPresence,
+        Operation::ListRoomUsers,
+    ];
 
     /// Whether this is one of our extensions rather than an AWS operation.
     pub fn is_extension(self) -> bool {
@@ -87,6 +96,8 @@ impl Operation {
             Operation::UpdateLoggingConfiguration => "UpdateLoggingConfiguration",
             Operation::UpdateRoom => "UpdateRoom",
             Operation::ListRoomMessages => "ListRoomMessages",
+            Operation::GetRoomPresence => "GetRoomPresence",
+            Operation::ListRoomUsers => "ListRoomUsers",
         }
     }
 
@@ -115,7 +126,23 @@ pub enum RouteError {
     WrongMethod { allowed: &'static str },
 }
 
+/// Where our extension operations live (see [`Operation::EXTENSIONS`]).
+pub const EXTENSION_PREFIX: &str = "/ivschat-server/";
+
 pub fn route(method: &http::Method, raw_path: &str) -> Result<Routed, RouteError> {
+    if let Some(name) = raw_path.strip_prefix(EXTENSION_PREFIX) {
+        let operation = Operation::EXTENSIONS
+            .into_iter()
+            .find(|op| op.name() == name)
+            .ok_or(RouteError::UnknownPath)?;
+        if method != http::Method::POST {
+            return Err(RouteError::WrongMethod { allowed: "POST" });
+        }
+        return Ok(Routed {
+            operation,
+            resource_arn: None,
+        });
+    }
     if let Some(label) = raw_path.strip_prefix("/tags/") {
         let operation = match *method {
             http::Method::GET => Operation::ListTagsForResource,
@@ -221,6 +248,25 @@ mod tests {
             r.resource_arn.as_deref(),
             Some("arn:aws:ivschat:us-west-2:1:room/abc")
         );
+    }
+
+    /// Issue 22: our operations answer at `/ivschat-server/<Name>` only; at AWS's
+    /// single-segment paths they do not exist.
+    #[test]
+    fn extensions_live_under_their_own_prefix() {
+        for op in Operation::EXTENSIONS {
+            let path = format!("/ivschat-server/{}", op.name());
+            assert_eq!(route(&Method::POST, &path).unwrap().operation, op);
+            assert_eq!(
+                route(&Method::GET, &path),
+                Err(RouteError::WrongMethod { allowed: "POST" })
+            );
+            let aws_style = format!("/{}", op.name());
+            assert_eq!(
+                route(&Method::POST, &aws_style),
+                Err(RouteError::UnknownPath)
+            );
+        }
     }
 
     /// Extensions are reachable only under their own prefix, and AWS's operations never

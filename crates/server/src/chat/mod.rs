@@ -221,6 +221,11 @@ impl Hub {
             .map_err(bus_unreachable)
     }
 
+    /// Who is in each room (`presence/`): GetRoomPresence and ListRoomUsers read it.
+    pub fn presence(&self) -> &Arc<crate::presence::Presence> {
+        self.rooms.presence()
+    }
+
     /// Rooms with at least one connection on this node.
     pub fn live_rooms(&self) -> usize {
         self.rooms.count()
@@ -606,7 +611,10 @@ mod tests {
             clock.clone(),
         ));
         let stats = Arc::new(ChatStats::default());
-        let rooms = Arc::new(LiveRooms::new(stats.clone()));
+        let rooms = Arc::new(LiveRooms::new(
+            stats.clone(),
+            crate::presence::Presence::new(None),
+        ));
         let history =
             crate::history::embedded::EmbeddedHistory::open(dir, rooms.clone(), clock.clone())
                 .await

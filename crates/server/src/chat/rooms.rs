@@ -12,6 +12,7 @@ use super::outbox::Outbox;
 use super::ChatStats;
 use crate::bus::NodeRooms;
 use crate::domain::resources::Room;
+use crate::presence::{Presence, RoomPresence};
 use crate::room::frame::OutFrame;
 use crate::room::{RoomEvent, RoomSettings, RoomUpdate};
 use crate::token_bucket::TokenBucket;
@@ -25,6 +26,8 @@ pub struct LiveRoom {
     /// room's bucket when this node is the whole service; see `bus::Bucket::Room`).
     pub(super) rate: Mutex<TokenBucket>,
     fanout: Fanout,
+    /// Who is in the room on this node (`presence/`): sessions arrive once open.
+    pub presence: Arc<RoomPresence>,
 }
 
 impl LiveRoom {
@@ -60,6 +63,7 @@ impl LiveRoom {
             if settings.version < current.version {
                 return;
             }
+            self.presence.set_events(settings.options.presence_events);
             *current = settings;
         }
         self.rate
@@ -75,13 +79,15 @@ pub struct LiveRooms {
     // std Mutex: never held across .await; each critical section is one HashMap operation.
     rooms: Mutex<HashMap<String, Arc<LiveRoom>>>,
     stats: Arc<ChatStats>,
+    presence: Arc<Presence>,
 }
 
 impl LiveRooms {
-    pub fn new(stats: Arc<ChatStats>) -> LiveRooms {
+    pub fn new(stats: Arc<ChatStats>, presence: Arc<Presence>) -> LiveRooms {
         LiveRooms {
             rooms: Mutex::new(HashMap::new()),
             stats,
+            presence,
         }
     }
 
@@ -102,6 +108,11 @@ impl LiveRooms {
         self.rooms().len()
     }
 
+    /// Who is in this node's rooms, and in scale-out every node's (`presence/`).
+    pub fn presence(&self) -> &Arc<Presence> {
+        &self.presence
+    }
+
     /// Joins a connection to `room`, creating its live state if it is the first one.
     pub fn join(
         &self,
@@ -114,9 +125,11 @@ impl LiveRooms {
         let live = rooms
             .entry(room.id.clone())
             .or_insert_with(|| {
+                let settings = RoomSettings::of(room);
                 Arc::new(LiveRoom {
                     id: room.id.clone(),
-                    settings: RwLock::new(RoomSettings::of(room)),
+                    presence: self.presence.open_room(&room.id, settings.options.presence_events),
+                    settings: RwLock::new(settings),
                     rate: Mutex::new(TokenBucket::new(
                         room.maximum_message_rate_per_second.max(1) as u32,
                     )),
@@ -142,6 +155,7 @@ impl LiveRooms {
         if room.fanout.leave(seat) != 0 {
             return false;
         }
+        self.presence.close_room(&room.presence);
         match rooms.get(room_id) {
             Some(live) if std::ptr::eq(live.as_ref(), room) => rooms.remove(room_id).is_some(),
             // A newer live state of the room holds its own members.
@@ -163,7 +177,13 @@ impl NodeRooms for LiveRooms {
     fn deliver(&self, room_id: &str, event: RoomEvent) {
         let room = match event {
             // A deleted room is forgotten at once; its sessions end on the event.
-            RoomEvent::Deleted => self.rooms().remove(room_id),
+            RoomEvent::Deleted => {
+                let room = self.rooms().remove(room_id);
+                if let Some(room) = &room {
+                    self.presence.close_room(&room.presence);
+                }
+                room
+            }
             _ => self.get(room_id),
         };
         if let Some(room) = room {
@@ -225,7 +245,7 @@ mod tests {
     /// leave did not report it and the bus never unsubscribed its channel.
     #[tokio::test]
     async fn the_last_leave_after_a_deletion_releases_the_room() {
-        let rooms = LiveRooms::new(Arc::new(ChatStats::default()));
+        let rooms = LiveRooms::new(Arc::new(ChatStats::default()), Presence::new(None));
         let room = room();
         let (live, first) = rooms.join(&room, socket().await, Arc::from("a"), false);
         let (_, second) = rooms.join(&room, socket().await, Arc::from("b"), false);
@@ -240,7 +260,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_last_leave_forgets_the_room() {
-        let rooms = LiveRooms::new(Arc::new(ChatStats::default()));
+        let rooms = LiveRooms::new(Arc::new(ChatStats::default()), Presence::new(None));
         let room = room();
         let (live, seat) = rooms.join(&room, socket().await, Arc::from("a"), false);
         assert!(rooms.is_live(&room.id));

@@ -196,10 +196,17 @@ pub async fn run_session(
         reviews: None,
         rearm_expiry: false,
     };
+    // Counted present from here (the socket is open) until the session ends: refused
+    // handshakes never arrive, so they make no join or leave (`presence/`).
+    let presence = room.presence.arrive(
+        Arc::from(session.claims.user_id.as_str()),
+        &session.claims.attributes,
+    );
     let farewell = session.serve().await;
     // Boxed, like `handle_request` below: a task's future is allocated at the size of its
     // largest state, for as long as the connection lives, so the rare paths must not be inline.
     Box::pin(session.finish(farewell)).await;
+    drop(presence);
     drop(membership);
     drop(params.permit);
     hub.stats.connections_open.fetch_sub(1, Ordering::Relaxed);

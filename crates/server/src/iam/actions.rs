@@ -63,6 +63,14 @@ pub fn action_of(op: Operation) -> Action {
             "ivschat-server:ListRoomMessages",
             "ivschat-server:listroommessages",
         ),
+        GetRoomPresence => action(
+            "ivschat-server:GetRoomPresence",
+            "ivschat-server:getroompresence",
+        ),
+        ListRoomUsers => action(
+            "ivschat-server:ListRoomUsers",
+            "ivschat-server:listroomusers",
+        ),
     }
 }
 
@@ -99,7 +107,9 @@ pub fn resource_of(op: Operation) -> ResourceOf {
         | UntagResource
         | UpdateLoggingConfiguration
         | UpdateRoom
-        | ListRoomMessages => ResourceOf::Named,
+        | ListRoomMessages
+        | GetRoomPresence
+        | ListRoomUsers => ResourceOf::Named,
     }
 }
 

@@ -1,7 +1,8 @@
 //! What a room's members receive, and the settings they enforce, as every part that carries
 //! them sees it: the chat side (`chat/`), which hands them to connections, and the bus
-//! (`bus/`), which carries them between nodes. A leaf: it depends on `domain` only, so the chat
-//! side and the bus both depend on it and never on each other's internals.
+//! (`bus/`), which carries them between nodes. A leaf: it depends on `domain` only (and on
+//! `presence/tag.rs`, itself a leaf, to read a room tag), so the chat side and the bus both
+//! depend on it and never on each other's internals.
 //!
 //! * [`RoomEvent`]: what every node delivers to the room's members, in the same order.
 //! * [`RoomSettings`] and [`RoomUpdate`]: the limits a live connection enforces, and UpdateRoom's
