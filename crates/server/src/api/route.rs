@@ -126,9 +126,6 @@ pub enum RouteError {
     WrongMethod { allowed: &'static str },
 }
 
-/// Where our extension operations live (see [`Operation::EXTENSIONS`]).
-pub const EXTENSION_PREFIX: &str = "/ivschat-server/";
-
 pub fn route(method: &http::Method, raw_path: &str) -> Result<Routed, RouteError> {
     if let Some(name) = raw_path.strip_prefix(EXTENSION_PREFIX) {
         let operation = Operation::EXTENSIONS
@@ -157,19 +154,6 @@ pub fn route(method: &http::Method, raw_path: &str) -> Result<Routed, RouteError
         return Ok(Routed {
             operation,
             resource_arn: Some(decode_arn_label(label)),
-        });
-    }
-    if let Some(name) = raw_path.strip_prefix(EXTENSION_PREFIX) {
-        let operation = Operation::EXTENSIONS
-            .into_iter()
-            .find(|op| op.name() == name)
-            .ok_or(RouteError::UnknownPath)?;
-        if method != http::Method::POST {
-            return Err(RouteError::WrongMethod { allowed: "POST" });
-        }
-        return Ok(Routed {
-            operation,
-            resource_arn: None,
         });
     }
     let name = raw_path.strip_prefix('/').unwrap_or(raw_path);
