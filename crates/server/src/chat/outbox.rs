@@ -224,6 +224,11 @@ impl Outbox {
         &self.user_id
     }
 
+    /// The user id itself, shared (presence keeps it without another allocation).
+    pub fn shared_user_id(&self) -> &Arc<str> {
+        &self.user_id
+    }
+
     /// Counts an answer about to be published into the room's channel; false (and nothing
     /// counted) if [`MAX_ANSWERS_PENDING`] are already on their way.
     pub fn reserve_answer(&self) -> bool {

@@ -199,7 +199,7 @@ pub async fn run_session(
     // Counted present from here (the socket is open) until the session ends: refused
     // handshakes never arrive, so they make no join or leave (`presence/`).
     let presence = room.presence.arrive(
-        Arc::from(session.claims.user_id.as_str()),
+        session.outbox.shared_user_id().clone(),
         &session.claims.attributes,
     );
     let farewell = session.serve().await;

@@ -182,11 +182,6 @@ impl Presence {
             .push(room);
     }
 
-    /// Whether reads come from Redis (every node's users) rather than this node's rooms.
-    pub fn is_shared(&self) -> bool {
-        self.shared.is_some()
-    }
-
     /// The room's connections and distinct users, on every node.
     pub async fn counts(&self, room_id: &str) -> anyhow::Result<Counts> {
         match &self.shared {
