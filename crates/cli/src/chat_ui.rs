@@ -56,13 +56,10 @@ pub async fn run(mut client: ChatClient, user: &str) -> anyhow::Result<()> {
             }
             key = keys.recv() => {
                 let Some(event) = key else { break };
-                match event {
-                    TermEvent::Key(key) if key.kind != KeyEventKind::Release => {
-                        if !on_key(key, &mut view, &sender, &notices_tx) {
-                            break;
-                        }
+                if let TermEvent::Key(key) = event {
+                    if key.kind != KeyEventKind::Release && !on_key(key, &mut view, &sender, &notices_tx) {
+                        break;
                     }
-                    _ => {}
                 }
             }
         }

@@ -152,11 +152,12 @@ impl Driver {
         }
     }
 
-    /// Puts an update in the receive queue, waiting for room; dropped if nobody reads any more
-    /// or the application closes the client meanwhile.
+    /// Puts an update in the receive queue, waiting for room; dropped if nobody reads any more,
+    /// or if the queue is full once the application closes the client (which must not hang).
     async fn emit(&mut self, update: Update) {
         let mut closing = self.closing.clone();
         tokio::select! {
+            biased;
             _ = self.updates.send(update) => {}
             _ = until_closing(&mut closing) => {}
         }
