@@ -38,7 +38,7 @@ enum Command {
         who: Who,
     },
     /// Print every frame of the room as a JSON line (MESSAGE, EVENT, ERROR as the server sent
-    /// them; connection changes as {"Type":"DISCONNECTED"|"RECONNECTED",…}).
+    /// them; connection changes as {"Type":"CONNECTED"|"DISCONNECTED"|"RECONNECTED",…}).
     Tail {
         room: String,
         /// The user id to watch as.
@@ -246,6 +246,9 @@ async fn connect(plane: &Arc<ControlPlane>, request: TokenRequest) -> anyhow::Re
 /// `ivschat tail`: one JSON line per update, flushed at once (for pipes).
 async fn tail(mut client: ChatClient, count: Option<u64>) -> anyhow::Result<()> {
     let mut stdout = tokio::io::stdout();
+    // First line: the room is joined, so a pipe knows from when on nothing is missed.
+    stdout.write_all(b"{\"Type\":\"CONNECTED\"}\n").await?;
+    stdout.flush().await?;
     let mut frames = 0u64;
     while count.is_none_or(|n| frames < n) {
         let Some(update) = client.recv().await else {
