@@ -4,6 +4,7 @@
 
 use anyhow::{anyhow, bail, Context};
 use aws_config::BehaviorVersion;
+use aws_sdk_ivschat::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_ivschat::types::ChatTokenCapability;
 use ivschat_client::ChatToken;
 
@@ -85,7 +86,7 @@ impl ControlPlane {
         }
         let mut pages = self.sdk.list_rooms().into_paginator().send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| anyhow!(aws_sdk_ivschat::Error::from(e)))?;
+            let page = page.map_err(explain)?;
             for summary in page.rooms() {
                 if summary.id() == Some(room) {
                     return summary
@@ -115,7 +116,7 @@ impl ControlPlane {
         let output = call
             .send()
             .await
-            .map_err(|e| anyhow!(aws_sdk_ivschat::Error::from(e)))
+            .map_err(explain)
             .context("CreateChatToken")?;
         let token = output
             .token
@@ -152,6 +153,20 @@ fn chat_url_beside(endpoint: &str) -> anyhow::Result<String> {
         return Ok(format!("ws://{rest}"));
     }
     bail!("the endpoint URL {endpoint:?} must start with http:// or https://")
+}
+
+/// An SDK error as `Code: message` (the service's words), or the SDK's whole story when the
+/// request never got an answer (no connection, no credentials).
+pub fn explain<E, R>(error: SdkError<E, R>) -> anyhow::Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match (error.code(), error.message()) {
+        (Some(code), Some(message)) => anyhow!("{code}: {message}"),
+        (Some(code), None) => anyhow!("{code}"),
+        _ => anyhow!("{}", DisplayErrorContext(&error)),
+    }
 }
 
 fn non_empty_env(name: &str) -> Option<String> {

@@ -183,7 +183,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .set_attributes(Some(attributes.into_iter().collect()))
                 .send()
                 .await
-                .map_err(|e| anyhow!(aws_sdk_ivschat::Error::from(e)))
+                .map_err(aws::explain)
                 .context("SendEvent")?;
             println!("{}", serde_json::json!({ "id": output.id() }));
             Ok(())
@@ -197,7 +197,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .set_reason(reason)
                 .send()
                 .await
-                .map_err(|e| anyhow!(aws_sdk_ivschat::Error::from(e)))
+                .map_err(aws::explain)
                 .context("DisconnectUser")?;
             Ok(())
         }
@@ -210,7 +210,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .set_reason(reason)
                 .send()
                 .await
-                .map_err(|e| anyhow!(aws_sdk_ivschat::Error::from(e)))
+                .map_err(aws::explain)
                 .context("DeleteMessage")?;
             println!("{}", serde_json::json!({ "id": output.id() }));
             Ok(())
@@ -218,20 +218,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// A client that mints a fresh token for every connection and keeps reconnecting (a kick is
-/// still final).
+/// A client that mints a fresh token for every connection. The first token is minted before
+/// connecting, so bad credentials or an unreachable control plane fail at once with the AWS
+/// error instead of being retried. A kick is final; other disconnections are retried 20 times
+/// in a row (about 8 minutes with the delays capped at 30 s).
 async fn connect(plane: &Arc<ControlPlane>, request: TokenRequest) -> anyhow::Result<ChatClient> {
+    let first = std::sync::Mutex::new(Some(plane.mint(&request).await?));
     let provider_plane = plane.clone();
     let mut builder = ChatClient::builder(&plane.chat_url)
-        .reconnect(Reconnect::default().max_attempts(None))
+        .reconnect(Reconnect::default().max_attempts(Some(20)))
         .token_provider(move || {
+            let first = first.lock().unwrap_or_else(|e| e.into_inner()).take();
             let plane = provider_plane.clone();
             let request = request.clone();
             async move {
-                plane
-                    .mint(&request)
-                    .await
-                    .map_err(|e| ivschat_client::BoxError::from(format!("{e:#}")))
+                match first {
+                    Some(token) => Ok(token),
+                    None => plane
+                        .mint(&request)
+                        .await
+                        .map_err(|e| ivschat_client::BoxError::from(format!("{e:#}"))),
+                }
             }
         });
     if let Some(pem) = &plane.ca_pem {
@@ -243,7 +250,8 @@ async fn connect(plane: &Arc<ControlPlane>, request: TokenRequest) -> anyhow::Re
         .with_context(|| format!("joining the room at {}", plane.chat_url))
 }
 
-/// `ivschat tail`: one JSON line per update, flushed at once (for pipes).
+/// `ivschat tail`: one JSON line per update, flushed at once (for pipes). Fails when the room
+/// ends the watch (a kick, a deleted room, reconnection given up), after printing why.
 async fn tail(mut client: ChatClient, count: Option<u64>) -> anyhow::Result<()> {
     let mut stdout = tokio::io::stdout();
     // First line: the room is joined, so a pipe knows from when on nothing is missed.
@@ -254,13 +262,13 @@ async fn tail(mut client: ChatClient, count: Option<u64>) -> anyhow::Result<()> 
         let Some(update) = client.recv().await else {
             break;
         };
-        let last = matches!(
-            update,
+        let ended = match &update {
             Update::Disconnected {
+                cause,
                 reconnect_in: None,
-                ..
-            }
-        );
+            } => Some(cause.clone()),
+            _ => None,
+        };
         if update.clone().into_frame().is_some() {
             frames += 1;
         }
@@ -268,8 +276,8 @@ async fn tail(mut client: ChatClient, count: Option<u64>) -> anyhow::Result<()> 
         line.push('\n');
         stdout.write_all(line.as_bytes()).await?;
         stdout.flush().await?;
-        if last {
-            break;
+        if let Some(cause) = ended {
+            return Err(anyhow!("the connection ended: {cause}"));
         }
     }
     client.close().await;

@@ -370,10 +370,9 @@ impl Connection {
         }
         match &self.kicked {
             // This server and, by the samples, AWS close a kicked user's socket with 1001.
+            // The event's reason, not the close's: a server may put its own text in the close.
             Some(kick_reason) if code == 1001 => Disconnect::Kicked {
-                reason: kick_reason
-                    .clone()
-                    .or(Some(reason).filter(|r| !r.is_empty())),
+                reason: kick_reason.clone(),
             },
             _ => Disconnect::ServerClosed { code, reason },
         }
