@@ -217,6 +217,9 @@ async fn reconnects_with_a_fresh_token_after_the_server_restarts() {
         }
     );
     assert!(cause.1.is_some(), "a restart is retried");
+    // A request made while the server is down waits for the next connection.
+    let sender = client.sender();
+    let queued = tokio::spawn(async move { sender.send_message("queued while down").await });
     let _node = Node::start_on(port, &args, &[]);
     until(&mut client, |u| {
         matches!(u, Update::Reconnected).then_some(())
@@ -226,6 +229,7 @@ async fn reconnects_with_a_fresh_token_after_the_server_restarts() {
         minter.calls() >= 2,
         "every connection has a token of its own"
     );
+    assert_eq!(queued.await.unwrap().unwrap().content, "queued while down");
     let sent = client.send_message("back").await.unwrap();
     assert_eq!(sent.content, "back");
 }
