@@ -68,9 +68,12 @@ fi
 step "Fault injection: three nodes, real PostgreSQL and Redis, faults a-e (tests/faults)"
 cargo test --locked -p ivschat-server --test faults -- --ignored --nocapture
 
-step "Build ivschat-server for the compatibility suites"
-cargo build --locked -p ivschat-server --bin ivschat-server
+step "Build ivschat-server for the compatibility suites, and the ivschat CLI"
+cargo build --locked -p ivschat-server --bin ivschat-server -p ivschat-cli --bin ivschat
 server_bin="$CARGO_TARGET_DIR/debug/ivschat-server"
+cli_bin="$CARGO_TARGET_DIR/debug/ivschat"
+# The CLI's interactive mode is driven through a terminal multiplexer.
+services_require_command tmux tmux
 # Suites that start their own servers (e.g. with moto endpoints) use this binary.
 export IVSCHAT_SERVER_BIN="$server_bin"
 
@@ -93,6 +96,9 @@ step "Compatibility: boto3 and the AWS CLI against $endpoint"
 bash tests/compat/run-python.sh "$endpoint" || status=$?
 step "Compatibility: @aws-sdk/client-ivschat and amazon-ivs-chat-messaging against $endpoint"
 bash tests/compat/run-node.sh "$endpoint" || status=$?
+# After the Node suite, which installs the official JS SDK the CLI test chats with.
+step "The ivschat CLI: ivschat chat in tmux, tail, send, event, kick, and the JS SDK in one room, against $endpoint"
+bash tests/cli/run-chat-tmux.sh "$endpoint" "$cli_bin" || status=$?
 step "The web console in Chromium (playwright-core) against $endpoint"
 bash tests/compat/run-console.sh "$endpoint" || status=$?
 step "Compatibility: the AWS SDK for Java v1 and v2 against $endpoint"

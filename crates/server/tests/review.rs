@@ -7,6 +7,7 @@ mod common;
 use aws_sdk_ivschat::types::{FallbackResult, MessageReviewHandler};
 use common::lambda::function_server;
 use common::TestServer;
+use ivschat_client::{Error, SendMessage};
 use serde_json::json;
 
 const FUNCTION: &str = "arn:aws:lambda:us-east-1:123456789012:function:review";
@@ -116,29 +117,27 @@ async fn failures_apply_the_fallback_result() {
     let server = server_with_lambda(Some(url)).await;
     let allow_room = reviewed_room(&server, FallbackResult::Allow).await;
     let deny_room = reviewed_room(&server, FallbackResult::Deny).await;
-    let mut allow_user = server.join(&allow_room, "a", &["SEND_MESSAGE"]).await;
-    let mut deny_user = server.join(&deny_room, "d", &["SEND_MESSAGE"]).await;
+    let allow_user = server
+        .rust_client(&allow_room, "a", &["SEND_MESSAGE"])
+        .await;
+    let deny_user = server.rust_client(&deny_room, "d", &["SEND_MESSAGE"]).await;
 
     for failure in ["garbage", "too long", "crash", "unavailable", "hang"] {
         // Fallback ALLOW delivers the original content and attributes.
-        allow_user
-            .send(json!({"Action":"SEND_MESSAGE","RequestId":failure,"Content":failure,"Attributes":{"k":"v"}}))
-            .await;
-        let message = allow_user.frame_of("MESSAGE").await;
+        let message = allow_user
+            .send_message(SendMessage::new(failure).attribute("k", "v"))
+            .await
+            .unwrap();
+        assert_eq!(message.content, failure);
         assert_eq!(
-            (message["Content"].as_str(), message["RequestId"].as_str()),
-            (Some(failure), Some(failure))
+            message.attributes,
+            [("k".to_string(), "v".to_string())].into()
         );
-        assert_eq!(message["Attributes"], json!({"k":"v"}));
         // Fallback DENY refuses it with 406.
-        deny_user
-            .send(json!({"Action":"SEND_MESSAGE","RequestId":failure,"Content":failure}))
-            .await;
-        let error = deny_user.frame_of("ERROR").await;
-        assert_eq!(
-            (error["ErrorCode"].as_u64(), error["RequestId"].as_str()),
-            (Some(406), Some(failure))
-        );
+        match deny_user.send_message(failure).await {
+            Err(Error::Refused(error)) => assert_eq!(error.error_code, 406, "{failure}"),
+            other => panic!("{failure}: {other:?}"),
+        }
     }
 }
 
@@ -147,14 +146,15 @@ async fn without_a_lambda_endpoint_the_fallback_applies() {
     let server = server_with_lambda(None).await;
     let allow_room = reviewed_room(&server, FallbackResult::Allow).await;
     let deny_room = reviewed_room(&server, FallbackResult::Deny).await;
-    let mut a = server.join(&allow_room, "a", &["SEND_MESSAGE"]).await;
-    let mut d = server.join(&deny_room, "d", &["SEND_MESSAGE"]).await;
-    a.send(json!({"Action":"SEND_MESSAGE","RequestId":"r","Content":"hello"}))
+    let a = server
+        .rust_client(&allow_room, "a", &["SEND_MESSAGE"])
         .await;
-    assert_eq!(a.frame_of("MESSAGE").await["Content"], "hello");
-    d.send(json!({"Action":"SEND_MESSAGE","RequestId":"r","Content":"hello"}))
-        .await;
-    assert_eq!(d.frame_of("ERROR").await["ErrorCode"], 406);
+    let d = server.rust_client(&deny_room, "d", &["SEND_MESSAGE"]).await;
+    assert_eq!(a.send_message("hello").await.unwrap().content, "hello");
+    match d.send_message("hello").await {
+        Err(Error::Refused(error)) => assert_eq!(error.error_code, 406),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[tokio::test]

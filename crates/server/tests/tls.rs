@@ -407,6 +407,49 @@ async fn control_plane_over_https_with_http1_and_http2_and_chat_over_wss() {
     }
 }
 
+/// The Rust client (`crates/client`) over wss, trusting the private CA it is given and no other
+/// root; without that CA it refuses the server's certificate.
+#[tokio::test]
+async fn the_rust_client_trusts_a_private_ca_it_is_given_and_only_then() {
+    let pki = Pki::new();
+    let server = start(&pki.leaf(), "");
+    let room = server.room(&pki).await;
+    let mint = || async {
+        let (status, token) = server
+            .call(
+                &pki,
+                b"http/1.1",
+                "CreateChatToken",
+                json!({"roomIdentifier": room, "userId": "rusty", "capabilities": ["SEND_MESSAGE"]}),
+            )
+            .await;
+        assert_eq!(status, 200, "{token}");
+        token["token"].as_str().unwrap().to_string()
+    };
+    let url = format!("wss://localhost:{}", server.node.port);
+    let refused = ivschat_client::ChatClient::builder(&url)
+        .token(mint().await)
+        .system_roots(false)
+        .reconnect(ivschat_client::Reconnect::never())
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, ivschat_client::Error::Connect(ivschat_client::Disconnect::ConnectFailed(why)) if why.contains("TLS")),
+        "{refused:?}"
+    );
+    let client = ivschat_client::ChatClient::builder(&url)
+        .token(mint().await)
+        .system_roots(false)
+        .webpki_roots(false)
+        .add_root_certificates_pem(pki.ca.pem())
+        .connect()
+        .await
+        .unwrap();
+    let sent = client.send_message("hello over wss").await.unwrap();
+    assert_eq!(sent.sender.user_id, "rusty");
+}
+
 #[tokio::test]
 async fn a_certificate_swapped_on_disk_is_served_to_new_connections_and_open_ones_keep_going() {
     let pki = Pki::new();

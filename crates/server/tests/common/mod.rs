@@ -414,6 +414,45 @@ impl TestServer {
         chat::ChatClient::connect(self.addr, &token).await.unwrap()
     }
 
+    /// The repository's Rust chat client (`crates/client`) as `user`, minting a fresh token for
+    /// every connection: for tests of what a well-behaved client sees (answers matched to
+    /// requests, refusals as errors) rather than of the raw frames, which `chat::ChatClient`
+    /// sends and reads as they are.
+    pub async fn rust_client(
+        &self,
+        room_arn: &str,
+        user: &str,
+        capabilities: &[&str],
+    ) -> ivschat_client::ChatClient {
+        let sdk = self.client();
+        let (room, user) = (room_arn.to_string(), user.to_string());
+        let capabilities: Vec<aws_sdk_ivschat::types::ChatTokenCapability> =
+            capabilities.iter().map(|c| (*c).into()).collect();
+        ivschat_client::ChatClient::builder(&format!("ws://{}", self.addr))
+            .token_provider(move || {
+                let request = sdk
+                    .create_chat_token()
+                    .room_identifier(&room)
+                    .user_id(&user)
+                    .set_capabilities(Some(capabilities.clone()));
+                let user = user.clone();
+                async move {
+                    let token = request
+                        .send()
+                        .await
+                        .map_err(aws_sdk_ivschat::Error::from)?
+                        .token
+                        .unwrap_or_default();
+                    Ok::<_, aws_sdk_ivschat::Error>(
+                        ivschat_client::ChatToken::new(token).with_user_id(user),
+                    )
+                }
+            })
+            .connect()
+            .await
+            .unwrap()
+    }
+
     /// Creates a room and returns its ARN.
     pub async fn room(&self) -> String {
         self.client()

@@ -33,7 +33,11 @@ impl Node {
     /// Starts the binary with `args` on a free port and waits for its "ready" log line (the
     /// event, not a delay).
     pub fn start(args: &[String], envs: &[(&str, &str)]) -> Node {
-        let port = free_port();
+        Node::start_on(free_port(), args, envs)
+    }
+
+    /// As [`Node::start`], on a given port (a restart where clients reconnect to the same URL).
+    pub fn start_on(port: u16, args: &[String], envs: &[(&str, &str)]) -> Node {
         let mut command = Command::new(server_bin());
         command
             .args(["--listen", &format!("127.0.0.1:{port}")])
@@ -94,6 +98,15 @@ impl Node {
             .credentials_provider(Credentials::new("test", "test", None, None, "node"))
             .build();
         aws_sdk_ivschat::Client::from_conf(config)
+    }
+
+    /// SIGTERM, then waits for the exit: the server's graceful shutdown (close 1001 to every
+    /// chat connection).
+    pub fn terminate(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
     }
 
     /// SIGKILL: no shutdown code runs.
