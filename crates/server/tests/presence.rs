@@ -423,7 +423,9 @@ async fn errors_use_the_aws_shapes() {
     let refused = refused.into_service_error();
     assert!(refused.is_validation_exception(), "{refused:?}");
     assert!(
-        refused.to_string().contains("ivschat-server:presence-events")
+        refused
+            .to_string()
+            .contains("ivschat-server:presence-events")
             && refused.to_string().contains("on or off"),
         "{refused:?}"
     );

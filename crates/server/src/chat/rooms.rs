@@ -128,7 +128,9 @@ impl LiveRooms {
                 let settings = RoomSettings::of(room);
                 Arc::new(LiveRoom {
                     id: room.id.clone(),
-                    presence: self.presence.open_room(&room.id, settings.options.presence_events),
+                    presence: self
+                        .presence
+                        .open_room(&room.id, settings.options.presence_events),
                     settings: RwLock::new(settings),
                     rate: Mutex::new(TokenBucket::new(
                         room.maximum_message_rate_per_second.max(1) as u32,
