@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# The noise-free cost figure (issue 24, item 4): instructions the *server* executes per
+# delivered message and per control-plane request, counted by valgrind's callgrind on a fixed,
+# small workload, for ivschat-server and the floor (bench/floor-server), with their ratio.
+#
+# Why callgrind and not `perf stat -e instructions`: this VM has no hardware counters (perf
+# reports them "not supported"). Callgrind counts user-space instructions only (the kernel's
+# share, e.g. in write/epoll, is not in the figures) and runs the server ~50x slower, so the
+# load must be light enough for a server under callgrind to keep up (RATE below).
+#
+# Workloads (same generator, same flags for both servers):
+#   chat           one room of MEMBERS (1,000) connections, SENDERS (10) of them sending
+#                  MESSAGES (1,000) messages of 200 B in all at RATE (10) msg/s, no warm-up.
+#                  Tokens are minted ahead (--mint-ahead) and the generator's --phase-command
+#                  dumps the server's counters when the tokens are minted, when every
+#                  connection is in and when the last delivery has arrived, so each phase is
+#                  counted on its own:
+#                    instructions/delivery  = message-phase instructions / deliveries received
+#                    instructions/handshake = handshake-phase instructions / connections
+#                  (ours: the token-checked WebSocket upgrade and join; the floor: the bare
+#                  upgrade), and ours per CreateChatToken in the mint phase.
+#   control-plane  ivschat-server only (the floor has no control plane): ivschat-cpbench,
+#                  CP_OPS (create-chat-token get-room), CP_CONCURRENCY (4) connections for
+#                  CP_DURATION (20s) each, counters dumped before and after each operation:
+#                    instructions/request = instructions between the dumps / requests answered
+#
+# Usage: bench/run-instructions.sh            (the lead's one command: builds, runs, prints)
+#
+# Environment:
+#   MEMBERS=1000 MESSAGES=1000 RATE=10 SENDERS=10
+#   CP_OPS="create-chat-token get-room" CP_CONCURRENCY=4 CP_DURATION=20s
+#   SERVERS="ivschat floor"   which servers' chat workload to count (ivschat also runs the
+#                             control-plane one)
+#   FLOOR_DESIGN=writer-task  floor-server --design (writer-task | select)
+#   PORT=19500                first port; each server start takes the next one
+#   OUT=dir                   default bench/results/instructions-<timestamp>
+#   REV=<git rev> / SERVER_BIN=path   which ivschat-server (see bench/lib.sh)
+#   CARGO_TARGET_DIR          default $HOME/.cache/ivschat-server/target
+# Results: OUT/summary.txt (the table), OUT/summary.json, OUT/<server>-*.json (generator
+# results), OUT/<server>-callgrind.out.N (the dumps: open with callgrind_annotate to see
+# where the instructions go).
+set -euo pipefail
+
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$repo"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ivschat-server/target}"
+. "$repo/bench/lib.sh"
+members="${MEMBERS:-1000}"
+messages="${MESSAGES:-1000}"
+rate="${RATE:-10}"
+senders="${SENDERS:-10}"
+read -r -a cp_ops <<<"${CP_OPS:-create-chat-token get-room}"
+cp_concurrency="${CP_CONCURRENCY:-4}"
+cp_duration="${CP_DURATION:-20s}"
+read -r -a servers <<<"${SERVERS:-ivschat floor}"
+floor_design="${FLOOR_DESIGN:-writer-task}"
+port="${PORT:-19500}"
+out="${OUT:-$repo/bench/results/instructions-$(date -u +%Y%m%dT%H%M%SZ)}"
+mkdir -p "$out/bin"
+command -v valgrind >/dev/null && command -v callgrind_control >/dev/null || {
+  . "$repo/scripts/services.sh"
+  services_require_command valgrind valgrind
+}
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+build -p ivschat-bench -p floor-server
+cp "$CARGO_TARGET_DIR/release/ivschat-bench" "$CARGO_TARGET_DIR/release/ivschat-cpbench" \
+  "$CARGO_TARGET_DIR/release/floor-server" "$out/bin/"
+resolve_server "$out/bin"
+
+duration_s=$(python3 -c "print($messages / $rate)")
+
+server_pid=""
+tmp=""
+stop_server() {
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+    kill -TERM "$server_pid" 2>/dev/null || true
+    for _ in $(seq 1 300); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  server_pid=""
+  [ -z "$tmp" ] || rm -rf "$tmp"
+  tmp=""
+}
+trap stop_server EXIT INT TERM
+
+attempt=0
+# Starts server $1 under callgrind; sets server_pid, p (its port) and target_flags.
+start_server() {
+  local kind="$1"
+  attempt=$((attempt + 1))
+  p=$((port + attempt - 1))
+  tmp="$(mktemp -d -t ivschat-instructions.XXXXXX)"
+  rm -f "$out/$kind-callgrind.out"*
+  local vg=(valgrind --tool=callgrind --callgrind-out-file="$out/$kind-callgrind.out")
+  case "$kind" in
+    ivschat)
+      server="${server:?}"
+      write_open_limits_config "$tmp/bench.toml"
+      # The control-plane run must not be refused by the account's rate quotas: every
+      # `*_per_second` member of the server's Quotas struct raised, under [quotas].
+      awk '/^pub struct Quotas/,/^}/' "$src/crates/server/src/config.rs" \
+        | sed -n 's/^ *pub \([a-z_]*_per_second\): *u[0-9]*,.*/\1 = 1000000/p' >"$tmp/quotas"
+      sed -i "/^\[quotas\]/r $tmp/quotas" "$tmp/bench.toml"
+      "${vg[@]}" "$server" --listen "127.0.0.1:$p" --data-dir "$tmp/data" --config "$tmp/bench.toml" \
+        >"$out/$kind-server.log" 2>&1 &
+      server_pid=$!
+      target_flags=(--target ivschat --endpoint "http://127.0.0.1:$p")
+      ;;
+    floor)
+      "${vg[@]}" "$out/bin/floor-server" --listen "127.0.0.1:$p" --design "$floor_design" \
+        >"$out/$kind-server.log" 2>&1 &
+      server_pid=$!
+      target_flags=(--target bare --endpoint "http://127.0.0.1:$p" --ws-url "ws://127.0.0.1:$p/")
+      ;;
+  esac
+  for _ in $(seq 1 1200); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && return 0
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "$kind did not start under callgrind; see $out/$kind-server.log" >&2
+  tail -5 "$out/$kind-server.log" >&2
+  return 1
+}
+
+# The instruction total of callgrind dump file $1.
+total_of() { sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$1" | head -1; }
+
+# Dumps the running server's counters (they restart from zero) and waits for the file.
+dump() {
+  local before
+  before=$(ls "$out/$1-callgrind.out".* 2>/dev/null | wc -l)
+  callgrind_control -d "$server_pid" >/dev/null
+  for _ in $(seq 1 600); do
+    [ "$(ls "$out/$1-callgrind.out".* 2>/dev/null | wc -l)" -gt "$before" ] && return 0
+    sleep 0.1
+  done
+  echo "no callgrind dump from $1" >&2
+  return 1
+}
+
+results=()
+for kind in "${servers[@]}"; do
+  echo "== $kind: chat workload under callgrind ($members members, $messages messages at $rate/s)" >&2
+  start_server "$kind"
+  # Dumps: .1 start-up, .2 rooms + minting, .3 the handshakes, .4 the message phase.
+  dump "$kind"
+  rc=0
+  "$out/bin/ivschat-bench" "${target_flags[@]}" --server-pid "$server_pid" \
+    --connections "$members" --rooms 1 --senders-per-room "$senders" --rate-per-room "$rate" \
+    --message-bytes 200 --warmup 0s --duration "${duration_s}s" --drain 60s \
+    --connect-concurrency 50 --connect-timeout 900s --threads 1 --mint-ahead \
+    --phase-command "[ \"\$IVSCHAT_BENCH_PHASE\" = connecting ] || callgrind_control -d $server_pid >/dev/null" \
+    --label "$kind instructions" --json "$out/$kind-chat.json" \
+    >"$out/$kind-chat.txt" 2>"$out/$kind-chat.log" || rc=$?
+  [ "$rc" -eq 0 ] || echo "   ivschat-bench exit $rc (see $out/$kind-chat.log)" >&2
+  for _ in $(seq 1 100); do [ -f "$out/$kind-callgrind.out.4" ] && break; sleep 0.1; done
+  if [ "$kind" = ivschat ]; then
+    for op in "${cp_ops[@]}"; do
+      echo "== $kind: control plane under callgrind ($op, $cp_concurrency connections, $cp_duration)" >&2
+      dump "$kind"
+      n=$(ls "$out/$kind-callgrind.out".* | wc -l)
+      "$out/bin/ivschat-cpbench" --endpoint "http://127.0.0.1:$p" --operation "$op" \
+        --concurrency "$cp_concurrency" --duration "$cp_duration" --warmup 0s --quiet \
+        --server-pid "$server_pid" --label "$op instructions" --json "$out/$kind-cp-$op.json" \
+        >"$out/$kind-cp-$op.txt" 2>&1 || echo "   ivschat-cpbench exit $? ($out/$kind-cp-$op.txt)" >&2
+      dump "$kind"
+      echo "$op $((n + 1))" >>"$out/$kind-cp-dumps.txt"
+    done
+  fi
+  stop_server
+  results+=("$kind")
+done
+
+python3 - "$out" "$members" "$messages" "${servers[@]}" <<'EOF' | tee "$out/summary.txt"
+import glob, json, os, re, sys
+out, members, messages, servers = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+
+def total(path):
+    for line in open(path):
+        if line.startswith("summary:"):
+            return int(line.split()[1])
+    return None
+
+rows, summary = [], {}
+for kind in servers:
+    dump = lambda n: total(f"{out}/{kind}-callgrind.out.{n}")
+    try:
+        chat = json.load(open(f"{out}/{kind}-chat.json"))
+    except (OSError, ValueError):
+        print(f"{kind}: no chat result (see {out}/{kind}-chat.log)"); continue
+    d = chat["deliveries"]
+    s = {
+        "connections": chat["connect"]["ok"],
+        "deliveries": d["received"],
+        "lost": d["lost"],
+        "out_of_order": d["out_of_order"],
+        "messages_sent": chat["sent"]["measured"],
+        "startup_instructions": dump(1),
+        "mint_instructions": dump(2),
+        "connect_instructions": dump(3),
+        "message_instructions": dump(4),
+    }
+    s["per_mint"] = s["mint_instructions"] / max(1, s["connections"])
+    s["per_connection"] = s["connect_instructions"] / max(1, s["connections"])
+    s["per_delivery"] = s["message_instructions"] / max(1, s["deliveries"])
+    s["per_message_sent"] = s["message_instructions"] / max(1, s["messages_sent"])
+    cp = {}
+    dumps = f"{out}/{kind}-cp-dumps.txt"
+    if os.path.exists(dumps):
+        for line in open(dumps):
+            op, n = line.split()
+            r = json.load(open(f"{out}/{kind}-cp-{op}.json"))
+            ok = r["requests"] - r.get("non_2xx", 0)
+            cp[op] = {"requests": ok, "instructions": dump(int(n)),
+                      "per_request": dump(int(n)) / max(1, ok)}
+    s["control_plane"] = cp
+    summary[kind] = s
+
+json.dump(summary, open(f"{out}/summary.json", "w"), indent=2)
+print(f"instructions executed by the server (callgrind, user space), {members} members, {messages} messages")
+print(f"{'server':10} {'per delivery':>13} {'per message':>13} {'per handshake':>14} {'per mint':>10} {'deliveries':>11} {'lost':>5} {'ooo':>4}")
+for kind, s in summary.items():
+    print(f"{kind:10} {s['per_delivery']:13,.0f} {s['per_message_sent']:13,.0f} {s['per_connection']:14,.0f} {s['per_mint']:10,.0f} "
+          f"{s['deliveries']:11,} {s['lost']:5} {s['out_of_order']:4}")
+if "ivschat" in summary and "floor" in summary:
+    a, b = summary["ivschat"], summary["floor"]
+    print(f"ratio ivschat/floor: per delivery x{a['per_delivery'] / b['per_delivery']:.2f}, "
+          f"per handshake x{a['per_connection'] / b['per_connection']:.2f}")
+for kind, s in summary.items():
+    for op, c in s["control_plane"].items():
+        print(f"{kind} control plane {op}: {c['per_request']:,.0f} instructions/request ({c['requests']:,} requests)")
+EOF
+echo "results in $out" >&2
