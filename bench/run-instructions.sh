@@ -125,16 +125,20 @@ start_server() {
   return 1
 }
 
-# The instruction total of callgrind dump file $1.
-total_of() { sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$1" | head -1; }
+# How many counter dumps server $1 has written so far.
+dumps_of() {
+  local f n=0
+  for f in "$out/$1-callgrind.out".*; do [ -e "$f" ] && n=$((n + 1)); done
+  echo "$n"
+}
 
 # Dumps the running server's counters (they restart from zero) and waits for the file.
 dump() {
   local before
-  before=$(ls "$out/$1-callgrind.out".* 2>/dev/null | wc -l)
+  before=$(dumps_of "$1")
   callgrind_control -d "$server_pid" >/dev/null
   for _ in $(seq 1 600); do
-    [ "$(ls "$out/$1-callgrind.out".* 2>/dev/null | wc -l)" -gt "$before" ] && return 0
+    [ "$(dumps_of "$1")" -gt "$before" ] && return 0
     sleep 0.1
   done
   echo "no callgrind dump from $1" >&2
@@ -161,7 +165,7 @@ for kind in "${servers[@]}"; do
     for op in "${cp_ops[@]}"; do
       echo "== $kind: control plane under callgrind ($op, $cp_concurrency connections, $cp_duration)" >&2
       dump "$kind"
-      n=$(ls "$out/$kind-callgrind.out".* | wc -l)
+      n=$(dumps_of "$kind")
       "$out/bin/ivschat-cpbench" --endpoint "http://127.0.0.1:$p" --operation "$op" \
         --concurrency "$cp_concurrency" --duration "$cp_duration" --warmup 0s --quiet \
         --server-pid "$server_pid" --label "$op instructions" --json "$out/$kind-cp-$op.json" \
