@@ -32,6 +32,10 @@
 #   SERVERS="ivschat floor"   which servers' chat workload to count (ivschat also runs the
 #                             control-plane one)
 #   FLOOR_DESIGN=writer-task  floor-server --design (writer-task | select)
+#   NATIVE_RATE=100           the native pass's rate (msg/s): the same MEMBERS and MESSAGES,
+#                             run without valgrind under `perf stat` (system calls, CPU time
+#                             and context switches per delivery: the kernel's share, which
+#                             callgrind does not see)
 #   PORT=19500                first port; each server start takes the next one
 #   OUT=dir                   default bench/results/instructions-<timestamp>
 #   REV=<git rev> / SERVER_BIN=path   which ivschat-server (see bench/lib.sh)
@@ -66,9 +70,18 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 build -p ivschat-bench -p floor-server
 cp "$CARGO_TARGET_DIR/release/ivschat-bench" "$CARGO_TARGET_DIR/release/ivschat-cpbench" \
   "$CARGO_TARGET_DIR/release/floor-server" "$out/bin/"
-resolve_server "$out/bin"
+if [[ " ${servers[*]} " == *" ivschat "* ]]; then resolve_server "$out/bin"; fi
 
 duration_s=$(python3 -c "print($messages / $rate)")
+native_rate="${NATIVE_RATE:-100}"
+native_duration_s=$(python3 -c "print($messages / $native_rate)")
+# perf's software events and tracepoints work in this VM (its hardware counters do not).
+perf_ok=0
+if command -v perf >/dev/null && perf stat -e raw_syscalls:sys_enter,task-clock -- true >/dev/null 2>&1; then
+  perf_ok=1
+else
+  echo "perf stat with raw_syscalls:sys_enter unavailable: no native pass" >&2
+fi
 
 server_pid=""
 tmp=""
@@ -86,14 +99,17 @@ stop_server() {
 trap stop_server EXIT INT TERM
 
 attempt=0
-# Starts server $1 under callgrind; sets server_pid, p (its port) and target_flags.
+# Starts server $1 under callgrind (or natively with $2 = native); sets server_pid, p (its
+# port) and target_flags.
 start_server() {
-  local kind="$1"
+  local kind="$1" vg=()
   attempt=$((attempt + 1))
   p=$((port + attempt - 1))
   tmp="$(mktemp -d -t ivschat-instructions.XXXXXX)"
-  rm -f "$out/$kind-callgrind.out"*
-  local vg=(valgrind --tool=callgrind --callgrind-out-file="$out/$kind-callgrind.out")
+  if [ "${2:-}" != native ]; then
+    rm -f "$out/$kind-callgrind.out"*
+    vg=(valgrind --tool=callgrind --callgrind-out-file="$out/$kind-callgrind.out")
+  fi
   case "$kind" in
     ivschat)
       server="${server:?}"
@@ -103,13 +119,13 @@ start_server() {
       awk '/^pub struct Quotas/,/^}/' "$src/crates/server/src/config.rs" \
         | sed -n 's/^ *pub \([a-z_]*_per_second\): *u[0-9]*,.*/\1 = 1000000/p' >"$tmp/quotas"
       sed -i "/^\[quotas\]/r $tmp/quotas" "$tmp/bench.toml"
-      "${vg[@]}" "$server" --listen "127.0.0.1:$p" --data-dir "$tmp/data" --config "$tmp/bench.toml" \
+      ${vg[@]+"${vg[@]}"} "$server" --listen "127.0.0.1:$p" --data-dir "$tmp/data" --config "$tmp/bench.toml" \
         >"$out/$kind-server.log" 2>&1 &
       server_pid=$!
       target_flags=(--target ivschat --endpoint "http://127.0.0.1:$p")
       ;;
     floor)
-      "${vg[@]}" "$out/bin/floor-server" --listen "127.0.0.1:$p" --design "$floor_design" \
+      ${vg[@]+"${vg[@]}"} "$out/bin/floor-server" --listen "127.0.0.1:$p" --design "$floor_design" \
         >"$out/$kind-server.log" 2>&1 &
       server_pid=$!
       target_flags=(--target bare --endpoint "http://127.0.0.1:$p" --ws-url "ws://127.0.0.1:$p/")
@@ -175,6 +191,24 @@ for kind in "${servers[@]}"; do
     done
   fi
   stop_server
+  if [ "$perf_ok" = 1 ]; then
+    # The kernel's share, natively: the same workload at NATIVE_RATE, with `perf stat`
+    # (software events and tracepoints, which this VM has) attached to the server from
+    # "connected" to "drained": system calls, CPU time and context switches per delivery.
+    echo "== $kind: chat workload natively under perf stat ($members members, $messages messages at $native_rate/s)" >&2
+    start_server "$kind" native
+    rm -f "$out/$kind-perf.txt"
+    "$out/bin/ivschat-bench" "${target_flags[@]}" --server-pid "$server_pid" \
+      --connections "$members" --rooms 1 --senders-per-room "$senders" --rate-per-room "$native_rate" \
+      --message-bytes 200 --warmup 0s --duration "${native_duration_s}s" --drain 10s --mint-ahead \
+      --phase-command "case \"\$IVSCHAT_BENCH_PHASE\" in
+          connected) perf stat -e raw_syscalls:sys_enter,task-clock,context-switches -p $server_pid -o $out/$kind-perf.txt & echo \$! >$out/$kind-perf.pid ;;
+          drained) kill -INT \$(cat $out/$kind-perf.pid); while kill -0 \$(cat $out/$kind-perf.pid) 2>/dev/null; do sleep 0.1; done ;;
+        esac" \
+      --label "$kind native" --json "$out/$kind-native.json" \
+      >"$out/$kind-native.txt" 2>"$out/$kind-native.log" || echo "   ivschat-bench exit $? (see $out/$kind-native.log)" >&2
+    stop_server
+  fi
   results+=("$kind")
 done
 
@@ -221,6 +255,24 @@ for kind in servers:
             cp[op] = {"requests": ok, "instructions": dump(int(n)),
                       "per_request": dump(int(n)) / max(1, ok)}
     s["control_plane"] = cp
+    # The native pass (perf stat): system calls, CPU time and context switches per delivery.
+    try:
+        native = json.load(open(f"{out}/{kind}-native.json"))
+        text = open(f"{out}/{kind}-perf.txt").read()
+        def counter(name):
+            m = re.search(r"^\s*([\d,.]+)\s+(?:msec\s+)?" + re.escape(name), text, re.M)
+            return float(m.group(1).replace(",", "")) if m else None
+        n = max(1, native["deliveries"]["received"])
+        s["native"] = {
+            "deliveries": native["deliveries"]["received"],
+            "lost": native["deliveries"]["lost"],
+            "p99_ms": native["latency_ms"]["p99"],
+            "syscalls_per_delivery": (counter("raw_syscalls:sys_enter") or 0) / n,
+            "cpu_us_per_delivery": (counter("task-clock") or 0) * 1000 / n,
+            "context_switches_per_delivery": (counter("context-switches") or 0) / n,
+        }
+    except (OSError, ValueError, KeyError):
+        pass
     summary[kind] = s
 
 json.dump(summary, open(f"{out}/summary.json", "w"), indent=2)
@@ -233,6 +285,14 @@ if "ivschat" in summary and "floor" in summary:
     a, b = summary["ivschat"], summary["floor"]
     print(f"ratio ivschat/floor: per delivery x{a['per_delivery'] / b['per_delivery']:.2f}, "
           f"per handshake x{a['per_connection'] / b['per_connection']:.2f}")
+natives = {k: s["native"] for k, s in summary.items() if "native" in s}
+if natives:
+    print()
+    print("natively (perf stat on the server, message phase; CPU time depends on how busy the machine is)")
+    print(f"{'server':10} {'syscalls/deliv':>14} {'CPU µs/deliv':>13} {'ctx sw/deliv':>13} {'deliveries':>11} {'lost':>5} {'p99 ms':>8}")
+    for kind, v in natives.items():
+        print(f"{kind:10} {v['syscalls_per_delivery']:14.3f} {v['cpu_us_per_delivery']:13.3f} {v['context_switches_per_delivery']:13.4f} "
+              f"{v['deliveries']:11,} {v['lost']:5} {v['p99_ms']:8.1f}")
 for kind, s in summary.items():
     for op, c in s["control_plane"].items():
         print(f"{kind} control plane {op}: {c['per_request']:,.0f} instructions/request ({c['requests']:,} requests)")
