@@ -194,16 +194,21 @@ for kind in "${servers[@]}"; do
   if [ "$perf_ok" = 1 ]; then
     # The kernel's share, natively: the same workload at NATIVE_RATE, with `perf stat`
     # (software events and tracepoints, which this VM has) attached to the server from
-    # "connected" to "drained": system calls, CPU time and context switches per delivery.
+    # "connected" to "drained": system calls, CPU time and context switches per delivery
+    # (and from "minted" to "connected": the same per handshake). perf gets 0.5 s to attach
+    # before the phase it counts begins.
     echo "== $kind: chat workload natively under perf stat ($members members, $messages messages at $native_rate/s)" >&2
     start_server "$kind" native
     rm -f "$out/$kind-perf.txt"
     "$out/bin/ivschat-bench" "${target_flags[@]}" --server-pid "$server_pid" \
       --connections "$members" --rooms 1 --senders-per-room "$senders" --rate-per-room "$native_rate" \
       --message-bytes 200 --warmup 0s --duration "${native_duration_s}s" --drain 10s --mint-ahead \
-      --phase-command "case \"\$IVSCHAT_BENCH_PHASE\" in
-          connected) perf stat -e raw_syscalls:sys_enter,task-clock,context-switches -p $server_pid -o $out/$kind-perf.txt & echo \$! >$out/$kind-perf.pid ;;
-          drained) kill -INT \$(cat $out/$kind-perf.pid); while kill -0 \$(cat $out/$kind-perf.pid) 2>/dev/null; do sleep 0.1; done ;;
+      --phase-command "perf_stop() { kill -INT \$(cat $out/$kind-perf.pid); while kill -0 \$(cat $out/$kind-perf.pid) 2>/dev/null; do sleep 0.1; done; }
+        perf_start() { perf stat -e raw_syscalls:sys_enter,task-clock,context-switches -p $server_pid -o \$1 & echo \$! >$out/$kind-perf.pid; sleep 0.5; }
+        case \"\$IVSCHAT_BENCH_PHASE\" in
+          minted) perf_start $out/$kind-perf-handshakes.txt ;;
+          connected) perf_stop; perf_start $out/$kind-perf.txt ;;
+          drained) perf_stop ;;
         esac" \
       --label "$kind native" --json "$out/$kind-native.json" \
       >"$out/$kind-native.txt" 2>"$out/$kind-native.log" || echo "   ivschat-bench exit $? (see $out/$kind-native.log)" >&2
@@ -263,6 +268,17 @@ for kind in servers:
             m = re.search(r"^\s*([\d,.]+)\s+(?:msec\s+)?" + re.escape(name), text, re.M)
             return float(m.group(1).replace(",", "")) if m else None
         n = max(1, native["deliveries"]["received"])
+        handshakes = open(f"{out}/{kind}-perf-handshakes.txt").read()
+        def hs_counter(name):
+            m = re.search(r"^\s*([\d,.]+)\s+(?:msec\s+)?" + re.escape(name), handshakes, re.M)
+            return float(m.group(1).replace(",", "")) if m else None
+        h = max(1, native["connect"]["ok"])
+        s["native_handshake"] = {
+            "connections": native["connect"]["ok"],
+            "per_second": native["connect"]["per_second"],
+            "syscalls_per_handshake": (hs_counter("raw_syscalls:sys_enter") or 0) / h,
+            "cpu_us_per_handshake": (hs_counter("task-clock") or 0) * 1000 / h,
+        }
         s["native"] = {
             "deliveries": native["deliveries"]["received"],
             "lost": native["deliveries"]["lost"],
@@ -293,6 +309,11 @@ if natives:
     for kind, v in natives.items():
         print(f"{kind:10} {v['syscalls_per_delivery']:14.3f} {v['cpu_us_per_delivery']:13.3f} {v['context_switches_per_delivery']:13.4f} "
               f"{v['deliveries']:11,} {v['lost']:5} {v['p99_ms']:8.1f}")
+    print(f"{'server':10} {'syscalls/hs':>14} {'CPU µs/hs':>13} {'handshakes/s':>13}")
+    for kind, s in summary.items():
+        v = s.get("native_handshake")
+        if v:
+            print(f"{kind:10} {v['syscalls_per_handshake']:14.1f} {v['cpu_us_per_handshake']:13.1f} {v['per_second']:13,.0f}")
 for kind, s in summary.items():
     for op, c in s["control_plane"].items():
         print(f"{kind} control plane {op}: {c['per_request']:,.0f} instructions/request ({c['requests']:,} requests)")

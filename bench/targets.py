@@ -55,6 +55,8 @@ def main(out):
                      "≤1.0× floor, ≤ peers", met, "bench/run-compare.sh fanout"))
         conn = {s: f.get(s, {}).get("connect_per_s") for s in servers}
         ours, floor = conn["ivschat"], conn["floor"]
+        busy = {s: f.get(s, {}).get("others_cpu_pct") for s in servers}
+        rows.append(("  others' CPU during those runs (% of a core)", busy, None, "(noise)", None, "bench/run-compare.sh fanout"))
         rows.append(("connect rate (handshakes/s, tokens minted ahead)", conn, ours / floor if ours and floor else None,
                      "≥0.9× floor", bool(ours and floor and ours >= 0.9 * floor), "bench/run-compare.sh fanout"))
     s = sat and sat.get("largest_clean")
@@ -85,18 +87,27 @@ def main(out):
         ours, floor = hs["ivschat"], hs["floor"]
         rows.append(("instructions per handshake (callgrind)", hs, ours / floor if ours and floor else None,
                      "(cost figure)", None, "bench/run-instructions.sh"))
+        sc = {k: (ins.get(k, {}).get("native") or {}).get("syscalls_per_delivery") for k in servers}
+        if any(v is not None for v in sc.values()):
+            ours, floor = sc["ivschat"], sc["floor"]
+            rows.append(("system calls per delivery (perf stat, native)", sc, ours / floor if ours and floor else None,
+                         "(cost figure)", None, "bench/run-instructions.sh"))
+            cpu = {k: (ins.get(k, {}).get("native") or {}).get("cpu_us_per_delivery") for k in servers}
+            ours, floor = cpu["ivschat"], cpu["floor"]
+            rows.append(("server CPU µs per delivery (perf stat, native)", cpu, ours / floor if ours and floor else None,
+                         "(cost figure)", None, "bench/run-instructions.sh"))
         for op, c in (ins.get("ivschat", {}).get("control_plane") or {}).items():
             rows.append((f"instructions per {op} request", {"ivschat": c["per_request"]}, None,
                          "(cost figure)", None, "bench/run-instructions.sh"))
     rows.append(("history and presence on: within 10 %", {}, None, "≤1.1×", None,
                  "not on main yet (issue 22)"))
 
-    shown = [k for k in servers if any(k in row[1] for row in rows)]
+    shown = [k for k in servers if any(row[1].get(k) is not None for row in rows)]
     head = f"{'target':<50} " + " ".join(f"{k:>11}" for k in shown) + f" {'ours/floor':>10} {'goal':>22} {'met':>5}  command"
     print(head)
     print("-" * len(head))
     for name, values, ratio, goal, met, command in rows:
-        digits = 0 if "instructions" in name or "rate" in name else 1
+        digits = 0 if "instructions" in name or "rate" in name or "CPU during" in name else (3 if "per delivery (perf" in name else 1)
         cells = " ".join(f"{fmt(values.get(k), digits=digits):>11}" for k in shown)
         met_s = "n/a" if met is None else ("yes" if met else "NO")
         print(f"{name:<50} {cells} {fmt(ratio, '×', 2):>10} {goal:>22} {met_s:>5}  {command}")
