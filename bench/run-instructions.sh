@@ -41,8 +41,8 @@
 #   REV=<git rev> / SERVER_BIN=path   which ivschat-server (see bench/lib.sh)
 #   CARGO_TARGET_DIR          default $HOME/.cache/ivschat-server/target
 # Results: OUT/summary.txt (the table), OUT/summary.json, OUT/<server>-*.json (generator
-# results), OUT/<server>-callgrind.out.N (the dumps: open with callgrind_annotate to see
-# where the instructions go).
+# results), OUT/<server>-callgrind.out.N (the dumps), OUT/<server>-{handshake,delivery}-self.txt
+# (bench/callgrind_self.py: exclusive instructions per function, per handshake / delivery).
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -318,4 +318,11 @@ for kind, s in summary.items():
     for op, c in s["control_plane"].items():
         print(f"{kind} control plane {op}: {c['per_request']:,.0f} instructions/request ({c['requests']:,} requests)")
 EOF
+# Where the instructions go: exclusive counts per function, per handshake and per delivery.
+for kind in "${results[@]}"; do
+  conns=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]]["connections"])' "$out/summary.json" "$kind" 2>/dev/null || echo 1)
+  deliv=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]]["deliveries"])' "$out/summary.json" "$kind" 2>/dev/null || echo 1)
+  [ ! -f "$out/$kind-callgrind.out.3" ] || python3 bench/callgrind_self.py "$out/$kind-callgrind.out.3" "$conns" 40 >"$out/$kind-handshake-self.txt"
+  [ ! -f "$out/$kind-callgrind.out.4" ] || python3 bench/callgrind_self.py "$out/$kind-callgrind.out.4" "$deliv" 40 >"$out/$kind-delivery-self.txt"
+done
 echo "results in $out" >&2
