@@ -69,7 +69,8 @@ def main(out):
         shown = {k: (None if k not in s else (f"≥{v:,}" if v == top else (f"{v:,}" if v else "none"))) for k, v in largest.items()}
         floor = largest["floor"]
         rows.append(("saturation: largest clean room", shown, ours / floor if ours and floor else None,
-                     "≥ floor, ≥ peers", all(ours >= v for v in others), "bench/run-compare.sh saturation"))
+                     "≥ floor, ≥ peers", bool(largest["ivschat"]) and all(ours >= v for v in others),
+                     "bench/run-compare.sh saturation"))
     r = medians(rooms)
     if r:
         p99 = {k: r.get(k, {}).get("p99_ms") for k in servers}
@@ -95,6 +96,11 @@ def main(out):
             cpu = {k: (ins.get(k, {}).get("native") or {}).get("cpu_us_per_delivery") for k in servers}
             ours, floor = cpu["ivschat"], cpu["floor"]
             rows.append(("server CPU µs per delivery (perf stat, native)", cpu, ours / floor if ours and floor else None,
+                         "(cost figure)", None, "bench/run-instructions.sh"))
+        hc = {k: (ins.get(k, {}).get("native_handshake") or {}).get("cpu_us_per_handshake") for k in servers}
+        if any(v is not None for v in hc.values()):
+            ours, floor = hc["ivschat"], hc["floor"]
+            rows.append(("server CPU µs per handshake (perf stat, native)", hc, ours / floor if ours and floor else None,
                          "(cost figure)", None, "bench/run-instructions.sh"))
         for op, c in (ins.get("ivschat", {}).get("control_plane") or {}).items():
             rows.append((f"instructions per {op} request", {"ivschat": c["per_request"]}, None,
