@@ -51,7 +51,8 @@ def main(out):
         others = [v for s, v in p99.items() if s != "ivschat" and v is not None]
         clean = f.get("ivschat", {}).get("clean", False)
         met = ours is not None and clean and all(ours <= v for v in others)
-        rows.append(("10k fan-out p99 (ms), no loss, in order", p99, ours / floor if ours and floor else None,
+        size = (fan.get("sizes") or [0])[0]
+        rows.append((f"{size:,}-member fan-out p99 (ms), no loss, in order", p99, ours / floor if ours and floor else None,
                      "≤1.0× floor, ≤ peers", met, "bench/run-compare.sh fanout"))
         conn = {s: f.get(s, {}).get("connect_per_s") for s in servers}
         ours, floor = conn["ivschat"], conn["floor"]
@@ -73,9 +74,10 @@ def main(out):
                      "bench/run-compare.sh saturation"))
     r = medians(rooms)
     if r:
+        size = (rooms.get("sizes") or [0])[0]
         p99 = {k: r.get(k, {}).get("p99_ms") for k in servers}
         ours, floor = p99["ivschat"], p99["floor"]
-        rows.append(("100 rooms × 100, 10 msg/s each: p99 (ms)", p99, ours / floor if ours and floor else None,
+        rows.append((f"100 rooms, {size:,} connections, 10 msg/s each: p99 (ms)", p99, ours / floor if ours and floor else None,
                      "≤10 ms", bool(ours is not None and ours <= 10 and r["ivschat"]["clean"]), "bench/run-compare.sh rooms"))
         acc = r.get("ivschat", {}).get("accepted_p99_ms")
         rows.append(("  of which send→accepted p99 (ms)", {"ivschat": acc}, None, "(profiled)", None, "bench/run-compare.sh rooms"))
