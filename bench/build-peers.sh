@@ -4,7 +4,9 @@
 #   centrifugo   Centrifugo (Go), built with the machine's Go from the Go module proxy
 #                (about 5 minutes and 1.8 GB of module and build caches on the 2-core machine)
 # Skipped when the binary is already there. Prints "<name> <path>" per peer.
-# (Sockudo, a Pusher-protocol server in Rust, is not here yet: BENCHMARKS.md, "Peers".)
+# (Sockudo, a Pusher-protocol server in Rust, is not here yet: `cargo install sockudo` 5.2.0
+# needs `protoc` (Debian's protobuf-compiler), and the generator has no Pusher protocol yet;
+# BENCHMARKS.md, third round, "Not done in this round".)
 #
 # Usage: bench/build-peers.sh [centrifugo]     (default: all)
 # Environment:
