@@ -18,6 +18,7 @@ pub mod domain;
 pub mod expiring_ids;
 pub mod http_server;
 pub mod iam;
+pub mod idle_trim;
 #[doc(hidden)]
 pub mod introspect;
 pub mod limits;
