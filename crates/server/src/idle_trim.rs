@@ -4,10 +4,16 @@
 //!
 //! glibc's allocator keeps what a program frees for reuse and returns pages to the system only
 //! from the top of a heap. After a burst of connections the pages their buffers used stay
-//! resident although nothing uses them: about 9 MB after a million connections, half of the
-//! idle server's memory. `malloc_trim(0)` returns every free page. It walks each heap under
-//! that heap's lock, so it runs only when no chat connection has been opened or closed for
-//! `[memory] idle_trim_after_ms` (30 s by default), never on a node whose connections churn;
+//! resident although nothing uses them: over 10 MB after a million connections, a third of
+//! the idle server's memory. `malloc_trim(0)` returns every free page. It walks each heap
+//! under that heap's lock (on a fragmented heap of 1.3 GB, as 10,000 connections make, that
+//! takes most of a second), so it runs only when
+//! * no chat connection has been opened or closed for `[memory] idle_trim_after_ms` (30 s by
+//!   default): never on a node whose connections churn; and
+//! * at most a quarter of the connections open at the peak since the last trim are still
+//!   open: what they used has been freed, and few are left to wait on the lock. A node whose
+//!   connections stay never trims (it has nothing much to give back);
+//!
 //! and once more when the single-use token ids of the last connections have expired and
 //! been swept (`expiring_ids.rs`), so that their table is returned too. Then not again until
 //! connections come or go. Glibc (Linux, gnu) only: other allocators return memory their
@@ -59,6 +65,8 @@ pub struct Schedule {
     /// The quiet ages at which to trim, ascending.
     due: Vec<Duration>,
     last: Activity,
+    /// The most connections seen open at a check since the last trim.
+    peak_open: u64,
     quiet_since: Instant,
     /// How many of `due` have been done in this quiet period.
     done: usize,
@@ -74,6 +82,7 @@ impl Schedule {
         Schedule {
             due,
             last: activity,
+            peak_open: activity.open,
             quiet_since: now,
             done: 0,
         }
@@ -81,6 +90,7 @@ impl Schedule {
 
     /// Called at each check: whether to trim now.
     pub fn check(&mut self, activity: Activity, now: Instant) -> bool {
+        self.peak_open = self.peak_open.max(activity.open);
         if activity != self.last {
             self.last = activity;
             self.quiet_since = now;
@@ -90,7 +100,13 @@ impl Schedule {
         let quiet = now.saturating_duration_since(self.quiet_since);
         // Past several ages at once (a late check): one trim does for all of them.
         let passed = self.due.iter().filter(|age| quiet >= **age).count();
-        if passed > self.done {
+        // Whether enough have left is asked at the quiet period's first trim; the token ids'
+        // trim follows it.
+        let few_left = self.done > 0 || activity.open.saturating_mul(4) <= self.peak_open;
+        if passed > self.done && few_left {
+            if self.done == 0 {
+                self.peak_open = activity.open;
+            }
             self.done = passed;
             return true;
         }
@@ -121,9 +137,15 @@ pub async fn run(
             _ = ticks.tick() => {}
         }
         if schedule.check(Activity::of(&stats), Instant::now()) {
-            // Off the runtime's threads: on a large heap it takes milliseconds.
+            // Off the runtime's threads: on a large heap it takes milliseconds, or more.
+            let began = Instant::now();
             let released = tokio::task::spawn_blocking(trim).await.unwrap_or(false);
             metrics.heap_trimmed(released);
+            tracing::debug!(
+                released,
+                millis = began.elapsed().as_millis() as u64,
+                "free heap memory given back to the system"
+            );
         }
     }
 }
@@ -193,10 +215,38 @@ mod tests {
     }
 
     #[test]
-    fn a_node_with_connections_that_stay_is_quiet() {
+    fn a_node_whose_connections_stay_does_not_trim() {
         let start = Instant::now();
         let mut schedule = Schedule::new(AFTER, at(5, 5), start);
-        assert_eq!(trims(&mut schedule, start, 300, |_| at(5, 5)), vec![30, 70]);
+        assert_eq!(
+            trims(&mut schedule, start, 300, |_| at(5, 5)),
+            Vec::<u64>::new()
+        );
+    }
+
+    #[test]
+    fn trims_once_most_connections_have_left() {
+        let start = Instant::now();
+        let mut schedule = Schedule::new(AFTER, at(0, 0), start);
+        // 100 join, stay 100 s; 70 leave (30 are more than a quarter); 10 more leave at 200 s.
+        let leaving = |t: u64| match t {
+            0..=100 => at(100, 100),
+            101..=200 => at(100, 30),
+            _ => at(100, 20),
+        };
+        assert_eq!(trims(&mut schedule, start, 400, leaving), vec![240, 280]);
+        // After those, the 20 left are the new peak: 5 must go before the next trim.
+        let mut schedule = Schedule::new(AFTER, at(0, 0), start);
+        let later = |t: u64| match t {
+            0..=100 => at(100, 100),
+            101..=200 => at(100, 20),
+            201..=300 => at(100, 15),
+            _ => at(100, 5),
+        };
+        assert_eq!(
+            trims(&mut schedule, start, 500, later),
+            vec![140, 180, 340, 380]
+        );
     }
 
     #[test]
