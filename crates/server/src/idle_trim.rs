@@ -6,8 +6,8 @@
 //! from the top of a heap. After a burst of connections the pages their buffers used stay
 //! resident although nothing uses them: over 10 MB after a million connections, a third of
 //! the idle server's memory. `malloc_trim(0)` returns every free page. It walks each heap
-//! under that heap's lock (on a fragmented heap of 1.3 GB, as 10,000 connections make, that
-//! takes most of a second), so it runs only when
+//! under that heap's lock, for a time that grows with the heap (4 ms for a fragmented 30 MB,
+//! 0.7 s for 1.3 GB: BENCHMARKS.md §8), so it runs only when
 //! * no chat connection has been opened or closed for `[memory] idle_trim_after_ms` (30 s by
 //!   default): never on a node whose connections churn; and
 //! * at most a quarter of the connections open at the peak since the last trim are still
