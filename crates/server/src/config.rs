@@ -441,6 +441,24 @@ impl Default for ClusterSettings {
     }
 }
 
+/// `[memory]`: how the node gives memory back (`idle_trim.rs`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MemorySettings {
+    /// After this long with no chat connection opened or closed, free heap memory is given
+    /// back to the system (and once more when the last connections' token ids have expired);
+    /// 0: never. glibc builds only.
+    pub idle_trim_after_ms: u64,
+}
+
+impl Default for MemorySettings {
+    fn default() -> Self {
+        MemorySettings {
+            idle_trim_after_ms: 30_000,
+        }
+    }
+}
+
 /// The whole configuration, after merging every source.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -466,6 +484,7 @@ pub struct Config {
     /// Names this cluster's Redis keys/channels and PostgreSQL schema.
     pub cluster_name: String,
     pub cluster: ClusterSettings,
+    pub memory: MemorySettings,
     /// Where `GET /metrics` is served, if anywhere.
     pub metrics_listen: Option<SocketAddr>,
     pub log_format: LogFormat,
@@ -501,6 +520,7 @@ impl Default for Config {
             bus_ca_file: None,
             cluster_name: "ivschat".to_string(),
             cluster: ClusterSettings::default(),
+            memory: MemorySettings::default(),
             metrics_listen: None,
             log_format: LogFormat::Text,
             tls: None,
@@ -539,6 +559,8 @@ struct FileConfig {
     cluster_name: Option<String>,
     #[serde(default)]
     cluster: Option<ClusterSettings>,
+    #[serde(default)]
+    memory: Option<MemorySettings>,
     metrics_listen: Option<SocketAddr>,
     log_format: Option<LogFormat>,
     tls_cert: Option<PathBuf>,
@@ -656,6 +678,7 @@ impl Config {
                 .or(file.cluster_name)
                 .unwrap_or(defaults.cluster_name),
             cluster: file.cluster.unwrap_or_default(),
+            memory: file.memory.unwrap_or_default(),
             metrics_listen: flags.metrics_listen.or(file.metrics_listen),
             log_format: flags
                 .log_format

@@ -19,6 +19,7 @@ pub mod expiring_ids;
 pub mod history;
 pub mod http_server;
 pub mod iam;
+pub mod idle_trim;
 #[doc(hidden)]
 pub mod introspect;
 pub mod limits;

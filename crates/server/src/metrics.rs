@@ -59,6 +59,9 @@ pub struct Metrics {
     /// Connections closed at accept for want of a valid PROXY protocol header, by reason
     /// (`http_server/client_address.rs`).
     pub proxy_protocol_rejections: Family<ReasonLabel, Counter>,
+    /// Free heap memory given back to the system while connections were quiet
+    /// (`idle_trim.rs`), by outcome: `released` (some was), `nothing` (none was free).
+    pub heap_trims: Family<OutcomeLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -75,6 +78,7 @@ impl Default for Metrics {
             tls_handshake_failures: Family::default(),
             tls_reloads: Family::default(),
             proxy_protocol_rejections: Family::default(),
+            heap_trims: Family::default(),
         }
     }
 }
@@ -105,6 +109,25 @@ impl Metrics {
         self.tls_reloads
             .get_or_create(&OutcomeLabel { outcome })
             .inc();
+    }
+
+    pub fn heap_trimmed(&self, released: bool) {
+        let outcome = if released { "released" } else { "nothing" };
+        self.heap_trims
+            .get_or_create(&OutcomeLabel { outcome })
+            .inc();
+    }
+
+    /// Heap trims so far, whatever their outcome.
+    pub fn heap_trims(&self) -> u64 {
+        ["released", "nothing"]
+            .into_iter()
+            .map(|outcome| {
+                self.heap_trims
+                    .get_or_create(&OutcomeLabel { outcome })
+                    .get()
+            })
+            .sum()
     }
 
     pub fn review_outcome(&self, outcome: &'static str) {
@@ -169,6 +192,12 @@ pub fn render(sources: &Sources) -> String {
         "Connections closed at accept for want of a valid PROXY protocol header, by reason \
          (source_not_allowed, invalid, timeout, closed)",
         m.proxy_protocol_rejections.clone(),
+    );
+    registry.register(
+        "heap_trims",
+        "Times free heap memory was given back to the system after connections stopped coming \
+         and going, by outcome (released, nothing)",
+        m.heap_trims.clone(),
     );
     let chat = &sources.hub.stats;
     registry.register(

@@ -195,6 +195,15 @@ impl Server {
                 .clone()
                 .run(bus.clone(), app.clock.clone(), stop_chat.clone()),
         );
+        let idle_trim_after = Duration::from_millis(app.config.memory.idle_trim_after_ms);
+        if crate::idle_trim::SUPPORTED && !idle_trim_after.is_zero() {
+            chat.spawn(crate::idle_trim::run(
+                hub.stats.clone(),
+                app.metrics.clone(),
+                idle_trim_after,
+                stop_chat.clone(),
+            ));
+        }
         if let Some(listener) = metrics_listener {
             let sources = metrics::Sources {
                 recorded: app.metrics.clone(),

@@ -147,3 +147,44 @@ async fn connections_leave_nothing_behind() {
         swept.redeemed.capacity
     );
 }
+
+/// Freed memory goes back to the system once connections stop coming and going
+/// (`idle_trim.rs`): with glibc, whose heaps otherwise keep every page a burst of connections
+/// used (BENCHMARKS.md §8). What is checked is that the trim runs, not how much it returns.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quiet_connections_give_freed_memory_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::for_tests(dir.path());
+    config.memory.idle_trim_after_ms = 300;
+    let server = TestServer::start_with(config).await;
+    let client = server.client();
+    let arn = client.create_room().send().await.unwrap().arn.unwrap();
+    let room_id = arn.rsplit('/').next().unwrap().to_string();
+    let app = &server.app;
+
+    // A few connections come and go (whether the start's quiet period trimmed already
+    // depends on how fast the room was created): then none.
+    for i in 0..20 {
+        use_once(&server, &room_id, &format!("u{i}")).await;
+    }
+    let before = app.metrics.heap_trims();
+    eventually("every session ends", || {
+        retained(app).session_tasks == 0 && retained(app).open_connections == 0
+    })
+    .await;
+
+    // The trim comes (in 0.3 s: at most 20 s is waited), once.
+    eventually("a trim after the connections stopped", || {
+        app.metrics.heap_trims() > before
+    })
+    .await;
+    let trimmed = app.metrics.heap_trims();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        app.metrics.heap_trims(),
+        trimmed,
+        "one trim per quiet period (the next is when the token ids are gone, a minute on)"
+    );
+    server.stop().await;
+}

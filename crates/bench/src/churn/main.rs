@@ -10,7 +10,8 @@
 //!
 //! After each cycle, once the server's open descriptors are back to where they were before
 //! the run (every socket of the cycle closed on its side too), it reads the server's `VmRSS`
-//! from `/proc/<pid>/status` and prints a line. After the last cycle it stays idle for
+//! from `/proc/<pid>/status` and prints a line, with `RssAnon` (the heap: what the allocator
+//! keeps or gives back; `RssFile`, the binary's pages read in, is the rest). After the last cycle it stays idle for
 //! `--idle` seconds, reading `VmRSS` every `--idle-sample` seconds: memory kept for a while on
 //! purpose (the single-use token set holds each token until it expires, 60 s) must be gone
 //! by then. The summary compares the end of the run with the first cycle that reached
@@ -153,6 +154,11 @@ struct Reading {
     /// Seconds since the first cycle started.
     at_s: f64,
     rss_kib: u64,
+    /// `RssAnon`: the heap and stacks, what the allocator keeps or gives back.
+    anon_kib: u64,
+    /// `RssFile`: pages of the binary (and other files) read in; they grow with the code paths
+    /// the run used, whatever the allocator does, and the kernel may drop them.
+    file_kib: u64,
     fds: u64,
 }
 
@@ -211,6 +217,8 @@ fn reading(pid: u32, connections: u64, start: Instant) -> Result<Reading> {
         at_s: start.elapsed().as_secs_f64(),
         rss_kib: status_value(pid, "VmRSS:")
             .ok_or_else(|| anyhow!("server {pid} is gone (no /proc/{pid}/status)"))?,
+        anon_kib: status_value(pid, "RssAnon:").unwrap_or(0),
+        file_kib: status_value(pid, "RssFile:").unwrap_or(0),
         fds: open_fds(pid),
     })
 }
@@ -320,12 +328,12 @@ async fn run(args: Args) -> Result<bool> {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let baseline = reading(pid, 0, start)?;
     println!(
-        "baseline: VmRSS {} KiB, {} fds (room(s) created, no chat connection yet)",
-        baseline.rss_kib, baseline.fds
+        "baseline: VmRSS {} KiB (RssAnon {}, RssFile {}), {} fds (room(s) created, no chat connection yet)",
+        baseline.rss_kib, baseline.anon_kib, baseline.file_kib, baseline.fds
     );
     println!(
-        "{:>6} {:>10} {:>8} {:>7} {:>9} {:>8} {:>12} {:>6}",
-        "cycle", "conns", "failed", "conn/s", "settle_s", "time_s", "VmRSS_KiB", "fds"
+        "{:>6} {:>10} {:>8} {:>7} {:>9} {:>8} {:>12} {:>9} {:>6}",
+        "cycle", "conns", "failed", "conn/s", "settle_s", "time_s", "VmRSS_KiB", "anon_KiB", "fds"
     );
 
     let limit = Arc::new(Semaphore::new(args.concurrency));
@@ -365,7 +373,7 @@ async fn run(args: Args) -> Result<bool> {
         let ok = shared.tally.ok.load(Ordering::Relaxed) - ok_before;
         let failed = shared.tally.failed.load(Ordering::Relaxed) - failed_before;
         println!(
-            "{:>6} {:>10} {:>8} {:>7.0} {:>9} {:>8.1} {:>12} {:>6}",
+            "{:>6} {:>10} {:>8} {:>7.0} {:>9} {:>8.1} {:>12} {:>9} {:>6}",
             cycle + 1,
             total,
             failed,
@@ -373,6 +381,7 @@ async fn run(args: Args) -> Result<bool> {
             settled.map_or("-".to_string(), |d| format!("{:.2}", d.as_secs_f64())),
             r.at_s,
             r.rss_kib,
+            r.anon_kib,
             r.fds
         );
         cycles.push(Cycle {
@@ -400,9 +409,11 @@ async fn run(args: Args) -> Result<bool> {
         tokio::time::sleep(step).await;
         let r = reading(pid, total, start)?;
         println!(
-            "idle {:>4.0} s: VmRSS {} KiB, {} fds",
+            "idle {:>4.0} s: VmRSS {} KiB (RssAnon {}, RssFile {}), {} fds",
             idle_start.elapsed().as_secs_f64(),
             r.rss_kib,
+            r.anon_kib,
+            r.file_kib,
             r.fds
         );
         idle.push(r);

@@ -29,6 +29,8 @@ use ivschat_proto::errors::{ErrorKind, ServiceError};
 pub use auth::Authenticator;
 use authorize::{authorize, AuthorizationFacts};
 use input::{check_media_types, parse_input};
+/// How long a chat token may be used (`docs/protocol/messaging.md` §1.3).
+pub use messaging::TOKEN_LIFETIME_MICROS;
 use reply::{OpResult, Reply};
 use route::{route, Operation, RouteError, Routed};
 
