@@ -89,6 +89,28 @@ pub(crate) fn command_connection_config() -> redis::aio::ConnectionManagerConfig
         .set_max_delay(Duration::from_millis(500))
 }
 
+/// Opens a command connection to the bus's Redis for `purpose` (the bus, presence, history),
+/// saying what the usual TLS mistakes look like when it fails: they show as a reset or a garbled
+/// handshake.
+pub(crate) async fn command_connection(
+    client: redis::Client,
+    tls: bool,
+    purpose: &str,
+) -> anyhow::Result<ConnectionManager> {
+    ConnectionManager::new_with_config(client, command_connection_config())
+        .await
+        .map_err(|e| {
+            let hint = if tls {
+                " (is TLS enabled on that port? With a private CA, give its certificate \
+                 with --bus-ca-file)"
+            } else {
+                " (if that Redis accepts TLS only, use a rediss:// URL)"
+            };
+            anyhow::Error::new(e)
+                .context(format!("connecting to Redis (--bus) for {purpose}{hint}"))
+        })
+}
+
 /// How long one Redis command may take before the request that needed it is refused.
 const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -149,19 +171,7 @@ impl RedisBus {
     ) -> anyhow::Result<RedisBus> {
         let client = client(url, ca_file)?;
         let tls = url.starts_with("rediss://");
-        let manager_config = command_connection_config();
-        let commands = ConnectionManager::new_with_config(client.clone(), manager_config)
-            .await
-            .map_err(|e| {
-                // The usual mistakes with TLS fail as a reset or a garbled handshake; say which.
-                let hint = if tls {
-                    " (is TLS enabled on that port? With a private CA, give its certificate \
-                     with --bus-ca-file)"
-                } else {
-                    " (if that Redis accepts TLS only, use a rediss:// URL)"
-                };
-                anyhow::Error::new(e).context(format!("connecting to Redis (--bus){hint}"))
-            })?;
+        let commands = command_connection(client.clone(), tls, "--bus").await?;
         let (changes, changes_rx) = mpsc::unbounded_channel();
         Ok(RedisBus {
             rooms,

@@ -14,7 +14,7 @@ use redis::aio::ConnectionManager;
 use redis::Value;
 
 use super::{Entry, History, Kept};
-use crate::bus::redis::{client, command_connection_config, room_channel};
+use crate::bus::redis::{client, command_connection, room_channel};
 use crate::bus::{waiting, BusCall};
 use crate::room::frame::{HistoryId, OutFrame};
 use crate::room::options::Retention;
@@ -79,10 +79,12 @@ impl RedisHistory {
         ca_file: Option<&std::path::Path>,
         cluster: &str,
     ) -> anyhow::Result<RedisHistory> {
-        let commands =
-            ConnectionManager::new_with_config(client(url, ca_file)?, command_connection_config())
-                .await
-                .context("connecting to Redis (--bus) for room history")?;
+        let commands = command_connection(
+            client(url, ca_file)?,
+            url.starts_with("rediss://"),
+            "room history",
+        )
+        .await?;
         Ok(RedisHistory {
             commands,
             prefix: cluster.to_string(),

@@ -135,12 +135,9 @@ impl SharedPresence {
         cluster: &str,
     ) -> anyhow::Result<SharedPresence> {
         let client = crate::bus::redis::client(url, ca_file)?;
-        let commands = ConnectionManager::new_with_config(
-            client,
-            crate::bus::redis::command_connection_config(),
-        )
-        .await
-        .context("connecting to Redis (--bus) for presence")?;
+        let commands =
+            crate::bus::redis::command_connection(client, url.starts_with("rediss://"), "presence")
+                .await?;
         Ok(SharedPresence {
             commands,
             prefix: format!("{cluster}:presence"),
