@@ -26,7 +26,7 @@
 use std::collections::VecDeque;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
@@ -83,7 +83,7 @@ pub struct Outbox {
     /// (see [`Outbox::reserve_answer`]).
     answers_pending: AtomicUsize,
     /// Whether its room frames pass through the replay gate (see the module doc).
-    replays: bool,
+    replays: AtomicBool,
 }
 
 /// The replay gate's state (module doc).
@@ -144,7 +144,7 @@ impl Outbox {
             state: Mutex::new(State::default()),
             session: AtomicWaker::new(),
             answers_pending: AtomicUsize::new(0),
-            replays: false,
+            replays: AtomicBool::new(false),
         }
     }
 
@@ -152,16 +152,19 @@ impl Outbox {
     /// [`Outbox::start_after_replay`].
     pub fn replaying(socket: Arc<ClientSocket>, user_id: Arc<str>, first_seq: u64) -> Outbox {
         let outbox = Outbox {
-            replays: true,
+            replays: AtomicBool::new(true),
             ..Outbox::new(socket, user_id, first_seq)
         };
         outbox.state().gate = Gate::Holding(Vec::new());
         outbox
     }
 
-    /// Whether the room's frames for this connection go through [`Outbox::push_kept`].
+    /// Whether the room's frames for this connection go through [`Outbox::push_kept`]: from
+    /// the join until the first live frame newer than the replay has passed the gate. After
+    /// that, frames arrive in order, so none can be a duplicate and the fan-out takes the
+    /// plain path again (otherwise a replaying room would pay the gate on every message).
     pub fn replays(&self) -> bool {
-        self.replays
+        self.replays.load(Ordering::Relaxed)
     }
 
     /// The fan-out's write for a replaying connection (see the module doc).
@@ -181,7 +184,6 @@ impl Outbox {
             Gate::After(last) => Some(*last),
             Gate::Open => None,
         };
-        drop(state);
         let wanted: Vec<&Bytes> = frames
             .iter()
             .filter(|frame| last.is_none_or(|last| newer(frame.history(), last)))
@@ -190,6 +192,11 @@ impl Outbox {
         if wanted.is_empty() {
             return 0;
         }
+        // A live frame newer than the replay has passed: every later one is newer too (the
+        // room's frames arrive in order), so the gate is done with.
+        state.gate = Gate::Open;
+        self.replays.store(false, Ordering::Relaxed);
+        drop(state);
         self.push_frames(&wanted)
     }
 
@@ -539,15 +546,21 @@ mod tests {
         // The history read returned 1..=3.
         let replay = (1..=3).map(|n| kept(n).wire().clone()).collect();
         outbox.start_after_replay(replay, Some(HistoryId { high: 0, low: 3 }));
+        assert!(
+            outbox.replays(),
+            "no live frame newer than the replay has passed yet"
+        );
         // One the read had, arriving late from the bus; then a new one.
         outbox.push_kept(&[&kept(3), &kept(5)]);
+        // From here on frames are newer by order: the fan-out's plain path serves them.
+        assert!(!outbox.replays());
         outbox.open();
         std::future::poll_fn(|cx| {
             let _ = outbox.poll_signal(cx);
             Poll::Ready(())
         })
         .await;
-        outbox.push_kept(&[&kept(6)]);
+        outbox.push_frames(&[kept(6).wire()]);
         for expected in ["f1", "f2", "f3", "f4", "f5", "f6"] {
             assert_eq!(read_frame(&mut client).await, expected);
         }
