@@ -28,16 +28,16 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::TOKEN_LIFETIME_MICROS;
 use crate::chat::ChatStats;
-use crate::expiring_ids::SWEEP_INTERVAL;
+use crate::expiring_ids::KEPT_AFTER_EXPIRY;
 use crate::metrics::Metrics;
 
 /// Whether this build can trim: glibc's allocator, the only one with `malloc_trim`.
 pub const SUPPORTED: bool = cfg!(all(target_os = "linux", target_env = "gnu"));
 
 /// How long after the last connection came or went every single-use token id it used has
-/// expired and been swept (a token's 60 s, then the next sweep).
+/// expired and been swept (a token's 60 s, then the rest of its bucket and the next sweep).
 pub fn token_ids_gone_after() -> Duration {
-    Duration::from_micros(TOKEN_LIFETIME_MICROS as u64) + SWEEP_INTERVAL
+    Duration::from_micros(TOKEN_LIFETIME_MICROS as u64) + KEPT_AFTER_EXPIRY
 }
 
 /// The chat side's connection counts at one check: any change means connections came or went.

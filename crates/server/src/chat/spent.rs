@@ -8,7 +8,7 @@
 
 use crate::expiring_ids::{ExpiringIds, Held};
 
-/// Tokens remembered at most (16 bytes of id and 8 of expiry each, plus the table's slack).
+/// Tokens remembered at most (a 64-bit keyed hash each, in tables of 5 s of expiries).
 const MAX_SPENT: usize = 100_000;
 
 #[derive(Debug)]
