@@ -27,8 +27,9 @@ import re
 import statistics
 import sys
 
-RUN_FILE = re.compile(r"^(ivschat|nats|floor)-(\d+)-run(\d+)\.json$")
-NAMES = {"ivschat": "ivschat-server", "nats": "NATS (WebSocket)", "floor": "floor (tokio+tungstenite)"}
+RUN_FILE = re.compile(r"^(ivschat|nats|floor|centrifugo|sockudo)-(\d+)-run(\d+)\.json$")
+NAMES = {"ivschat": "ivschat-server", "nats": "NATS (WebSocket)", "floor": "floor (tokio+tungstenite)",
+         "centrifugo": "Centrifugo", "sockudo": "Sockudo (Pusher)"}
 
 # (key, JSON pointer) of the figures taken per run; medians are reported.
 FIELDS = [
@@ -59,6 +60,7 @@ FIELDS = [
     ("connected", "/connect/ok"),
     ("connect_failed", "/connect/failed"),
     ("connect_s", "/connect/seconds"),
+    ("connect_per_s", "/connect/per_second"),
     ("server_closes", "/closes/by_server_total"),
     ("rss_per_conn_kib", "/server_rss_per_connection_kib"),
     ("rss_connected_kib", "/server_memory_kib/connected"),
@@ -202,7 +204,7 @@ def cmd_summary(args):
         iv = by.get(("ivschat", n))
         if iv is None:
             continue
-        for other in ("nats", "floor"):
+        for other in ("nats", "floor", "centrifugo", "sockudo"):
             o = by.get((other, n))
             if o is None:
                 continue
@@ -212,7 +214,7 @@ def cmd_summary(args):
                     "of": f"ivschat/{other}",
                     **{
                         key: ratio(iv["median"][key], o["median"][key])
-                        for key in ("p50_ms", "p99_ms", "max_ms", "deliveries_per_s", "rss_per_conn_kib", "server_cpu_pct")
+                        for key in ("p50_ms", "p99_ms", "max_ms", "deliveries_per_s", "rss_per_conn_kib", "server_cpu_pct", "connect_per_s")
                     },
                 }
             )
@@ -234,8 +236,8 @@ def cmd_summary(args):
     print(f"   load: {meta.get('load_flags', '?')}")
     print(f"   ivschat-server {meta.get('ivschat_server', '?')}; {meta.get('nats_server', '?')}")
     header = (
-        f"{'server':<9} {'subs':>7} {'runs':>4} {'p50 ms':>9} {'p99 ms':>9} {'max ms':>9} "
-        f"{'acc p99':>9} {'arr p99':>9} {'arr max':>9} {'deliv/s':>11} {'lost':>8} {'ooo':>5} {'refused':>7} {'KiB/conn':>9} {'srv CPU%':>8} {'gen CPU%':>8} {'others%':>7}  verdict"
+        f"{'server':<10} {'subs':>7} {'runs':>4} {'p50 ms':>9} {'p99 ms':>9} {'max ms':>9} "
+        f"{'acc p99':>9} {'arr p99':>9} {'arr max':>9} {'deliv/s':>11} {'lost':>8} {'ooo':>5} {'refused':>7} {'KiB/conn':>9} {'srv CPU%':>8} {'gen CPU%':>8} {'others%':>7} {'conn/s':>7}  verdict"
     )
     print(header)
     print("-" * len(header))
@@ -246,19 +248,19 @@ def cmd_summary(args):
                 continue
             m = r["median"]
             print(
-                f"{server:<9} {n:>7} {r['runs']:>4} {fmt(m['p50_ms']):>9} {fmt(m['p99_ms']):>9} "
+                f"{server:<10} {n:>7} {r['runs']:>4} {fmt(m['p50_ms']):>9} {fmt(m['p99_ms']):>9} "
                 f"{fmt(m['max_ms']):>9} {fmt(m['accepted_p99_ms']):>9} {fmt(m['arrival_p99_ms']):>9} {fmt(m['arrival_max_ms']):>9} {fmt(m['deliveries_per_s'], 0):>11} {fmt(m['lost'], 0):>8} "
                 f"{fmt(m['out_of_order'], 0):>5} {fmt(m['refused'], 0):>7} {fmt(m['rss_per_conn_kib']):>9} {fmt(m['server_cpu_pct'], 0):>8} "
-                f"{fmt(m['generator_cpu_pct'], 0):>8} {fmt(m['others_cpu_pct'], 0):>7}  {r['verdict']}"
+                f"{fmt(m['generator_cpu_pct'], 0):>8} {fmt(m['others_cpu_pct'], 0):>7} {fmt(m['connect_per_s'], 0):>7}  {r['verdict']}"
             )
     if ratios:
         print()
-        print(f"{'ratio':<14} {'subs':>7} {'p50':>7} {'p99':>7} {'max':>7} {'deliv/s':>8} {'KiB/conn':>9} {'srv CPU':>8}")
+        print(f"{'ratio':<18} {'subs':>7} {'p50':>7} {'p99':>7} {'max':>7} {'deliv/s':>8} {'KiB/conn':>9} {'srv CPU':>8} {'conn/s':>7}")
         for q in ratios:
             x = lambda k: fmt(q[k], 2) + "×" if q[k] is not None else "n/a"
             print(
-                f"{q['of']:<14} {q['subscribers']:>7} {x('p50_ms'):>7} {x('p99_ms'):>7} {x('max_ms'):>7} "
-                f"{x('deliveries_per_s'):>8} {x('rss_per_conn_kib'):>9} {x('server_cpu_pct'):>8}"
+                f"{q['of']:<18} {q['subscribers']:>7} {x('p50_ms'):>7} {x('p99_ms'):>7} {x('max_ms'):>7} "
+                f"{x('deliveries_per_s'):>8} {x('rss_per_conn_kib'):>9} {x('server_cpu_pct'):>8} {x('connect_per_s'):>7}"
             )
     if scenario == "saturation":
         print()
@@ -268,7 +270,7 @@ def cmd_summary(args):
                 (r for r in results if r["server"] == server and not r["clean"]), None
             )
             tail = f"; at {first_bad['subscribers']}: {first_bad['verdict']}" if first_bad else ""
-            print(f"largest clean room  {server:<9} {n if n is not None else 'none'}{tail}")
+            print(f"largest clean room  {server:<10} {n if n is not None else 'none'}{tail}")
     return 0
 
 

@@ -22,8 +22,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter  # noqa: E402
 
-COLORS = {"ivschat": "#d62728", "nats": "#1f77b4", "floor": "#7f7f7f"}
-LABELS = {"ivschat": "ivschat-server", "nats": "NATS (WebSocket)", "floor": "floor (tokio+tungstenite)"}
+COLORS = {"ivschat": "#d62728", "nats": "#1f77b4", "floor": "#7f7f7f", "centrifugo": "#2ca02c", "sockudo": "#9467bd"}
+LABELS = {"ivschat": "ivschat-server", "nats": "NATS (WebSocket)", "floor": "floor (tokio+tungstenite)",
+          "centrifugo": "Centrifugo", "sockudo": "Sockudo (Pusher)"}
 
 
 def label(server):

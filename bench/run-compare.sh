@@ -5,7 +5,11 @@
 #   nats     a private nats-server with a WebSocket listener (generated config, its own ports;
 #            the system NATS on 4222 is never touched): one subject per room
 #   floor    bench/floor-server: tokio + tungstenite broadcast with no chat logic (the floor of
-#            our own stack)
+#            our own stack; --design writer-task, BENCHMARKS.md "The floor")
+#   centrifugo  Centrifugo (pinned, built by bench/build-peers.sh with the machine's Go from the
+#            module proxy): JSON protocol over WebSocket, anonymous connections allowed to
+#            subscribe and publish in the default namespace, no history, no presence
+#   (SERVERS picks among them; the default is all four)
 #
 # Usage: bench/run-compare.sh SCENARIO [extra ivschat-bench flags…]
 #   fanout      1 room, SUBS (10,000) connections of which 10 send, 100 msg/s in all, 200 B:
@@ -26,7 +30,7 @@
 #   SIZES="10000 20000 40000 80000"   saturation: room sizes, in order
 #   P99_LIMIT_MS=1000     saturation: a size is clean for a server when the medians show no
 #                         loss, no reordering, no failed connection and p99 ≤ this
-#   SERVERS="ivschat nats floor"      which servers, in run order
+#   SERVERS="ivschat nats floor centrifugo"   which servers, in run order
 #   DURATION=10s WARMUP=2s            measurement window and warm-up of each run
 #   SOURCE_IPS=auto       --source-ips for the bench (auto: 1 up to 25,000 connections, then
 #                         one source address per 16,000 connections)
@@ -37,6 +41,8 @@
 #   SERVER_BIN=path       use this ivschat-server binary, build none
 #   NATS_BIN=path         nats-server to use (default: the one on PATH; Debian's package is
 #                         installed when missing)
+#   CENTRIFUGO_BIN=path   centrifugo to use (default: bench/build-peers.sh builds the pinned one)
+#   FLOOR_DESIGN=writer-task          floor-server --design (writer-task | select)
 #   WAIT_QUIET=0          before each run, wait up to this many seconds for the machine to be
 #                         quiet (<25% busy over 3 s; it is shared with other people's builds)
 #   NOISY=25 TRIES=3      repeat a run during which other processes used more than NOISY% of a
@@ -56,13 +62,16 @@ case "$scenario" in
   saturation) read -r -a sizes <<<"${SIZES:-10000 20000 40000 80000}" ;;
   *) echo "unknown scenario: $scenario (fanout, rooms or saturation)" >&2; exit 2 ;;
 esac
-# The issue's load: one room, 100 msg/s over 10 senders, 200-byte messages.
+# The issue's load: one room, 100 msg/s over 10 senders, 200-byte messages. Tokens are
+# minted before the connect phase (--mint-ahead; nothing to mint for the others), so every
+# server's connect rate counts TCP connects and WebSocket handshakes (and the protocol's join)
+# alone: issue 24's connect-rate target.
 load=(--rooms 1 --senders-per-room 10 --rate-per-room 100 --message-bytes 200
-      --duration "${DURATION:-10s}" --warmup "${WARMUP:-2s}" --connect-timeout 300s)
+      --duration "${DURATION:-10s}" --warmup "${WARMUP:-2s}" --connect-timeout 300s --mint-ahead)
 if [ "$scenario" = rooms ]; then
   # Normal load: 100 rooms of SUBS/100, 10 msg/s each from one sender (100,000 deliveries/s).
   load=(--rooms 100 --senders-per-room 1 --rate-per-room 10 --message-bytes 200
-        --duration "${DURATION:-10s}" --warmup "${WARMUP:-2s}" --connect-timeout 300s)
+        --duration "${DURATION:-10s}" --warmup "${WARMUP:-2s}" --connect-timeout 300s --mint-ahead)
 fi
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -70,7 +79,7 @@ cd "$repo"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ivschat-server/target}"
 . "$repo/bench/lib.sh"
 runs="${RUNS:-3}"
-read -r -a servers <<<"${SERVERS:-ivschat nats floor}"
+read -r -a servers <<<"${SERVERS:-ivschat nats floor centrifugo}"
 p99_limit="${P99_LIMIT_MS:-1000}"
 port="${PORT:-19000}"
 if [ -z "${NATS_BIN:-}" ] && [[ " ${servers[*]} " == *" nats "* ]]; then
@@ -79,10 +88,15 @@ if [ -z "${NATS_BIN:-}" ] && [[ " ${servers[*]} " == *" nats "* ]]; then
   services_require_command nats-server nats-server
 fi
 nats_bin="${NATS_BIN:-$(command -v nats-server || echo /usr/sbin/nats-server)}"
+centrifugo_bin="${CENTRIFUGO_BIN:-}"
+if [ -z "$centrifugo_bin" ] && [[ " ${servers[*]} " == *" centrifugo "* ]]; then
+  centrifugo_bin="$("$repo/bench/build-peers.sh" centrifugo | awk '{print $2}')"
+fi
+floor_design="${FLOOR_DESIGN:-writer-task}"
 out="${OUT:-$repo/bench/results/compare-$scenario-$(date -u +%Y%m%dT%H%M%SZ)}"
 mkdir -p "$out"
 for s in "${servers[@]}"; do
-  case "$s" in ivschat|nats|floor) ;; *) echo "unknown server in SERVERS: $s" >&2; exit 2 ;; esac
+  case "$s" in ivschat|nats|floor|centrifugo) ;; *) echo "unknown server in SERVERS: $s" >&2; exit 2 ;; esac
 done
 
 # Descriptors: each side needs one per connection. Root may raise the hard limit.
@@ -103,8 +117,10 @@ bench="$out/bin/ivschat-bench"
 floor="$out/bin/floor-server"
 resolve_server "$out/bin"
 nats_version="$("$nats_bin" --version 2>&1 | head -1)"
+centrifugo_version="$([ -z "$centrifugo_bin" ] || "$centrifugo_bin" version 2>&1 | head -1)"
 bench_rev="$(git rev-parse HEAD) + work tree ($(git status --porcelain -- crates/bench bench/floor-server | wc -l) changed paths in the bench)"
 echo "nats-server:    $nats_version ($nats_bin)" >&2
+[ -z "$centrifugo_bin" ] || echo "centrifugo:     $centrifugo_version ($centrifugo_bin)" >&2
 cat >"$out/meta.json" <<EOF
 {
   "scenario": "$scenario",
@@ -115,6 +131,8 @@ cat >"$out/meta.json" <<EOF
   "load_flags": "$(echo "${load[*]} ${extra[*]:-}" | sed 's/ *$//')",
   "ivschat_server": "$server_rev",
   "nats_server": "$nats_version",
+  "centrifugo": "$centrifugo_version",
+  "floor_design": "$floor_design",
   "bench": "$bench_rev",
   "machine": "$(nproc) CPUs, $(free -g | awk '/^Mem:/ {print $2}') GiB",
   "started": "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -177,9 +195,30 @@ EOF
       target_flags=(--target nats-ws --endpoint "http://127.0.0.1:$p" --ws-url "ws://127.0.0.1:$p/")
       ;;
     floor)
-      "$floor" --listen "127.0.0.1:$p" >"$log" 2>&1 &
+      "$floor" --listen "127.0.0.1:$p" --design "$floor_design" >"$log" 2>&1 &
       server_pid=$!
       target_flags=(--target bare --endpoint "http://127.0.0.1:$p" --ws-url "ws://127.0.0.1:$p/")
+      ;;
+    centrifugo)
+      # Anonymous connections may subscribe and publish (no tokens: like the floor and NATS,
+      # no auth cost); write_timeout as the ivschat-server's chat write timeout; no history,
+      # presence or join/leave (the defaults); errors only in the log.
+      cat >"$tmp/centrifugo.json" <<EOF
+{
+  "http_server": {"address": "127.0.0.1", "port": $p},
+  "log": {"level": "error"},
+  "client": {"allow_anonymous_connect_without_token": true, "allowed_origins": ["*"]},
+  "channel": {"without_namespace": {"allow_subscribe_for_anonymous": true,
+    "allow_subscribe_for_client": true, "allow_publish_for_anonymous": true,
+    "allow_publish_for_client": true, "allow_publish_for_subscriber": true}},
+  "websocket": {"write_timeout": "10s"},
+  "usage_stats": {"disabled": true}
+}
+EOF
+      "$centrifugo_bin" --config "$tmp/centrifugo.json" >"$log" 2>&1 &
+      server_pid=$!
+      target_flags=(--target centrifugo --endpoint "http://127.0.0.1:$p"
+                    --ws-url "ws://127.0.0.1:$p/connection/websocket")
       ;;
   esac
   wait_port "$p" || { echo "$kind did not start; see $log" >&2; tail -5 "$log" >&2; return 1; }

@@ -6,9 +6,18 @@
 //! serialised once (one shared `Utf8Bytes`), to every connection of that room, itself included.
 //! What is left is the cost of the runtime, the WebSocket codec and the kernel.
 //!
-//! Sessions mirror the real server's choices where they affect the figures: 1 KiB read and
-//! 4 KiB write buffers, up to 64 frames written per flush, a 1,024-frame room backlog after
-//! which a lagging connection is closed (1008).
+//! Two designs (`--design`), so that the floor is the strongest simple server we can write,
+//! not just one of them (BENCHMARKS.md, "The floor"):
+//! - `writer-task` (default): each connection's socket is split; a writer task takes the first
+//!   queued frame, feeds every other frame already queued for it, then flushes once (one
+//!   `write` for the whole batch: tungstenite's default 128 KiB write threshold), while the
+//!   reader task only reads and broadcasts. Nothing on the delivery path waits for a read.
+//! - `select`: one task per connection selects between its reads and its room's queue and
+//!   writes up to 64 frames per flush through a 4 KiB write buffer (the real server's
+//!   settings before issue 24; kept to compare).
+//!
+//! Both keep a 1 KiB read buffer and a 1,024-frame room backlog after which a lagging
+//! connection is closed (1008), as the real server does.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -36,6 +45,18 @@ struct Args {
     /// Address to listen on (a loopback address).
     #[arg(long, default_value = "127.0.0.1:9090")]
     listen: SocketAddr,
+    /// How a connection's frames are written (see the module documentation).
+    #[arg(long, value_enum, default_value = "writer-task")]
+    design: Design,
+}
+
+/// `--design`: how a connection writes what its room broadcasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Design {
+    /// A writer task per connection: every queued frame fed, then one flush.
+    WriterTask,
+    /// One task per connection selecting between reads and writes, 64 frames per flush.
+    Select,
 }
 
 /// Room name (the URL path) → its broadcast channel.
@@ -53,12 +74,16 @@ async fn main() -> Result<()> {
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
-    println!("listening on {}", listener.local_addr()?);
-    serve(listener).await
+    println!(
+        "listening on {} ({:?})",
+        listener.local_addr()?,
+        args.design
+    );
+    serve(listener, args.design).await
 }
 
 /// Accepts connections for ever, one task each.
-async fn serve(listener: TcpListener) -> Result<()> {
+async fn serve(listener: TcpListener, design: Design) -> Result<()> {
     let rooms = Rooms::default();
     loop {
         let (stream, _) = match listener.accept().await {
@@ -69,15 +94,18 @@ async fn serve(listener: TcpListener) -> Result<()> {
                 continue;
             }
         };
-        tokio::spawn(session(stream, rooms.clone()));
+        tokio::spawn(session(stream, rooms.clone(), design));
     }
 }
 
-async fn session(stream: TcpStream, rooms: Rooms) {
+async fn session(stream: TcpStream, rooms: Rooms, design: Design) {
     let _ = stream.set_nodelay(true);
-    let config = WebSocketConfig::default()
-        .read_buffer_size(1024)
-        .write_buffer_size(4 * 1024);
+    let config = match design {
+        Design::WriterTask => WebSocketConfig::default().read_buffer_size(1024),
+        Design::Select => WebSocketConfig::default()
+            .read_buffer_size(1024)
+            .write_buffer_size(4 * 1024),
+    };
     let mut path = String::new();
     // tungstenite's callback type has a large error variant; it is never built here.
     #[allow(clippy::result_large_err)]
@@ -85,20 +113,87 @@ async fn session(stream: TcpStream, rooms: Rooms) {
         path = request.uri().path().to_string();
         Ok(response)
     };
-    let Ok(mut ws) =
+    let Ok(ws) =
         tokio_tungstenite::accept_hdr_async_with_config(stream, remember_path, Some(config)).await
     else {
         return;
     };
     // Join (or open) the room. Subscribing under the lock means a room being forgotten by
     // its last leaver (below) cannot be joined at the same moment.
-    let (room, mut inbox) = {
+    let (room, inbox) = {
         let mut rooms = rooms.lock().unwrap_or_else(|e| e.into_inner());
         let room = rooms
             .entry(path.clone())
             .or_insert_with(|| broadcast::channel(ROOM_BACKLOG).0);
         (room.clone(), room.subscribe())
     };
+    match design {
+        Design::WriterTask => split_session(ws, &room, inbox).await,
+        Design::Select => select_session(ws, &room, inbox).await,
+    }
+    // Forget the room once its last connection has gone.
+    let mut rooms = rooms.lock().unwrap_or_else(|e| e.into_inner());
+    if room.receiver_count() == 0 {
+        rooms.remove(&path);
+    }
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<TcpStream>;
+
+/// `--design writer-task`: the reader broadcasts, a writer task per connection drains the
+/// room's queue; whichever ends first ends the other.
+async fn split_session(ws: Ws, room: &broadcast::Sender<Utf8Bytes>, mut inbox: Inbox) {
+    let (mut sink, mut stream) = ws.split();
+    let writer = async move {
+        loop {
+            match inbox.recv().await {
+                Ok(frame) => {
+                    // Every frame already queued goes into the same write, then one flush.
+                    let mut ok = sink.feed(Message::Text(frame)).await.is_ok();
+                    while ok {
+                        // Lagged: the next recv() reports it and closes.
+                        let Ok(frame) = inbox.try_recv() else { break };
+                        ok = sink.feed(Message::Text(frame)).await.is_ok();
+                    }
+                    if !ok || sink.flush().await.is_err() {
+                        return;
+                    }
+                }
+                Err(RecvError::Lagged(_)) => {
+                    let close = CloseFrame {
+                        code: CloseCode::Policy,
+                        reason: "too slow".into(),
+                    };
+                    let _ = sink.send(Message::Close(Some(close))).await;
+                    return;
+                }
+                Err(RecvError::Closed) => return,
+            }
+        }
+    };
+    let reader = async move {
+        while let Some(Ok(message)) = stream.next().await {
+            // Broadcast as is: the frame's bytes are shared, never copied per receiver.
+            if let Message::Text(text) = message {
+                let _ = room.send(text);
+            }
+        }
+    };
+    let mut writer = tokio::spawn(writer);
+    tokio::select! {
+        _ = reader => {
+            writer.abort();
+            // Wait for the abort, so the inbox is gone before the room's count is read.
+            let _ = writer.await;
+        }
+        _ = &mut writer => {}
+    }
+}
+
+type Inbox = broadcast::Receiver<Utf8Bytes>;
+
+/// `--design select`: one task selects between the connection's reads and its room's queue.
+async fn select_session(mut ws: Ws, room: &broadcast::Sender<Utf8Bytes>, mut inbox: Inbox) {
     loop {
         tokio::select! {
             incoming = ws.next() => match incoming {
@@ -135,12 +230,6 @@ async fn session(stream: TcpStream, rooms: Rooms) {
             },
         }
     }
-    drop(inbox);
-    // Forget the room once its last connection has gone.
-    let mut rooms = rooms.lock().unwrap_or_else(|e| e.into_inner());
-    if room.receiver_count() == 0 {
-        rooms.remove(&path);
-    }
 }
 
 #[cfg(test)]
@@ -150,9 +239,15 @@ mod tests {
 
     #[tokio::test]
     async fn a_frame_reaches_everyone_in_its_room_only() {
+        for design in [Design::WriterTask, Design::Select] {
+            reaches_everyone_in_its_room_only(design).await;
+        }
+    }
+
+    async fn reaches_everyone_in_its_room_only(design: Design) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        tokio::spawn(serve(listener));
+        tokio::spawn(serve(listener, design));
         let connect = |path: &'static str| async move {
             let url = format!("ws://{addr}{path}");
             tokio_tungstenite::connect_async(url).await.unwrap().0
@@ -169,5 +264,18 @@ mod tests {
         }
         let nothing = tokio::time::timeout(Duration::from_millis(200), other.next()).await;
         assert!(nothing.is_err(), "room 2 must not get room 1's frame");
+        // A burst is written in batches: all of it arrives, in order.
+        for i in 0..500 {
+            a.feed(Message::text(i.to_string())).await.unwrap();
+        }
+        a.flush().await.unwrap();
+        for i in 0..500 {
+            let got = tokio::time::timeout(Duration::from_secs(5), b.next()).await;
+            assert_eq!(
+                got.unwrap().unwrap().unwrap(),
+                Message::text(i.to_string()),
+                "{design:?}"
+            );
+        }
     }
 }

@@ -63,6 +63,12 @@ pub struct Shared {
     pub close_timeout: Duration,
     /// Also measure send→arrival in the receiving socket (off with `--no-arrival-timestamps`).
     pub arrival_timestamps: bool,
+    /// `--mint-ahead`: every connection mints its token first and counts itself here, then
+    /// waits for `handshake_go` before its handshake, so the connect phase times handshakes
+    /// with already-minted tokens only.
+    pub mint_ahead: bool,
+    pub minted: AtomicUsize,
+    pub handshake_go: watch::Receiver<bool>,
 }
 
 impl Shared {
@@ -172,6 +178,28 @@ pub async fn run(shared: Arc<Shared>, spec: ConnSpec) -> ConnStats {
         ..ConnStats::default()
     };
     let mut state = ConnState::default();
+    let mut prepared = None;
+    if shared.mint_ahead {
+        let request = {
+            let _permit = shared.connect_limit.acquire().await;
+            prepare(&shared, &spec).await
+        };
+        shared.minted.fetch_add(1, Ordering::Relaxed);
+        match request {
+            Ok(request) => prepared = Some(request),
+            Err(e) => {
+                stats.connect = Some(Err(e));
+                shared.failed.fetch_add(1, Ordering::Relaxed);
+                return stats;
+            }
+        }
+        let mut go = shared.handshake_go.clone();
+        if go.wait_for(|g| *g).await.is_err() {
+            stats.connect = Some(Err("stopped before connecting".into()));
+            shared.failed.fetch_add(1, Ordering::Relaxed);
+            return stats;
+        }
+    }
     let (ws, took) = {
         let _permit = shared.connect_limit.acquire().await;
         // Time the mint + handshake only, not the wait for a connect slot.
@@ -182,7 +210,7 @@ pub async fn run(shared: Arc<Shared>, spec: ConnSpec) -> ConnStats {
             return stats;
         }
         // Then whatever the protocol needs before the connection counts as in (NATS: SUB).
-        let joined = match connect(&shared, &spec).await {
+        let joined = match connect(&shared, &spec, prepared.take()).await {
             Ok(mut ws) => shared
                 .target
                 .join(&mut ws, &spec.room, &mut state)
@@ -205,17 +233,31 @@ pub async fn run(shared: Arc<Shared>, spec: ConnSpec) -> ConnStats {
     stats
 }
 
-/// Mint (IVS), TCP connect, WebSocket handshake. The URL was parsed and resolved once for
-/// all connections ([`WsTarget`]); what is left per connection is what a client must do.
-async fn connect(shared: &Shared, spec: &ConnSpec) -> Result<WsClient, String> {
-    let ws_target = &shared.ws[spec.ws];
-    let mut request = ws_target.request();
+/// The upgrade request of one connection, with what its target adds (IVS: a minted token).
+async fn prepare(shared: &Shared, spec: &ConnSpec) -> Result<Request, String> {
+    let mut request = shared.ws[spec.ws].request();
     let user = format!("bench-{}", spec.index);
     shared
         .target
         .prepare_request(&spec.room, &user, spec.sender.is_some(), &mut request)
         .await
         .map_err(|e| format!("mint: {e:#}"))?;
+    Ok(request)
+}
+
+/// Mint (IVS; unless `prepared` already holds the request), TCP connect, WebSocket
+/// handshake. The URL was parsed and resolved once for all connections ([`WsTarget`]); what
+/// is left per connection is what a client must do.
+async fn connect(
+    shared: &Shared,
+    spec: &ConnSpec,
+    prepared: Option<Request>,
+) -> Result<WsClient, String> {
+    let ws_target = &shared.ws[spec.ws];
+    let request = match prepared {
+        Some(request) => request,
+        None => prepare(shared, spec).await?,
+    };
     let stream = tcp_connect(ws_target.addr, shared.source_ips, spec.index)
         .await
         .map_err(|e| format!("tcp: {}", e.kind()))?;

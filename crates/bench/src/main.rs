@@ -96,6 +96,11 @@ pub struct Args {
     /// Connections minting/handshaking at the same time.
     #[arg(long, default_value_t = 200)]
     connect_concurrency: usize,
+    /// Mint every connection's token before the connect phase, so that the connect time and
+    /// rate count TCP connects and WebSocket handshakes with already-minted tokens only (the
+    /// handshake cost compared with the floor's; issue 24's connect-rate target).
+    #[arg(long)]
+    mint_ahead: bool,
     /// Source addresses to spread connections over: connection i binds to
     /// 127.0.0.(1 + i % N) before connecting, so more than one address's ~28k ephemeral
     /// ports' worth of connections fit (1: no bind).
@@ -132,6 +137,14 @@ pub struct Args {
     /// No progress lines on stderr.
     #[arg(long)]
     quiet: bool,
+    /// A shell command run (and waited for) at each phase boundary, with the phase's name in
+    /// `IVSCHAT_BENCH_PHASE`: `connecting` (rooms made, before the first connection),
+    /// `minted` (only with `--mint-ahead`: every token minted, before the first handshake),
+    /// `connected` (every connection in, before the first send) and `drained` (after the last
+    /// delivery, before the closes). bench/run-instructions.sh dumps the server's callgrind
+    /// counters there, so each phase's instructions are counted on their own.
+    #[arg(long, value_name = "CMD")]
+    phase_command: Option<String>,
     /// Run nothing: print the median of each headline figure of these `--json` results.
     #[arg(long, num_args = 1.., value_name = "JSON")]
     summarize: Vec<PathBuf>,
@@ -265,7 +278,7 @@ fn check_args(args: &Args) -> Result<()> {
             );
         }
         // No rate limits: they do whatever they are sent.
-        TargetKind::Bare | TargetKind::NatsWs => {}
+        TargetKind::Bare | TargetKind::NatsWs | TargetKind::Centrifugo => {}
     }
     ensure!(
         (1..=254).contains(&args.source_ips),
@@ -414,6 +427,7 @@ async fn run(args: Args, threads: usize) -> Result<bool> {
 
     let (go_tx, go_rx) = watch::channel(false);
     let (stop_tx, stop_rx) = watch::channel(false);
+    let (handshake_tx, handshake_rx) = watch::channel(false);
     let shared = Arc::new(Shared {
         target,
         start: std::time::Instant::now(),
@@ -438,6 +452,9 @@ async fn run(args: Args, threads: usize) -> Result<bool> {
         ),
         close_timeout: Duration::from_secs(10),
         arrival_timestamps: !args.no_arrival_timestamps,
+        mint_ahead: args.mint_ahead,
+        minted: Default::default(),
+        handshake_go: handshake_rx,
     });
 
     let mut memory = MemorySamples {
@@ -448,6 +465,7 @@ async fn run(args: Args, threads: usize) -> Result<bool> {
         before: open_fds(),
         ..FdSamples::default()
     };
+    run_phase_command(args.phase_command.as_deref(), "connecting").await?;
 
     // Connect.
     note(format!(
@@ -460,8 +478,6 @@ async fn run(args: Args, threads: usize) -> Result<bool> {
             format!(", senders to {sender_ws_url}")
         }
     ));
-    let connect_started = Instant::now();
-    let cpu_connect_start = cpu_snapshot();
     let mut tasks = Vec::with_capacity(args.connections);
     for index in 0..args.connections {
         let room_index = index % args.rooms;
@@ -481,6 +497,26 @@ async fn run(args: Args, threads: usize) -> Result<bool> {
         tasks.push(tokio::spawn(conn::run(shared.clone(), spec)));
     }
     let mut interrupted = false;
+    if args.mint_ahead {
+        let mint_started = Instant::now();
+        while shared.minted.load(Ordering::Relaxed) < args.connections {
+            if mint_started.elapsed() >= args.connect_timeout
+                || !wait_until(Instant::now() + Duration::from_millis(20)).await
+            {
+                interrupted = true;
+                break;
+            }
+        }
+        note(format!(
+            "minted {} token(s) ahead in {:.2}s; handshakes now",
+            shared.minted.load(Ordering::Relaxed),
+            mint_started.elapsed().as_secs_f64()
+        ));
+        run_phase_command(args.phase_command.as_deref(), "minted").await?;
+    }
+    let connect_started = Instant::now();
+    let cpu_connect_start = cpu_snapshot();
+    let _ = handshake_tx.send(true);
     let connect_deadline = connect_started + args.connect_timeout;
     let mut next_note = Instant::now() + Duration::from_secs(1);
     loop {
@@ -524,6 +560,7 @@ async fn run(args: Args, threads: usize) -> Result<bool> {
     memory.connected = rss();
     fds.connected = open_fds();
     let server_threads = procfs::sum(pids, procfs::threads);
+    run_phase_command(args.phase_command.as_deref(), "connected").await?;
 
     // Warm up and measure.
     let mut cpu_window = Default::default();
@@ -599,6 +636,7 @@ async fn run(args: Args, threads: usize) -> Result<bool> {
             }
         }
         memory.after_measure = rss();
+        run_phase_command(args.phase_command.as_deref(), "drained").await?;
     }
 
     // Close everything.
@@ -649,6 +687,29 @@ async fn run(args: Args, threads: usize) -> Result<bool> {
     Ok(!interrupted && summary.connect.failed == 0 && rooms_not_deleted == 0)
 }
 
+/// Runs `--phase-command` (if any) for `phase` and waits for it; a failure ends the run, since
+/// the figures it was to separate would be wrong.
+async fn run_phase_command(command: Option<&str>, phase: &'static str) -> Result<()> {
+    let Some(command) = command else {
+        return Ok(());
+    };
+    let command = command.to_string();
+    let status = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&command)
+            .env("IVSCHAT_BENCH_PHASE", phase)
+            .status()
+    })
+    .await?
+    .with_context(|| format!("--phase-command at {phase}"))?;
+    ensure!(
+        status.success(),
+        "--phase-command at {phase} failed ({status})"
+    );
+    Ok(())
+}
+
 /// The wall clock in Unix nanoseconds (0 before 1970).
 fn wall_clock_ns() -> u64 {
     std::time::SystemTime::now()
@@ -663,6 +724,27 @@ fn unix_seconds() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn phase_command_gets_the_phase_and_its_failure_counts() {
+        let dir = std::env::temp_dir().join(format!("phase-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("phases");
+        let command = format!("echo $IVSCHAT_BENCH_PHASE >> {}", log.display());
+        run_phase_command(Some(&command), "connecting")
+            .await
+            .unwrap();
+        run_phase_command(Some(&command), "drained").await.unwrap();
+        run_phase_command(None, "connected").await.unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&log).unwrap(),
+            "connecting\ndrained\n"
+        );
+        assert!(run_phase_command(Some("exit 3"), "connected")
+            .await
+            .is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn durations() {

@@ -3,10 +3,12 @@
 //! timing, loss accounting, reporting) is generic and lives in the other modules.
 //!
 //! Targets: [`ivschat`] (the server under test), [`bare`] (`bench/floor-server`, the floor of
-//! our own stack) and [`nats`] (NATS over its WebSocket listener, a baseline). To add another:
+//! our own stack), [`nats`] (NATS over its WebSocket listener, a baseline) and [`centrifugo`]
+//! (Centrifugo's JSON protocol over WebSocket, a chat server a team might pick instead). To add another:
 //! a variant of [`TargetKind`] and [`Target`], and a module with the same operations.
 
 pub mod bare;
+pub mod centrifugo;
 pub mod mint;
 pub mod nats;
 
@@ -30,6 +32,10 @@ pub enum TargetKind {
     /// NATS over WebSocket: one subject per room, `SUB` on connect, `PUB` to send, `MSG`
     /// deliveries (several per binary frame, or one split across frames). No control plane.
     NatsWs,
+    /// Centrifugo (JSON protocol over WebSocket, `client.insecure`): one channel per room,
+    /// `connect` + `subscribe` on connect, client-side `publish` to send, publication pushes
+    /// (several per frame, `\n`-separated). No control plane.
+    Centrifugo,
 }
 
 /// How incoming frames are parsed (`--parse`).
@@ -121,6 +127,7 @@ pub enum Target {
     Ivschat(Box<ivschat::IvsChat>),
     Bare,
     NatsWs,
+    Centrifugo,
 }
 
 /// Settings every target gets.
@@ -144,6 +151,7 @@ impl Target {
             TargetKind::Ivschat => Target::Ivschat(Box::new(ivschat::IvsChat::new(config)?)),
             TargetKind::Bare => Target::Bare,
             TargetKind::NatsWs => Target::NatsWs,
+            TargetKind::Centrifugo => Target::Centrifugo,
         })
     }
 
@@ -152,6 +160,7 @@ impl Target {
             Target::Ivschat(_) => "ivschat",
             Target::Bare => "bare",
             Target::NatsWs => "nats-ws",
+            Target::Centrifugo => "centrifugo",
         }
     }
 
@@ -171,6 +180,11 @@ impl Target {
                     id: nats::subject(run_id, i),
                 })
                 .collect()),
+            Target::Centrifugo => Ok((0..count)
+                .map(|i| RoomRef {
+                    id: centrifugo::channel(run_id, i),
+                })
+                .collect()),
         }
     }
 
@@ -178,7 +192,7 @@ impl Target {
     pub async fn delete_rooms(&self, rooms: &[RoomRef]) -> usize {
         match self {
             Target::Ivschat(t) => t.delete_rooms(rooms).await,
-            Target::Bare | Target::NatsWs => 0,
+            Target::Bare | Target::NatsWs | Target::Centrifugo => 0,
         }
     }
 
@@ -195,7 +209,7 @@ impl Target {
         match self {
             Target::Ivschat(t) => t.prepare_request(room, user_id, can_send, request).await,
             Target::Bare => bare::route(room, request),
-            Target::NatsWs => Ok(()),
+            Target::NatsWs | Target::Centrifugo => Ok(()),
         }
     }
 
@@ -209,6 +223,7 @@ impl Target {
     ) -> Result<(), String> {
         match self {
             Target::NatsWs => nats::join(ws, room, &mut state.nats).await,
+            Target::Centrifugo => centrifugo::join(ws, room).await,
             Target::Ivschat(_) | Target::Bare => Ok(()),
         }
     }
@@ -223,6 +238,7 @@ impl Target {
                 out.push_str(content);
             }
             Target::NatsWs => nats::encode_publish(&room.id, content, out),
+            Target::Centrifugo => centrifugo::encode_publish(&room.id, request_id, content, out),
         }
     }
 
@@ -230,7 +246,7 @@ impl Target {
     pub fn opcode(&self) -> u8 {
         match self {
             Target::NatsWs => ws::OP_BINARY,
-            Target::Ivschat(_) | Target::Bare => ws::OP_TEXT,
+            Target::Ivschat(_) | Target::Bare | Target::Centrifugo => ws::OP_TEXT,
         }
     }
 
@@ -255,6 +271,10 @@ impl Target {
                 };
                 state.nats.feed(bytes, &mut |item| f(nats::incoming(item)));
             }
+            Target::Centrifugo => match frame {
+                Frame::Text(text) => centrifugo::classify(text.as_bytes(), f),
+                Frame::Binary(bytes) => centrifugo::classify(bytes, f),
+            },
         }
     }
 }
