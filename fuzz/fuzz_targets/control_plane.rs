@@ -127,6 +127,11 @@ fuzz_target!(|data: &[u8]| {
         }),
         // Ours (issue 22): no AWS model; their handlers check their own input.
         GetRoomPresence | ListRoomUsers => {}
+        // Our extension (issue 22): its own input checks, not the model's.
+        ListRoomMessages => match ivschat_server::api::ext_history::parse_request(body) {
+            Ok(r) => exercise_arn(&r.room_identifier),
+            Err(e) => check_error(&e),
+        },
     }
 });
 

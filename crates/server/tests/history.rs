@@ -655,6 +655,17 @@ async fn tag_changes_reach_live_rooms() {
         .unwrap();
     let listed = list(&server, json!({"roomIdentifier": room})).await.json();
     assert_eq!(listed["messages"], json!([]));
+    // Turned on again, it starts afresh: what was kept before went with the untagging.
+    server
+        .client()
+        .tag_resource()
+        .resource_arn(&room)
+        .tags("ivschat-server:history", "10")
+        .send()
+        .await
+        .unwrap();
+    let listed = list(&server, json!({"roomIdentifier": room})).await.json();
+    assert_eq!(listed["messages"], json!([]));
     server.stop().await;
 }
 

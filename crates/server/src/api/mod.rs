@@ -8,7 +8,7 @@
 
 mod auth;
 mod authorize;
-mod ext_history;
+pub mod ext_history; // public for the fuzz targets (fuzz/)
 mod ext_presence;
 pub mod input; // public for the fuzz targets (fuzz/)
 mod logging;

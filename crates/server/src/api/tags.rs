@@ -113,7 +113,15 @@ pub async fn untag_resource(app: &App, account: &Account, req: UntagResourceRequ
 /// had one of our keys would anything change, but telling the nodes is cheap and always right.
 async fn options_changed(app: &App, account: &Account, id: &str) {
     match app.store.get_room(Owner::Account(&account.key), id).await {
-        Ok(Some(room)) => app.chat.room_updated(&room).await,
+        Ok(Some(room)) => {
+            app.chat.room_updated(&room).await;
+            // History turned off: what was kept goes, so turning it on again starts afresh.
+            if RoomOptions::of(&room.tags).retention().is_none() {
+                if let Err(e) = app.chat.history().forget_room(id).await {
+                    tracing::error!(room = %id, error = %format!("{e:#}"), "cannot forget the history of a room whose history was turned off; it expires by its age limit");
+                }
+            }
+        }
         // Deleted meanwhile: nothing live to update.
         Ok(None) => {}
         // Committed already: nodes read the room afresh at their next reconciliation.

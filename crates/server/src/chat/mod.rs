@@ -128,6 +128,13 @@ fn bus_unreachable(error: anyhow::Error) -> Declined {
     Declined::Unavailable
 }
 
+/// The one place a history failure is reported (the Redis bus's server, or `history.db`):
+/// logged here, refused to the client like a bus failure.
+fn history_unreachable(error: anyhow::Error) -> Declined {
+    tracing::error!(error = %format!("{error:#}"), "the room history cannot be reached; refusing what needs it");
+    Declined::Unavailable
+}
+
 /// Account-wide request rates (`docs/protocol/messaging.md` §9): DeleteMessage and DisconnectUser count
 /// WebSocket and HTTP requests together; SendEvent is HTTP only. Each account has its own
 /// (README "Several accounts").
@@ -218,7 +225,7 @@ impl Hub {
         self.history
             .read(room_id, retention)
             .await
-            .map_err(bus_unreachable)
+            .map_err(history_unreachable)
     }
 
     /// Who is in each room (`presence/`): GetRoomPresence and ListRoomUsers read it.
@@ -346,7 +353,7 @@ impl Hub {
                     },
                 )
                 .await
-                .map_err(bus_unreachable),
+                .map_err(history_unreachable),
         };
         if let (Err(_), Some(spooled)) = (&published, spooled) {
             self.logger.retract(spooled).await;
