@@ -36,6 +36,9 @@
 #                             run without valgrind under `perf stat` (system calls, CPU time
 #                             and context switches per delivery: the kernel's share, which
 #                             callgrind does not see)
+#   ROOM_TAGS="k=v,k=v"       tags on the measured room (ivschat only; ivschat-bench
+#                             --room-tag), e.g. "ivschat-server:history=100,ivschat-server:replay=on"
+#                             or "ivschat-server:presence-events=on" (README "Extensions (not AWS)")
 #   PORT=19500                first port; each server start takes the next one
 #   OUT=dir                   default bench/results/instructions-<timestamp>
 #   REV=<git rev> / SERVER_BIN=path   which ivschat-server (see bench/lib.sh)
@@ -58,6 +61,9 @@ cp_concurrency="${CP_CONCURRENCY:-4}"
 cp_duration="${CP_DURATION:-20s}"
 read -r -a servers <<<"${SERVERS:-ivschat floor}"
 floor_design="${FLOOR_DESIGN:-writer-task}"
+room_tag_flags=()
+IFS=, read -r -a room_tags <<<"${ROOM_TAGS:-}"
+for tag in ${room_tags[@]+"${room_tags[@]}"}; do room_tag_flags+=(--room-tag "$tag"); done
 port="${PORT:-19500}"
 out="${OUT:-$repo/bench/results/instructions-$(date -u +%Y%m%dT%H%M%SZ)}"
 mkdir -p "$out/bin"
@@ -122,7 +128,7 @@ start_server() {
       ${vg[@]+"${vg[@]}"} "$server" --listen "127.0.0.1:$p" --data-dir "$tmp/data" --config "$tmp/bench.toml" \
         >"$out/$kind-server.log" 2>&1 &
       server_pid=$!
-      target_flags=(--target ivschat --endpoint "http://127.0.0.1:$p")
+      target_flags=(--target ivschat --endpoint "http://127.0.0.1:$p" ${room_tag_flags[@]+"${room_tag_flags[@]}"})
       ;;
     floor)
       ${vg[@]+"${vg[@]}"} "$out/bin/floor-server" --listen "127.0.0.1:$p" --design "$floor_design" \

@@ -12,6 +12,7 @@ mod loopback;
 mod proc_read;
 mod report;
 mod rfc3339;
+mod room_tags;
 mod signer;
 mod stats;
 mod target;
@@ -81,6 +82,10 @@ pub struct Args {
     /// Messages per second per room, spread over the room's senders (≤ 100; ≤ 10 per sender).
     #[arg(long, default_value_t = 10)]
     rate_per_room: u32,
+    /// A tag put on every room the run creates, `KEY=VALUE` (repeatable; IVS only): e.g.
+    /// `ivschat-server:history=100` to measure a room with our extensions on.
+    #[arg(long = "room-tag", value_name = "KEY=VALUE", value_parser = room_tags::parse_room_tag)]
+    room_tags: Vec<(String, String)>,
     /// Size of each message's content in bytes (48..=500).
     #[arg(long, default_value_t = 200)]
     message_bytes: usize,
@@ -278,7 +283,12 @@ fn check_args(args: &Args) -> Result<()> {
             );
         }
         // No rate limits: they do whatever they are sent.
-        TargetKind::Bare | TargetKind::NatsWs | TargetKind::Centrifugo => {}
+        TargetKind::Bare | TargetKind::NatsWs | TargetKind::Centrifugo => {
+            ensure!(
+                args.room_tags.is_empty(),
+                "--room-tag needs --target ivschat (only it has rooms with tags)"
+            );
+        }
     }
     ensure!(
         (1..=254).contains(&args.source_ips),
@@ -421,7 +431,7 @@ async fn run(args: Args, threads: usize) -> Result<bool> {
         args.rooms, args.rate_per_room, args.endpoint
     ));
     let rooms = target
-        .create_rooms(&run_id, args.rooms, args.rate_per_room)
+        .create_rooms(&run_id, args.rooms, args.rate_per_room, &args.room_tags)
         .await
         .context("creating rooms")?;
 

@@ -165,15 +165,16 @@ impl Target {
     }
 
     /// Creates `count` rooms that accept `rate_per_second` messages per second (only IVS has
-    /// a control plane; the others just name their rooms).
+    /// a control plane; the others just name their rooms), each with `tags` (IVS only).
     pub async fn create_rooms(
         &self,
         run_id: &str,
         count: usize,
         rate_per_second: u32,
+        tags: &[(String, String)],
     ) -> Result<Vec<RoomRef>> {
         match self {
-            Target::Ivschat(t) => t.create_rooms(run_id, count, rate_per_second).await,
+            Target::Ivschat(t) => t.create_rooms(run_id, count, rate_per_second, tags).await,
             Target::Bare => Ok((0..count).map(|i| RoomRef { id: i.to_string() }).collect()),
             Target::NatsWs => Ok((0..count)
                 .map(|i| RoomRef {
@@ -353,7 +354,10 @@ pub mod ivschat {
             run_id: &str,
             count: usize,
             rate_per_second: u32,
+            tags: &[(String, String)],
         ) -> Result<Vec<RoomRef>> {
+            let tags: std::collections::HashMap<String, String> = tags.iter().cloned().collect();
+            let tags = (!tags.is_empty()).then_some(tags);
             // CreateRoom is a low-TPS API on AWS (5/s); a few at a time is plenty locally.
             let limit = Arc::new(Semaphore::new(8));
             let mut tasks = Vec::with_capacity(count);
@@ -361,11 +365,13 @@ pub mod ivschat {
                 let client = self.client.clone();
                 let limit = limit.clone();
                 let name = format!("bench-{run_id}-{i}");
+                let tags = tags.clone();
                 tasks.push(tokio::spawn(async move {
                     let _permit = limit.acquire_owned().await;
                     client
                         .create_room()
                         .name(name)
+                        .set_tags(tags)
                         .maximum_message_rate_per_second(rate_per_second as i32)
                         .maximum_message_length(MAXIMUM_MESSAGE_LENGTH)
                         .send()
