@@ -89,33 +89,7 @@ impl Drop for Deployment {
         let Some((name, database_url, redis_url)) = self.cluster.take() else {
             return;
         };
-        // On a thread of its own: `Drop` runs inside the test's runtime.
-        let _ = std::thread::spawn(move || {
-            use sqlx::Connection;
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                if let Ok(mut conn) = sqlx::PgConnection::connect(&database_url).await {
-                    let statement = format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE");
-                    let _ = sqlx::query(&statement).execute(&mut conn).await;
-                    let _ = conn.close().await;
-                }
-            });
-            if let Ok(mut redis) =
-                redis::Client::open(redis_url.as_str()).and_then(|c| c.get_connection())
-            {
-                let keys: Vec<String> = redis::cmd("KEYS")
-                    .arg(format!("{name}:*"))
-                    .query(&mut redis)
-                    .unwrap_or_default();
-                if !keys.is_empty() {
-                    let _: redis::RedisResult<i64> = redis::cmd("DEL").arg(keys).query(&mut redis);
-                }
-            }
-        })
-        .join();
+        common::services::remove_cluster(&name, &database_url, &redis_url);
     }
 }
 

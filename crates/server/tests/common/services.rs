@@ -70,3 +70,39 @@ fn missing(service: &str, reason: &str) {
         "SKIPPED: the tests that need {service} ({reason}); to run them, {HOW}"
     );
 }
+
+/// Drops a test cluster's schema and Redis keys, on a thread of its own (`Drop` runs inside
+/// the test's runtime).
+pub fn remove_cluster(name: &str, database_url: &str, redis_url: &str) {
+    let (name, database_url, redis_url) = (
+        name.to_string(),
+        database_url.to_string(),
+        redis_url.to_string(),
+    );
+    let _ = std::thread::spawn(move || {
+        use sqlx::Connection;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            if let Ok(mut conn) = sqlx::PgConnection::connect(&database_url).await {
+                let statement = format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE");
+                let _ = sqlx::query(&statement).execute(&mut conn).await;
+                let _ = conn.close().await;
+            }
+        });
+        if let Ok(mut redis) =
+            redis::Client::open(redis_url.as_str()).and_then(|c| c.get_connection())
+        {
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(format!("{name}:*"))
+                .query(&mut redis)
+                .unwrap_or_default();
+            if !keys.is_empty() {
+                let _: redis::RedisResult<i64> = redis::cmd("DEL").arg(keys).query(&mut redis);
+            }
+        }
+    })
+    .join();
+}
