@@ -69,11 +69,6 @@ impl Operation {
         Operation::ListRoomUsers,
     ];
 
-    /// Whether this is one of our extensions rather than an AWS operation.
-    pub fn is_extension(self) -> bool {
-        Operation::EXTENSIONS.contains(&self)
-    }
-
     /// The model's operation name (also the metrics label and the POST path; an extension's
     /// path is under [`EXTENSION_PREFIX`]).
     pub fn name(self) -> &'static str {
@@ -276,7 +271,7 @@ mod tests {
             Err(RouteError::WrongMethod { allowed: "POST" })
         );
         for op in Operation::ALL {
-            assert!(!op.is_extension());
+            assert!(!Operation::EXTENSIONS.contains(&op));
         }
     }
 
