@@ -229,7 +229,16 @@ pub async fn run(shared: Arc<Shared>, spec: ConnSpec) -> ConnStats {
     };
     stats.connect = Some(Ok(took));
     shared.connected.fetch_add(1, Ordering::Relaxed);
+    if spec.sender.is_some() {
+        state.publisher = shared.target.http_publisher(&spec.room);
+    }
     session(&shared, &spec, ws, &mut state, &mut stats).await;
+    // Publishes over HTTP that were refused or failed count as refused sends, like ERRORs.
+    if let Some(publisher) = state.publisher.take() {
+        for (request_id, code) in publisher.finish(shared.close_timeout).await {
+            on_error(&shared, Some(request_id), code, &mut stats);
+        }
+    }
     stats
 }
 
@@ -348,8 +357,14 @@ async fn session(
                 let k = spec.sender.unwrap_or(0);
                 write_content(&mut content, k, seq, now_ns, shared.message_bytes);
                 let request_id = format!("{seq}-{now_ns}");
-                shared.target.encode_send(&spec.room, &request_id, &content, &mut frame);
-                if ws.send(opcode, frame.as_bytes()).await.is_err() {
+                let sent = match &state.publisher {
+                    Some(publisher) => publisher.publish(request_id, &content),
+                    None => {
+                        shared.target.encode_send(&spec.room, &request_id, &content, &mut frame);
+                        ws.send(opcode, frame.as_bytes()).await.is_ok()
+                    }
+                };
+                if !sent {
                     break;
                 }
                 stats.sent += 1;

@@ -71,6 +71,15 @@ pub struct Args {
         hide_env_values = true
     )]
     secret_key: String,
+    /// `--target sockudo`: the Pusher app's id, key and secret (the server must know the same
+    /// app; bench/run-compare.sh configures it). Senders publish through its HTTP API at
+    /// `--endpoint`.
+    #[arg(long, default_value = "bench")]
+    pusher_app_id: String,
+    #[arg(long, default_value = "bench-key")]
+    pusher_key: String,
+    #[arg(long, default_value = "bench-secret", hide_default_value = true)]
+    pusher_secret: String,
     /// WebSocket connections in total (senders included), spread evenly over the rooms.
     #[arg(long, default_value_t = 1000)]
     connections: usize,
@@ -283,7 +292,7 @@ fn check_args(args: &Args) -> Result<()> {
             );
         }
         // No rate limits: they do whatever they are sent.
-        TargetKind::Bare | TargetKind::NatsWs | TargetKind::Centrifugo => {
+        TargetKind::Bare | TargetKind::NatsWs | TargetKind::Centrifugo | TargetKind::Sockudo => {
             ensure!(
                 args.room_tags.is_empty(),
                 "--room-tag needs --target ivschat (only it has rooms with tags)"
@@ -416,6 +425,11 @@ async fn run(args: Args, threads: usize) -> Result<bool> {
             secret_key: args.secret_key.clone(),
             parse: args.parse,
             mint: args.mint,
+            pusher: target::sockudo::App {
+                id: args.pusher_app_id.clone(),
+                key: args.pusher_key.clone(),
+                secret: args.pusher_secret.clone(),
+            },
         },
     )?;
     let run_id = format!("{}-{}", std::process::id(), unix_seconds());

@@ -4,13 +4,15 @@
 //!
 //! Targets: [`ivschat`] (the server under test), [`bare`] (`bench/floor-server`, the floor of
 //! our own stack), [`nats`] (NATS over its WebSocket listener, a baseline) and [`centrifugo`]
-//! (Centrifugo's JSON protocol over WebSocket, a chat server a team might pick instead). To add another:
+//! (Centrifugo's JSON protocol over WebSocket, a chat server a team might pick instead) and
+//! [`sockudo`] (Pusher's protocol over WebSocket, senders publishing through the HTTP API). To add another:
 //! a variant of [`TargetKind`] and [`Target`], and a module with the same operations.
 
 pub mod bare;
 pub mod centrifugo;
 pub mod mint;
 pub mod nats;
+pub mod sockudo;
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
@@ -36,6 +38,11 @@ pub enum TargetKind {
     /// `connect` + `subscribe` on connect, client-side `publish` to send, publication pushes
     /// (several per frame, `\n`-separated). No control plane.
     Centrifugo,
+    /// Sockudo (Pusher protocol 7 over WebSocket): one public channel per room,
+    /// `pusher:subscribe` on connect, `pusher:ping`/`pong`, events as deliveries; senders
+    /// publish through the signed HTTP API (`--endpoint`), which delivers to their own
+    /// socket too. No control plane.
+    Sockudo,
 }
 
 /// How incoming frames are parsed (`--parse`).
@@ -119,6 +126,8 @@ pub enum Incoming<'a> {
 #[derive(Debug, Default)]
 pub struct ConnState {
     nats: nats::Decoder,
+    /// Senders of a target that publishes over HTTP (Sockudo): their publisher.
+    pub publisher: Option<sockudo::Publisher>,
 }
 
 /// The server protocol in use. An enum rather than a trait object: there are few targets and
@@ -128,6 +137,7 @@ pub enum Target {
     Bare,
     NatsWs,
     Centrifugo,
+    Sockudo(Box<sockudo::Sockudo>),
 }
 
 /// Settings every target gets.
@@ -142,6 +152,8 @@ pub struct TargetConfig {
     pub secret_key: String,
     pub parse: ParseMode,
     pub mint: MintMode,
+    /// Sockudo: the Pusher app (its HTTP API is `endpoint`).
+    pub pusher: sockudo::App,
 }
 
 impl Target {
@@ -152,6 +164,11 @@ impl Target {
             TargetKind::Bare => Target::Bare,
             TargetKind::NatsWs => Target::NatsWs,
             TargetKind::Centrifugo => Target::Centrifugo,
+            TargetKind::Sockudo => Target::Sockudo(Box::new(sockudo::Sockudo::new(
+                config.pusher,
+                config.endpoint_addr,
+                &config.endpoint_host,
+            )?)),
         })
     }
 
@@ -161,6 +178,7 @@ impl Target {
             Target::Bare => "bare",
             Target::NatsWs => "nats-ws",
             Target::Centrifugo => "centrifugo",
+            Target::Sockudo(_) => "sockudo",
         }
     }
 
@@ -186,6 +204,11 @@ impl Target {
                     id: centrifugo::channel(run_id, i),
                 })
                 .collect()),
+            Target::Sockudo(_) => Ok((0..count)
+                .map(|i| RoomRef {
+                    id: sockudo::channel(run_id, i),
+                })
+                .collect()),
         }
     }
 
@@ -193,7 +216,7 @@ impl Target {
     pub async fn delete_rooms(&self, rooms: &[RoomRef]) -> usize {
         match self {
             Target::Ivschat(t) => t.delete_rooms(rooms).await,
-            Target::Bare | Target::NatsWs | Target::Centrifugo => 0,
+            Target::Bare | Target::NatsWs | Target::Centrifugo | Target::Sockudo(_) => 0,
         }
     }
 
@@ -210,6 +233,7 @@ impl Target {
         match self {
             Target::Ivschat(t) => t.prepare_request(room, user_id, can_send, request).await,
             Target::Bare => bare::route(room, request),
+            Target::Sockudo(t) => t.route(request),
             Target::NatsWs | Target::Centrifugo => Ok(()),
         }
     }
@@ -225,7 +249,18 @@ impl Target {
         match self {
             Target::NatsWs => nats::join(ws, room, &mut state.nats).await,
             Target::Centrifugo => centrifugo::join(ws, room).await,
+            Target::Sockudo(_) => sockudo::join(ws, room).await,
             Target::Ivschat(_) | Target::Bare => Ok(()),
+        }
+    }
+
+    /// For a sender of `room` on a target whose senders publish over HTTP instead of their
+    /// WebSocket (Sockudo): its publisher, to keep in [`ConnState::publisher`]. Then
+    /// [`Target::encode_send`] is not used for it.
+    pub fn http_publisher(&self, room: &RoomRef) -> Option<sockudo::Publisher> {
+        match self {
+            Target::Sockudo(t) => Some(t.publisher(room)),
+            Target::Ivschat(_) | Target::Bare | Target::NatsWs | Target::Centrifugo => None,
         }
     }
 
@@ -240,6 +275,8 @@ impl Target {
             }
             Target::NatsWs => nats::encode_publish(&room.id, content, out),
             Target::Centrifugo => centrifugo::encode_publish(&room.id, request_id, content, out),
+            // Publishes go through the HTTP API (Target::http_publisher); never a frame.
+            Target::Sockudo(_) => out.clear(),
         }
     }
 
@@ -247,7 +284,9 @@ impl Target {
     pub fn opcode(&self) -> u8 {
         match self {
             Target::NatsWs => ws::OP_BINARY,
-            Target::Ivschat(_) | Target::Bare | Target::Centrifugo => ws::OP_TEXT,
+            Target::Ivschat(_) | Target::Bare | Target::Centrifugo | Target::Sockudo(_) => {
+                ws::OP_TEXT
+            }
         }
     }
 
@@ -275,6 +314,10 @@ impl Target {
             Target::Centrifugo => match frame {
                 Frame::Text(text) => centrifugo::classify(text.as_bytes(), f),
                 Frame::Binary(bytes) => centrifugo::classify(bytes, f),
+            },
+            Target::Sockudo(_) => match frame {
+                Frame::Text(text) => f(sockudo::classify(text)),
+                Frame::Binary(_) => f(Incoming::Other),
             },
         }
     }
@@ -553,6 +596,11 @@ pub mod ivschat {
                 secret_key: "test".into(),
                 parse,
                 mint: MintMode::Fast,
+                pusher: super::super::sockudo::App {
+                    id: "app".into(),
+                    key: "key".into(),
+                    secret: "secret".into(),
+                },
             })
             .unwrap()
         }
