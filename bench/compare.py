@@ -235,6 +235,9 @@ def cmd_summary(args):
     print(f"== {scenario}: medians over {meta.get('runs', '?')} run(s) per server and size ({out})")
     print(f"   load: {meta.get('load_flags', '?')}")
     print(f"   ivschat-server {meta.get('ivschat_server', '?')}; {meta.get('nats_server', '?')}")
+    peers = [f"{name} {meta[name]}" for name in ("centrifugo", "sockudo") if meta.get(name)]
+    if peers:
+        print(f"   peers: {'; '.join(peers)}")
     header = (
         f"{'server':<10} {'subs':>7} {'runs':>4} {'p50 ms':>9} {'p99 ms':>9} {'max ms':>9} "
         f"{'acc p99':>9} {'arr p99':>9} {'arr max':>9} {'deliv/s':>11} {'lost':>8} {'ooo':>5} {'refused':>7} {'KiB/conn':>9} {'srv CPU%':>8} {'gen CPU%':>8} {'others%':>7} {'conn/s':>7}  verdict"

@@ -9,7 +9,11 @@
 #   centrifugo  Centrifugo (pinned, built by bench/build-peers.sh with the machine's Go from the
 #            module proxy): JSON protocol over WebSocket, anonymous connections allowed to
 #            subscribe and publish in the default namespace, no history, no presence
-#   (SERVERS picks among them; the default is all four)
+#   sockudo  Sockudo (pinned, built by bench/build-peers.sh from crates.io): Pusher protocol 7
+#            over WebSocket, one public channel per room, senders publishing through the
+#            signed HTTP API; local adapter, memory app manager and cache, no queue, no
+#            metrics listener, rate limiter off, no connection cap (BENCHMARKS.md, "Sockudo")
+#   (SERVERS picks among them; the default is all five)
 #
 # Usage: bench/run-compare.sh SCENARIO [extra ivschat-bench flags…]
 #   fanout      1 room, SUBS (10,000) connections of which 10 send, 100 msg/s in all, 200 B:
@@ -30,7 +34,7 @@
 #   SIZES="10000 20000 40000 80000"   saturation: room sizes, in order
 #   P99_LIMIT_MS=1000     saturation: a size is clean for a server when the medians show no
 #                         loss, no reordering, no failed connection and p99 ≤ this
-#   SERVERS="ivschat nats floor centrifugo"   which servers, in run order
+#   SERVERS="ivschat nats floor centrifugo sockudo"   which servers, in run order
 #   DURATION=10s WARMUP=2s            measurement window and warm-up of each run
 #   SOURCE_IPS=auto       --source-ips for the bench (auto: 1 up to 25,000 connections, then
 #                         one source address per 16,000 connections)
@@ -42,6 +46,7 @@
 #   NATS_BIN=path         nats-server to use (default: the one on PATH; Debian's package is
 #                         installed when missing)
 #   CENTRIFUGO_BIN=path   centrifugo to use (default: bench/build-peers.sh builds the pinned one)
+#   SOCKUDO_BIN=path      sockudo to use (default: bench/build-peers.sh builds the pinned one)
 #   FLOOR_DESIGN=writer-task          floor-server --design (writer-task | select)
 #   WAIT_QUIET=0          before each run, wait up to this many seconds for the machine to be
 #                         quiet (<25% busy over 3 s; it is shared with other people's builds)
@@ -79,7 +84,7 @@ cd "$repo"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ivschat-server/target}"
 . "$repo/bench/lib.sh"
 runs="${RUNS:-3}"
-read -r -a servers <<<"${SERVERS:-ivschat nats floor centrifugo}"
+read -r -a servers <<<"${SERVERS:-ivschat nats floor centrifugo sockudo}"
 p99_limit="${P99_LIMIT_MS:-1000}"
 port="${PORT:-19000}"
 if [ -z "${NATS_BIN:-}" ] && [[ " ${servers[*]} " == *" nats "* ]]; then
@@ -100,11 +105,23 @@ if [ -z "$centrifugo_bin" ] && [[ " ${servers[*]} " == *" centrifugo "* ]]; then
     servers=("${kept[@]}")
   fi
 fi
+sockudo_bin="${SOCKUDO_BIN:-}"
+if [ -z "$sockudo_bin" ] && [[ " ${servers[*]} " == *" sockudo "* ]]; then
+  # The first build takes about 20 minutes on the 2-core machine; without it the others run.
+  if ! sockudo_bin="$("$repo/bench/build-peers.sh" sockudo | awk '{print $2}')" \
+      || [ ! -x "$sockudo_bin" ]; then
+    echo "could not build Sockudo (bench/build-peers.sh); running without it" >&2
+    sockudo_bin=""
+    kept=()
+    for s in "${servers[@]}"; do [ "$s" = sockudo ] || kept+=("$s"); done
+    servers=(${kept[@]+"${kept[@]}"})
+  fi
+fi
 floor_design="${FLOOR_DESIGN:-writer-task}"
 out="${OUT:-$repo/bench/results/compare-$scenario-$(date -u +%Y%m%dT%H%M%SZ)}"
 mkdir -p "$out"
 for s in "${servers[@]}"; do
-  case "$s" in ivschat|nats|floor|centrifugo) ;; *) echo "unknown server in SERVERS: $s" >&2; exit 2 ;; esac
+  case "$s" in ivschat|nats|floor|centrifugo|sockudo) ;; *) echo "unknown server in SERVERS: $s" >&2; exit 2 ;; esac
 done
 
 # Descriptors: each side needs one per connection. Root may raise the hard limit.
@@ -123,12 +140,18 @@ build -p ivschat-bench -p floor-server
 cp "$CARGO_TARGET_DIR/release/ivschat-bench" "$CARGO_TARGET_DIR/release/floor-server" "$out/bin/"
 bench="$out/bin/ivschat-bench"
 floor="$out/bin/floor-server"
-resolve_server "$out/bin"
+if [[ " ${servers[*]} " == *" ivschat "* ]]; then
+  resolve_server "$out/bin"
+else
+  server_rev="(not run)" # no release build of a server that is not measured
+fi
 nats_version="$("$nats_bin" --version 2>&1 | head -1)"
 centrifugo_version="$([ -z "$centrifugo_bin" ] || "$centrifugo_bin" version 2>&1 | head -1)"
+sockudo_version="$([ -z "$sockudo_bin" ] || "$sockudo_bin" --version 2>&1 | head -1)"
 bench_rev="$(git rev-parse HEAD) + work tree ($(git status --porcelain -- crates/bench bench/floor-server | wc -l) changed paths in the bench)"
 echo "nats-server:    $nats_version ($nats_bin)" >&2
 [ -z "$centrifugo_bin" ] || echo "centrifugo:     $centrifugo_version ($centrifugo_bin)" >&2
+[ -z "$sockudo_bin" ] || echo "sockudo:        $sockudo_version ($sockudo_bin)" >&2
 cat >"$out/meta.json" <<EOF
 {
   "scenario": "$scenario",
@@ -140,6 +163,7 @@ cat >"$out/meta.json" <<EOF
   "ivschat_server": "$server_rev",
   "nats_server": "$nats_version",
   "centrifugo": "$centrifugo_version",
+  "sockudo": "$sockudo_version",
   "floor_design": "$floor_design",
   "bench": "$bench_rev",
   "machine": "$(nproc) CPUs, $(free -g | awk '/^Mem:/ {print $2}') GiB",
@@ -227,6 +251,37 @@ EOF
       server_pid=$!
       target_flags=(--target centrifugo --endpoint "http://127.0.0.1:$p"
                     --ws-url "ws://127.0.0.1:$p/connection/websocket")
+      ;;
+    sockudo)
+      # One app (the bench's default --pusher-* flags); everything in process (local adapter,
+      # memory app manager and cache, no queue: its default queue is Redis); no metrics
+      # listener (its own port); the rate limiter off (its defaults: 100 API requests and 20
+      # WebSocket connects a minute per address); no connection cap, global or per app (0 is
+      # none); the HTTP API's backend event rate unset (unlimited); payloads up to 100 KB.
+      # Its WebSocket buffer (1,000 messages, then disconnect) is its default, like NATS's
+      # write_deadline. Run from $tmp: it reads config/config.toml from its working directory.
+      cat >"$tmp/sockudo.json" <<EOF
+{
+  "host": "127.0.0.1",
+  "port": $p,
+  "debug": false,
+  "max_connections": 0,
+  "adapter": {"driver": "local"},
+  "app_manager": {"driver": "memory", "array": {"apps": [{
+    "id": "bench", "key": "bench-key", "secret": "bench-secret", "enabled": true,
+    "max_connections": 0, "enable_client_messages": false, "max_client_events_per_second": 0,
+    "max_event_payload_in_kb": 100
+  }]}},
+  "cache": {"driver": "memory"},
+  "queue": {"driver": "none"},
+  "metrics": {"enabled": false},
+  "rate_limiter": {"enabled": false}
+}
+EOF
+      (cd "$tmp" && exec env -u PORT -u HOST -u DEBUG "$sockudo_bin" --config "$tmp/sockudo.json") \
+        >"$log" 2>&1 &
+      server_pid=$!
+      target_flags=(--target sockudo --endpoint "http://127.0.0.1:$p" --ws-url "ws://127.0.0.1:$p/")
       ;;
   esac
   wait_port "$p" || { echo "$kind did not start; see $log" >&2; tail -5 "$log" >&2; return 1; }

@@ -10,7 +10,7 @@
 #   RUNS=3                  rounds per comparison (medians); interleaved per round
 #   SIZES="10000 15000 19000"   saturation room sizes (19,000: about what the hard limit of
 #                           20,000 open files lets one process hold here; BENCHMARKS.md)
-#   SERVERS="ivschat nats floor centrifugo"
+#   SERVERS="ivschat nats floor centrifugo sockudo"
 #   SKIP="…"                any of: instructions fanout rooms saturation
 #   OUT=dir                 default bench/results/targets-<timestamp>
 #   REV=<git rev> / SERVER_BIN=path   which ivschat-server (bench/lib.sh)
@@ -22,7 +22,7 @@ out="${OUT:-$repo/bench/results/targets-$(date -u +%Y%m%dT%H%M%SZ)}"
 mkdir -p "$out"
 skip=" ${SKIP:-} "
 export RUNS="${RUNS:-3}"
-export SERVERS="${SERVERS:-ivschat nats floor centrifugo}"
+export SERVERS="${SERVERS:-ivschat nats floor centrifugo sockudo}"
 [[ "$skip" == *" instructions "* ]] || OUT="$out/instructions" SERVERS="ivschat floor" bench/run-instructions.sh
 [[ "$skip" == *" fanout "* ]] || OUT="$out/fanout" PLOTS="${PLOTS:-1}" bench/run-compare.sh fanout
 [[ "$skip" == *" rooms "* ]] || OUT="$out/rooms" PLOTS="${PLOTS:-1}" bench/run-compare.sh rooms
