@@ -6,8 +6,9 @@
 #   sockudo      Sockudo (Rust, Pusher protocol), `cargo install --locked` from crates.io with
 #                its default features, niced, 2 jobs, in its own target dir beside the binary
 #                (no effect on the project's target dirs). Its dependency `metrics-exporter-tcp`
-#                runs `protoc` at build time: Debian's protobuf-compiler is installed when
-#                `protoc` is missing (scripts/services.sh, as root or through sudo).
+#                runs `protoc` at build time on a .proto that imports protobuf's well-known
+#                types: Debian's protobuf-compiler and libprotobuf-dev are installed when
+#                missing (scripts/services.sh, as root or through sudo). About 25 minutes.
 # Skipped when the binary is already there. Prints "<name> <path>" per peer.
 #
 # Usage: bench/build-peers.sh [centrifugo] [sockudo]     (default: all)
@@ -40,10 +41,13 @@ for peer in "${want[@]}"; do
       if [ ! -x "$dir/bin/sockudo" ]; then
         . "$repo/scripts/services.sh"
         services_require_command protoc protobuf-compiler
+        # Its .proto imports google/protobuf/timestamp.proto: the well-known types are in
+        # libprotobuf-dev (only a Recommends of protobuf-compiler, which apt skips here).
+        [ -f /usr/include/google/protobuf/timestamp.proto ] || services_apt_install libprotobuf-dev
         mkdir -p "$dir"
         # Its own target dir, so the build neither reads nor grows the project's; niced and
         # with few jobs because the build machine's cores are shared.
-        PROTOC="$(command -v protoc)" CARGO_TARGET_DIR="$peers/sockudo-target" \
+        PROTOC="$(command -v protoc)" PROTOC_INCLUDE=/usr/include CARGO_TARGET_DIR="$peers/sockudo-target" \
           nice -n 10 cargo install --locked --version "$sockudo_version" \
           -j "${PEER_BUILD_JOBS:-2}" --root "$dir" sockudo >&2
       fi
