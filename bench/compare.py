@@ -235,7 +235,7 @@ def cmd_summary(args):
     print(f"== {scenario}: medians over {meta.get('runs', '?')} run(s) per server and size ({out})")
     print(f"   load: {meta.get('load_flags', '?')}")
     print(f"   ivschat-server {meta.get('ivschat_server', '?')}; {meta.get('nats_server', '?')}")
-    peers = [f"{name} {meta[name]}" for name in ("centrifugo", "sockudo") if meta.get(name)]
+    peers = [meta[name] for name in ("centrifugo", "sockudo") if meta.get(name)]
     if peers:
         print(f"   peers: {'; '.join(peers)}")
     header = (
