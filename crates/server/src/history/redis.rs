@@ -14,7 +14,8 @@ use redis::aio::ConnectionManager;
 use redis::Value;
 
 use super::{Entry, History, Kept};
-use crate::bus::redis::{client, command_connection, room_channel};
+use crate::bus::redis::room_channel;
+use crate::bus::redis_link::RedisLink;
 use crate::bus::{waiting, BusCall};
 use crate::room::frame::{HistoryId, OutFrame};
 use crate::room::options::Retention;
@@ -73,24 +74,14 @@ impl std::fmt::Debug for RedisHistory {
 }
 
 impl RedisHistory {
-    /// Connects to the bus's Redis (a command connection of its own).
-    pub async fn connect(
-        url: &str,
-        ca_file: Option<&std::path::Path>,
-        cluster: &str,
-    ) -> anyhow::Result<RedisHistory> {
-        let commands = command_connection(
-            client(url, ca_file)?,
-            url.starts_with("rediss://"),
-            "room history",
-        )
-        .await?;
-        Ok(RedisHistory {
-            commands,
+    /// The history on the node's Redis `link` (its shared command connection).
+    pub fn new(link: &RedisLink, cluster: &str) -> RedisHistory {
+        RedisHistory {
+            commands: link.commands(),
             prefix: cluster.to_string(),
             keep_and_publish: redis::Script::new(KEEP_AND_PUBLISH),
             read_kept: redis::Script::new(READ_KEPT),
-        })
+        }
     }
 
     fn stream(&self, room_id: &str) -> String {
