@@ -71,6 +71,20 @@ pub trait History: Send + Sync + std::fmt::Debug {
     /// The frames kept now, oldest first, none older than `retention` allows.
     fn read<'a>(&'a self, room_id: &'a str, retention: Retention) -> BusCall<'a, Vec<Kept>>;
 
+    /// [`read`](History::read) for a client that already has the frames up to the one with
+    /// `Id` `since`: an implementation may leave out the frames before that one (never that one
+    /// itself, so the caller still learns the newest id); [`after_message`] then takes what the
+    /// client still needs. Redis reads only back to it (`redis.rs`).
+    fn read_since<'a>(
+        &'a self,
+        room_id: &'a str,
+        retention: Retention,
+        since: Option<&'a str>,
+    ) -> BusCall<'a, Vec<Kept>> {
+        let _ = since;
+        self.read(room_id, retention)
+    }
+
     /// DeleteRoom: forgets everything kept for the room.
     fn forget_room<'a>(&'a self, room_id: &'a str) -> BusCall<'a, ()>;
 
