@@ -476,6 +476,20 @@ impl Drop for PrivateRedis {
     }
 }
 
+/// A cluster of `nodes` on a private Redis (with its port), for a test that stops Redis or
+/// counts its clients; `None` (the test skips) without PostgreSQL or `redis-server`.
+fn cluster_on_private_redis(nodes: usize) -> Option<(Cluster, PrivateRedis, u16)> {
+    if common::services::database_url().is_none()
+        || !common::services::program_available("redis-server")
+    {
+        return None;
+    }
+    let port = common::process::free_port();
+    let redis = PrivateRedis::start(port);
+    let cluster = Cluster::start_on(nodes, &format!("redis://127.0.0.1:{port}"))?;
+    Some((cluster, redis, port))
+}
+
 async fn ready_status(node: &Node) -> u16 {
     reqwest::get(format!("{}/ready", node.endpoint()))
         .await
@@ -496,16 +510,9 @@ async fn wait_ready(node: &Node, status: u16) {
 
 #[tokio::test]
 async fn a_redis_outage_is_reported_refused_and_recovered_from_without_restart() {
-    // This test stops and restarts a Redis of its own, so it needs the program itself.
-    if common::services::database_url().is_none()
-        || !common::services::program_available("redis-server")
-    {
+    // This test stops Redis or counts its clients, so it needs a Redis of its own.
+    let Some((cluster, mut redis, port)) = cluster_on_private_redis(2) else {
         return; // skipped, and said so
-    }
-    let port = common::process::free_port();
-    let mut redis = PrivateRedis::start(port);
-    let Some(cluster) = Cluster::start_on(2, &format!("redis://127.0.0.1:{port}")) else {
-        return;
     };
     let room = cluster.room(100).await;
     let mut a = cluster.join(&room, "a", &["SEND_MESSAGE"], 0).await;
@@ -719,29 +726,15 @@ async fn a_silently_dropped_subscription_makes_the_node_unready_until_it_recover
 /// connection (`bus/redis_link.rs`): two connections per node, counted by Redis itself.
 #[tokio::test]
 async fn a_node_holds_one_redis_command_connection_and_one_subscription() {
-    if common::services::database_url().is_none()
-        || !common::services::program_available("redis-server")
-    {
+    // Counts Redis's clients, so it needs a Redis of its own.
+    let Some((cluster, _redis, port)) = cluster_on_private_redis(1) else {
         return; // skipped, and said so
-    }
-    let port = common::process::free_port();
-    let _redis = PrivateRedis::start(port);
-    let url = format!("redis://127.0.0.1:{port}");
-    let Some(cluster) = Cluster::start_on(1, &url) else {
-        return;
     };
+    let url = format!("redis://127.0.0.1:{port}");
     // Ready: the subscription is made and heard; the command connection is made at start.
     wait_ready(&cluster.nodes[0], 200).await;
     // History and presence in use, so none of their connections can still be pending.
-    let room = cluster.nodes[0]
-        .client()
-        .create_room()
-        .tags("ivschat-server:history", "5")
-        .send()
-        .await
-        .unwrap()
-        .arn
-        .unwrap();
+    let room = history_room(&cluster.nodes[0]).await;
     let token = token(&cluster.nodes[0], &room, "a", &["SEND_MESSAGE"]).await;
     let mut member = ChatClient::connect(cluster.nodes[0].addr(), &token)
         .await
@@ -789,6 +782,18 @@ async fn a_node_holds_one_redis_command_connection_and_one_subscription() {
     assert_eq!((node.len(), subscribed), (2, 1), "{list}");
 }
 
+/// A room that keeps 5 frames (`ivschat-server:history`), so ListRoomMessages reads Redis.
+async fn history_room(node: &Node) -> String {
+    node.client()
+        .create_room()
+        .tags("ivschat-server:history", "5")
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap()
+}
+
 /// POST /ivschat-server/<operation> for `room` on `node`, bounded by a hang guard (30 s, far
 /// above the Redis command deadline of 1 s).
 async fn extension(node: &Node, operation: &str, room: &str) -> common::raw::RawResponse {
@@ -813,26 +818,12 @@ async fn extension(node: &Node, operation: &str, room: &str) -> common::raw::Raw
 /// Redis answers, without restart.
 #[tokio::test]
 async fn history_and_presence_fail_like_the_bus_when_redis_is_paused_or_killed() {
-    if common::services::database_url().is_none()
-        || !common::services::program_available("redis-server")
-    {
+    // This test stops Redis or counts its clients, so it needs a Redis of its own.
+    let Some((cluster, mut redis, port)) = cluster_on_private_redis(1) else {
         return; // skipped, and said so
-    }
-    let port = common::process::free_port();
-    let mut redis = PrivateRedis::start(port);
-    let Some(cluster) = Cluster::start_on(1, &format!("redis://127.0.0.1:{port}")) else {
-        return;
     };
     let node = &cluster.nodes[0];
-    let room = node
-        .client()
-        .create_room()
-        .tags("ivschat-server:history", "5")
-        .send()
-        .await
-        .unwrap()
-        .arn
-        .unwrap();
+    let room = history_room(node).await;
     let token = token(node, &room, "a", &[]).await;
     let _member = ChatClient::connect(node.addr(), &token).await.unwrap();
     wait_ready(node, 200).await;

@@ -40,14 +40,19 @@ const CREATE_WEB_ROOMS: &str = r#"{"Version":"2012-10-17","Statement":{"Effect":
 const NOT_ACTION: &str = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow",
     "NotAction":["ivschat:Delete*","ivschat:Update*"],"Resource":"*"}}"#;
 
-async fn server() -> (TestServer, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::for_tests(dir.path());
-    config.credentials = vec![CredentialConfig {
+/// A `[[credentials]]` key with full access (`admin`/`admin-secret`), besides the users.
+fn admin_credentials() -> Vec<CredentialConfig> {
+    vec![CredentialConfig {
         access_key_id: "admin".into(),
         secret_access_key: Secret::new("admin-secret"),
         session_token: None,
-    }];
+    }]
+}
+
+async fn server() -> (TestServer, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::for_tests(dir.path());
+    config.credentials = admin_credentials();
     config.users = load_users(
         vec![
             user("app-backend", "minter", TOKENS_FOR_WEB_ROOMS),
@@ -332,11 +337,7 @@ const EVERYTHING: &str = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow
 async fn two_accounts() -> (TestServer, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::for_tests(dir.path());
-    config.credentials = vec![CredentialConfig {
-        access_key_id: "admin".into(),
-        secret_access_key: Secret::new("admin-secret"),
-        session_token: None,
-    }];
+    config.credentials = admin_credentials();
     let in_account = |name: &str, key: &str, account: &str| UserFile {
         account_id: Some(account.into()),
         ..user(name, key, EVERYTHING)
@@ -645,11 +646,7 @@ async fn changing_the_server_account_relabels_only_its_own_resources() {
     let config = |server_account: &str| {
         let mut config = Config::for_tests(dir.path());
         config.account_id = server_account.into();
-        config.credentials = vec![CredentialConfig {
-            access_key_id: "admin".into(),
-            secret_access_key: Secret::new("admin-secret"),
-            session_token: None,
-        }];
+        config.credentials = admin_credentials();
         config.users = load_users(
             vec![UserFile {
                 account_id: Some(ACCOUNT_A.into()),
@@ -691,11 +688,7 @@ async fn our_extensions_need_our_own_iam_prefix_one_action_each() {
     const IVSCHAT_STAR: &str = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ivschat:*","Resource":"*"}}"#;
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::for_tests(dir.path());
-    config.credentials = vec![CredentialConfig {
-        access_key_id: "admin".into(),
-        secret_access_key: Secret::new("admin-secret"),
-        session_token: None,
-    }];
+    config.credentials = admin_credentials();
     let only = |operation: Operation| {
         format!(
             r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Action":"ivschat-server:{}","Resource":"arn:aws:ivschat:*:*:room/*"}}}}"#,
