@@ -28,6 +28,7 @@ pub mod presence;
 pub mod private_files;
 pub mod room;
 pub mod server;
+pub mod sqlite_file;
 pub mod store;
 pub mod token_bucket;
 pub mod token_keys;

@@ -28,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::app::App;
+use crate::bus::redis_link::RedisLink;
 use crate::bus::{self, Bus};
 use crate::chat::review::Reviewer;
 use crate::chat::rooms::LiveRooms;
@@ -87,10 +88,12 @@ impl Server {
             clock.clone(),
         ));
         let stats = Arc::new(ChatStats::default());
-        let presence = Presence::open(&config).await?;
+        // One command connection for the bus, history and presence (`bus/redis_link.rs`).
+        let redis = RedisLink::open(&config).await?;
+        let presence = Presence::open(&config, redis.as_ref());
         let rooms = Arc::new(LiveRooms::new(stats.clone(), presence.clone()));
-        let bus = bus::open(&config, rooms.clone()).await?;
-        let history = history::open(&config, rooms.clone(), clock.clone())
+        let bus = bus::open(&config, redis.as_ref(), rooms.clone());
+        let history = history::open(&config, redis.as_ref(), rooms.clone(), clock.clone())
             .await
             .context("opening room history")?;
         let hub = Arc::new(Hub::new(

@@ -476,6 +476,20 @@ impl Drop for PrivateRedis {
     }
 }
 
+/// A cluster of `nodes` on a private Redis (with its port), for a test that stops Redis or
+/// counts its clients; `None` (the test skips) without PostgreSQL or `redis-server`.
+fn cluster_on_private_redis(nodes: usize) -> Option<(Cluster, PrivateRedis, u16)> {
+    if common::services::database_url().is_none()
+        || !common::services::program_available("redis-server")
+    {
+        return None;
+    }
+    let port = common::process::free_port();
+    let redis = PrivateRedis::start(port);
+    let cluster = Cluster::start_on(nodes, &format!("redis://127.0.0.1:{port}"))?;
+    Some((cluster, redis, port))
+}
+
 async fn ready_status(node: &Node) -> u16 {
     reqwest::get(format!("{}/ready", node.endpoint()))
         .await
@@ -496,16 +510,9 @@ async fn wait_ready(node: &Node, status: u16) {
 
 #[tokio::test]
 async fn a_redis_outage_is_reported_refused_and_recovered_from_without_restart() {
-    // This test stops and restarts a Redis of its own, so it needs the program itself.
-    if common::services::database_url().is_none()
-        || !common::services::program_available("redis-server")
-    {
+    // This test stops Redis or counts its clients, so it needs a Redis of its own.
+    let Some((cluster, mut redis, port)) = cluster_on_private_redis(2) else {
         return; // skipped, and said so
-    }
-    let port = common::process::free_port();
-    let mut redis = PrivateRedis::start(port);
-    let Some(cluster) = Cluster::start_on(2, &format!("redis://127.0.0.1:{port}")) else {
-        return;
     };
     let room = cluster.room(100).await;
     let mut a = cluster.join(&room, "a", &["SEND_MESSAGE"], 0).await;
@@ -712,6 +719,164 @@ async fn a_silently_dropped_subscription_makes_the_node_unready_until_it_recover
         .await;
     assert_eq!(a.frame_of("MESSAGE").await["RequestId"], "back");
     assert_eq!(b.frame_of("MESSAGE").await["RequestId"], "back");
+}
+
+/// Issue 22 leftover: a node opened a Redis command connection each for the bus, the history
+/// and presence, besides its subscription connection. They now share one multiplexed
+/// connection (`bus/redis_link.rs`): two connections per node, counted by Redis itself.
+#[tokio::test]
+async fn a_node_holds_one_redis_command_connection_and_one_subscription() {
+    // Counts Redis's clients, so it needs a Redis of its own.
+    let Some((cluster, _redis, port)) = cluster_on_private_redis(1) else {
+        return; // skipped, and said so
+    };
+    let url = format!("redis://127.0.0.1:{port}");
+    // Ready: the subscription is made and heard; the command connection is made at start.
+    wait_ready(&cluster.nodes[0], 200).await;
+    // History and presence in use, so none of their connections can still be pending.
+    let room = history_room(&cluster.nodes[0]).await;
+    let token = token(&cluster.nodes[0], &room, "a", &["SEND_MESSAGE"]).await;
+    let mut member = ChatClient::connect(cluster.nodes[0].addr(), &token)
+        .await
+        .unwrap();
+    member
+        .send(json!({"Action":"SEND_MESSAGE","RequestId":"r","Content":"x"}))
+        .await;
+    assert_eq!(member.frame_of("MESSAGE").await["RequestId"], "r");
+    assert_eq!(
+        extension(&cluster.nodes[0], "ListRoomMessages", &room)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        extension(&cluster.nodes[0], "GetRoomPresence", &room)
+            .await
+            .status,
+        200
+    );
+
+    let mut redis = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let me: i64 = redis::cmd("CLIENT")
+        .arg("ID")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let node: Vec<&str> = list
+        .lines()
+        .filter(|line| !line.starts_with(&format!("id={me} ")))
+        .collect();
+    let subscribed = node
+        .iter()
+        .filter(|line| line.contains(" flags=P "))
+        .count();
+    assert_eq!((node.len(), subscribed), (2, 1), "{list}");
+}
+
+/// A room that keeps 5 frames (`ivschat-server:history`), so ListRoomMessages reads Redis.
+async fn history_room(node: &Node) -> String {
+    node.client()
+        .create_room()
+        .tags("ivschat-server:history", "5")
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap()
+}
+
+/// POST /ivschat-server/<operation> for `room` on `node`, bounded by a hang guard (30 s, far
+/// above the Redis command deadline of 1 s).
+async fn extension(node: &Node, operation: &str, room: &str) -> common::raw::RawResponse {
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        common::raw::send(
+            &node.endpoint(),
+            "POST",
+            &format!("/ivschat-server/{operation}"),
+            &[("content-type", "application/json")],
+            json!({"roomIdentifier": room}).to_string().as_bytes(),
+        ),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("{operation} hung"))
+}
+
+/// RELIABILITY.md "Redis down" and fault b1 "Redis paused": the history and presence (ours,
+/// issue 22) fail as the bus does, whether Redis is paused (`SIGSTOP`: commands hang) or killed
+/// and restarted empty: their operations are refused with a clear InternalServerException within
+/// the command deadline, never hang, `/ready` answers 503, and everything works again once
+/// Redis answers, without restart.
+#[tokio::test]
+async fn history_and_presence_fail_like_the_bus_when_redis_is_paused_or_killed() {
+    // This test stops Redis or counts its clients, so it needs a Redis of its own.
+    let Some((cluster, mut redis, port)) = cluster_on_private_redis(1) else {
+        return; // skipped, and said so
+    };
+    let node = &cluster.nodes[0];
+    let room = history_room(node).await;
+    let token = token(node, &room, "a", &[]).await;
+    let _member = ChatClient::connect(node.addr(), &token).await.unwrap();
+    wait_ready(node, 200).await;
+    const OPERATIONS: [&str; 3] = ["ListRoomMessages", "GetRoomPresence", "ListRoomUsers"];
+    let all_answer = || async {
+        for operation in OPERATIONS {
+            if extension(node, operation, &room).await.status != 200 {
+                return false;
+            }
+        }
+        true
+    };
+    assert!(all_answer().await);
+
+    for fault in ["paused", "killed"] {
+        let pid = redis.child.id().to_string();
+        let signal = |signal: &str| {
+            let sent = std::process::Command::new("kill")
+                .args([signal, &pid])
+                .status()
+                .unwrap();
+            assert!(sent.success());
+        };
+        match fault {
+            "paused" => signal("-STOP"),
+            _ => redis.stop(),
+        }
+        for operation in OPERATIONS {
+            let refused = extension(node, operation, &room).await;
+            assert_eq!(
+                refused.status, 500,
+                "{fault}: {operation}: {}",
+                refused.body
+            );
+            assert_eq!(refused.error_type(), "InternalServerException");
+            assert!(refused.body.contains("unreachable"), "{}", refused.body);
+        }
+        wait_ready(node, 503).await;
+        match fault {
+            "paused" => signal("-CONT"),
+            _ => redis = PrivateRedis::start(port),
+        }
+        wait_ready(node, 200).await;
+        let mut recovered = false;
+        for _ in 0..100 {
+            if all_answer().await {
+                recovered = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(recovered, "{fault}: history and presence did not recover");
+    }
 }
 
 /// `host:port` of a `scheme://[user@]host:port[/path]` URL.
@@ -1128,9 +1293,10 @@ async fn account_rates_are_kept_per_account_in_redis() {
     let mut config = ivschat_server::config::Config::for_tests(dir.path());
     config.bus_url = Some(ivschat_server::config::Secret::new(redis_url));
     config.cluster_name = format!("t_{}", hex::encode(rand::random::<[u8; 6]>()));
-    let bus = ivschat_server::bus::open(&config, Arc::new(NoRooms))
+    let link = ivschat_server::bus::redis_link::RedisLink::open(&config)
         .await
         .unwrap();
+    let bus = ivschat_server::bus::open(&config, link.as_ref(), Arc::new(NoRooms));
     let take = |account: &'static str| {
         bus.try_take(Bucket::Account {
             name: "account:send_event",

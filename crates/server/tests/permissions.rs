@@ -40,14 +40,19 @@ const CREATE_WEB_ROOMS: &str = r#"{"Version":"2012-10-17","Statement":{"Effect":
 const NOT_ACTION: &str = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow",
     "NotAction":["ivschat:Delete*","ivschat:Update*"],"Resource":"*"}}"#;
 
-async fn server() -> (TestServer, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::for_tests(dir.path());
-    config.credentials = vec![CredentialConfig {
+/// A `[[credentials]]` key with full access (`admin`/`admin-secret`), besides the users.
+fn admin_credentials() -> Vec<CredentialConfig> {
+    vec![CredentialConfig {
         access_key_id: "admin".into(),
         secret_access_key: Secret::new("admin-secret"),
         session_token: None,
-    }];
+    }]
+}
+
+async fn server() -> (TestServer, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::for_tests(dir.path());
+    config.credentials = admin_credentials();
     config.users = load_users(
         vec![
             user("app-backend", "minter", TOKENS_FOR_WEB_ROOMS),
@@ -332,11 +337,7 @@ const EVERYTHING: &str = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow
 async fn two_accounts() -> (TestServer, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::for_tests(dir.path());
-    config.credentials = vec![CredentialConfig {
-        access_key_id: "admin".into(),
-        secret_access_key: Secret::new("admin-secret"),
-        session_token: None,
-    }];
+    config.credentials = admin_credentials();
     let in_account = |name: &str, key: &str, account: &str| UserFile {
         account_id: Some(account.into()),
         ..user(name, key, EVERYTHING)
@@ -645,11 +646,7 @@ async fn changing_the_server_account_relabels_only_its_own_resources() {
     let config = |server_account: &str| {
         let mut config = Config::for_tests(dir.path());
         config.account_id = server_account.into();
-        config.credentials = vec![CredentialConfig {
-            access_key_id: "admin".into(),
-            secret_access_key: Secret::new("admin-secret"),
-            session_token: None,
-        }];
+        config.credentials = admin_credentials();
         config.users = load_users(
             vec![UserFile {
                 account_id: Some(ACCOUNT_A.into()),
@@ -680,4 +677,80 @@ async fn changing_the_server_account_relabels_only_its_own_resources() {
     let arns: Vec<&str> = rooms.rooms().iter().map(|r| r.arn().unwrap()).collect();
     assert_eq!(arns, [theirs.as_str()]);
     after.stop().await;
+}
+
+/// Our extensions (README "Extensions (not AWS)") are in our own IAM service prefix: a policy
+/// allowing `ivschat:*` grants none of them, and `ivschat-server:<Operation>` on the room's ARN
+/// grants that one operation and no other. Every extension the router knows is covered.
+#[tokio::test]
+async fn our_extensions_need_our_own_iam_prefix_one_action_each() {
+    use ivschat_server::api::route::Operation;
+    const IVSCHAT_STAR: &str = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ivschat:*","Resource":"*"}}"#;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::for_tests(dir.path());
+    config.credentials = admin_credentials();
+    let only = |operation: Operation| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Action":"ivschat-server:{}","Resource":"arn:aws:ivschat:*:*:room/*"}}}}"#,
+            operation.name()
+        )
+    };
+    let mut users = vec![user("aws-only", "awsonly", IVSCHAT_STAR)];
+    for operation in Operation::EXTENSIONS {
+        let name = operation.name().to_lowercase();
+        users.push(user(&name, &name, &only(operation)));
+    }
+    config.users = load_users(users, dir.path(), ACCOUNT).unwrap();
+    config.check().unwrap();
+    let server = TestServer::start_with(config).await;
+    // With history, so ListRoomMessages has something to answer.
+    let room = client(&server, "admin")
+        .create_room()
+        .tags("ivschat-server:history", "5")
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    let body = serde_json::json!({"roomIdentifier": room}).to_string();
+    let call = |key: String, operation: Operation| {
+        let (endpoint, body) = (server.endpoint(), body.clone());
+        async move {
+            common::raw::send_as(
+                &endpoint,
+                (&key, &format!("{key}-secret")),
+                "POST",
+                &format!("/ivschat-server/{}", operation.name()),
+                &body,
+            )
+            .await
+        }
+    };
+    for operation in Operation::EXTENSIONS {
+        let action = format!("ivschat-server:{}", operation.name());
+        let mut callers = vec!["awsonly".to_string()];
+        for other in Operation::EXTENSIONS {
+            let key = other.name().to_lowercase();
+            if other == operation {
+                let allowed = call(key, operation).await;
+                assert_eq!(allowed.status, 200, "{action}: {}", allowed.body);
+            } else {
+                callers.push(key);
+            }
+        }
+        for key in callers {
+            let denied = call(key.clone(), operation).await;
+            assert_eq!(denied.status, 403, "{key} {action}: {}", denied.body);
+            assert_eq!(denied.error_type(), "AccessDeniedException");
+            assert!(
+                denied.json()["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&format!("{action} on resource: {room}")),
+                "{}",
+                denied.body
+            );
+        }
+    }
+    server.stop().await;
 }

@@ -9,7 +9,7 @@ mod common;
 use std::time::Duration;
 
 use common::chat::ChatClient;
-use common::raw::{send, send_as, RawResponse};
+use common::raw::{send, RawResponse};
 use common::services::remove_cluster;
 use common::TestServer;
 use ivschat_server::config::{Config, Secret};
@@ -413,82 +413,6 @@ async fn errors_use_the_aws_shapes() {
         .send()
         .await
         .unwrap();
-}
-
-/// IAM: `ivschat:*` does not grant our actions (they are in our own service prefix); a
-/// policy naming them does, on the room ARN.
-#[tokio::test]
-async fn our_actions_need_our_own_iam_prefix() {
-    use ivschat_server::iam::users::{load_users, AccessKeyFile, UserFile};
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::for_tests(dir.path());
-    let user = |name: &str, policy: &str| UserFile {
-        name: name.into(),
-        account_id: None,
-        access_keys: vec![AccessKeyFile {
-            access_key_id: name.into(),
-            secret_access_key: Secret::new(format!("{name}-secret")),
-        }],
-        policies: vec![policy.into()],
-    };
-    config.users = load_users(
-        vec![
-            user(
-                "admin",
-                r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ivschat:*","Resource":"*"}}"#,
-            ),
-            user(
-                "aws-only",
-                r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ivschat:*","Resource":"*"}}"#,
-            ),
-            user(
-                "presence-reader",
-                r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["ivschat-server:GetRoomPresence","ivschat-server:ListRoomUsers"],"Resource":"arn:aws:ivschat:*:*:room/*"}}"#,
-            ),
-        ],
-        dir.path(),
-        &config.account_id,
-    )
-    .unwrap();
-    let server = TestServer::start_with(config).await;
-    let endpoint = server.endpoint();
-    let room = server
-        .client_with("admin", "admin-secret")
-        .create_room()
-        .send()
-        .await
-        .unwrap()
-        .arn
-        .unwrap();
-    let body = json!({"roomIdentifier": room}).to_string();
-    let as_user = |name: &'static str, operation: &'static str| {
-        let (endpoint, body) = (endpoint.clone(), body.clone());
-        async move {
-            send_as(
-                &endpoint,
-                (name, &format!("{name}-secret")),
-                "POST",
-                &format!("/ivschat-server/{operation}"),
-                &body,
-            )
-            .await
-        }
-    };
-    for operation in ["GetRoomPresence", "ListRoomUsers"] {
-        let denied = as_user("aws-only", operation).await;
-        assert_eq!(denied.status, 403, "{}", denied.body);
-        assert_eq!(denied.error_type(), "AccessDeniedException");
-        assert!(
-            denied.json()["message"]
-                .as_str()
-                .unwrap()
-                .contains(&format!("ivschat-server:{operation} on resource: {room}")),
-            "{}",
-            denied.body
-        );
-        let allowed = as_user("presence-reader", operation).await;
-        assert_eq!(allowed.status, 200, "{}", allowed.body);
-    }
 }
 
 /// Scale-out: a node's presence entries lost in Redis (expired while Redis was away, or

@@ -8,6 +8,14 @@
 //! includes the history read), and the last replayed frame. The same joins into a room without
 //! our tags give the handshake alone, for comparison. Prints p50/p90/p99/max in ms. The rooms
 //! are deleted at the end. Only loopback addresses are contacted.
+//!
+//! `--since-last K`: each join asks with `?ivschat-server-since=<Id>` for only the last K
+//! messages (docs/protocol/messaging.md §13). `--redis-url URL` (the scale-out node's Redis,
+//! private to the run): instead of timings, prints the Redis work per replaying join, from
+//! `redis-cli INFO` read right before and after the joins (no other joins in between):
+//! commands, the stream reads (`XRANGE`/`XREVRANGE`, counted by Redis also when a script
+//! calls them), script calls, and bytes Redis sent. The node's own background traffic
+//! (heartbeats, connection counts, presence renewals) over those seconds is included.
 
 #[path = "../loopback.rs"]
 mod loopback;
@@ -47,6 +55,12 @@ struct Args {
     /// Bytes of content per message.
     #[arg(long, default_value_t = 100)]
     content_bytes: usize,
+    /// Each join asks for only the last K messages (`?ivschat-server-since=`); 0: all.
+    #[arg(long, default_value_t = 0)]
+    since_last: usize,
+    /// The node's Redis (scale-out, private to the run): print the Redis work per join.
+    #[arg(long)]
+    redis_url: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -74,6 +88,10 @@ async fn run(args: Args) -> Result<()> {
     ensure!(
         (1..=1000).contains(&args.messages),
         "--messages must be from 1 to 1000"
+    );
+    ensure!(
+        args.since_last < args.messages,
+        "--since-last must be below --messages"
     );
     let authority = args
         .endpoint
@@ -115,19 +133,27 @@ async fn measure(
     replaying: &str,
     plain: &str,
 ) -> Result<()> {
-    fill(args, sdk, authority, replaying).await?;
+    let ids = fill(args, sdk, authority, replaying).await?;
+    // The frames a join gets, and the `since` it asks with.
+    let (frames, since) = match args.since_last {
+        0 => (args.messages, None),
+        k => (k, Some(ids[ids.len() - 1 - k].as_str())),
+    };
+    if let Some(url) = &args.redis_url {
+        return redis_work(args, sdk, authority, replaying, url, frames, since).await;
+    }
     let mut handshake = histogram()?;
     let mut replayed = histogram()?;
     let mut plain_handshake = histogram()?;
     for _ in 0..args.joins {
-        let (open, last) = join(sdk, authority, replaying, args.messages).await?;
+        let (open, last) = join(sdk, authority, replaying, frames, since).await?;
         handshake.record(open.as_micros() as u64)?;
         replayed.record(last.as_micros() as u64)?;
-        let (open, _) = join(sdk, authority, plain, 0).await?;
+        let (open, _) = join(sdk, authority, plain, 0, None).await?;
         plain_handshake.record(open.as_micros() as u64)?;
     }
     println!(
-        "replay of {} messages ({} content bytes each), {} joins, ms from TCP connect:",
+        "replay of {frames} of {} messages ({} content bytes each), {} joins, ms from TCP connect:",
         args.messages, args.content_bytes, args.joins
     );
     print_row("101, room without history", &plain_handshake);
@@ -136,13 +162,92 @@ async fn measure(
     Ok(())
 }
 
-/// Fills the room's history: ten senders, so the connection rate (10/s) is no limit.
+/// `--redis-url`: the replaying joins alone, between two readings of Redis's counters.
+async fn redis_work(
+    args: &Args,
+    sdk: &aws_sdk_ivschat::Client,
+    authority: &str,
+    room: &str,
+    url: &str,
+    frames: usize,
+    since: Option<&str>,
+) -> Result<()> {
+    let before = redis_counters(url)?;
+    for _ in 0..args.joins {
+        join(sdk, authority, room, frames, since).await?;
+    }
+    let after = redis_counters(url)?;
+    let per_join = |key: &str| {
+        (after.get(key).unwrap_or(&0.0) - before.get(key).unwrap_or(&0.0)) / args.joins as f64
+    };
+    println!(
+        "Redis work per replaying join: {} joins, {frames} of {} messages replayed ({} content \
+         bytes each), since: {}",
+        args.joins,
+        args.messages,
+        args.content_bytes,
+        since.unwrap_or("none")
+    );
+    println!(
+        "  commands processed          {:>10.1}",
+        per_join("total_commands_processed")
+    );
+    println!(
+        "  XRANGE + XREVRANGE calls    {:>10.1}   µs in them {:>8.1}",
+        per_join("xrange_calls") + per_join("xrevrange_calls"),
+        per_join("xrange_usec") + per_join("xrevrange_usec")
+    );
+    println!(
+        "  EVALSHA calls               {:>10.1}   µs in them {:>8.1}",
+        per_join("evalsha_calls"),
+        per_join("evalsha_usec")
+    );
+    println!(
+        "  bytes sent by Redis         {:>10.0}",
+        per_join("total_net_output_bytes")
+    );
+    Ok(())
+}
+
+/// `redis-cli INFO` counters: `total_*` of `stats`, and `<command>_calls`/`<command>_usec`
+/// of `commandstats`.
+fn redis_counters(url: &str) -> Result<std::collections::HashMap<String, f64>> {
+    let output = std::process::Command::new("redis-cli")
+        .args(["-u", url, "INFO", "everything"])
+        .output()
+        .context("running redis-cli")?;
+    ensure!(output.status.success(), "redis-cli INFO failed");
+    let mut counters = std::collections::HashMap::new();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let Some((name, value)) = line.trim_end().split_once(':') else {
+            continue;
+        };
+        if let Some(command) = name.strip_prefix("cmdstat_") {
+            for field in value.split(',') {
+                if let Some((key, number)) = field.split_once('=') {
+                    if let Ok(number) = number.parse::<f64>() {
+                        counters.insert(format!("{command}_{key}"), number);
+                    }
+                }
+            }
+        } else if name.starts_with("total_") {
+            if let Ok(number) = value.parse::<f64>() {
+                counters.insert(name.to_string(), number);
+            }
+        }
+    }
+    Ok(counters)
+}
+
+/// Fills the room's history: ten senders, so the connection rate (10/s) is no limit. Returns
+/// the messages' `Id`s, oldest first.
 async fn fill(
     args: &Args,
     sdk: &aws_sdk_ivschat::Client,
     authority: &str,
     room: &str,
-) -> Result<()> {
+) -> Result<Vec<String>> {
+    let mut ids = Vec::with_capacity(args.messages);
     let content = "x".repeat(args.content_bytes);
     let senders = 10.min(args.messages);
     let mut sent = 0;
@@ -165,6 +270,9 @@ async fn fill(
                 match ws.next().await {
                     Some(Ok(Message::Text(text))) if text.contains(&format!("\"r{sent}\"")) => {
                         ensure!(text.contains("\"MESSAGE\""), "refused: {text}");
+                        let frame: serde_json::Value = serde_json::from_str(&text)?;
+                        let id = frame["Id"].as_str().context("a MESSAGE without Id")?;
+                        ids.push(id.to_string());
                         break;
                     }
                     Some(Ok(_)) => {}
@@ -176,14 +284,23 @@ async fn fill(
         // Within each connection's 10 requests per second.
         tokio::time::sleep(Duration::from_millis(110)).await;
     }
-    Ok(())
+    Ok(ids)
 }
 
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect(authority: &str, token: &str) -> Result<Socket> {
-    let mut request = format!("ws://{authority}/").into_client_request()?;
+    connect_since(authority, token, None).await
+}
+
+/// Connects, asking for only the frames after `since` when given.
+async fn connect_since(authority: &str, token: &str, since: Option<&str>) -> Result<Socket> {
+    let url = match since {
+        Some(since) => format!("ws://{authority}/?ivschat-server-since={since}"),
+        None => format!("ws://{authority}/"),
+    };
+    let mut request = url.into_client_request()?;
     request
         .headers_mut()
         .insert("sec-websocket-protocol", token.parse()?);
@@ -197,10 +314,11 @@ async fn join(
     authority: &str,
     room: &str,
     frames: usize,
+    since: Option<&str>,
 ) -> Result<(Duration, Duration)> {
     let token = token(sdk, room, "joiner", false).await?;
     let started = Instant::now();
-    let mut ws = connect(authority, &token).await?;
+    let mut ws = connect_since(authority, &token, since).await?;
     let open = started.elapsed();
     let mut received = 0;
     while received < frames {

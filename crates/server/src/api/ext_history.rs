@@ -140,7 +140,7 @@ pub async fn list_room_messages(
         None => Vec::new(),
         Some(retention) => app
             .chat
-            .kept(&room.id, retention)
+            .kept_since(&room.id, retention, req.since.as_deref())
             .await
             .map_err(|e| match e {
                 Declined::Unavailable | Declined::RateLimited { .. } => ServiceError::new(

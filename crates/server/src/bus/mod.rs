@@ -6,7 +6,8 @@
 //! * `local.rs`: the embedded default, one node. Events go straight into this node's rooms,
 //!   and the buckets and redeemed tokens are in memory.
 //! * `redis.rs` (with `wire.rs`, its message encoding): several nodes sharing a Redis server
-//!   (`--bus redis://…`, docs/scale-out.md).
+//!   (`--bus redis://…`, docs/scale-out.md), on the node's connections to it
+//!   (`redis_link.rs`, shared with the history and presence).
 //!
 //! A bus hands what reaches this node to [`NodeRooms`] (the chat side's live rooms), so neither
 //! side names the other: `chat/` knows only this trait, and the shared types are in `room/`.
@@ -15,6 +16,7 @@
 
 pub mod local;
 pub mod redis;
+pub mod redis_link;
 pub mod wire;
 
 use std::future::{ready, Future, Ready};
@@ -144,18 +146,15 @@ pub trait NodeRooms: Send + Sync {
     fn events_missed(&self);
 }
 
-/// Opens the bus `config` names: Redis for `--bus redis://…`, otherwise the in-process bus.
-pub async fn open(config: &Config, rooms: Arc<dyn NodeRooms>) -> anyhow::Result<Arc<dyn Bus>> {
-    Ok(match &config.bus_url {
-        Some(url) => Arc::new(
-            redis::RedisBus::connect(
-                url.expose(),
-                config.bus_ca_file.as_deref(),
-                &config.cluster_name,
-                rooms,
-            )
-            .await?,
-        ),
+/// The bus for `config`: Redis on `redis` (the node's link, `--bus redis://…`, see
+/// [`redis_link::RedisLink::open`]), otherwise the in-process bus.
+pub fn open(
+    config: &Config,
+    redis: Option<&redis_link::RedisLink>,
+    rooms: Arc<dyn NodeRooms>,
+) -> Arc<dyn Bus> {
+    match redis {
+        Some(link) => Arc::new(redis::RedisBus::new(link, &config.cluster_name, rooms)),
         None => Arc::new(local::LocalBus::new(rooms)),
-    })
+    }
 }

@@ -26,7 +26,7 @@
 //! * **Transport.** `redis://` in clear, or `rediss://` over TLS (rustls): the server's
 //!   certificate is checked against the system's trusted roots, or only against the CA
 //!   certificates of `--bus-ca-file`, and its name against the URL's host. Every connection
-//!   has TCP keepalive and a TCP user timeout ([`tcp_settings`]); commands have a deadline
+//!   has TCP keepalive and a TCP user timeout (`redis_link.rs`); commands have a deadline
 //!   ([`REDIS_TIMEOUT`]); the subscription has the heartbeat above.
 //!
 //! Subscriptions change in one task ([`Subscriptions`]) that checks, when it acts, whether
@@ -47,6 +47,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::redis_link::RedisLink;
 use super::wire::{decode_event, decode_update, encode_event, encode_update};
 use super::{waiting, Bucket, Bus, BusCall, NodeRooms};
 use crate::room::{RoomEvent, RoomUpdate};
@@ -79,40 +80,8 @@ pub(crate) fn room_channel(prefix: &str, room_id: &str) -> String {
     format!("{prefix}:room:{room_id}")
 }
 
-/// The settings of a command connection: fail fast while Redis is away, so requests get a
-/// clear refusal instead of waiting; the manager reconnects by itself on the next command.
-pub(crate) fn command_connection_config() -> redis::aio::ConnectionManagerConfig {
-    redis::aio::ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(REDIS_TIMEOUT))
-        .set_response_timeout(Some(REDIS_TIMEOUT))
-        .set_number_of_retries(1)
-        .set_max_delay(Duration::from_millis(500))
-}
-
-/// Opens a command connection to the bus's Redis for `purpose` (the bus, presence, history),
-/// saying what the usual TLS mistakes look like when it fails: they show as a reset or a garbled
-/// handshake.
-pub(crate) async fn command_connection(
-    client: redis::Client,
-    tls: bool,
-    purpose: &str,
-) -> anyhow::Result<ConnectionManager> {
-    ConnectionManager::new_with_config(client, command_connection_config())
-        .await
-        .map_err(|e| {
-            let hint = if tls {
-                " (is TLS enabled on that port? With a private CA, give its certificate \
-                 with --bus-ca-file)"
-            } else {
-                " (if that Redis accepts TLS only, use a rediss:// URL)"
-            };
-            anyhow::Error::new(e)
-                .context(format!("connecting to Redis (--bus) for {purpose}{hint}"))
-        })
-}
-
 /// How long one Redis command may take before the request that needed it is refused.
-const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
+pub(crate) const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// How often a node publishes its connection count, and how old a count may be before the
 /// node that wrote it is considered gone.
@@ -161,22 +130,14 @@ impl std::fmt::Debug for RedisBus {
 }
 
 impl RedisBus {
-    /// Connects to the Redis at `url`; `ca_file` (PEM) replaces the system's trusted roots for
-    /// a `rediss://` URL.
-    pub async fn connect(
-        url: &str,
-        ca_file: Option<&std::path::Path>,
-        cluster: &str,
-        rooms: Arc<dyn NodeRooms>,
-    ) -> anyhow::Result<RedisBus> {
-        let client = client(url, ca_file)?;
-        let tls = url.starts_with("rediss://");
-        let commands = command_connection(client.clone(), tls, "--bus").await?;
+    /// The bus on `link`: its commands share the node's command connection; its subscription
+    /// connection is made when it starts.
+    pub fn new(link: &RedisLink, cluster: &str, rooms: Arc<dyn NodeRooms>) -> RedisBus {
         let (changes, changes_rx) = mpsc::unbounded_channel();
-        Ok(RedisBus {
+        RedisBus {
             rooms,
-            client,
-            commands,
+            client: link.client().clone(),
+            commands: link.commands(),
             prefix: cluster.to_string(),
             node_id: uuid::Uuid::new_v4().simple().to_string(),
             bucket: redis::Script::new(TOKEN_BUCKET),
@@ -185,7 +146,7 @@ impl RedisBus {
             others_connections: AtomicU64::new(0),
             heard_at_ms: AtomicI64::new(0),
             recovered: watch::Sender::new(0),
-        })
+        }
     }
 
     fn heartbeat_channel(&self) -> String {
@@ -553,74 +514,6 @@ async fn publish_heartbeats(bus: Arc<RedisBus>, shutdown: CancellationToken) {
     }
 }
 
-/// The client for `--bus`: `redis://` or `rediss://` (TLS, checked against `ca_file` when
-/// given, else the system's roots), with [`tcp_settings`] on every connection.
-pub(crate) fn client(
-    url: &str,
-    ca_file: Option<&std::path::Path>,
-) -> anyhow::Result<redis::Client> {
-    // Only Redis can be the bus (docs/scale-out.md says why not NATS): say so plainly
-    // rather than let a `nats://` URL fail as a malformed Redis URL.
-    let tls = url.starts_with("rediss://");
-    if !tls && !url.starts_with("redis://") {
-        anyhow::bail!(
-            "--bus must be a redis:// or rediss:// URL (the cluster bus is Redis; see \
-             docs/scale-out.md)"
-        );
-    }
-    // The redis crate reads `#insecure` as "do not check the certificate": not offered.
-    if url.contains('#') {
-        anyhow::bail!(
-            "--bus: a URL fragment (such as #insecure) is not accepted; the server's \
-             certificate is always checked (give a private CA with --bus-ca-file)"
-        );
-    }
-    let info = redis::IntoConnectionInfo::into_connection_info(url)
-        .context("parsing the --bus Redis URL")?
-        .set_tcp_settings(tcp_settings());
-    let Some(ca_file) = ca_file else {
-        return redis::Client::open(info).context("parsing the --bus Redis URL");
-    };
-    if !tls {
-        anyhow::bail!("--bus-ca-file applies to a rediss:// (TLS) bus only");
-    }
-    let pem = std::fs::read(ca_file)
-        .with_context(|| format!("reading --bus-ca-file {}", ca_file.display()))?;
-    // An empty root store would only fail later, at every connection, as an unknown issuer.
-    if !pem
-        .windows(b"-----BEGIN CERTIFICATE-----".len())
-        .any(|w| w == b"-----BEGIN CERTIFICATE-----")
-    {
-        anyhow::bail!(
-            "--bus-ca-file {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
-            ca_file.display()
-        );
-    }
-    let certificates = redis::TlsCertificates {
-        client_tls: None,
-        root_cert: Some(pem),
-    };
-    redis::Client::build_with_tls(info, certificates)
-        .with_context(|| format!("using --bus-ca-file {}", ca_file.display()))
-}
-
-/// TCP settings of every Redis connection: keepalive probes after 10 s of silence, every 5 s,
-/// 3 of them, and unacknowledged data given up after 25 s, so a peer that vanished without a
-/// word is found out by the kernel within about 25 s even between commands (the heartbeat
-/// covers the subscription connection within seconds, and commands have their own deadline).
-fn tcp_settings() -> redis::io::tcp::TcpSettings {
-    use redis::io::tcp::socket2::TcpKeepalive;
-    let keepalive = TcpKeepalive::new()
-        .with_time(Duration::from_secs(10))
-        .with_interval(Duration::from_secs(5));
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    let keepalive = keepalive.with_retries(3);
-    let settings = redis::io::tcp::TcpSettings::default().set_keepalive(keepalive);
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    let settings = settings.set_user_timeout(Duration::from_secs(25));
-    settings
-}
-
 fn now_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
@@ -682,36 +575,4 @@ async fn report_connections(bus: Arc<RedisBus>, shutdown: CancellationToken) {
         .arg(&bus.node_id)
         .query_async(&mut commands)
         .await;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::client;
-
-    fn refusal(url: &str, ca_file: Option<&std::path::Path>) -> String {
-        format!("{:#}", client(url, ca_file).unwrap_err())
-    }
-
-    /// The URL and CA file are checked before anything is dialled (no Redis here).
-    #[test]
-    fn bus_urls_and_ca_files_are_checked_before_connecting() {
-        assert!(client("redis://127.0.0.1:6379", None).is_ok());
-        assert!(client("rediss://127.0.0.1:6380", None).is_ok());
-        assert!(refusal("nats://127.0.0.1:4222", None).contains("redis:// or rediss://"));
-        // The redis crate would skip the certificate check for this fragment.
-        assert!(refusal("rediss://127.0.0.1:6380/#insecure", None).contains("not accepted"));
-
-        let dir = tempfile::tempdir().unwrap();
-        let not_pem = dir.path().join("ca.pem");
-        std::fs::write(&not_pem, "not a certificate").unwrap();
-        let e = refusal("rediss://127.0.0.1:6380", Some(&not_pem));
-        assert!(e.contains("holds no PEM certificate"), "{e}");
-        let e = refusal("redis://127.0.0.1:6379", Some(&not_pem));
-        assert!(e.contains("rediss:// (TLS) bus only"), "{e}");
-        let e = refusal(
-            "rediss://127.0.0.1:6380",
-            Some(&dir.path().join("missing.pem")),
-        );
-        assert!(e.contains("reading --bus-ca-file"), "{e}");
-    }
 }

@@ -228,6 +228,22 @@ impl Hub {
             .map_err(history_unreachable)
     }
 
+    /// [`Hub::kept`] for a client that has the frames up to the one with `Id` `since`: may
+    /// leave out the frames before that one (never that one), so a client that missed little
+    /// costs little to read (`History::read_since`); pass the result through
+    /// `history::after_message`.
+    pub async fn kept_since(
+        &self,
+        room_id: &str,
+        retention: Retention,
+        since: Option<&str>,
+    ) -> Result<Vec<Kept>, Declined> {
+        self.history
+            .read_since(room_id, retention, since)
+            .await
+            .map_err(history_unreachable)
+    }
+
     /// Who is in each room (`presence/`): GetRoomPresence and ListRoomUsers read it.
     pub fn presence(&self) -> &Arc<crate::presence::Presence> {
         self.rooms.presence()

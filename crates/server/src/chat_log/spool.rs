@@ -17,15 +17,10 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use anyhow::Context;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::SqlitePool;
 use sqlx::Row;
 use tokio::sync::{mpsc, oneshot};
 
@@ -150,20 +145,7 @@ impl Spool {
     pub async fn open(data_dir: &Path, max_records: u64) -> anyhow::Result<Spool> {
         crate::private_files::create_dir_all(data_dir)?;
         let path = data_dir.join("spool.db");
-        // Made here so that it, and the -wal and -shm files SQLite gives its mode, are 0600.
-        crate::private_files::create_file(&path)
-            .with_context(|| format!("creating {}", path.display()))?;
-        let options = SqliteConnectOptions::from_str("sqlite:")?
-            .filename(&path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(2)
-            .connect_with(options)
-            .await
-            .with_context(|| format!("opening {}", path.display()))?;
+        let pool = crate::sqlite_file::open_private_wal(&path, 2).await?;
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS records (
                  seq INTEGER PRIMARY KEY AUTOINCREMENT,

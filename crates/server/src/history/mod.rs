@@ -26,6 +26,7 @@ mod sqlite;
 
 use std::sync::Arc;
 
+use crate::bus::redis_link::RedisLink;
 use crate::bus::{BusCall, NodeRooms};
 use crate::config::Config;
 use crate::domain::clock::Clock;
@@ -70,6 +71,20 @@ pub trait History: Send + Sync + std::fmt::Debug {
     /// The frames kept now, oldest first, none older than `retention` allows.
     fn read<'a>(&'a self, room_id: &'a str, retention: Retention) -> BusCall<'a, Vec<Kept>>;
 
+    /// [`read`](History::read) for a client that already has the frames up to the one with
+    /// `Id` `since`: an implementation may leave out the frames before that one (never that one
+    /// itself, so the caller still learns the newest id); [`after_message`] then takes what the
+    /// client still needs. Redis reads only back to it (`redis.rs`).
+    fn read_since<'a>(
+        &'a self,
+        room_id: &'a str,
+        retention: Retention,
+        since: Option<&'a str>,
+    ) -> BusCall<'a, Vec<Kept>> {
+        let _ = since;
+        self.read(room_id, retention)
+    }
+
     /// DeleteRoom: forgets everything kept for the room.
     fn forget_room<'a>(&'a self, room_id: &'a str) -> BusCall<'a, ()>;
 
@@ -80,22 +95,16 @@ pub trait History: Send + Sync + std::fmt::Debug {
     }
 }
 
-/// Opens the history that goes with the bus `config` names: a Redis stream per room with the
-/// Redis bus, else the embedded one in `data_dir`.
+/// Opens the history that goes with the bus: a Redis stream per room on the node's Redis link
+/// (`bus/redis_link.rs`) with the Redis bus, else the embedded one in `data_dir`.
 pub async fn open(
     config: &Config,
+    redis: Option<&RedisLink>,
     rooms: Arc<dyn NodeRooms>,
     clock: Clock,
 ) -> anyhow::Result<Arc<dyn History>> {
-    Ok(match &config.bus_url {
-        Some(url) => Arc::new(
-            redis::RedisHistory::connect(
-                url.expose(),
-                config.bus_ca_file.as_deref(),
-                &config.cluster_name,
-            )
-            .await?,
-        ),
+    Ok(match redis {
+        Some(link) => Arc::new(redis::RedisHistory::new(link, &config.cluster_name)),
         None => Arc::new(embedded::EmbeddedHistory::open(&config.data_dir, rooms, clock).await?),
     })
 }

@@ -14,7 +14,8 @@ use redis::aio::ConnectionManager;
 use redis::Value;
 
 use super::{Entry, History, Kept};
-use crate::bus::redis::{client, command_connection, room_channel};
+use crate::bus::redis::room_channel;
+use crate::bus::redis_link::RedisLink;
 use crate::bus::{waiting, BusCall};
 use crate::room::frame::{HistoryId, OutFrame};
 use crate::room::options::Retention;
@@ -48,13 +49,46 @@ redis.call('PUBLISH', ARGV[1], 'H' .. id .. ' ' .. ARGV[2])
 return id
 ";
 
-/// KEYS[1] the room's stream; ARGV: max age (ms). The entries young enough, oldest first.
+/// KEYS[1] the room's stream; ARGV: max age (ms), count, the message `Id` the reader already
+/// has ('' for none). The entries the reader needs, NEWEST first (the caller reverses them):
+/// never more than `count`, none older than the age limit (a room's count or age may have been
+/// lowered since they were kept), and with a `since` only back to its entry (included, so the
+/// caller still learns the newest id; docs/protocol/messaging.md §13). Read newest first in
+/// pages that double, so a client that missed a few frames costs a few entries, not the whole
+/// stream; when `since` is not kept the pages run on to the limits, and the reader gets
+/// everything kept, as §13 says.
 const READ_KEPT: &str = r"
 local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local oldest = now_ms - tonumber(ARGV[1])
 if oldest < 0 then oldest = 0 end
-return redis.call('XRANGE', KEYS[1], tostring(oldest) .. '-0', '+')
+local min = tostring(oldest) .. '-0'
+local count = tonumber(ARGV[2])
+if count < 1 then return {} end
+local since = ARGV[3]
+if since == '' then
+  return redis.call('XREVRANGE', KEYS[1], '+', min, 'COUNT', count)
+end
+local out = {}
+local max = '+'
+local page = 16
+while #out < count do
+  local want = math.min(page, count - #out)
+  local entries = redis.call('XREVRANGE', KEYS[1], max, min, 'COUNT', want)
+  for _, entry in ipairs(entries) do
+    out[#out + 1] = entry
+    local fields = entry[2]
+    for i = 1, #fields, 2 do
+      if fields[i] == 'm' and fields[i + 1] == since then
+        return out
+      end
+    end
+  end
+  if #entries < want then break end
+  max = '(' .. entries[#entries][1]
+  page = page * 2
+end
+return out
 ";
 
 pub struct RedisHistory {
@@ -73,24 +107,14 @@ impl std::fmt::Debug for RedisHistory {
 }
 
 impl RedisHistory {
-    /// Connects to the bus's Redis (a command connection of its own).
-    pub async fn connect(
-        url: &str,
-        ca_file: Option<&std::path::Path>,
-        cluster: &str,
-    ) -> anyhow::Result<RedisHistory> {
-        let commands = command_connection(
-            client(url, ca_file)?,
-            url.starts_with("rediss://"),
-            "room history",
-        )
-        .await?;
-        Ok(RedisHistory {
-            commands,
+    /// The history on the node's Redis `link` (its shared command connection).
+    pub fn new(link: &RedisLink, cluster: &str) -> RedisHistory {
+        RedisHistory {
+            commands: link.commands(),
             prefix: cluster.to_string(),
             keep_and_publish: redis::Script::new(KEEP_AND_PUBLISH),
             read_kept: redis::Script::new(READ_KEPT),
-        })
+        }
     }
 
     fn stream(&self, room_id: &str) -> String {
@@ -125,20 +149,30 @@ impl History for RedisHistory {
     }
 
     fn read<'a>(&'a self, room_id: &'a str, retention: Retention) -> BusCall<'a, Vec<Kept>> {
+        self.read_since(room_id, retention, None)
+    }
+
+    /// Only back to `since`'s entry ([`READ_KEPT`]).
+    fn read_since<'a>(
+        &'a self,
+        room_id: &'a str,
+        retention: Retention,
+        since: Option<&'a str>,
+    ) -> BusCall<'a, Vec<Kept>> {
         waiting(async move {
             let mut commands = self.commands.clone();
             let entries: Value = self
                 .read_kept
                 .key(self.stream(room_id))
                 .arg(max_age_ms(retention))
+                .arg(retention.count)
+                .arg(since.unwrap_or(""))
                 .invoke_async(&mut commands)
                 .await
                 .with_context(|| format!("reading the history of room {room_id} in Redis"))?;
             let mut kept = parse_entries(entries)
                 .with_context(|| format!("reading the history of room {room_id} in Redis"))?;
-            // The count may have been lowered since these were kept.
-            let extra = kept.len().saturating_sub(retention.count);
-            kept.drain(..extra);
+            kept.reverse();
             Ok(kept)
         })
     }

@@ -9,11 +9,8 @@
 //! the history, is the durable record of what was said.
 
 use std::path::Path;
-use std::str::FromStr;
-use std::time::Duration;
 
 use anyhow::Context;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row as _, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
@@ -71,19 +68,7 @@ impl HistoryDb {
     /// Opens (creating if needed) `history.db` in `data_dir` and starts its writer.
     pub async fn open(data_dir: &Path) -> anyhow::Result<HistoryDb> {
         let path = data_dir.join("history.db");
-        crate::private_files::create_file(&path)
-            .with_context(|| format!("creating {}", path.display()))?;
-        let options = SqliteConnectOptions::from_str("sqlite:")?
-            .filename(&path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
-            .await
-            .with_context(|| format!("opening {}", path.display()))?;
+        let pool = crate::sqlite_file::open_private_wal(&path, 1).await?;
         MIGRATOR
             .run(&pool)
             .await

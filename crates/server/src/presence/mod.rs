@@ -130,20 +130,12 @@ impl Presence {
         })
     }
 
-    /// Presence for the bus `config` names: shared through its Redis for `--bus redis://…`.
-    pub async fn open(config: &crate::config::Config) -> anyhow::Result<Arc<Presence>> {
-        let shared = match &config.bus_url {
-            Some(url) => Some(
-                SharedPresence::connect(
-                    url.expose(),
-                    config.bus_ca_file.as_deref(),
-                    &config.cluster_name,
-                )
-                .await?,
-            ),
-            None => None,
-        };
-        Ok(Presence::new(shared))
+    /// Presence for the bus: shared through the node's Redis link (`--bus redis://…`).
+    pub fn open(
+        config: &crate::config::Config,
+        redis: Option<&crate::bus::redis_link::RedisLink>,
+    ) -> Arc<Presence> {
+        Presence::new(redis.map(|link| SharedPresence::new(link, &config.cluster_name)))
     }
 
     fn rooms(&self) -> MutexGuard<'_, HashMap<String, Arc<RoomPresence>>> {

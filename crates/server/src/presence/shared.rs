@@ -127,24 +127,17 @@ pub struct SharedPresence {
 }
 
 impl SharedPresence {
-    /// Connects to the bus's Redis (`--bus`, `--bus-ca-file`) on a command connection of its
-    /// own, so presence writes never queue behind the bus's.
-    pub async fn connect(
-        url: &str,
-        ca_file: Option<&std::path::Path>,
-        cluster: &str,
-    ) -> anyhow::Result<SharedPresence> {
-        let client = crate::bus::redis::client(url, ca_file)?;
-        let commands =
-            crate::bus::redis::command_connection(client, url.starts_with("rediss://"), "presence")
-                .await?;
-        Ok(SharedPresence {
-            commands,
+    /// Presence on the node's Redis `link` (its shared command connection: Redis runs one
+    /// command at a time whatever connection it comes on, so one of its own would not make
+    /// presence writes wait less; `bus/redis_link.rs`).
+    pub fn new(link: &crate::bus::redis_link::RedisLink, cluster: &str) -> SharedPresence {
+        SharedPresence {
+            commands: link.commands(),
             prefix: format!("{cluster}:presence"),
             node_id: uuid::Uuid::new_v4().simple().to_string(),
             write: redis::Script::new(WRITE),
             read: redis::Script::new(READ),
-        })
+        }
     }
 
     fn nodes_key(&self, room_id: &str) -> String {
