@@ -8,7 +8,7 @@
 #                (no effect on the project's target dirs). Its dependency `metrics-exporter-tcp`
 #                runs `protoc` at build time on a .proto that imports protobuf's well-known
 #                types: Debian's protobuf-compiler and libprotobuf-dev are installed when
-#                missing (scripts/services.sh, as root or through sudo). About 25 minutes.
+#                missing (scripts/services.sh, as root or through sudo). 20-40 minutes.
 # Skipped when the binary is already there. Prints "<name> <path>" per peer.
 #
 # Usage: bench/build-peers.sh [centrifugo] [sockudo]     (default: all)
