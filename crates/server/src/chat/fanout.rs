@@ -15,7 +15,7 @@
 //! wake-up per event for every shard it ever needed.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -226,25 +226,13 @@ impl std::fmt::Debug for Fanout {
 /// one `writev` instead of one `write` each; at light load a turn is a single event.
 const BATCH: usize = 64;
 
-/// EXPERIMENT knobs (removed before merge): how long a busy shard gathers, what "busy" is.
-fn knobs() -> &'static (Duration, Duration, bool) {
-    static KNOBS: OnceLock<(Duration, Duration, bool)> = OnceLock::new();
-    KNOBS.get_or_init(|| {
-        let us = |name: &str, default: u64| {
-            Duration::from_micros(
-                std::env::var(name)
-                    .ok()
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(default),
-            )
-        };
-        (
-            us("IVSCHAT_FANOUT_GATHER_US", 1000),
-            us("IVSCHAT_FANOUT_BUSY_GAP_US", 5000),
-            std::env::var("IVSCHAT_FANOUT_YIELD_FIRST").is_ok_and(|v| v == "1"),
-        )
-    })
-}
+/// How long a shard that finds its room busy lets the room's events gather before its turn
+/// (module doc, "Write coalescing"). tokio's timer ticks in milliseconds, so the wait is 1 to 2 ms.
+const GATHER_WINDOW: Duration = Duration::from_millis(1);
+
+/// A shard finds its room busy when an event wakes it less than this after its previous turn
+/// began: the room is sending faster than 200 events a second, or the shard is behind.
+const BUSY_GAP: Duration = Duration::from_millis(5);
 
 /// When a shard lets a room's events gather before its turn (module doc, "Write coalescing").
 #[derive(Default)]
@@ -257,9 +245,8 @@ impl Pace {
     /// Whether an event that woke the shard at `now` finds the room busy: the shard's previous
     /// turn began less than the busy gap before. A lone event in a quiet room never waits.
     fn busy(&self, now: Instant) -> bool {
-        let (_, gap, _) = knobs();
         self.last_turn
-            .is_some_and(|last| now.saturating_duration_since(last) < *gap)
+            .is_some_and(|last| now.saturating_duration_since(last) < BUSY_GAP)
     }
 }
 
@@ -281,16 +268,12 @@ async fn run_shard(
             received = events.recv() => received,
         };
         let woke = Instant::now();
-        let (gather, _, yield_first) = knobs();
+        // Gathering is pointless when a whole batch is already waiting.
         if pace.busy(woke) && events.len() + 1 < BATCH {
-            if *yield_first {
-                tokio::task::yield_now().await;
-            } else if !gather.is_zero() {
-                tokio::select! {
-                    biased;
-                    _ = &mut retired => return,
-                    _ = tokio::time::sleep(*gather) => {}
-                }
+            tokio::select! {
+                biased;
+                _ = &mut retired => return,
+                _ = tokio::time::sleep(GATHER_WINDOW) => {}
             }
         }
         pace.last_turn = Some(woke);
@@ -648,9 +631,16 @@ mod tests {
         fanout.publish(frame("3"));
         fanout.publish(frame("4"));
         read_all(&mut clients, &["2", "3", "4"]).await;
-        assert_eq!(fanout.member_writes(), 4, "one write per member for 2, 3 and 4");
+        assert_eq!(
+            fanout.member_writes(),
+            4,
+            "one write per member for 2, 3 and 4"
+        );
         let waited = published.elapsed();
-        assert!(waited > Duration::ZERO && waited <= GATHER_BOUND, "{waited:?}");
+        assert!(
+            waited > Duration::ZERO && waited <= GATHER_BOUND,
+            "{waited:?}"
+        );
     }
 
     /// A message in a quiet room is written at once, even in a room that was busy before.
@@ -664,7 +654,11 @@ mod tests {
         let started = Instant::now();
         fanout.publish(frame("first"));
         read_all(&mut clients, &["first"]).await;
-        assert_eq!(started.elapsed(), Duration::ZERO, "the room's first message");
+        assert_eq!(
+            started.elapsed(),
+            Duration::ZERO,
+            "the room's first message"
+        );
         // A burst, then a pause longer than the busy gap.
         fanout.publish(frame("a"));
         fanout.publish(frame("b"));
