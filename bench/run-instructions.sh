@@ -32,6 +32,8 @@
 #   SERVERS="ivschat floor"   which servers' chat workload to count (ivschat also runs the
 #                             control-plane one)
 #   FLOOR_DESIGN=writer-task  floor-server --design (writer-task | select)
+#   CALLGRIND=1               0: the native pass alone (no callgrind workloads; a few seconds
+#                             per server instead of minutes, for before/after pairs)
 #   NATIVE_RATE=100           the native pass's rate (msg/s): the same MEMBERS and MESSAGES,
 #                             run without valgrind under `perf stat` (system calls, CPU time
 #                             and context switches per delivery: the kernel's share, which
@@ -169,6 +171,7 @@ dump() {
 
 results=()
 for kind in "${servers[@]}"; do
+  if [ "${CALLGRIND:-1}" != 0 ]; then
   echo "== $kind: chat workload under callgrind ($members members, $messages messages at $rate/s)" >&2
   start_server "$kind"
   # Dumps: .1 start-up, .2 rooms + minting, .3 the handshakes, .4 the message phase.
@@ -197,6 +200,7 @@ for kind in "${servers[@]}"; do
     done
   fi
   stop_server
+  fi
   if [ "$perf_ok" = 1 ]; then
     # The kernel's share, natively: the same workload at NATIVE_RATE, with `perf stat`
     # (software events and tracepoints, which this VM has) attached to the server from
@@ -239,23 +243,27 @@ for kind in servers:
     try:
         chat = json.load(open(f"{out}/{kind}-chat.json"))
     except (OSError, ValueError):
-        print(f"{kind}: no chat result (see {out}/{kind}-chat.log)"); continue
-    d = chat["deliveries"]
-    s = {
-        "connections": chat["connect"]["ok"],
-        "deliveries": d["received"],
-        "lost": d["lost"],
-        "out_of_order": d["out_of_order"],
-        "messages_sent": chat["sent"]["measured"],
-        "startup_instructions": dump(1),
-        "mint_instructions": dump(2),
-        "connect_instructions": dump(3),
-        "message_instructions": dump(4),
-    }
-    s["per_mint"] = s["mint_instructions"] / max(1, s["connections"])
-    s["per_connection"] = s["connect_instructions"] / max(1, s["connections"])
-    s["per_delivery"] = s["message_instructions"] / max(1, s["deliveries"])
-    s["per_message_sent"] = s["message_instructions"] / max(1, s["messages_sent"])
+        chat = None
+        if os.path.exists(f"{out}/{kind}-chat.log"):
+            print(f"{kind}: no chat result (see {out}/{kind}-chat.log)"); continue
+    s = {"control_plane": {}}
+    if chat:
+        d = chat["deliveries"]
+        s.update({
+            "connections": chat["connect"]["ok"],
+            "deliveries": d["received"],
+            "lost": d["lost"],
+            "out_of_order": d["out_of_order"],
+            "messages_sent": chat["sent"]["measured"],
+            "startup_instructions": dump(1),
+            "mint_instructions": dump(2),
+            "connect_instructions": dump(3),
+            "message_instructions": dump(4),
+        })
+        s["per_mint"] = s["mint_instructions"] / max(1, s["connections"])
+        s["per_connection"] = s["connect_instructions"] / max(1, s["connections"])
+        s["per_delivery"] = s["message_instructions"] / max(1, s["deliveries"])
+        s["per_message_sent"] = s["message_instructions"] / max(1, s["messages_sent"])
     cp = {}
     dumps = f"{out}/{kind}-cp-dumps.txt"
     if os.path.exists(dumps):
@@ -301,9 +309,11 @@ json.dump(summary, open(f"{out}/summary.json", "w"), indent=2)
 print(f"instructions executed by the server (callgrind, user space), {members} members, {messages} messages")
 print(f"{'server':10} {'per delivery':>13} {'per message':>13} {'per handshake':>14} {'per mint':>10} {'deliveries':>11} {'lost':>5} {'ooo':>4}")
 for kind, s in summary.items():
+    if "per_delivery" not in s:
+        continue
     print(f"{kind:10} {s['per_delivery']:13,.0f} {s['per_message_sent']:13,.0f} {s['per_connection']:14,.0f} {s['per_mint']:10,.0f} "
           f"{s['deliveries']:11,} {s['lost']:5} {s['out_of_order']:4}")
-if "ivschat" in summary and "floor" in summary:
+if "per_delivery" in summary.get("ivschat", {}) and "per_delivery" in summary.get("floor", {}):
     a, b = summary["ivschat"], summary["floor"]
     print(f"ratio ivschat/floor: per delivery x{a['per_delivery'] / b['per_delivery']:.2f}, "
           f"per handshake x{a['per_connection'] / b['per_connection']:.2f}")
