@@ -13,37 +13,9 @@
 //! A shard whose members have all left is dropped and its task ends (but for the room's last
 //! shard, which goes with the room): a room that was big once does not keep a task and a
 //! wake-up per event for every shard it ever needed.
-//!
-//! **Write coalescing** (issue 24). On loopback the kernel's share of a `write` (the TCP path,
-//! waking the reader) costs far more than the few hundred instructions around it, so fewer,
-//! larger writes per member are what a busy room needs. A shard takes every event already
-//! waiting in the channel in one turn ([`BATCH`]) and hands each member its run of frames in
-//! one `writev`; that alone batches only when the shard is already behind. So a shard that
-//! finds its room *busy* (an event wakes it less than [`BUSY_GAP`] after its previous turn
-//! began: the room sends faster than 200 events a second, or the shard's turns come late)
-//! first lets events gather for [`GATHER_WINDOW`] (1–2 ms with tokio's millisecond timer),
-//! then takes them all. A lone event in a quiet room, and the first after a pause, is written
-//! at once: 100 rooms of 100 at 10 msg/s (100 ms between a room's messages) never wait.
-//! Gathering only delays a turn: events are still taken in the channel's order, each member's
-//! frames still go through its outbox (backlog limit, replay gate), and a retired shard still
-//! ends during the wait.
-//!
-//! Why this rule (measured side by side at 1,000 members and 100 msg/s, BENCHMARKS.md "Fan-out
-//! write coalescing"): it is cheap and bounded, and it never delays a quiet room; its effect
-//! on system calls per delivery there was within the run-to-run spread (0.71–1.10× of before,
-//! median 0.88×, four rounds), because at evenly spaced 100 msg/s it gathers only when a
-//! shard's turns come late, and then the channel's backlog batches anyway. The alternatives
-//! did no better: yielding once before each turn (no timer) 0.87× and 1.00×, as one pass of
-//! the run queue is far shorter than the time between messages; gathering on every message of
-//! a 100 msg/s room (a 20 ms busy gap) 0.95× and 1.31×, adding 1–2 ms to every message (likely
-//! because each wait arms a timer whose expiry is one more wake-up of the runtime). The 5 ms
-//! gap gathers only when events or turns come back to back. Fewer, larger shards were not
-//! tried. After each turn the shard yields, so the sessions reading the senders' frames
-//! (send→accepted) and draining full sockets go before its next turn.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::broadcast::{
@@ -51,7 +23,6 @@ use tokio::sync::broadcast::{
     error::{RecvError, TryRecvError},
 };
 use tokio::sync::oneshot;
-use tokio::time::Instant;
 
 use super::outbox::{Outbox, RoomEnding};
 use super::ROOM_BACKLOG;
@@ -90,9 +61,6 @@ pub struct Fanout {
     events: broadcast::Sender<(u64, NodeEvent)>,
     /// Frames handed to sockets (for `/metrics`), shared with the hub.
     frames_out: Arc<AtomicU64>,
-    /// Writes handed to members' outboxes (one per member per run of frames in a turn): how
-    /// well turns coalesce frames.
-    member_writes: Arc<AtomicU64>,
 }
 
 struct Members {
@@ -142,7 +110,6 @@ impl Fanout {
             }),
             events: broadcast::channel(ROOM_BACKLOG).0,
             frames_out,
-            member_writes: Arc::default(),
         }
     }
 
@@ -179,7 +146,6 @@ impl Fanout {
                     self.events.subscribe(),
                     retired,
                     self.frames_out.clone(),
-                    self.member_writes.clone(),
                 ));
                 members.shards.push(ShardHandle {
                     shard: shard.clone(),
@@ -232,12 +198,6 @@ impl Fanout {
     pub fn member_count(&self) -> usize {
         self.lock().count
     }
-
-    /// Writes the room's shards have handed to members' outboxes so far: one per member per
-    /// run of frames in a turn, however many frames it carried.
-    pub fn member_writes(&self) -> u64 {
-        self.member_writes.load(Ordering::Relaxed)
-    }
 }
 
 impl std::fmt::Debug for Fanout {
@@ -253,30 +213,6 @@ impl std::fmt::Debug for Fanout {
 /// one `writev` instead of one `write` each; at light load a turn is a single event.
 const BATCH: usize = 64;
 
-/// How long a shard that finds its room busy lets the room's events gather before its turn
-/// (module doc, "Write coalescing"). tokio's timer ticks in milliseconds, so the wait is 1 to 2 ms.
-const GATHER_WINDOW: Duration = Duration::from_millis(1);
-
-/// A shard finds its room busy when an event wakes it less than this after its previous turn
-/// began: the room is sending faster than 200 events a second, or the shard is behind.
-const BUSY_GAP: Duration = Duration::from_millis(5);
-
-/// When a shard lets a room's events gather before its turn (module doc, "Write coalescing").
-#[derive(Default)]
-struct Pace {
-    /// When the shard's previous turn began.
-    last_turn: Option<Instant>,
-}
-
-impl Pace {
-    /// Whether an event that woke the shard at `now` finds the room busy: the shard's previous
-    /// turn began less than the busy gap before. A lone event in a quiet room never waits.
-    fn busy(&self, now: Instant) -> bool {
-        self.last_turn
-            .is_some_and(|last| now.saturating_duration_since(last) < BUSY_GAP)
-    }
-}
-
 /// One shard: hands each room event to its members, in order. Ends when the room is dropped
 /// or retires the shard (`retired` completes when its sender is dropped).
 async fn run_shard(
@@ -284,26 +220,14 @@ async fn run_shard(
     mut events: broadcast::Receiver<(u64, NodeEvent)>,
     mut retired: oneshot::Receiver<()>,
     frames_out: Arc<AtomicU64>,
-    member_writes: Arc<AtomicU64>,
 ) {
     let mut batch = Vec::with_capacity(BATCH);
-    let mut pace = Pace::default();
     loop {
         let received = tokio::select! {
             biased;
             _ = &mut retired => return,
             received = events.recv() => received,
         };
-        let woke = Instant::now();
-        // Gathering is pointless when a whole batch is already waiting.
-        if pace.busy(woke) && events.len() + 1 < BATCH {
-            tokio::select! {
-                biased;
-                _ = &mut retired => return,
-                _ = tokio::time::sleep(GATHER_WINDOW) => {}
-            }
-        }
-        pace.last_turn = Some(woke);
         let mut lagged = match received {
             Ok(event) => {
                 batch.push(event);
@@ -320,11 +244,10 @@ async fn run_shard(
             }
         }
         let members = shard.snapshot();
-        let delivered = deliver(&members, &batch);
+        let written = deliver(&members, &batch);
         batch.clear();
-        if delivered.frames > 0 {
-            frames_out.fetch_add(delivered.frames, Ordering::Relaxed);
-            member_writes.fetch_add(delivered.writes, Ordering::Relaxed);
+        if written > 0 {
+            frames_out.fetch_add(written, Ordering::Relaxed);
         }
         // Let the rest of the runtime go first before the next turn: the sessions reading the
         // senders' messages, and those draining full sockets. In a saturated room a shard would
@@ -344,20 +267,10 @@ async fn run_shard(
     }
 }
 
-/// What one turn handed to its members' outboxes.
-#[derive(Debug, Default, PartialEq, Eq)]
-struct Delivered {
-    /// Frames taken.
-    frames: u64,
-    /// Writes that carried them (one per member per run of frames).
-    writes: u64,
-}
-
 /// Applies a batch of events to a shard's members, in order: each run of frames goes to a
-/// member in one write.
-fn deliver(members: &[Arc<Outbox>], batch: &[(u64, NodeEvent)]) -> Delivered {
+/// member in one write. Returns the number of frames handed to sockets.
+fn deliver(members: &[Arc<Outbox>], batch: &[(u64, NodeEvent)]) -> u64 {
     let mut written = 0;
-    let mut writes = 0;
     let mut rest = batch;
     let mut frames: Vec<&Bytes> = Vec::with_capacity(batch.len());
     while !rest.is_empty() {
@@ -380,7 +293,6 @@ fn deliver(members: &[Arc<Outbox>], batch: &[(u64, NodeEvent)]) -> Delivered {
                         .collect();
                     if !kept.is_empty() {
                         written += member.push_kept(&kept) as u64;
-                        writes += 1;
                     }
                     continue;
                 }
@@ -393,7 +305,6 @@ fn deliver(members: &[Arc<Outbox>], batch: &[(u64, NodeEvent)]) -> Delivered {
                 }));
                 if !frames.is_empty() {
                     written += member.push_frames(&frames) as u64;
-                    writes += 1;
                 }
             }
             rest = &rest[run..];
@@ -416,7 +327,6 @@ fn deliver(members: &[Arc<Outbox>], batch: &[(u64, NodeEvent)]) -> Delivered {
                         // Exactly one shard holds the member: counted down once.
                         member.answer_delivered();
                         written += member.push_frames(&[frame.wire()]) as u64;
-                        writes += 1;
                     }
                 }
                 NodeEvent::Room(RoomEvent::Frame(_)) => {}
@@ -424,10 +334,7 @@ fn deliver(members: &[Arc<Outbox>], batch: &[(u64, NodeEvent)]) -> Delivered {
         }
         rest = &rest[1..];
     }
-    Delivered {
-        frames: written,
-        writes,
-    }
+    written
 }
 
 #[cfg(test)]
@@ -612,88 +519,5 @@ mod tests {
         // The shard has run (it woke the kicked session); the other one has nothing.
         let other = poll_fn(|cx| Poll::Ready(stays.outbox.poll_signal(cx))).await;
         assert!(other.is_pending());
-    }
-
-    /// Reads the frames `expected` from each client, in order.
-    async fn read_all(clients: &mut [TcpStream], expected: &[&str]) {
-        for client in clients {
-            for text in expected {
-                assert_eq!(read_frame(client).await, *text);
-            }
-        }
-    }
-
-    /// How long a gathering shard may hold a turn back: the window, rounded up to the timer's
-    /// millisecond ticks.
-    const GATHER_BOUND: Duration = Duration::from_millis(2);
-
-    /// Lets the shard tasks take their turn (one thread: they run while this one yields).
-    async fn let_shards_run() {
-        for _ in 0..10 {
-            tokio::task::yield_now().await;
-        }
-    }
-
-    /// A busy room (an event soon after the shard's previous turn) lets the events that follow
-    /// within the gather window join the same turn: each member gets them in one write, and
-    /// the wait is bounded.
-    #[tokio::test(flavor = "current_thread", start_paused = true)]
-    async fn a_busy_shard_writes_a_burst_to_each_member_at_once() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let fanout = Fanout::new(Arc::default());
-        let mut seats = Vec::new();
-        let mut clients = Vec::new();
-        for i in 0..2 {
-            let (socket, client) = socket_pair(&listener).await;
-            seats.push(join(&fanout, socket, &format!("u{i}")));
-            clients.push(client);
-        }
-        fanout.publish(frame("1"));
-        read_all(&mut clients, &["1"]).await;
-        assert_eq!(fanout.member_writes(), 2);
-        // Right after that turn: the shard finds the room busy and waits for more.
-        let published = Instant::now();
-        fanout.publish(frame("2"));
-        let_shards_run().await;
-        fanout.publish(frame("3"));
-        fanout.publish(frame("4"));
-        read_all(&mut clients, &["2", "3", "4"]).await;
-        assert_eq!(
-            fanout.member_writes(),
-            4,
-            "one write per member for 2, 3 and 4"
-        );
-        let waited = published.elapsed();
-        assert!(
-            waited > Duration::ZERO && waited <= GATHER_BOUND,
-            "{waited:?}"
-        );
-    }
-
-    /// A message in a quiet room is written at once, even in a room that was busy before.
-    #[tokio::test(flavor = "current_thread", start_paused = true)]
-    async fn a_message_in_a_quiet_room_is_written_without_waiting() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let fanout = Fanout::new(Arc::default());
-        let (socket, client) = socket_pair(&listener).await;
-        let _seat = join(&fanout, socket, "u");
-        let mut clients = [client];
-        let started = Instant::now();
-        fanout.publish(frame("first"));
-        read_all(&mut clients, &["first"]).await;
-        assert_eq!(
-            started.elapsed(),
-            Duration::ZERO,
-            "the room's first message"
-        );
-        // A burst, then a pause longer than the busy gap.
-        fanout.publish(frame("a"));
-        fanout.publish(frame("b"));
-        read_all(&mut clients, &["a", "b"]).await;
-        tokio::time::advance(Duration::from_secs(1)).await;
-        let published = Instant::now();
-        fanout.publish(frame("after a pause"));
-        read_all(&mut clients, &["after a pause"]).await;
-        assert_eq!(published.elapsed(), Duration::ZERO);
     }
 }
