@@ -504,7 +504,10 @@ mod tests {
     #[tokio::test]
     async fn accepted_sockets_inherit_the_listeners_options() {
         let listener = bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        assert!(configure_listener(&listener, tcp_keepalive(45_000).as_ref()));
+        assert!(configure_listener(
+            &listener,
+            tcp_keepalive(45_000).as_ref()
+        ));
         let address = listener.local_addr().unwrap();
         let (accepted, _client) =
             tokio::join!(listener.accept(), tokio::net::TcpStream::connect(address));

@@ -272,6 +272,10 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(buf.filled(), b"hello");
-        assert_eq!(buf.initialized().len(), 5, "the unread rest was initialised");
+        assert_eq!(
+            buf.initialized().len(),
+            5,
+            "the unread rest was initialised"
+        );
     }
 }
