@@ -214,9 +214,17 @@ async fn serve_connection(
         request.extensions_mut().insert(permit.clone());
         request.extensions_mut().insert(raw.clone());
         let in_flight = requests.begin();
-        let mut router = for_requests.router.clone();
+        let request = request.map(Body::new);
+        let route = Route::of(&request, &for_requests);
         async move {
-            let response = router.call(request.map(Body::new)).await;
+            let response = match route {
+                // Boxed, as axum boxes its handlers: the handshake's future is large, and
+                // this one is moved into hyper's dispatcher.
+                Route::Chat(app) => {
+                    Ok(Box::pin(crate::chat::handshake::upgrade(app, request, client)).await)
+                }
+                Route::Router(mut router) => router.call(request).await,
+            };
             drop(in_flight);
             response
         }
@@ -258,6 +266,25 @@ async fn serve_connection(
                     }
                 }
             }
+        }
+    }
+}
+
+/// Where a request goes: a chat upgrade straight to its handler, as [`handle`] would send it
+/// (axum's router has nothing to route there, and skipping it saves, on every chat handshake,
+/// the router's clone and its layers of futures, each moved as it is wrapped); everything
+/// else through the router to [`handle`].
+enum Route {
+    Chat(Arc<App>),
+    Router(Router),
+}
+
+impl Route {
+    fn of(request: &Request, listening: &Listening) -> Route {
+        if request.method() == Method::GET && crate::chat::handshake::is_upgrade(request) {
+            Route::Chat(listening.app.clone())
+        } else {
+            Route::Router(listening.router.clone())
         }
     }
 }
@@ -389,6 +416,8 @@ async fn handle(
     Extension(client): Extension<ClientAddress>,
     request: Request,
 ) -> Response {
+    // `serve` sends chat upgrades past the router (`Route`), so none arrives here now; kept so
+    // that the router on its own still answers one as a served connection does.
     if request.method() == Method::GET && crate::chat::handshake::is_upgrade(&request) {
         return crate::chat::handshake::upgrade(app, request, client).await;
     }
