@@ -88,6 +88,7 @@ pub async fn serve(
         idle: Duration::from_millis(limits.idle_timeout_ms),
     };
     let keepalive = tcp_keepalive(limits.tcp_keepalive_ms);
+    let options_inherited = configure_listener(&listener, keepalive.as_ref());
     let listener_state = Arc::new(Listening {
         router,
         limiter,
@@ -95,6 +96,7 @@ pub async fn serve(
         tls,
         deadlines,
         keepalive,
+        options_inherited,
         policy: client_address::Policy::new(&app.config.client_address),
         app: app.clone(),
     });
@@ -148,6 +150,9 @@ struct Listening {
     tls: Option<Arc<Tls>>,
     deadlines: Deadlines,
     keepalive: Option<TcpKeepalive>,
+    /// Whether accepted sockets already have [`configure_accepted`]'s options from the
+    /// listening socket (`configure_listener`), so no connection sets them again.
+    options_inherited: bool,
     policy: client_address::Policy,
     app: Arc<App>,
 }
@@ -189,7 +194,9 @@ async fn serve_connection(
             }
         }
     };
-    configure_accepted(&stream, listening.keepalive.as_ref());
+    if !listening.options_inherited {
+        configure_accepted(&stream, listening.keepalive.as_ref());
+    }
     // The TLS handshake (if any) is part of the first-request deadline.
     let secured = tokio::select! {
         secured = tls::secure(listening.tls.as_deref(), stream, accepted_at + deadlines.first_request, peer) => secured,
@@ -207,9 +214,17 @@ async fn serve_connection(
         request.extensions_mut().insert(permit.clone());
         request.extensions_mut().insert(raw.clone());
         let in_flight = requests.begin();
-        let mut router = for_requests.router.clone();
+        let request = request.map(Body::new);
+        let route = Route::of(&request, &for_requests);
         async move {
-            let response = router.call(request.map(Body::new)).await;
+            let response = match route {
+                // Boxed, as axum boxes its handlers: the handshake's future is large, and
+                // this one is moved into hyper's dispatcher.
+                Route::Chat(app) => {
+                    Ok(Box::pin(crate::chat::handshake::upgrade(app, request, client)).await)
+                }
+                Route::Router(mut router) => router.call(request).await,
+            };
             drop(in_flight);
             response
         }
@@ -251,6 +266,25 @@ async fn serve_connection(
                     }
                 }
             }
+        }
+    }
+}
+
+/// Where a request goes: a chat upgrade straight to its handler, as [`handle`] would send it
+/// (axum's router has nothing to route there, and skipping it saves, on every chat handshake,
+/// the router's clone and its layers of futures, each moved as it is wrapped); everything
+/// else through the router to [`handle`].
+enum Route {
+    Chat(Arc<App>),
+    Router(Router),
+}
+
+impl Route {
+    fn of(request: &Request, listening: &Listening) -> Route {
+        if request.method() == Method::GET && crate::chat::handshake::is_upgrade(request) {
+            Route::Chat(listening.app.clone())
+        } else {
+            Route::Router(listening.router.clone())
         }
     }
 }
@@ -333,6 +367,28 @@ fn configure_accepted(stream: &tokio::net::TcpStream, keepalive: Option<&TcpKeep
     }
 }
 
+/// Sets [`configure_accepted`]'s options once, on the listening socket, where Linux's accepted
+/// sockets inherit them (the kernel clones the listener's TCP state into each new socket):
+/// five `setsockopt` less per connection, chat handshakes and control-plane requests alike,
+/// PROXY protocol and TLS included (they run over the same accepted socket). Returns whether
+/// that was done; elsewhere, or if the listener refuses an option, each accepted connection
+/// sets them itself as before. The test `accepted_sockets_inherit_the_listeners_options`
+/// holds the kernel to it.
+fn configure_listener(listener: &TcpListener, keepalive: Option<&TcpKeepalive>) -> bool {
+    if !cfg!(target_os = "linux") {
+        return false;
+    }
+    let socket = SockRef::from(listener);
+    let set = socket.set_tcp_nodelay(true).and_then(|()| match keepalive {
+        Some(keepalive) => socket.set_tcp_keepalive(keepalive),
+        None => Ok(()),
+    });
+    if let Err(e) = &set {
+        tracing::debug!(error = %e, "socket options not set on the listener; set per connection");
+    }
+    set.is_ok()
+}
+
 /// Probes after the first, and how many go unanswered before the kernel gives up.
 const KEEPALIVE_PROBE_INTERVAL: Duration = Duration::from_secs(10);
 const KEEPALIVE_PROBES: u32 = 3;
@@ -360,6 +416,8 @@ async fn handle(
     Extension(client): Extension<ClientAddress>,
     request: Request,
 ) -> Response {
+    // `serve` sends chat upgrades past the router (`Route`), so none arrives here now; kept so
+    // that the router on its own still answers one as a served connection does.
     if request.method() == Method::GET && crate::chat::handshake::is_upgrade(&request) {
         return crate::chat::handshake::upgrade(app, request, client).await;
     }
@@ -468,5 +526,32 @@ mod tests {
         );
         assert_eq!(socket.tcp_keepalive_retries().unwrap(), 3);
         assert!(tcp_keepalive(0).is_none(), "0 turns it off");
+    }
+
+    /// `serve` sets no option on accepted sockets on Linux: they must come from the listener.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn accepted_sockets_inherit_the_listeners_options() {
+        let listener = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        assert!(configure_listener(
+            &listener,
+            tcp_keepalive(45_000).as_ref()
+        ));
+        let address = listener.local_addr().unwrap();
+        let (accepted, _client) =
+            tokio::join!(listener.accept(), tokio::net::TcpStream::connect(address));
+        let (stream, _) = accepted.unwrap();
+        let socket = SockRef::from(&stream);
+        assert!(socket.tcp_nodelay().unwrap(), "TCP_NODELAY not inherited");
+        assert!(socket.keepalive().unwrap(), "SO_KEEPALIVE not inherited");
+        assert_eq!(
+            socket.tcp_keepalive_time().unwrap(),
+            Duration::from_secs(45)
+        );
+        assert_eq!(
+            socket.tcp_keepalive_interval().unwrap(),
+            Duration::from_secs(10)
+        );
+        assert_eq!(socket.tcp_keepalive_retries().unwrap(), 3);
     }
 }
