@@ -203,14 +203,18 @@ pub async fn upgrade(
     }
     // Subscribed: the history read now holds everything not delivered to this membership.
     if let Some(retention) = replay {
-        let Ok(kept) = app.chat.kept(&claims.room, retention).await else {
+        let since = since_parameter(parts.uri.query());
+        let Ok(kept) = app
+            .chat
+            .kept_since(&claims.room, retention, since.as_deref())
+            .await
+        else {
             return refuse(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "chat is temporarily unavailable; try again",
             );
         };
         let last = kept.last().map(|kept| kept.id);
-        let since = since_parameter(parts.uri.query());
         let replayed = after_message(kept, since.as_deref())
             .into_iter()
             .map(|kept| kept.frame.wire().clone())

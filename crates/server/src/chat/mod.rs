@@ -220,15 +220,8 @@ impl Hub {
         &self.history
     }
 
-    /// The room's kept frames now, oldest first (replay, ListRoomMessages).
-    pub async fn kept(&self, room_id: &str, retention: Retention) -> Result<Vec<Kept>, Declined> {
-        self.history
-            .read(room_id, retention)
-            .await
-            .map_err(history_unreachable)
-    }
-
-    /// [`Hub::kept`] for a client that has the frames up to the one with `Id` `since`: may
+    /// The room's kept frames now, oldest first (replay, ListRoomMessages), for a client that
+    /// has the frames up to the one with `Id` `since` (none: all of them): may
     /// leave out the frames before that one (never that one), so a client that missed little
     /// costs little to read (`History::read_since`); pass the result through
     /// `history::after_message`.
