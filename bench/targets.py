@@ -107,8 +107,10 @@ def main(out):
         for op, c in (ins.get("ivschat", {}).get("control_plane") or {}).items():
             rows.append((f"instructions per {op} request", {"ivschat": c["per_request"]}, None,
                          "(cost figure)", None, "bench/run-instructions.sh"))
+    # Measured apart (same binary, tagged room against untagged): BENCHMARKS.md, "History and
+    # presence on and off"; run-targets.sh does not run it.
     rows.append(("history and presence on: within 10 %", {}, None, "≤1.1×", None,
-                 "not on main yet (issue 22)"))
+                 "bench/run-fanout.sh fanout-10k --mint-ahead --room-tag … (BENCHMARKS.md)"))
 
     shown = [k for k in servers if any(row[1].get(k) is not None for row in rows)]
     head = f"{'target':<50} " + " ".join(f"{k:>11}" for k in shown) + f" {'ours/floor':>10} {'goal':>22} {'met':>5}  command"
