@@ -253,6 +253,9 @@ pub struct ChatLimits {
     /// is closed and its connection slots freed: a client that vanished without a FIN (a phone
     /// that lost its network) is found within `ping_interval_ms + pong_timeout_ms`.
     pub pong_timeout_ms: u64,
+    /// Worker threads of the runtime the rooms' fan-out runs on, apart from the sessions
+    /// (`chat/shard_runtime.rs`); 0: one fewer than the CPUs, at least one.
+    pub fanout_threads: usize,
 }
 
 impl Default for ChatLimits {
@@ -264,9 +267,13 @@ impl Default for ChatLimits {
             // 60–90 s of silence.
             ping_interval_ms: 30_000,
             pong_timeout_ms: 60_000,
+            fanout_threads: 0,
         }
     }
 }
+
+/// More fan-out threads than this is a typo, not a machine (each is a thread with its stack).
+pub const MAX_FANOUT_THREADS: usize = 1024;
 
 /// Listener limits against hostile or broken clients.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -755,6 +762,12 @@ impl Config {
                  ping_interval_ms = 0 to send no pings)"
             );
         }
+        if self.chat.fanout_threads > MAX_FANOUT_THREADS {
+            bail!(
+                "[chat] fanout_threads must be at most {MAX_FANOUT_THREADS} (0: one fewer than \
+                 the CPUs)"
+            );
+        }
         if self.bus_ca_file.is_some()
             && !self
                 .bus_url
@@ -1095,6 +1108,14 @@ mod tests {
         assert_eq!(c.limits.tcp_keepalive_ms, 0);
         assert_eq!(c.limits.header_timeout_ms, 10_000);
         assert_eq!((c.chat.ping_interval_ms, c.chat.pong_timeout_ms), (7, 9));
+
+        assert_eq!(c.chat.fanout_threads, 0, "automatic unless set");
+        std::fs::write(&path, "[chat]\nfanout_threads = 3\n").unwrap();
+        let c = Config::from_flags(flags(&["--config", path.to_str().unwrap()])).unwrap();
+        assert_eq!(c.chat.fanout_threads, 3);
+        std::fs::write(&path, "[chat]\nfanout_threads = 100000\n").unwrap();
+        let err = Config::from_flags(flags(&["--config", path.to_str().unwrap()])).unwrap_err();
+        assert!(err.to_string().contains("fanout_threads"), "{err}");
 
         std::fs::write(&path, "[chat]\npong_timeout_ms = 0\n").unwrap();
         let err = Config::from_flags(flags(&["--config", path.to_str().unwrap()])).unwrap_err();

@@ -33,6 +33,7 @@ use crate::bus::{self, Bus};
 use crate::chat::review::Reviewer;
 use crate::chat::rooms::LiveRooms;
 use crate::chat::session::Sessions;
+use crate::chat::shard_runtime::ShardRuntime;
 use crate::chat::{ChatStats, Hub};
 use crate::chat_log::sinks::Sinks;
 use crate::chat_log::spool::Spool;
@@ -91,7 +92,9 @@ impl Server {
         // One command connection for the bus, history and presence (`bus/redis_link.rs`).
         let redis = RedisLink::open(&config).await?;
         let presence = Presence::open(&config, redis.as_ref());
-        let rooms = Arc::new(LiveRooms::new(stats.clone(), presence.clone()));
+        let shards = ShardRuntime::start(config.chat.fanout_threads)
+            .context("starting the fan-out's runtime")?;
+        let rooms = Arc::new(LiveRooms::new(stats.clone(), presence.clone(), shards));
         let bus = bus::open(&config, redis.as_ref(), rooms.clone());
         let history = history::open(&config, redis.as_ref(), rooms.clone(), clock.clone())
             .await

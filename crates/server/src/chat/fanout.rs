@@ -5,7 +5,9 @@
 //! [`SHARD_SIZE`]; each shard is one task that reads the channel and hands each event to its
 //! members' [`Outbox`]es, where a frame is written to the socket at once (`outbox.rs`). So a
 //! message costs one task wake-up per shard, not per connection, and one `write` per
-//! connection; shards spread a big room over the runtime's worker threads.
+//! connection; shards spread a big room over the worker threads of the shards' own runtime
+//! (`shard_runtime.rs`: apart from the sessions, so that a busy room never delays reading a
+//! sender's message).
 //!
 //! A connection joins by taking the next sequence number as its first: events already in the
 //! channel when it joined are not for it, whichever shard it lands in.
@@ -58,6 +60,8 @@ pub enum NodeEvent {
 
 pub struct Fanout {
     members: Mutex<Members>,
+    /// Where this room's shard tasks run (`shard_runtime.rs`).
+    shards: tokio::runtime::Handle,
     events: broadcast::Sender<(u64, NodeEvent)>,
     /// Frames handed to sockets (for `/metrics`), shared with the hub.
     frames_out: Arc<AtomicU64>,
@@ -101,8 +105,9 @@ pub struct Seat {
 }
 
 impl Fanout {
-    pub fn new(frames_out: Arc<AtomicU64>) -> Fanout {
+    pub fn new(frames_out: Arc<AtomicU64>, shards: tokio::runtime::Handle) -> Fanout {
         Fanout {
+            shards,
             members: Mutex::new(Members {
                 next_seq: 0,
                 count: 0,
@@ -141,7 +146,7 @@ impl Fanout {
                 let shard = Arc::new(Shard::default());
                 let (retire, retired) = oneshot::channel();
                 // Subscribed under the lock: the shard sees every event numbered from here on.
-                tokio::spawn(run_shard(
+                self.shards.spawn(run_shard(
                     shard.clone(),
                     self.events.subscribe(),
                     retired,
@@ -249,10 +254,10 @@ async fn run_shard(
         if written > 0 {
             frames_out.fetch_add(written, Ordering::Relaxed);
         }
-        // Let the rest of the runtime go first before the next turn: the sessions reading the
-        // senders' messages, and those draining full sockets. In a saturated room a shard would
-        // otherwise go from turn to turn while they wait; yielding also lets the next turn's
-        // batch grow, so each member gets more frames per write.
+        // Let the other shards go first before the next turn (this room's and other rooms'):
+        // in a saturated room a shard would otherwise go from turn to turn while they wait;
+        // yielding also lets the next turn's batch grow, so each member gets more frames per
+        // write.
         tokio::task::yield_now().await;
         // The shard itself fell a whole channel behind (the machine is overloaded): its
         // members missed frames, which must not pass silently.
@@ -377,7 +382,7 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn a_newcomer_gets_exactly_the_frames_sent_after_it_joined() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let fanout = Fanout::new(Arc::default());
+        let fanout = Fanout::new(Arc::default(), tokio::runtime::Handle::current());
         let (socket, mut early_client) = socket_pair(&listener).await;
         let _early = join(&fanout, socket, "early");
         // One thread and no await since: the shard task has not looked at these yet.
@@ -392,13 +397,35 @@ mod tests {
         assert_eq!(read_frame(&mut late_client).await, "3");
     }
 
+    /// The shards run on the runtime they are given, not on the caller's: a room delivers
+    /// while the runtime that reads its sockets is busy (here: its only thread is blocked).
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_room_delivers_while_the_sessions_runtime_is_busy() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let shards = crate::chat::shard_runtime::ShardRuntime::start(1).unwrap();
+        let fanout = Fanout::new(Arc::default(), shards.handle().clone());
+        let (socket, client) = socket_pair(&listener).await;
+        // This runtime's driver has seen the socket writable: the shard's write goes through.
+        socket.tcp().writable().await.unwrap();
+        let _seat = join(&fanout, socket, "viewer");
+        fanout.publish(frame("hello"));
+        let mut client = client.into_std().unwrap();
+        client.set_nonblocking(false).unwrap();
+        client
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let mut received = [0u8; 7];
+        std::io::Read::read_exact(&mut client, &mut received).expect("delivered");
+        assert_eq!(&received[2..], b"hello");
+    }
+
     /// A room bigger than a shard is split over several shard tasks, and a member that leaves
     /// gets nothing more while the others get everything.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_big_room_is_sharded_and_leaving_stops_delivery() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let frames_out = Arc::new(AtomicU64::new(0));
-        let fanout = Fanout::new(frames_out.clone());
+        let fanout = Fanout::new(frames_out.clone(), tokio::runtime::Handle::current());
         let members = SHARD_SIZE * 2 + 3;
         let mut seats = Vec::new();
         let mut clients = Vec::new();
@@ -439,7 +466,7 @@ mod tests {
     async fn a_members_answers_in_the_channel_are_bounded() {
         use super::super::outbox::MAX_ANSWERS_PENDING;
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let fanout = Fanout::new(Arc::default());
+        let fanout = Fanout::new(Arc::default(), tokio::runtime::Handle::current());
         let (socket, mut client) = socket_pair(&listener).await;
         let seat = join(&fanout, socket, "chatty");
         // One thread and no await: the shard has handed over none of them yet.
@@ -462,7 +489,7 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn an_emptied_shard_is_retired() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let fanout = Fanout::new(Arc::default());
+        let fanout = Fanout::new(Arc::default(), tokio::runtime::Handle::current());
         let mut seats = Vec::new();
         let mut clients = Vec::new();
         for i in 0..SHARD_SIZE + 2 {
@@ -502,7 +529,7 @@ mod tests {
         use std::future::poll_fn;
         use std::task::Poll;
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let fanout = Fanout::new(Arc::default());
+        let fanout = Fanout::new(Arc::default(), tokio::runtime::Handle::current());
         let (socket, _a) = socket_pair(&listener).await;
         let kicked = join(&fanout, socket, "kicked");
         let (socket, _b) = socket_pair(&listener).await;

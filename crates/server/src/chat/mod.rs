@@ -5,7 +5,7 @@
 //!   knows), which delivers them to every node's live rooms, this one's included
 //!   (`rooms.rs`). A frame is serialised once, WebSocket header included (`room/frame.rs`), and
 //!   `fanout.rs` writes those same bytes to every connection's socket (`outbox.rs`), a shard
-//!   of connections at a time.
+//!   of connections at a time, on the shards' own runtime (`shard_runtime.rs`).
 //! * A connection that falls more than [`ROOM_BACKLOG`] frames behind is disconnected with a
 //!   reason and counted (see `session.rs`); it never slows the room down or grows memory.
 //! * `handshake.rs` checks the chat token during the HTTP upgrade (`socket.rs` is the socket
@@ -21,6 +21,7 @@ pub mod review;
 pub mod review_worker;
 pub mod rooms;
 pub mod session;
+pub mod shard_runtime;
 pub mod socket;
 pub mod spent;
 pub mod tls_socket;
@@ -630,6 +631,7 @@ mod tests {
         let rooms = Arc::new(LiveRooms::new(
             stats.clone(),
             crate::presence::Presence::new(None),
+            shard_runtime::ShardRuntime::current(),
         ));
         let history =
             crate::history::embedded::EmbeddedHistory::open(dir, rooms.clone(), clock.clone())

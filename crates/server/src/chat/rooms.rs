@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use super::fanout::{Fanout, NodeEvent, Seat};
 use super::outbox::Outbox;
+use super::shard_runtime::ShardRuntime;
 use super::ChatStats;
 use crate::bus::NodeRooms;
 use crate::domain::resources::Room;
@@ -80,14 +81,17 @@ pub struct LiveRooms {
     rooms: Mutex<HashMap<String, Arc<LiveRoom>>>,
     stats: Arc<ChatStats>,
     presence: Arc<Presence>,
+    /// Where the rooms' fan-out shards run; owned here, so it ends with the rooms.
+    shards: ShardRuntime,
 }
 
 impl LiveRooms {
-    pub fn new(stats: Arc<ChatStats>, presence: Arc<Presence>) -> LiveRooms {
+    pub fn new(stats: Arc<ChatStats>, presence: Arc<Presence>, shards: ShardRuntime) -> LiveRooms {
         LiveRooms {
             rooms: Mutex::new(HashMap::new()),
             stats,
             presence,
+            shards,
         }
     }
 
@@ -135,7 +139,10 @@ impl LiveRooms {
                     rate: Mutex::new(TokenBucket::new(
                         room.maximum_message_rate_per_second.max(1) as u32,
                     )),
-                    fanout: Fanout::new(self.stats.frames_out.clone()),
+                    fanout: Fanout::new(
+                        self.stats.frames_out.clone(),
+                        self.shards.handle().clone(),
+                    ),
                 })
             })
             .clone();
@@ -247,7 +254,11 @@ mod tests {
     /// leave did not report it and the bus never unsubscribed its channel.
     #[tokio::test]
     async fn the_last_leave_after_a_deletion_releases_the_room() {
-        let rooms = LiveRooms::new(Arc::new(ChatStats::default()), Presence::new(None));
+        let rooms = LiveRooms::new(
+            Arc::new(ChatStats::default()),
+            Presence::new(None),
+            ShardRuntime::current(),
+        );
         let room = room();
         let (live, first) = rooms.join(&room, socket().await, Arc::from("a"), false);
         let (_, second) = rooms.join(&room, socket().await, Arc::from("b"), false);
@@ -262,7 +273,11 @@ mod tests {
 
     #[tokio::test]
     async fn the_last_leave_forgets_the_room() {
-        let rooms = LiveRooms::new(Arc::new(ChatStats::default()), Presence::new(None));
+        let rooms = LiveRooms::new(
+            Arc::new(ChatStats::default()),
+            Presence::new(None),
+            ShardRuntime::current(),
+        );
         let room = room();
         let (live, seat) = rooms.join(&room, socket().await, Arc::from("a"), false);
         assert!(rooms.is_live(&room.id));
