@@ -52,6 +52,9 @@ write_open_limits_config() {
   printf '[quotas]\nconcurrent_connections = 10000000\n[limits]\nmax_connections = 0\nmax_connections_per_ip = 0\n' >"$1"
   if [ -n "${server:-}" ] && grep -qa handshakes_per_second "$server"; then
     printf 'handshakes_per_second = 0\n' >>"$1"
+  fi  # FANOUT_THREADS=N: the server's [chat] fanout_threads (bench/run-shard-rounds.sh).
+  if [ -n "${FANOUT_THREADS:-}" ]; then
+    printf '[chat]\nfanout_threads = %s\n' "$FANOUT_THREADS" >>"$1"
   fi
 }
 

@@ -1127,6 +1127,7 @@ mod tests {
 
     #[test]
     fn a_bus_ca_file_needs_a_tls_bus() {
+        // Only parsed: Config::from_flags dials nothing.
         let err = Config::from_flags(flags(&[
             "--bus",
             "redis://127.0.0.1:6379",

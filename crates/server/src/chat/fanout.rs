@@ -6,8 +6,8 @@
 //! members' [`Outbox`]es, where a frame is written to the socket at once (`outbox.rs`). So a
 //! message costs one task wake-up per shard, not per connection, and one `write` per
 //! connection; shards spread a big room over the worker threads of the shards' own runtime
-//! (`shard_runtime.rs`: apart from the sessions, so that a busy room never delays reading a
-//! sender's message).
+//! (`shard_runtime.rs`: apart from the sessions, so that a busy room does not hold up reading
+//! a sender's message).
 //!
 //! A connection joins by taking the next sequence number as its first: events already in the
 //! channel when it joined are not for it, whichever shard it lands in.

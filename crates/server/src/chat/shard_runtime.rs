@@ -15,7 +15,6 @@
 //! `[chat] fanout_threads` sets its worker threads; 0, the default, leaves one CPU to the
 //! sessions: one fewer than the CPUs the process may use, and at least one.
 
-use std::future::Future;
 use std::io;
 
 use tokio::runtime::{Builder, Handle, Runtime};
@@ -64,12 +63,7 @@ impl ShardRuntime {
         }
     }
 
-    /// Runs a shard task on this runtime.
-    pub fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
-        drop(self.handle.spawn(task));
-    }
-
-    /// Where [`ShardRuntime::spawn`] puts tasks, for a room's fan-out to keep.
+    /// Where shard tasks are spawned; each room's fan-out keeps a clone.
     pub fn handle(&self) -> &Handle {
         &self.handle
     }
@@ -111,7 +105,7 @@ mod tests {
     async fn shard_tasks_run_on_their_own_threads() {
         let shards = ShardRuntime::start(1).unwrap();
         let (sent, ran_on) = tokio::sync::oneshot::channel();
-        shards.spawn(async move {
+        shards.handle().spawn(async move {
             let _ = sent.send(std::thread::current().name().map(str::to_owned));
         });
         assert_eq!(ran_on.await.unwrap().as_deref(), Some(THREAD_NAME));
